@@ -1,0 +1,103 @@
+"""init, key, trust, status: making a side and introducing it to its peers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+from rich.table import Table
+
+from ..errors import UsageError
+from ..signing import parse_key_line
+from ..state import Side
+from .common import DirOption, escape, handle_errors, out
+
+
+@handle_errors
+def init(
+    dir: str = DirOption,
+    wiki: str = typer.Option(..., "--wiki", help="The wiki: a path to an embedded SQLite wiki store (created if missing)."),
+    label: str = typer.Option(None, "--label", help="A short name peers will see (default: the directory's name)."),
+    user: str = typer.Option(None, "--user", help="Bot user name (Name@app) for a MediaWiki API wiki."),
+) -> None:
+    """Make DIR a side: a signing key, a wiki, and empty sync state.
+
+    Example:  bundle init -C school --wiki school/wiki.sqlite
+    """
+    if wiki.startswith(("http://", "https://")):
+        raise UsageError(
+            "MediaWiki API wikis are not supported by this version yet",
+            hint="Use an embedded store (--wiki FILE.sqlite) and 'bundle export' to load it into MediaWiki.",
+        )
+    side = Side.create(dir, wiki, label)
+    store = side.store(create=True)
+    store.close()
+    out.print(f"Initialized side [bold]{escape(side.label)}[/] in {escape(os.path.abspath(dir))}")
+    out.print(f"  wiki id  {side.wiki_id}\n  wiki     {escape(side.wiki_path)}\n  key id   {side.public_key().key_id}")
+    out.print(f"Next: [bold]bundle key -C {escape(dir)} > {escape(side.label)}.pub[/] and carry that file to your peer.")
+
+
+@handle_errors
+def key(dir: str = DirOption) -> None:
+    """Print this side's public key: one line to carry to the peer, who runs 'bundle trust'."""
+    side = Side.open(dir)
+    print(side.public_key().line())
+
+
+@handle_errors
+def trust(
+    keyfile: str = typer.Argument(..., help="A file holding the peer's key line (what 'bundle key' printed there)."),
+    dir: str = DirOption,
+) -> None:
+    """Trust a peer's key: accept bundles and manifests it signs, and make bundles for it."""
+    side = Side.open(dir)
+    try:
+        with open(keyfile, encoding="utf-8") as f:
+            text = f.read(4096)
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read key file {keyfile}: {e}", hint="Give the file that 'bundle key' wrote on the peer.") from None
+    pk = parse_key_line(text, source=keyfile)
+    if pk.wiki_id == side.wiki_id:
+        raise UsageError("that is this side's own key", hint="Trust the other side's key (run 'bundle key' over there).")
+    with side.locked(), side.state.transaction():
+        new = side.state.add_peer(pk)
+    if new:
+        out.print(f"Trusted [bold]{escape(pk.label or '?')}[/] (wiki {pk.wiki_id}, key {pk.key_id})")
+    else:
+        out.print(f"Already trusted: {escape(pk.label or '?')} (key {pk.key_id}); nothing changed")
+
+
+@handle_errors
+def status(dir: str = DirOption, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """What this side is, whom it trusts, and where each sync stands."""
+    side = Side.open(dir)
+    st = side.state
+    rows = []
+    for p in st.peers():
+        last_in = st.last_received(p.wiki_id)
+        rows.append(
+            {
+                "peer": p.label,
+                "wiki_id": p.wiki_id,
+                "key_id": p.key_id,
+                "bundles_made": st.last_sent_seq(p.wiki_id),
+                "confirmed": st.confirmed_seq(p.wiki_id),
+                "applied_from": last_in.seq if last_in else 0,
+            }
+        )
+    info = {"label": side.label, "wiki_id": side.wiki_id, "wiki": side.wiki_path, "key_id": side.public_key().key_id, "peers": rows}
+    if not side.is_api:
+        store = side.store()
+        c = store.counts()
+        store.close()
+        info.update(pages=c.pages, revisions=c.revisions, deleted_pages=c.deleted_pages)
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    out.print(f"[bold]{escape(side.label)}[/]  wiki {side.wiki_id}  key {info['key_id']}")
+    out.print(f"  {escape(side.wiki_path)}: {info.get('pages', '?')} pages, {info.get('revisions', '?')} revisions")
+    t = Table("peer", "wiki id", "bundles made", "confirmed by peer", "applied from peer")
+    for r in rows:
+        t.add_row(escape(r["peer"]), r["wiki_id"][:8], str(r["bundles_made"]), str(r["confirmed"]), str(r["applied_from"]))
+    out.print(t)

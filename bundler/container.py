@@ -1,0 +1,369 @@
+"""The bundle container: reader and writer side by side, in the order of formats/BUNDLE.md.
+
+    Bundle = Header || Frame* || EndFrame || Trailer || Signature
+
+The reader checks, in this fixed order and before anything is decompressed or
+applied: file length, magic, version, declared sizes, the SHA-256 of the body,
+the Ed25519 signature. Only ``frames()`` then hands out frame bodies, still
+compressed: decoding them needs the receiver's texts (see ``records.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterator
+
+from . import wire
+from .errors import FormatError, LimitError, TruncatedError, UntrustedKeyError, VersionError
+from .signing import PublicKey, SecretKey
+
+# §Header
+MAGIC = b"\x89WBUNDL\n"  # high bit and a newline: 7-bit and text-mode transfers break it visibly
+VERSION = 1
+HEADER_FIXED = struct.Struct(">8sHI")  # magic, version, header_len
+MAX_HEADER_LEN = 64 * 1024
+
+# §Frames
+FRAME_FIXED = struct.Struct(">BIII")  # type, meta_len, comp_len, raw_len
+FRAME_RECORDS = 1
+FRAME_END = 0
+MAX_META_LEN = 1 << 20
+MAX_RAW_LEN = 64 << 20
+MAX_COMP_LEN = MAX_RAW_LEN + (1 << 20)
+
+# §Trailer and §Signature
+TRAILER = struct.Struct(">4sQ32s")  # magic, body_len, sha256(body)
+TRAILER_MAGIC = b"WBT1"
+SIGNATURE = struct.Struct(">8s64s")  # key id, Ed25519 signature
+SIGNATURE_CONTEXT = b"wikibundle-v1 signature\x00"
+TAIL_LEN = TRAILER.size + SIGNATURE.size
+
+# §Versioning: capabilities this reader implements. A bundle that requires
+# anything else is refused, as git refuses unknown bundle capabilities.
+KNOWN_CAPABILITIES = frozenset({"records-v1", "line-delta-v1"})
+WRITTEN_CAPABILITIES = ("records-v1", "line-delta-v1")
+
+EMPTY_CHECKPOINT = bytes(16)
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    pages: int = 0
+    revisions: int = 0
+    moves: int = 0
+    deletions: int = 0
+    updates: int = 0  # revisions already held whose attribution or visibility changed
+    frames: int = 0
+    text_bytes: int = 0  # UTF-8 bytes of all carried revision texts, uncompressed
+
+    def to_wire(self) -> dict:
+        return {
+            "pages": self.pages,
+            "revisions": self.revisions,
+            "moves": self.moves,
+            "deletions": self.deletions,
+            "updates": self.updates,
+            "frames": self.frames,
+            "text_bytes": self.text_bytes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    sender: str  # wiki id, 32 hex
+    receiver: str
+    seq: int  # this bundle's number in the sender→receiver sequence, from 1
+    basis_seq: int  # the checkpoint the receiver must hold (0: nothing)
+    basis: bytes  # its 16-byte id
+    checkpoint: bytes  # the 16-byte id of the checkpoint this bundle leads to
+    created: int
+    signer: str  # key id, 16 hex
+    kind: str = "update"  # "update" (online → offline) or "return"
+    latest_only: bool = False
+    counts: Counts = field(default_factory=Counts)
+    capabilities: tuple[str, ...] = WRITTEN_CAPABILITIES
+    source: str = ""
+    tool: str = ""
+
+    def to_wire(self) -> dict:
+        return {
+            "sender": self.sender,
+            "receiver": self.receiver,
+            "seq": self.seq,
+            "basis_seq": self.basis_seq,
+            "basis": self.basis,
+            "checkpoint": self.checkpoint,
+            "created": self.created,
+            "signer": self.signer,
+            "kind": self.kind,
+            "latest_only": self.latest_only,
+            "counts": self.counts.to_wire(),
+            "capabilities": list(self.capabilities),
+            "source": self.source,
+            "tool": self.tool,
+        }
+
+    @classmethod
+    def from_wire(cls, d: object) -> "Header":
+        def get(m: dict, key: str, typ, what: str = "header"):
+            v = m.get(key)
+            if not isinstance(v, typ) or isinstance(v, bool) and typ is int:
+                raise FormatError(f"{what}: field {key!r} is missing or not {getattr(typ, '__name__', typ)}")
+            return v
+
+        if not isinstance(d, dict):
+            raise FormatError("header: expected a map")
+        caps = get(d, "capabilities", list)
+        if not all(isinstance(c, str) for c in caps):
+            raise FormatError("header: capabilities must be strings")
+        unknown = [c for c in caps if c not in KNOWN_CAPABILITIES]
+        if unknown:
+            raise VersionError(
+                f"the bundle requires capabilities this version does not have: {', '.join(unknown)}",
+                hint="Update wikibundle on this side.",
+            )
+        c = get(d, "counts", dict)
+        counts = Counts(**{k: get(c, k, int, "header counts") for k in Counts.__slots__})
+        if any(v < 0 for v in counts.to_wire().values()):
+            raise FormatError("header: negative count")
+        h = cls(
+            sender=get(d, "sender", str),
+            receiver=get(d, "receiver", str),
+            seq=get(d, "seq", int),
+            basis_seq=get(d, "basis_seq", int),
+            basis=get(d, "basis", bytes),
+            checkpoint=get(d, "checkpoint", bytes),
+            created=get(d, "created", int),
+            signer=get(d, "signer", str),
+            kind=get(d, "kind", str),
+            latest_only=bool(d.get("latest_only", False)),
+            counts=counts,
+            capabilities=tuple(caps),
+            source=str(d.get("source", "")),
+            tool=str(d.get("tool", "")),
+        )
+        if len(h.basis) != 16 or len(h.checkpoint) != 16:
+            raise FormatError("header: checkpoint ids must be 16 bytes")
+        if not (0 <= h.basis_seq < h.seq):
+            raise FormatError(f"header: basis {h.basis_seq} must come before the bundle's own number {h.seq}")
+        if h.kind not in ("update", "return"):
+            raise FormatError(f"header: unknown kind {h.kind!r}")
+        return h
+
+
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    meta: dict
+    body: bytes  # zstd frame, still compressed
+    raw_len: int
+    offset: int
+
+
+class BundleReader:
+    """Open a bundle file. ``header`` is readable at once; nothing is trusted before ``verify``."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            self.f: BinaryIO = open(path, "rb")
+        except OSError as e:
+            raise FormatError(f"cannot open {path}: {e.strerror}", hint="Check the path.") from None
+        self.size = os.fstat(self.f.fileno()).st_size
+        self.verified = False
+        self.header, self.header_end = self._read_header()
+        self.body_len, self.body_sha256, self.key_id, self.signature, self._tail = self._read_tail()
+
+    def close(self) -> None:
+        self.f.close()
+
+    def __enter__(self) -> "BundleReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read_header(self) -> tuple[Header, int]:
+        fixed = self.f.read(HEADER_FIXED.size)
+        if len(fixed) >= 8 and fixed[:8] != MAGIC:
+            raise FormatError(
+                f"{os.path.basename(self.path)} is not a wikibundle bundle (bad magic)",
+                hint="Give the .bundle file that 'bundle make' wrote.",
+            )
+        if len(fixed) < HEADER_FIXED.size:
+            raise TruncatedError(f"{os.path.basename(self.path)} is truncated (only {self.size} bytes)", hint=_HINT_COPY)
+        magic, version, header_len = HEADER_FIXED.unpack(fixed)
+        if version != VERSION:
+            raise VersionError(
+                f"bundle format version {version}; this wikibundle reads version {VERSION}",
+                hint="Update wikibundle on this side, or make the bundle with the same version.",
+            )
+        if header_len > MAX_HEADER_LEN:
+            raise LimitError(f"header length {header_len} exceeds the limit of {MAX_HEADER_LEN}")
+        if HEADER_FIXED.size + header_len + FRAME_FIXED.size + TAIL_LEN > self.size:
+            raise TruncatedError(
+                f"{os.path.basename(self.path)} is truncated: {self.size} bytes cannot hold its header and trailer",
+                hint=_HINT_COPY,
+            )
+        body = self.f.read(header_len)
+        header = Header.from_wire(wire.unpackb(body, what="header"))
+        return header, HEADER_FIXED.size + header_len
+
+    def _read_tail(self):
+        self.f.seek(self.size - TAIL_LEN)
+        tail = self.f.read(TAIL_LEN)
+        magic, body_len, digest = TRAILER.unpack_from(tail)
+        kid, sig = SIGNATURE.unpack_from(tail, TRAILER.size)
+        if magic != TRAILER_MAGIC or body_len != self.size - TAIL_LEN:
+            raise TruncatedError(
+                f"{os.path.basename(self.path)} is truncated or damaged: its trailer is not where the file ends",
+                hint=_HINT_COPY,
+            )
+        return body_len, digest, kid.hex(), sig, tail
+
+    def verify(self, lookup: Callable[[str], PublicKey | None], *, progress: Callable[[int], None] | None = None) -> PublicKey:
+        """Hash the body, then check the signature with a trusted key. Returns the signer."""
+        from .errors import IntegrityError
+
+        h = hashlib.sha256()
+        self.f.seek(0)
+        left = self.body_len
+        done = 0
+        while left:
+            chunk = self.f.read(min(left, 1 << 20))
+            if not chunk:
+                raise TruncatedError(f"{os.path.basename(self.path)} is truncated", hint=_HINT_COPY)
+            h.update(chunk)
+            left -= len(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done)
+        if h.digest() != self.body_sha256:
+            raise IntegrityError(
+                f"{os.path.basename(self.path)} is damaged: its SHA-256 does not match the trailer",
+                hint=_HINT_COPY,
+            )
+        key = lookup(self.key_id)
+        if key is None:
+            raise UntrustedKeyError(
+                f"the bundle is signed by key {self.key_id}, which this side does not trust",
+                hint="If you trust the sender, get its key file (printed by 'bundle key' on that side) and run: bundle trust -C DIR KEYFILE",
+            )
+        if self.header.signer != self.key_id:
+            from .errors import SignatureError
+
+            raise SignatureError(f"the header names signer {self.header.signer}, the signature block {self.key_id}")
+        key.verify(self.signature, SIGNATURE_CONTEXT + self._tail[: TRAILER.size], what=os.path.basename(self.path))
+        if key.wiki_id != self.header.sender:
+            from .errors import WrongPeerError
+
+            raise WrongPeerError(
+                f"key {self.key_id} belongs to wiki {key.wiki_id}, but the bundle claims to come from {self.header.sender}",
+                hint="A trusted side signed a bundle in another side's name: refuse it and ask its sender.",
+            )
+        self.verified = True
+        return key
+
+    def frames(self) -> Iterator[RawFrame]:
+        """Frames in file order. The end frame must be the last thing before the trailer."""
+        if not self.verified:
+            raise RuntimeError("frames() before verify()")  # a bug in our code, not bad input
+        pos = self.header_end
+        self.f.seek(pos)
+        while True:
+            if pos + FRAME_FIXED.size > self.body_len:
+                raise TruncatedError("the bundle ends before its end frame", hint=_HINT_COPY)
+            ftype, meta_len, comp_len, raw_len = FRAME_FIXED.unpack(self.f.read(FRAME_FIXED.size))
+            at = pos
+            pos += FRAME_FIXED.size
+            if ftype == FRAME_END:
+                if meta_len or comp_len or raw_len:
+                    raise FormatError("end frame with non-zero lengths")
+                if pos != self.body_len:
+                    raise FormatError("data after the end frame")
+                return
+            if ftype != FRAME_RECORDS:
+                raise FormatError(f"unknown frame type {ftype} at offset {at}")
+            if meta_len > MAX_META_LEN or raw_len > MAX_RAW_LEN or comp_len > MAX_COMP_LEN:
+                raise LimitError(f"frame at offset {at} declares sizes over the limits ({meta_len}, {comp_len}, {raw_len})")
+            if pos + meta_len + comp_len > self.body_len:
+                raise FormatError(f"frame at offset {at} runs past the end of the body")
+            meta = wire.unpackb(self.f.read(meta_len), what=f"frame meta at {at}")
+            if not isinstance(meta, dict):
+                raise FormatError(f"frame meta at {at}: expected a map")
+            body = self.f.read(comp_len)
+            pos += meta_len + comp_len
+            yield RawFrame(meta, body, raw_len, at)
+
+
+_HINT_COPY = "The copy is incomplete or damaged: copy the bundle again from its source (and check the USB stick)."
+
+
+class BundleWriter:
+    """Frames go to a temporary file; ``finish`` writes header, frames, trailer, signature.
+
+    The header carries counts known only at the end, so it is written last, into
+    the final file, which appears under its name only when complete (rename).
+    """
+
+    def __init__(self, out_path: str):
+        self.out_path = out_path
+        d = os.path.dirname(os.path.abspath(out_path))
+        fd, self._tmp_frames = tempfile.mkstemp(prefix=".wikibundle-frames-", dir=d)
+        self._frames = os.fdopen(fd, "w+b")
+        self.frames = 0
+        self.frame_bytes = 0
+
+    def add_frame(self, meta: dict, body: bytes, raw_len: int) -> None:
+        m = wire.packb(meta)
+        self._frames.write(FRAME_FIXED.pack(FRAME_RECORDS, len(m), len(body), raw_len))
+        self._frames.write(m)
+        self._frames.write(body)
+        self.frames += 1
+        self.frame_bytes += FRAME_FIXED.size + len(m) + len(body)
+
+    def finish(self, header: Header, key: SecretKey) -> str:
+        """Write the bundle; returns the SHA-256 of its body, hex."""
+        hb = wire.packb(header.to_wire())
+        if len(hb) > MAX_HEADER_LEN:
+            raise LimitError("header too large")
+        d = os.path.dirname(os.path.abspath(self.out_path))
+        fd, tmp_out = tempfile.mkstemp(prefix=".wikibundle-out-", dir=d)
+        h = hashlib.sha256()
+        try:
+            with os.fdopen(fd, "wb") as out:
+
+                def w(b: bytes) -> None:
+                    h.update(b)
+                    out.write(b)
+
+                w(HEADER_FIXED.pack(MAGIC, VERSION, len(hb)))
+                w(hb)
+                self._frames.seek(0)
+                while chunk := self._frames.read(1 << 20):
+                    w(chunk)
+                w(FRAME_FIXED.pack(FRAME_END, 0, 0, 0))
+                body_len = out.tell()
+                trailer = TRAILER.pack(TRAILER_MAGIC, body_len, h.digest())
+                sig = key.sign(SIGNATURE_CONTEXT + trailer)
+                out.write(trailer)
+                out.write(SIGNATURE.pack(bytes.fromhex(key.key_id), sig))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_out, self.out_path)
+        except BaseException:
+            if os.path.exists(tmp_out):
+                os.unlink(tmp_out)
+            raise
+        finally:
+            self.discard()
+        return h.hexdigest()
+
+    def discard(self) -> None:
+        if not self._frames.closed:
+            self._frames.close()
+        if os.path.exists(self._tmp_frames):
+            os.unlink(self._tmp_frames)

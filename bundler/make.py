@@ -1,0 +1,336 @@
+"""``bundle make``: everything a peer lacks since the checkpoint it last reported.
+
+One pass over the source (the side's store, or an XML dump), one page at a time:
+
+1. Ask the state what the peer holds of this page at the basis checkpoint
+   (``State.view_*``); a page whose revisions are all held, under the same title,
+   costs one lookup and no text.
+2. Carry the revisions it lacks, in history order; each travels as a line delta
+   against the newest text the receiver has of that page by then (one it holds,
+   or the previous one carried). ``latest_only`` carries just the newest.
+3. A held page under a new title is a move; a held page the source no longer has
+   is a deletion (found at the end, from the pages seen).
+4. Record what the bundle adds under its new checkpoint, in the same state
+   transaction that is committed only once the bundle file is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from . import __version__
+from .container import EMPTY_CHECKPOINT, BundleWriter, Counts, Header
+from .errors import BasisError, StateError, WrongPeerError
+from .manifest import read_manifest
+import dataclasses
+import hashlib
+import struct
+
+from .model import Page, PageDelete, PageId, PageMove, RevId, Revision
+from .records import FrameBuilder
+from .sources.dump import PageHistory
+from .state import Sent, Side
+
+
+FRESH_IDS = 1 << 40  # ids handed out on clashes start here, far above any real wiki's
+
+def rkey(rev: Revision) -> int:
+    """A revision's identity across dumps of one wiki, whatever ids they give it.
+
+    MediaWiki itself takes (page, timestamp, sha1) as one revision on import. Not
+    the user: a re-imported wiki shows its editors as ``imported>Name``. 63 bits.
+    """
+    h = hashlib.blake2b(digest_size=8)
+    h.update(struct.pack(">q", rev.timestamp))
+    h.update(rev.sha1.encode("ascii"))
+    return struct.unpack(">q", h.digest())[0] >> 1
+
+
+def mkey(rev: Revision) -> int:
+    """What of a revision can change after it was made: attribution and visibility."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in (rev.user or "", str(rev.user_id), rev.comment or "", str(int(rev.deleted)), str(int(rev.minor))):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    h.update(b"1" if rev.comment is None else b"0")
+    return struct.unpack(">q", h.digest())[0] >> 1
+
+
+def _renumber(rev: Revision, rev_id: int, page_id: int, ids: dict[int, int]) -> Revision:
+    parent = ids.get(rev.parent_id) if rev.parent_id is not None else None
+    if rev_id == rev.rev_id and page_id == rev.page_id and parent == rev.parent_id:
+        return rev
+    return dataclasses.replace(rev, rev_id=RevId(rev_id), page_id=PageId(page_id), parent_id=parent)
+
+
+class _Fresh:
+    """Hands out ids above everything this peer has been given (and FRESH_IDS)."""
+
+    def __init__(self, st) -> None:
+        self.rev = st.max_id("held_revs", "rev_id", FRESH_IDS)
+        self.page = st.max_id("held_pages", "page_id", FRESH_IDS)
+
+    def rev_id(self) -> int:
+        self.rev += 1
+        return self.rev
+
+    def page_id(self) -> int:
+        self.page += 1
+        return self.page
+
+
+def _seen(st, page_id: int) -> bool:
+    return st.db.execute("SELECT 1 FROM seen_pages WHERE page_id=?", (page_id,)).fetchone() is not None
+
+
+def _match_page(st, ph: PageHistory, revs: list[Revision] | None, fresh: _Fresh):
+    """Which page of the peer's this source page is: (page_id, view, held revisions).
+
+    By page id when the histories agree (the normal case: ids are stable); else by
+    shared revisions (a source that renumbered its pages); else a new page, under
+    its own id if the peer has never seen that id. Returns page_id None when the
+    page is unchanged (fast path, only for sources with stable ids).
+    """
+    src = ph.page
+    view = st.view_page(src.page_id)
+    held = st.view_revs(src.page_id) if view is not None else {}
+    if ph.rev_ids is not None:
+        if view is not None and not view[2] and view[1] == src.title and ph.rev_ids <= {rid for rid, _m in held.values()}:
+            st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (src.page_id,))
+            return None, view, held
+        return src.page_id, view, held
+    keys = [rkey(r) for r in revs] if revs else []
+    claimed = _seen(st, src.page_id)
+    if view is not None and not claimed and (not keys or any(k in held for k in keys)):
+        return src.page_id, view, held
+    for pid, _n in st.pages_holding(keys[:64]):
+        if not _seen(st, pid):
+            return pid, st.view_page(pid), st.view_revs(pid)
+    pid = src.page_id
+    if claimed or st.page_id_used(pid):
+        pid = fresh.page_id()
+    return pid, None, {}
+
+
+@dataclass
+class MakeResult:
+    path: str
+    seq: int
+    basis_seq: int
+    peer: str
+    peer_label: str
+    counts: Counts
+    size: int
+    sha256: str
+    pages_seen: int = 0
+    elapsed: float = 0.0
+    by_namespace: dict[int, int] = field(default_factory=dict)
+
+
+def apply_manifest(side: Side, manifest_path: str) -> tuple[str, int]:
+    """Verify a receiver's manifest and remember it as that peer's newest checkpoint."""
+    m, key = read_manifest(manifest_path, side.state.peer_by_key_id)
+    if m.peer != side.wiki_id:
+        raise WrongPeerError(
+            f"the manifest reports checkpoints of wiki {m.peer[:8]}, not of this side ({side.wiki_id[:8]})",
+            hint="Give the manifest written when this side's bundle was applied.",
+        )
+    if m.seq:
+        s = side.state.sent(key.wiki_id, m.seq)
+        if s is None or s.checkpoint != m.checkpoint:
+            raise BasisError(
+                f"the manifest says the peer holds checkpoint {m.seq}, which this side never made",
+                hint="The state directory was replaced since; make a full bundle with --full.",
+            )
+    with side.state.transaction():
+        side.state.confirm(key.wiki_id, m.seq)
+    return key.wiki_id, m.seq
+
+
+def make_bundle(
+    side: Side,
+    out: str,
+    pages: Iterable[PageHistory],
+    *,
+    siteinfo,
+    source_name: str,
+    to: str | None = None,
+    since: str | None = None,
+    full: bool = False,
+    latest_only: bool = False,
+    until: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> MakeResult:
+    t0 = time.monotonic()
+    st = side.state
+    if since:
+        peer_id, basis_seq = apply_manifest(side, since)
+        peer = st.peer_by_wiki(peer_id)
+        if to is not None and st.find_peer(to).wiki_id != peer_id:
+            raise WrongPeerError("--since names a manifest of another peer than --to")
+    else:
+        peer = st.find_peer(to)
+        basis_seq = st.confirmed_seq(peer.wiki_id)
+    assert peer is not None
+    if full:
+        basis_seq = 0
+    chain = st.chain(peer.wiki_id, basis_seq)
+    basis = st.sent(peer.wiki_id, basis_seq).checkpoint if basis_seq else EMPTY_CHECKPOINT
+    seq = st.last_sent_seq(peer.wiki_id) + 1
+    checkpoint = os.urandom(16)
+    key = side.secret_key()
+
+    writer = BundleWriter(out)
+    fb = FrameBuilder()
+    n_pages = n_revs = n_moves = n_dels = n_updates = text_bytes = 0
+    by_ns: dict[int, int] = {}
+    pages_seen = 0
+    st.db.execute("CREATE TEMP TABLE IF NOT EXISTS seen_pages (page_id INTEGER PRIMARY KEY)")
+    st.db.execute("DELETE FROM seen_pages")
+
+    def flush() -> None:
+        nonlocal fb, text_bytes
+        if fb.empty():
+            return
+        meta, body, raw_len = fb.build()
+        writer.add_frame(meta, body, raw_len)
+        text_bytes += fb.text_bytes
+        fb = FrameBuilder()
+
+    try:
+        with st.transaction():
+            st.set_view(peer.wiki_id, chain)
+            # Ids the peer has never seen keep their source value; a clash (a source
+            # that renumbered its ids) gets a fresh id from a range no wiki reaches.
+            fresh = _Fresh(st)
+            claimed_revs: set[int] = set()
+            si_json = json.dumps(siteinfo.to_wire(), sort_keys=True)
+            si_sent = None
+            if st.siteinfo_in_view() != si_json:
+                fb.siteinfo = siteinfo.to_wire()
+                si_sent = si_json
+            for ph in pages:
+                pages_seen += 1
+                revs = [r for r in ph.revisions if until is None or r.timestamp <= until] if ph.rev_ids is None else None
+                page_id, view, held = _match_page(st, ph, revs, fresh)
+                if page_id is None:
+                    continue  # (fast path) nothing new on a page the peer holds
+                if revs is None:
+                    revs = [r for r in ph.revisions if until is None or r.timestamp <= until]
+                if not revs:
+                    continue  # after --until: the page does not exist yet
+                st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (page_id,))
+                src = ph.page
+                page = Page(PageId(page_id), src.namespace, src.title, src.redirect)
+                # Which revisions the peer lacks, and the ids it will know them by.
+                ids: dict[int, int] = {}  # source rev_id -> peer rev_id
+                updates: list[tuple[Revision, int]] = []
+                carry: list[tuple[Revision, int | None, str | None]] = []
+                base_id: int | None = None
+                base_text: str | None = None
+                last_new = None
+                for rev in revs:
+                    k = rkey(rev)
+                    if k in held:
+                        hid, hm = held[k]
+                        ids[rev.rev_id] = hid
+                        m = mkey(rev)
+                        if m != hm:  # attribution or visibility changed since it was sent
+                            updates.append((_renumber(rev, hid, page.page_id, ids), m))
+                        if rev.text is not None:
+                            base_id, base_text = hid, rev.text
+                        continue
+                    rid = rev.rev_id
+                    if rid in claimed_revs or st.rev_id_used(rid):
+                        rid = fresh.rev_id()
+                    claimed_revs.add(rid)
+                    ids[rev.rev_id] = rid
+                    held[k] = (rid, 0)
+                    item = (_renumber(rev, rid, page.page_id, ids), base_id, base_text)
+                    if latest_only:
+                        last_new = item
+                        continue
+                    carry.append(item)
+                    if rev.text is not None:
+                        base_id, base_text = rid, rev.text
+                if latest_only:
+                    carry = [last_new] if last_new is not None else []
+                moved = view is not None and not view[2] and view[1] != page.title
+                if not carry and not updates and view is not None and not view[2] and not moved:
+                    continue
+                if moved:
+                    fb.add_move(PageMove(page.page_id, page.namespace, view[1], page.title))
+                    n_moves += 1
+                fb.add_page(page)
+                n_pages += 1
+                rows = []
+                for rev, m in updates:
+                    fb.add_update(page, rev)
+                    rows.append((page.page_id, rev.rev_id, rkey(rev), m))
+                n_updates += len(updates)
+                for rev, bid, btext in carry:
+                    fb.add_revision(page, rev, bid, btext)
+                    rows.append((page.page_id, rev.rev_id, rkey(rev), mkey(rev)))
+                    by_ns[page.namespace] = by_ns.get(page.namespace, 0) + 1
+                    if fb.full():
+                        flush()
+                n_revs += len(carry)
+                st.record_held_revs(peer.wiki_id, seq, rows)
+                st.record_held_page(peer.wiki_id, seq, page.page_id, page.namespace, page.title, False)
+                if progress:
+                    progress(pages_seen, n_revs)
+                if fb.full():
+                    flush()
+            # Deletions: pages the peer holds alive that the source no longer has.
+            gone = [
+                (pid, ns, title)
+                for pid, ns, title in st.view_live_pages()
+                if not _seen(st, pid)
+            ]
+            for pid, ns, title in gone:
+                fb.add_delete(PageDelete(pid, ns, title))
+                st.record_held_page(peer.wiki_id, seq, pid, ns, title, True)
+                n_dels += 1
+            flush()
+            counts = Counts(
+                pages=n_pages, revisions=n_revs, moves=n_moves, deletions=n_dels, updates=n_updates,
+                frames=writer.frames, text_bytes=text_bytes,
+            )
+            header = Header(
+                sender=side.wiki_id,
+                receiver=peer.wiki_id,
+                seq=seq,
+                basis_seq=basis_seq,
+                basis=basis,
+                checkpoint=checkpoint,
+                created=int(time.time()),
+                signer=key.key_id,
+                kind="update",
+                latest_only=latest_only,
+                counts=counts,
+                source=source_name,
+                tool=f"wikibundle {__version__}",
+            )
+            sha = writer.finish(header, key)
+            st.record_sent(
+                Sent(peer.wiki_id, seq, checkpoint, basis_seq, header.created, sha, latest_only, si_sent)
+            )
+    except BaseException:
+        writer.discard()
+        raise
+    return MakeResult(
+        path=out,
+        seq=seq,
+        basis_seq=basis_seq,
+        peer=peer.wiki_id,
+        peer_label=peer.label,
+        counts=counts,
+        size=os.path.getsize(out),
+        sha256=sha,
+        pages_seen=pages_seen,
+        elapsed=time.monotonic() - t0,
+        by_namespace=by_ns,
+    )

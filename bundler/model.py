@@ -1,0 +1,151 @@
+"""The things a bundle carries, named as MediaWiki names them.
+
+A wiki is a set of pages (``page_id``, ``namespace``, ``title``); each page has an
+ordered history of revisions (``rev_id``, ``parent_id``, ``timestamp``, ``user``,
+``comment``, text). Between two states of a wiki, pages can also be moved (same
+``page_id``, new title) or deleted (``page_id`` gone). These records are what
+sources yield, what the bundle carries and what targets apply.
+
+Times are integer seconds since the Unix epoch (UTC), as MediaWiki stores them
+(1-second resolution). ``sha1`` is always the lowercase hex SHA-1 of the UTF-8
+text; MediaWiki's base36 form is converted at the edges (XML dumps).
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import time
+from dataclasses import dataclass, field
+from enum import IntFlag
+from typing import NewType
+
+PageId = NewType("PageId", int)
+RevId = NewType("RevId", int)
+WikiId = NewType("WikiId", str)  # 32 lowercase hex digits
+
+
+class Deleted(IntFlag):
+    """MediaWiki's ``rev_deleted`` bits: parts of a revision hidden by an admin."""
+
+    TEXT = 1
+    COMMENT = 2
+    USER = 4
+    RESTRICTED = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A non-main content slot of a multi-content revision (MCR, dump schema 0.11)."""
+
+    role: str
+    model: str
+    format: str
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    page_id: PageId
+    namespace: int
+    title: str  # full title with namespace prefix, as MediaWiki shows it
+    redirect: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    rev_id: RevId
+    page_id: PageId
+    timestamp: int
+    text: str | None  # None when the text is suppressed (Deleted.TEXT)
+    user: str | None = None  # None when suppressed or unknown
+    user_id: int | None = None  # None for IP editors and suppressed users
+    comment: str | None = None
+    parent_id: RevId | None = None
+    minor: bool = False
+    deleted: Deleted = Deleted(0)
+    model: str = "wikitext"
+    format: str = "text/x-wiki"
+    slots: tuple[Slot, ...] = ()
+    sha1: str = field(default="")  # filled from text when left empty
+
+    def __post_init__(self) -> None:
+        if not self.sha1 and self.text is not None:
+            object.__setattr__(self, "sha1", text_sha1(self.text))
+
+
+@dataclass(frozen=True, slots=True)
+class PageMove:
+    page_id: PageId
+    namespace: int
+    old_title: str
+    new_title: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageDelete:
+    page_id: PageId
+    namespace: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    sitename: str = ""
+    dbname: str = ""
+    base: str = ""
+    generator: str = ""
+    case: str = "first-letter"
+    namespaces: tuple[tuple[int, str, str], ...] = ()  # (key, case, name)
+
+    def to_wire(self) -> dict:
+        return {
+            "sitename": self.sitename,
+            "dbname": self.dbname,
+            "base": self.base,
+            "generator": self.generator,
+            "case": self.case,
+            "namespaces": [list(n) for n in self.namespaces],
+        }
+
+    @classmethod
+    def from_wire(cls, d: dict) -> "SiteInfo":
+        return cls(
+            sitename=str(d.get("sitename", "")),
+            dbname=str(d.get("dbname", "")),
+            base=str(d.get("base", "")),
+            generator=str(d.get("generator", "")),
+            case=str(d.get("case", "first-letter")),
+            namespaces=tuple((int(k), str(c), str(n)) for k, c, n in d.get("namespaces", [])),
+        )
+
+
+def text_sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def sha1_to_base36(hex_sha1: str) -> str:
+    """MediaWiki's ``rev_sha1`` form: base36, zero-padded to 31 digits."""
+    n = int(hex_sha1, 16)
+    out = []
+    while n:
+        n, r = divmod(n, 36)
+        out.append(_B36[r])
+    return "".join(reversed(out)).rjust(31, "0")
+
+
+def base36_to_sha1(b36: str) -> str:
+    return format(int(b36, 36), "040x")
+
+
+def parse_timestamp(s: str) -> int:
+    """``2001-01-15T13:15:00Z`` (dumps, API) to integer seconds since the epoch."""
+    s = s.strip()
+    return calendar.timegm(time.strptime(s.rstrip("Z")[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
+def format_timestamp(t: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -1,0 +1,392 @@
+"""Frame payloads: pages, revisions, moves and deletions, coded by column.
+
+One frame's payload (formats/BUNDLE.md §Records) is one msgpack map whose
+columns hold the same field of every revision side by side — ids and timestamps
+as small differences, users and content models as indexes into tables, texts as
+line deltas (``delta.py``) — then compressed by zstd with a raw dictionary made
+of the receiver's copies of the base texts the frame builds on. The frame meta
+names those base revisions, so the receiver can rebuild the dictionary from its
+own store, and carries SHA-256 checks of the dictionary and of the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from . import wire
+from .delta import Op, apply_delta, line_delta
+from .errors import ContentError, FormatError, LimitError
+from .model import Deleted, Page, PageDelete, PageId, PageMove, RevId, Revision, SiteInfo, Slot
+
+ZSTD_LEVEL = 19
+FRAME_TARGET_RAW = 8 << 20  # payload bytes per frame before it is closed
+FRAME_MAX_DICT = 32 << 20  # dictionary bytes per frame before it is closed
+
+BASE_NONE = -1  # full text
+BASE_PREVIOUS = 0  # the previous revision of the same page in this frame
+# k >= 1: meta["dict"][k - 1]
+
+
+@dataclass(slots=True)
+class FrameContent:
+    siteinfo: SiteInfo | None
+    pages: list[Page]
+    revisions: list[Revision]
+    moves: list[PageMove]
+    deletes: list[PageDelete]
+    updates: list[Revision]  # metadata only: text is None, sha1 empty
+
+
+@dataclass(slots=True)
+class FrameBuilder:
+    pages: list[list] = field(default_factory=list)
+    page_index: dict[int, int] = field(default_factory=dict)
+    cols: dict[str, list] = field(default_factory=lambda: {k: [] for k in _REV_COLS})
+    users: dict[tuple, int] = field(default_factory=dict)
+    models: dict[tuple, int] = field(default_factory=dict)
+    dict_revs: list[int] = field(default_factory=list)
+    dict_index: dict[int, int] = field(default_factory=dict)
+    dict_texts: list[bytes] = field(default_factory=list)
+    dict_bytes: int = 0
+    last_in_frame: dict[int, int] = field(default_factory=dict)  # page_id -> rev_id
+    moves: list[list] = field(default_factory=list)
+    deletes: list[list] = field(default_factory=list)
+    updates: list[list] = field(default_factory=list)
+    siteinfo: dict | None = None
+    text_hash: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    raw_estimate: int = 0
+    prev_id: int = 0
+    prev_ts: int = 0
+    n_revs: int = 0
+    text_bytes: int = 0
+
+    def empty(self) -> bool:
+        return not (self.pages or self.moves or self.deletes or self.updates or self.siteinfo)
+
+    def full(self) -> bool:
+        return self.raw_estimate >= FRAME_TARGET_RAW or self.dict_bytes >= FRAME_MAX_DICT
+
+    def add_page(self, page: Page) -> int:
+        idx = self.page_index.get(page.page_id)
+        if idx is None:
+            idx = len(self.pages)
+            self.page_index[page.page_id] = idx
+            self.pages.append([page.page_id, page.namespace, page.title, page.redirect])
+            self.raw_estimate += 16 + len(page.title)
+        return idx
+
+    def add_move(self, move: PageMove) -> None:
+        self.moves.append([move.page_id, move.namespace, move.old_title, move.new_title])
+        self.raw_estimate += 16 + len(move.old_title) + len(move.new_title)
+
+    def add_delete(self, d: PageDelete) -> None:
+        self.deletes.append([d.page_id, d.namespace, d.title])
+        self.raw_estimate += 16 + len(d.title)
+
+    def add_update(self, page: Page, rev: Revision) -> None:
+        """New attribution or visibility for a revision the receiver holds."""
+        self.add_page(page)
+        self.updates.append(
+            [rev.rev_id, rev.user, rev.user_id, rev.comment, int(rev.minor) | (int(rev.deleted) << 1)]
+        )
+        self.raw_estimate += 24 + len(rev.user or "") + len(rev.comment or "")
+
+    def add_revision(self, page: Page, rev: Revision, base_id: int | None, base_text: str | None) -> None:
+        """Add ``rev``; ``base_id``/``base_text`` name a text the receiver holds by then."""
+        c = self.cols
+        c["pg"].append(self.add_page(page))
+        c["id"].append(rev.rev_id - self.prev_id)
+        self.prev_id = rev.rev_id
+        c["par"].append(None if rev.parent_id is None else rev.rev_id - rev.parent_id)
+        c["ts"].append(rev.timestamp - self.prev_ts)
+        self.prev_ts = rev.timestamp
+        c["u"].append(self.users.setdefault((rev.user, rev.user_id), len(self.users)))
+        c["cm"].append(rev.comment)
+        c["fl"].append(int(rev.minor) | (int(rev.deleted) << 1))
+        c["mf"].append(self.models.setdefault((rev.model, rev.format), len(self.models)))
+        if rev.text is None:
+            base = BASE_NONE
+            ops: list[Op] = []
+            c["hs"].append([len(c["pg"]) - 1, bytes.fromhex(rev.sha1) if rev.sha1 else b""])
+        else:
+            if base_id is None or base_text is None:
+                base = BASE_NONE
+                ops = line_delta("", rev.text)
+            else:
+                if self.last_in_frame.get(rev.page_id) == base_id:
+                    base = BASE_PREVIOUS
+                else:
+                    base = self._dict_ref(base_id, base_text)
+                ops = line_delta(base_text, rev.text)
+            self.text_hash.update(bytes.fromhex(rev.sha1))
+            self.text_bytes += len(rev.text.encode("utf-8"))
+        c["b"].append(base)
+        c["n"].append(len(ops))
+        for s, t, k in ops:
+            c["sc"].append(s)
+            c["sc"].append(k)
+            c["ins"].append(t)
+            self.raw_estimate += len(t) + 4
+        if rev.slots:
+            c["sl"].append([len(c["pg"]) - 1, [[s.role, s.model, s.format, s.text] for s in rev.slots]])
+            self.raw_estimate += sum(len(s.text or "") for s in rev.slots)
+        self.raw_estimate += 24 + len(rev.comment or "")
+        if rev.text is not None:
+            self.last_in_frame[rev.page_id] = rev.rev_id
+        self.n_revs += 1
+
+    def _dict_ref(self, rev_id: int, text: str) -> int:
+        k = self.dict_index.get(rev_id)
+        if k is None:
+            data = text.encode("utf-8")
+            self.dict_revs.append(rev_id)
+            self.dict_texts.append(data)
+            self.dict_bytes += len(data)
+            k = self.dict_index[rev_id] = len(self.dict_revs)
+        return k
+
+    def build(self, level: int = ZSTD_LEVEL) -> tuple[dict, bytes, int]:
+        payload = {
+            "site": self.siteinfo,
+            "pages": self.pages,
+            "users": [list(u) for u in self.users],
+            "models": [list(m) for m in self.models],
+            "revs": self.cols,
+            "moves": self.moves,
+            "deletes": self.deletes,
+            "updates": self.updates,
+        }
+        raw = wire.packb(payload)
+        dictionary = _dictionary(self.dict_texts)
+        body = wire.compress(raw, level=level, dictionary=dictionary)
+        meta = {
+            "dict": self.dict_revs,
+            "dict_sha256": hashlib.sha256(dictionary).digest(),
+            "text_sha256": self.text_hash.digest(),
+            "revisions": self.n_revs,
+        }
+        return meta, body, len(raw)
+
+
+_REV_COLS = ("pg", "id", "par", "ts", "u", "cm", "fl", "mf", "b", "n", "sc", "ins", "hs", "sl")
+
+
+def _dictionary(texts: list[bytes]) -> bytes:
+    # Later texts sit closer to the data, where zstd's offsets are cheapest; the
+    # order is the order of first use, which both sides know from meta["dict"].
+    return b"".join(texts)
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def _list(obj: dict, key: str, what: str) -> list:
+    v = obj.get(key)
+    if not isinstance(v, list):
+        raise FormatError(f"{what}: {key!r} must be a list")
+    return v
+
+
+def _int(v, what: str) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise FormatError(f"{what}: expected an integer, got {type(v).__name__}")
+    return v
+
+
+def _str(v, what: str, *, nullable: bool = False) -> str | None:
+    if v is None and nullable:
+        return None
+    if not isinstance(v, str):
+        raise FormatError(f"{what}: expected a string, got {type(v).__name__}")
+    return v
+
+
+MAX_TITLE_BYTES = 255 * 4  # MediaWiki: 255 bytes of UTF-8 after normalisation; keep a margin
+
+
+def check_title(title: str, what: str) -> str:
+    """Titles name pages, never paths; still, refuse what no MediaWiki title can hold."""
+    if not title or len(title.encode("utf-8")) > MAX_TITLE_BYTES:
+        raise FormatError(f"{what}: title is empty or longer than MediaWiki allows")
+    if any(ch in title for ch in "\x00\n\r\t<>[]{}|#") or any(ord(ch) < 32 or ord(ch) == 127 for ch in title):
+        raise FormatError(f"{what}: title {title[:60]!r} holds characters MediaWiki forbids in titles")
+    return title
+
+
+def decode_frame(
+    frame_meta: dict,
+    body: bytes,
+    raw_len: int,
+    get_text: Callable[[int], str | None],
+    *,
+    what: str,
+) -> FrameContent:
+    dict_revs = _list(frame_meta, "dict", what)
+    texts: list[str] = []
+    for r in dict_revs:
+        t = get_text(_int(r, what))
+        if t is None:
+            raise ContentError(
+                f"{what}: the bundle builds on revision {r}, which this side does not hold",
+                hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
+            )
+        texts.append(t)
+    dictionary = _dictionary([t.encode("utf-8") for t in texts])
+    if hashlib.sha256(dictionary).digest() != frame_meta.get("dict_sha256"):
+        raise ContentError(
+            f"{what}: this side's copies of the base revisions {_short(dict_revs)} differ from the sender's",
+            hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",
+        )
+    payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what=what), what=what)
+    if not isinstance(payload, dict):
+        raise FormatError(f"{what}: payload must be a map")
+
+    site = payload.get("site")
+    siteinfo = SiteInfo.from_wire(site) if isinstance(site, dict) else None
+    pages = []
+    for p in _list(payload, "pages", what):
+        if not isinstance(p, list) or len(p) != 4:
+            raise FormatError(f"{what}: malformed page record")
+        pages.append(
+            Page(PageId(_int(p[0], what)), _int(p[1], what), check_title(_str(p[2], what), what), _str(p[3], what, nullable=True))
+        )
+    users = _list(payload, "users", what)
+    models = _list(payload, "models", what)
+    cols = payload.get("revs")
+    if not isinstance(cols, dict):
+        raise FormatError(f"{what}: 'revs' must be a map")
+    c = {k: _list(cols, k, what) for k in _REV_COLS}
+    n = len(c["pg"])
+    for k in ("id", "par", "ts", "u", "cm", "fl", "mf", "b", "n"):
+        if len(c[k]) != n:
+            raise FormatError(f"{what}: column {k!r} has {len(c[k])} entries, expected {n}")
+    if n != frame_meta.get("revisions"):
+        raise FormatError(f"{what}: {n} revisions, the frame meta says {frame_meta.get('revisions')}")
+    if len(c["sc"]) != 2 * len(c["ins"]) or sum(_int(x, what) for x in c["n"]) != len(c["ins"]):
+        raise FormatError(f"{what}: delta operation columns disagree")
+    hidden = {}
+    for item in c["hs"]:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], bytes)):
+            raise FormatError(f"{what}: malformed hidden-text record")
+        hidden[_int(item[0], what)] = item[1].hex()
+    slots = {}
+    for item in c["sl"]:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], list)):
+            raise FormatError(f"{what}: malformed slot record")
+        ss = []
+        for s in item[1]:
+            if not (isinstance(s, list) and len(s) == 4):
+                raise FormatError(f"{what}: malformed slot")
+            ss.append(Slot(_str(s[0], what), _str(s[1], what), _str(s[2], what), _str(s[3], what, nullable=True)))
+        slots[_int(item[0], what)] = tuple(ss)
+
+    revisions: list[Revision] = []
+    last_text: dict[int, str] = {}
+    text_hash = hashlib.sha256()
+    rev_id = ts = 0
+    op_at = 0
+    for i in range(n):
+        pi = _int(c["pg"][i], what)
+        if not 0 <= pi < len(pages):
+            raise FormatError(f"{what}: revision {i} names page index {pi} of {len(pages)}")
+        page = pages[pi]
+        rev_id += _int(c["id"][i], what)
+        ts += _int(c["ts"][i], what)
+        par = c["par"][i]
+        ui, mi = _int(c["u"][i], what), _int(c["mf"][i], what)
+        if not (0 <= ui < len(users) and isinstance(users[ui], list) and len(users[ui]) == 2):
+            raise FormatError(f"{what}: bad user index")
+        if not (0 <= mi < len(models) and isinstance(models[mi], list) and len(models[mi]) == 2):
+            raise FormatError(f"{what}: bad model index")
+        user = _str(users[ui][0], what, nullable=True)
+        user_id = users[ui][1] if users[ui][1] is None else _int(users[ui][1], what)
+        fl = _int(c["fl"][i], what)
+        b = _int(c["b"][i], what)
+        nops = _int(c["n"][i], what)
+        ops = []
+        for k in range(op_at, op_at + nops):
+            ops.append((_int(c["sc"][2 * k], what), _str(c["ins"][k], what), _int(c["sc"][2 * k + 1], what)))
+        op_at += nops
+        if i in hidden:
+            text = None
+            sha1 = hidden[i]
+        else:
+            if b == BASE_NONE:
+                base = ""
+            elif b == BASE_PREVIOUS:
+                if page.page_id not in last_text:
+                    raise FormatError(f"{what}: revision {rev_id} refers to a previous revision the frame does not have")
+                base = last_text[page.page_id]
+            elif 1 <= b <= len(texts):
+                base = texts[b - 1]
+            else:
+                raise FormatError(f"{what}: revision {rev_id} names base {b}")
+            text = apply_delta(base, ops, what=f"{what}, revision {rev_id}")
+            if len(text) > wire_max_text():
+                raise LimitError(f"{what}: revision {rev_id} is larger than any MediaWiki revision")
+            last_text[page.page_id] = text
+            sha1 = ""
+        rev = Revision(
+            rev_id=RevId(rev_id),
+            page_id=page.page_id,
+            timestamp=ts,
+            text=text,
+            user=user,
+            user_id=user_id,
+            comment=_str(c["cm"][i], what, nullable=True),
+            parent_id=None if par is None else RevId(rev_id - _int(par, what)),
+            minor=bool(fl & 1),
+            deleted=Deleted(fl >> 1 & 15),
+            model=_str(models[mi][0], what),
+            format=_str(models[mi][1], what),
+            slots=slots.get(i, ()),
+            sha1=sha1,
+        )
+        if text is not None:
+            text_hash.update(bytes.fromhex(rev.sha1))
+        revisions.append(rev)
+    if text_hash.digest() != frame_meta.get("text_sha256"):
+        raise ContentError(
+            f"{what}: the rebuilt texts do not match the sender's (SHA-256 of the frame's texts differs)",
+            hint="This side's copy of a base revision differs from the sender's; ask for a full bundle (bundle make --full).",
+        )
+    moves = []
+    for m in _list(payload, "moves", what):
+        if not (isinstance(m, list) and len(m) == 4):
+            raise FormatError(f"{what}: malformed move record")
+        moves.append(PageMove(PageId(_int(m[0], what)), _int(m[1], what), _str(m[2], what), check_title(_str(m[3], what), what)))
+    deletes = []
+    for d in _list(payload, "deletes", what):
+        if not (isinstance(d, list) and len(d) == 3):
+            raise FormatError(f"{what}: malformed delete record")
+        deletes.append(PageDelete(PageId(_int(d[0], what)), _int(d[1], what), _str(d[2], what)))
+    updates = []
+    for u in _list(payload, "updates", what):
+        if not (isinstance(u, list) and len(u) == 5):
+            raise FormatError(f"{what}: malformed update record")
+        fl = _int(u[4], what)
+        updates.append(
+            Revision(
+                rev_id=RevId(_int(u[0], what)),
+                page_id=PageId(0),
+                timestamp=0,
+                text=None,
+                user=_str(u[1], what, nullable=True),
+                user_id=None if u[2] is None else _int(u[2], what),
+                comment=_str(u[3], what, nullable=True),
+                minor=bool(fl & 1),
+                deleted=Deleted(fl >> 1 & 15),
+            )
+        )
+    return FrameContent(siteinfo, pages, revisions, moves, deletes, updates)
+
+
+def wire_max_text() -> int:
+    return 64 << 20  # characters; MediaWiki's $wgMaxArticleSize tops out far below
+
+
+def _short(ids: list) -> str:
+    s = ", ".join(str(i) for i in ids[:5])
+    return s + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")

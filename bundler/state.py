@@ -1,0 +1,387 @@
+"""A side: its state directory, signing key, trusted peers and sync state.
+
+    DIR/
+      config.json     this side's wiki id, label and wiki (store path or API URL)
+      key.secret      Ed25519 signing key, mode 0600
+      state.sqlite    peers, checkpoints sent and received, what each peer holds
+      lock            held (flock) while a command changes anything
+
+What a peer holds is kept per checkpoint: each bundle made for a peer adds rows
+(``held_revs``, ``held_pages``) under its sequence number and names its basis.
+The view at checkpoint N is the union of the rows along N's chain of bases, the
+newest row per page winning. So a manifest saying "I hold N" is enough for the
+sender to know exactly what that receiver has, and the manifest stays small.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from .errors import LockedError, StateError, UsageError
+from .signing import PublicKey, SecretKey
+
+CONFIG = "config.json"
+KEY = "key.secret"
+STATE = "state.sqlite"
+LOCK = "lock"
+
+MIGRATIONS = [
+    (
+        "0001-initial",
+        """
+        CREATE TABLE peers (wiki_id TEXT PRIMARY KEY, public BLOB NOT NULL, label TEXT NOT NULL, added INTEGER NOT NULL);
+        CREATE TABLE sent (
+            peer TEXT NOT NULL, seq INTEGER NOT NULL, checkpoint BLOB NOT NULL, basis_seq INTEGER NOT NULL,
+            created INTEGER NOT NULL, sha256 TEXT NOT NULL, latest_only INTEGER NOT NULL, siteinfo TEXT,
+            PRIMARY KEY (peer, seq));
+        CREATE TABLE confirmed (peer TEXT PRIMARY KEY, seq INTEGER NOT NULL, at INTEGER NOT NULL);
+        CREATE TABLE held_revs (peer TEXT NOT NULL, seq INTEGER NOT NULL, page_id INTEGER NOT NULL, rev_id INTEGER NOT NULL,
+            rkey INTEGER NOT NULL, mkey INTEGER NOT NULL, PRIMARY KEY (peer, seq, rev_id));
+        CREATE INDEX held_revs_page ON held_revs(peer, page_id);
+        CREATE INDEX held_revs_rkey ON held_revs(peer, rkey);
+        CREATE INDEX held_revs_id ON held_revs(peer, rev_id);
+        CREATE TABLE held_pages (peer TEXT NOT NULL, seq INTEGER NOT NULL, page_id INTEGER NOT NULL,
+            namespace INTEGER NOT NULL, title TEXT NOT NULL, deleted INTEGER NOT NULL,
+            PRIMARY KEY (peer, seq, page_id));
+        CREATE INDEX held_pages_page ON held_pages(peer, page_id);
+        CREATE TABLE received (
+            sender TEXT NOT NULL, seq INTEGER NOT NULL, checkpoint BLOB NOT NULL, basis_seq INTEGER NOT NULL,
+            sha256 TEXT NOT NULL, applied INTEGER NOT NULL, PRIMARY KEY (sender, seq));
+        """,
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    peer: str
+    seq: int
+    checkpoint: bytes
+    basis_seq: int
+    created: int
+    sha256: str
+    latest_only: bool
+    siteinfo: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    sender: str
+    seq: int
+    checkpoint: bytes
+    basis_seq: int
+    sha256: str
+    applied: int
+
+
+class State:
+    def __init__(self, path: str):
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise StateError(
+                f"the state database {path} is damaged ({e})",
+                hint="See README 'Recovery': move the state directory aside, run 'bundle init' again and ask the peer for a full bundle.",
+            ) from None
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied INTEGER)")
+        done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in sql.split(";"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, int(time.time())))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    # --- peers ------------------------------------------------------------------
+
+    def add_peer(self, key: PublicKey) -> bool:
+        row = self.db.execute("SELECT public FROM peers WHERE wiki_id=?", (key.wiki_id,)).fetchone()
+        if row and bytes(row[0]) == key.public:
+            return False
+        self.db.execute(
+            "INSERT OR REPLACE INTO peers VALUES (?,?,?,?)", (key.wiki_id, key.public, key.label, int(time.time()))
+        )
+        return True
+
+    def peers(self) -> list[PublicKey]:
+        return [PublicKey(w, bytes(p), l) for w, p, l in self.db.execute("SELECT wiki_id, public, label FROM peers ORDER BY added")]
+
+    def peer_by_key_id(self, key_id: str) -> PublicKey | None:
+        return next((p for p in self.peers() if p.key_id == key_id), None)
+
+    def peer_by_wiki(self, wiki_id: str) -> PublicKey | None:
+        return next((p for p in self.peers() if p.wiki_id == wiki_id), None)
+
+    def find_peer(self, name: str | None) -> PublicKey:
+        peers = self.peers()
+        if not peers:
+            raise UsageError(
+                "this side trusts no peer yet, so it does not know whom to make a bundle for",
+                hint="Get the receiver's key file ('bundle key' on that side) and run: bundle trust -C DIR KEYFILE",
+            )
+        if name is None:
+            if len(peers) > 1:
+                raise UsageError(
+                    f"this side has {len(peers)} peers; say which with --to",
+                    hint="Peers: " + ", ".join(f"{p.label or '?'} ({p.wiki_id[:8]})" for p in peers),
+                )
+            return peers[0]
+        hits = [p for p in peers if p.label == name or p.wiki_id.startswith(name) or p.key_id.startswith(name)]
+        if len(hits) != 1:
+            raise UsageError(
+                f"--to {name!r} matches {len(hits)} peers",
+                hint="Peers: " + ", ".join(f"{p.label or '?'} ({p.wiki_id[:8]})" for p in peers),
+            )
+        return hits[0]
+
+    # --- sending ------------------------------------------------------------------
+
+    def sent(self, peer: str, seq: int) -> Sent | None:
+        row = self.db.execute("SELECT * FROM sent WHERE peer=? AND seq=?", (peer, seq)).fetchone()
+        return Sent(row[0], row[1], bytes(row[2]), row[3], row[4], row[5], bool(row[6]), row[7]) if row else None
+
+    def last_sent_seq(self, peer: str) -> int:
+        return self.db.execute("SELECT coalesce(max(seq), 0) FROM sent WHERE peer=?", (peer,)).fetchone()[0]
+
+    def confirmed_seq(self, peer: str) -> int:
+        row = self.db.execute("SELECT seq FROM confirmed WHERE peer=?", (peer,)).fetchone()
+        return row[0] if row else 0
+
+    def confirm(self, peer: str, seq: int) -> None:
+        self.db.execute(
+            "INSERT INTO confirmed VALUES (?,?,?) ON CONFLICT(peer) DO UPDATE SET seq=max(seq, excluded.seq), at=excluded.at",
+            (peer, seq, int(time.time())),
+        )
+
+    def chain(self, peer: str, seq: int) -> list[int]:
+        out = []
+        while seq:
+            s = self.sent(peer, seq)
+            if s is None:
+                raise StateError(f"checkpoint {seq} for peer {peer[:8]} is missing from the state")
+            out.append(seq)
+            seq = s.basis_seq
+        return out
+
+    def set_view(self, peer: str, chain: list[int]) -> None:
+        """Load the chain into a temp table that the view queries join on."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS view_chain (seq INTEGER PRIMARY KEY)")
+        self.db.execute("DELETE FROM view_chain")
+        self.db.executemany("INSERT INTO view_chain VALUES (?)", [(s,) for s in chain])
+        self._view_peer = peer
+
+    def view_page(self, page_id: int) -> tuple[int, str, bool] | None:
+        row = self.db.execute(
+            "SELECT namespace, title, deleted FROM held_pages WHERE peer=? AND page_id=? AND seq IN (SELECT seq FROM view_chain)"
+            " ORDER BY seq DESC LIMIT 1",
+            (self._view_peer, page_id),
+        ).fetchone()
+        return (row[0], row[1], bool(row[2])) if row else None
+
+    def view_revs(self, page_id: int) -> dict[int, tuple[int, int]]:
+        """The revisions the peer holds of a page: rkey -> (the rev_id it knows it by, mkey)."""
+        return {
+            rkey: (rid, mkey)
+            for rid, rkey, mkey in self.db.execute(
+                "SELECT rev_id, rkey, mkey FROM held_revs WHERE peer=? AND page_id=? AND seq IN (SELECT seq FROM view_chain)"
+                " ORDER BY seq",
+                (self._view_peer, page_id),
+            )
+        }
+
+    def pages_holding(self, rkeys: list[int]) -> list[tuple[int, int]]:
+        """Held pages that hold any of these revisions, best match first: (page_id, matches)."""
+        if not rkeys:
+            return []
+        q = ",".join("?" * len(rkeys))
+        return self.db.execute(
+            f"SELECT page_id, count(*) AS n FROM held_revs WHERE peer=? AND seq IN (SELECT seq FROM view_chain)"
+            f" AND rkey IN ({q}) GROUP BY page_id ORDER BY n DESC, page_id",
+            (self._view_peer, *rkeys),
+        ).fetchall()
+
+    def rev_id_used(self, rev_id: int) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM held_revs WHERE peer=? AND rev_id=? LIMIT 1", (self._view_peer, rev_id)
+        ).fetchone() is not None
+
+    def page_id_used(self, page_id: int) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM held_pages WHERE peer=? AND page_id=? LIMIT 1", (self._view_peer, page_id)
+        ).fetchone() is not None
+
+    def max_id(self, table: str, column: str, floor: int) -> int:
+        row = self.db.execute(f"SELECT max({column}) FROM {table} WHERE peer=?", (self._view_peer,)).fetchone()
+        return max(floor, row[0] or 0)
+
+    def view_live_pages(self) -> Iterator[tuple[int, int, str]]:
+        """Pages the peer holds alive at the view: (page_id, namespace, title)."""
+        rows = self.db.execute(
+            "SELECT h.page_id, h.namespace, h.title, h.deleted FROM held_pages h"
+            " JOIN (SELECT page_id, max(seq) AS s FROM held_pages WHERE peer=? AND seq IN (SELECT seq FROM view_chain)"
+            "       GROUP BY page_id) last ON last.page_id = h.page_id AND last.s = h.seq WHERE h.peer=?",
+            (self._view_peer, self._view_peer),
+        )
+        for pid, ns, title, deleted in rows:
+            if not deleted:
+                yield pid, ns, title
+
+    def record_sent(self, s: Sent) -> None:
+        self.db.execute(
+            "INSERT INTO sent VALUES (?,?,?,?,?,?,?,?)",
+            (s.peer, s.seq, s.checkpoint, s.basis_seq, s.created, s.sha256, int(s.latest_only), s.siteinfo),
+        )
+
+    def record_held_revs(self, peer: str, seq: int, rows: list[tuple[int, int, int, int]]) -> None:
+        """rows: (page_id, rev_id, rkey, mkey) in the ids the peer knows them by."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO held_revs VALUES (?,?,?,?,?,?)", [(peer, seq, p, r, k, m) for p, r, k, m in rows]
+        )
+
+    def record_held_page(self, peer: str, seq: int, page_id: int, namespace: int, title: str, deleted: bool) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO held_pages VALUES (?,?,?,?,?,?)", (peer, seq, page_id, namespace, title, int(deleted))
+        )
+
+    def siteinfo_in_view(self) -> str | None:
+        row = self.db.execute(
+            "SELECT siteinfo FROM sent WHERE peer=? AND siteinfo IS NOT NULL AND seq IN (SELECT seq FROM view_chain)"
+            " ORDER BY seq DESC LIMIT 1",
+            (self._view_peer,),
+        ).fetchone()
+        return row[0] if row else None
+
+    # --- receiving ------------------------------------------------------------------
+
+    def received(self, sender: str, seq: int) -> Received | None:
+        row = self.db.execute("SELECT * FROM received WHERE sender=? AND seq=?", (sender, seq)).fetchone()
+        return Received(row[0], row[1], bytes(row[2]), row[3], row[4], row[5]) if row else None
+
+    def last_received(self, sender: str) -> Received | None:
+        row = self.db.execute("SELECT * FROM received WHERE sender=? ORDER BY seq DESC LIMIT 1", (sender,)).fetchone()
+        return Received(row[0], row[1], bytes(row[2]), row[3], row[4], row[5]) if row else None
+
+    def record_received(self, r: Received) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO received VALUES (?,?,?,?,?,?)",
+            (r.sender, r.seq, r.checkpoint, r.basis_seq, r.sha256, r.applied),
+        )
+
+
+class Side:
+    """A state directory. ``Side.open`` checks it; ``Side.create`` makes it."""
+
+    def __init__(self, path: str, config: dict):
+        self.path = path
+        self.config = config
+        self.wiki_id: str = config["wiki_id"]
+        self.label: str = config.get("label", "")
+        self.wiki: str = config["wiki"]
+        self.state = State(os.path.join(path, STATE))
+        self._lock_fd: int | None = None
+
+    @classmethod
+    def create(cls, path: str, wiki: str, label: str | None = None) -> "Side":
+        if os.path.exists(os.path.join(path, CONFIG)):
+            raise UsageError(f"{path} is already a wikibundle side", hint="Use it as it is, or choose another directory with -C.")
+        os.makedirs(path, exist_ok=True)
+        if not (wiki.startswith("http://") or wiki.startswith("https://")):
+            wiki = os.path.relpath(os.path.abspath(wiki), os.path.abspath(path)) if not os.path.isabs(wiki) else wiki
+        config = {
+            "format": "wikibundle-side-v1",
+            "wiki_id": uuid.uuid4().hex,
+            "label": label or os.path.basename(os.path.abspath(path)),
+            "wiki": wiki,
+        }
+        SecretKey.generate(os.path.join(path, KEY))
+        tmp = os.path.join(path, CONFIG + ".tmp")
+        with open(tmp, "w") as f:
+            json.dump(config, f, indent=2)
+        os.replace(tmp, os.path.join(path, CONFIG))
+        return cls(path, config)
+
+    @classmethod
+    def open(cls, path: str) -> "Side":
+        cfg = os.path.join(path, CONFIG)
+        if not os.path.exists(cfg):
+            raise StateError(
+                f"{os.path.abspath(path)} is not a wikibundle side (no {CONFIG})",
+                hint="Give the side's directory with -C DIR, or make one with: bundle init -C DIR --wiki WIKI",
+            )
+        try:
+            with open(cfg) as f:
+                config = json.load(f)
+            if config.get("format") != "wikibundle-side-v1" or not isinstance(config.get("wiki_id"), str):
+                raise ValueError("unknown format")
+        except (OSError, ValueError) as e:
+            raise StateError(f"{cfg} is damaged ({e})", hint="Restore it from a backup.") from None
+        return cls(path, config)
+
+    @property
+    def wiki_path(self) -> str:
+        return self.wiki if os.path.isabs(self.wiki) else os.path.join(self.path, self.wiki)
+
+    @property
+    def is_api(self) -> bool:
+        return self.wiki.startswith(("http://", "https://"))
+
+    def secret_key(self) -> SecretKey:
+        return SecretKey.load(os.path.join(self.path, KEY))
+
+    def public_key(self) -> PublicKey:
+        return PublicKey(self.wiki_id, self.secret_key().public, self.label)
+
+    def store(self, *, create: bool = False):
+        from .store import WikiStore
+
+        if self.is_api:
+            raise UsageError(
+                "this side's wiki is a MediaWiki reached over its API, which this version cannot read or write yet",
+                hint="Use an embedded store (bundle init --wiki FILE.sqlite), or 'bundle export' to import by hand.",
+            )
+        return WikiStore(self.wiki_path, create=create)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        fd = os.open(os.path.join(self.path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockedError(
+                    f"another wikibundle command is working on {os.path.abspath(self.path)}",
+                    hint="Wait for it to finish, then run this again.",
+                ) from None
+            yield
+        finally:
+            os.close(fd)

@@ -1,0 +1,271 @@
+"""The embedded wiki store: a MediaWiki-shaped wiki in one SQLite file.
+
+It is the default wiki of a side (for trying the tool, for tests, and for sites
+that import XML by hand with ``bundle export``), and serves as source and target.
+Pages keep the source wiki's ``page_id`` and revisions its ``rev_id``; texts are
+stored once per SHA-1, zstd-compressed. A deleted page keeps its revisions (as
+MediaWiki's archive does) but is gone from the wiki: not exported, not listed,
+its title free for a new page.
+
+Titles are unique among live pages. The check runs at the end of a transaction
+(``check_titles``) rather than as an index, because a bundle may swap titles
+(A→B, B→A) or free a title by a deletion it carries later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from . import wire
+from .errors import ContentError, StateError
+from .model import Deleted, Page, PageId, RevId, Revision, SiteInfo, Slot
+from .sources.dump import PageHistory
+
+SCHEMA = [
+    (
+        "0001-initial",
+        """
+        CREATE TABLE siteinfo (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+        CREATE TABLE page (
+            page_id INTEGER PRIMARY KEY,
+            namespace INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            redirect TEXT,
+            deleted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX page_title ON page(title) WHERE deleted = 0;
+        CREATE TABLE revision (
+            rev_id INTEGER PRIMARY KEY,
+            page_id INTEGER NOT NULL,
+            parent_id INTEGER,
+            timestamp INTEGER NOT NULL,
+            user TEXT,
+            user_id INTEGER,
+            comment TEXT,
+            minor INTEGER NOT NULL,
+            deleted INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            format TEXT NOT NULL,
+            sha1 TEXT NOT NULL,
+            slots TEXT
+        );
+        CREATE INDEX revision_page ON revision(page_id, timestamp, rev_id);
+        CREATE TABLE text (sha1 TEXT PRIMARY KEY, data BLOB NOT NULL);
+        """,
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    pages: int
+    revisions: int
+    deleted_pages: int
+
+
+class WikiStore:
+    def __init__(self, path: str, *, create: bool = False):
+        self.path = path
+        if not create and not os.path.exists(path):
+            raise StateError(f"the wiki store {path} does not exist", hint="Check --wiki, or run 'bundle init' again.")
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise StateError(f"the wiki store {path} is not a usable SQLite database ({e})", hint="Restore it from a backup.") from None
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied INTEGER)")
+        done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
+        for name, sql in SCHEMA:
+            if name in done:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in sql.split(";"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                self.db.execute("INSERT INTO migrations VALUES (?, strftime('%s','now'))", (name,))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.check_titles()
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    # --- siteinfo -----------------------------------------------------------
+
+    def siteinfo(self) -> SiteInfo:
+        row = self.db.execute("SELECT v FROM siteinfo WHERE k='siteinfo'").fetchone()
+        return SiteInfo.from_wire(json.loads(row[0])) if row else SiteInfo()
+
+    def set_siteinfo(self, si: SiteInfo) -> None:
+        self.db.execute("INSERT OR REPLACE INTO siteinfo VALUES ('siteinfo', ?)", (json.dumps(si.to_wire()),))
+
+    # --- reading --------------------------------------------------------------
+
+    def counts(self) -> StoreCounts:
+        p = self.db.execute("SELECT count(*) FROM page WHERE deleted=0").fetchone()[0]
+        d = self.db.execute("SELECT count(*) FROM page WHERE deleted=1").fetchone()[0]
+        r = self.db.execute(
+            "SELECT count(*) FROM revision JOIN page USING (page_id) WHERE page.deleted=0"
+        ).fetchone()[0]
+        return StoreCounts(p, r, d)
+
+    def page(self, page_id: int) -> tuple[Page, bool] | None:
+        row = self.db.execute(
+            "SELECT page_id, namespace, title, redirect, deleted FROM page WHERE page_id=?", (page_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return Page(PageId(row[0]), row[1], row[2], row[3]), bool(row[4])
+
+    def page_by_title(self, title: str) -> Page | None:
+        row = self.db.execute(
+            "SELECT page_id, namespace, title, redirect FROM page WHERE title=? AND deleted=0", (title,)
+        ).fetchone()
+        return Page(PageId(row[0]), row[1], row[2], row[3]) if row else None
+
+    def get_text(self, rev_id: int) -> str | None:
+        row = self.db.execute(
+            "SELECT t.data FROM revision r JOIN text t ON t.sha1 = r.sha1 WHERE r.rev_id=? AND (r.deleted & 1)=0",
+            (rev_id,),
+        ).fetchone()
+        return wire.store_unpack_text(row[0]) if row else None
+
+    def revision_sha1(self, rev_id: int) -> str | None:
+        row = self.db.execute("SELECT sha1 FROM revision WHERE rev_id=?", (rev_id,)).fetchone()
+        return row[0] if row else None
+
+    def pages(self, *, include_deleted: bool = False) -> Iterator[PageHistory]:
+        """Every live page with its history in order; texts are loaded as they are iterated."""
+        q = "SELECT page_id, namespace, title, redirect FROM page"
+        if not include_deleted:
+            q += " WHERE deleted=0"
+        for pid, ns, title, redirect in self.db.execute(q + " ORDER BY page_id").fetchall():
+            ids = frozenset(r[0] for r in self.db.execute("SELECT rev_id FROM revision WHERE page_id=?", (pid,)))
+            yield PageHistory(Page(PageId(pid), ns, title, redirect), self._revisions(pid), len(ids), ids)
+
+    def _revisions(self, page_id: int) -> Iterator[Revision]:
+        rows = self.db.execute(
+            "SELECT r.rev_id, r.parent_id, r.timestamp, r.user, r.user_id, r.comment, r.minor, r.deleted,"
+            " r.model, r.format, r.sha1, r.slots, t.data FROM revision r LEFT JOIN text t ON t.sha1 = r.sha1"
+            " WHERE r.page_id=? ORDER BY r.timestamp, r.rev_id",
+            (page_id,),
+        )
+        for row in rows:
+            yield self._row_to_rev(page_id, row)
+
+    @staticmethod
+    def _row_to_rev(page_id: int, row) -> Revision:
+        rev_id, parent_id, ts, user, user_id, comment, minor, deleted, model, fmt, sha1, slots, data = row
+        hidden = bool(deleted & Deleted.TEXT)
+        return Revision(
+            rev_id=RevId(rev_id),
+            page_id=PageId(page_id),
+            timestamp=ts,
+            text=None if hidden or data is None else wire.store_unpack_text(data),
+            user=user,
+            user_id=user_id,
+            comment=comment,
+            parent_id=parent_id,
+            minor=bool(minor),
+            deleted=Deleted(deleted),
+            model=model,
+            format=fmt,
+            slots=tuple(Slot(*s) for s in json.loads(slots)) if slots else (),
+            sha1=sha1,
+        )
+
+    # --- writing (inside transaction()) ---------------------------------------
+
+    def put_page(self, page: Page) -> None:
+        """Create the page or bring it to this title (a move) and undelete it."""
+        self.db.execute(
+            "INSERT INTO page (page_id, namespace, title, redirect, deleted) VALUES (?,?,?,?,0)"
+            " ON CONFLICT(page_id) DO UPDATE SET namespace=excluded.namespace, title=excluded.title,"
+            " redirect=excluded.redirect, deleted=0",
+            (page.page_id, page.namespace, page.title, page.redirect),
+        )
+
+    def delete_page(self, page_id: int) -> bool:
+        cur = self.db.execute("UPDATE page SET deleted=1 WHERE page_id=? AND deleted=0", (page_id,))
+        return cur.rowcount > 0
+
+    def put_revision(self, rev: Revision) -> bool:
+        """Store ``rev``; False if it was already here (same id and sha1)."""
+        have = self.revision_sha1(rev.rev_id)
+        if have is not None:
+            if have != rev.sha1:
+                raise ContentError(
+                    f"revision {rev.rev_id} is already here with other text (sha1 {have[:12]}…, incoming {rev.sha1[:12]}…)",
+                    hint="The two wikis disagree about history; ask the sender for a full bundle.",
+                )
+            return False
+        if rev.text is not None:
+            self.db.execute(
+                "INSERT OR IGNORE INTO text (sha1, data) VALUES (?, ?)", (rev.sha1, wire.store_pack_text(rev.text))
+            )
+        self.db.execute(
+            "INSERT INTO revision VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                rev.rev_id,
+                rev.page_id,
+                rev.parent_id,
+                rev.timestamp,
+                rev.user,
+                rev.user_id,
+                rev.comment,
+                int(rev.minor),
+                int(rev.deleted),
+                rev.model,
+                rev.format,
+                rev.sha1,
+                json.dumps([[s.role, s.model, s.format, s.text] for s in rev.slots]) if rev.slots else None,
+            ),
+        )
+        return True
+
+    def update_revision_meta(self, rev: Revision) -> bool:
+        """New attribution or visibility of a revision held here (text unchanged)."""
+        cur = self.db.execute(
+            "UPDATE revision SET user=?, user_id=?, comment=?, minor=?, deleted=? WHERE rev_id=?"
+            " AND (user IS NOT ? OR user_id IS NOT ? OR comment IS NOT ? OR minor IS NOT ? OR deleted IS NOT ?)",
+            (rev.user, rev.user_id, rev.comment, int(rev.minor), int(rev.deleted), rev.rev_id,
+             rev.user, rev.user_id, rev.comment, int(rev.minor), int(rev.deleted)),
+        )
+        if cur.rowcount == 0 and self.revision_sha1(rev.rev_id) is None:
+            raise ContentError(
+                f"the bundle updates revision {rev.rev_id}, which this side does not hold",
+                hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
+            )
+        return cur.rowcount > 0
+
+    def check_titles(self) -> None:
+        row = self.db.execute(
+            "SELECT title, count(*) FROM page WHERE deleted=0 GROUP BY title HAVING count(*) > 1 LIMIT 1"
+        ).fetchone()
+        if row:
+            raise ContentError(
+                f"two pages would have the title {row[0]!r}",
+                hint="The bundle does not fit this wiki's pages; nothing was changed. Ask the sender for a full bundle.",
+            )

@@ -1,0 +1,129 @@
+"""The only module that touches msgpack and zstandard: their options, pinned.
+
+Everything decoded here comes from an untrusted file. So:
+- msgpack: ``raw=False`` (strings are UTF-8 or an error), ``strict_map_key``,
+  buffer and container sizes capped, nesting capped by our own walk, and no
+  ext types; trailing bytes after the one expected object are an error.
+- zstd: frames must declare their content size, decompression is capped at the
+  size the container declared (so a 1 KB frame cannot expand to gigabytes), and a
+  frame that decodes to more or fewer bytes than declared is an error.
+- Every third-party exception becomes a ``FormatError`` (or ``LimitError``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+import zstandard
+
+from .errors import FormatError, LimitError
+
+MAX_DEPTH = 32
+MAX_WINDOW_LOG = 27  # 128 MiB: the largest window a reader must provide (BUNDLE.md §Frames)
+
+
+def packb(obj: Any) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def unpackb(data: bytes, *, what: str, max_len: int | None = None) -> Any:
+    n = max_len if max_len is not None else len(data)
+    try:
+        up = msgpack.Unpacker(
+            raw=False,
+            strict_map_key=True,
+            max_buffer_size=max(len(data), 1),
+            max_str_len=n,
+            max_bin_len=n,
+            max_array_len=n,
+            max_map_len=n,
+            max_ext_len=0,
+        )
+        up.feed(data)
+        obj = up.unpack()
+        try:
+            up.unpack()
+        except msgpack.OutOfData:
+            pass
+        else:
+            raise FormatError(f"{what}: trailing data after the msgpack object")
+    except msgpack.OutOfData:
+        raise FormatError(f"{what}: msgpack data ends early") from None
+    except FormatError:
+        raise
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, UnicodeDecodeError) as e:
+        raise FormatError(f"{what}: malformed msgpack ({type(e).__name__}: {e})") from None
+    except Exception as e:  # msgpack raises outside its own tree; never let it reach the user raw
+        raise FormatError(f"{what}: malformed msgpack ({type(e).__name__})") from None
+    _check_depth(obj, what)
+    return obj
+
+
+def _check_depth(obj: Any, what: str) -> None:
+    stack = [(obj, 0)]
+    while stack:
+        o, d = stack.pop()
+        if d > MAX_DEPTH:
+            raise LimitError(f"{what}: msgpack nesting deeper than {MAX_DEPTH}")
+        if isinstance(o, list):
+            stack.extend((x, d + 1) for x in o if isinstance(x, (list, dict)))
+        elif isinstance(o, dict):
+            stack.extend((x, d + 1) for x in o.values() if isinstance(x, (list, dict)))
+
+
+def raw_dict(data: bytes) -> zstandard.ZstdCompressionDict | None:
+    if not data:
+        return None
+    return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+def compress(data: bytes, *, level: int, dictionary: bytes = b"") -> bytes:
+    d = raw_dict(dictionary)
+    window_log = min(MAX_WINDOW_LOG, max(20, (len(data) + len(dictionary)).bit_length()))
+    params = zstandard.ZstdCompressionParameters.from_level(
+        level,
+        source_size=len(data),
+        window_log=window_log,
+        write_content_size=True,
+        write_checksum=True,
+        write_dict_id=False,
+        enable_ldm=len(dictionary) + len(data) > (8 << 20),
+    )
+    c = zstandard.ZstdCompressor(compression_params=params, dict_data=d)
+    return c.compress(data)
+
+
+def decompress(data: bytes, *, expected_size: int, dictionary: bytes = b"", what: str) -> bytes:
+    try:
+        params = zstandard.get_frame_parameters(data)
+    except zstandard.ZstdError as e:
+        raise FormatError(f"{what}: not a zstd frame ({e})") from None
+    if params.content_size != expected_size:
+        raise FormatError(
+            f"{what}: zstd frame declares {params.content_size} bytes, the container {expected_size}"
+        )
+    if params.window_size > (1 << MAX_WINDOW_LOG):
+        raise LimitError(f"{what}: zstd window {params.window_size} exceeds the {1 << MAX_WINDOW_LOG} limit")
+    try:
+        dctx = zstandard.ZstdDecompressor(dict_data=raw_dict(dictionary), max_window_size=1 << MAX_WINDOW_LOG)
+        dobj = dctx.decompressobj()
+        out = dobj.decompress(data)  # bounded: content size was checked above and is enforced below
+        if len(out) != expected_size or not dobj.eof or dobj.unused_data:
+            raise FormatError(f"{what}: zstd frame decodes to {len(out)} bytes, expected {expected_size}")
+    except zstandard.ZstdError as e:
+        raise FormatError(f"{what}: zstd frame is damaged ({e})") from None
+    return out
+
+
+# Texts at rest in the embedded store (trusted local data, not wire format).
+_store_c = zstandard.ZstdCompressor(level=3)
+_store_d = zstandard.ZstdDecompressor()
+
+
+def store_pack_text(text: str) -> bytes:
+    return _store_c.compress(text.encode("utf-8"))
+
+
+def store_unpack_text(blob: bytes) -> str:
+    return _store_d.decompress(blob).decode("utf-8")
