@@ -38,13 +38,13 @@ class ApplyResult:
 def check_bundle(side: Side, reader: BundleReader, progress: Callable[[int], None] | None = None) -> Received | None:
     """Everything that can be checked before the wiki is touched. Returns the
     record of this same bundle if it was applied before."""
+    reader.verify(side.state.peer_by_key_id, progress=progress)
     h = reader.header
     if h.receiver != side.wiki_id:
         raise WrongPeerError(
             f"this bundle was made for wiki {h.receiver[:8]}…, not for this side ({side.wiki_id[:8]}…, {side.label})",
             hint="Apply it on the side it was made for; 'bundle inspect FILE' shows its receiver.",
         )
-    reader.verify(side.state.peer_by_key_id, progress=progress)
     st = side.state
     sha = reader.body_sha256.hex()
     same = st.received(h.sender, h.seq)
@@ -88,9 +88,9 @@ def apply_bundle(
 ) -> ApplyResult:
     t0 = time.monotonic()
     with BundleReader(path) as reader:
+        previous = check_bundle(side, reader, verify_progress)
         h = reader.header
         result = ApplyResult(header=h)
-        previous = check_bundle(side, reader, verify_progress)
         store = side.store()
         try:
             if previous is not None:

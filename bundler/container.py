@@ -174,8 +174,17 @@ class BundleReader:
             raise FormatError(f"cannot open {path}: {e.strerror}", hint="Check the path.") from None
         self.size = os.fstat(self.f.fileno()).st_size
         self.verified = False
-        self.header, self.header_end = self._read_header()
+        self._header_bytes, self.header_end = self._read_header()
         self.body_len, self.body_sha256, self.key_id, self.signature, self._tail = self._read_tail()
+        self._header: Header | None = None
+
+    @property
+    def header(self) -> Header:
+        """Parsed on first use: ``verify`` hashes the body first, so a damaged copy
+        is reported as damaged rather than as whatever the damage made of a field."""
+        if self._header is None:
+            self._header = Header.from_wire(wire.unpackb(self._header_bytes, what="header"))
+        return self._header
 
     def close(self) -> None:
         self.f.close()
@@ -186,7 +195,7 @@ class BundleReader:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _read_header(self) -> tuple[Header, int]:
+    def _read_header(self) -> tuple[bytes, int]:
         fixed = self.f.read(HEADER_FIXED.size)
         if len(fixed) >= 8 and fixed[:8] != MAGIC:
             raise FormatError(
@@ -208,9 +217,7 @@ class BundleReader:
                 f"{os.path.basename(self.path)} is truncated: {self.size} bytes cannot hold its header and trailer",
                 hint=_HINT_COPY,
             )
-        body = self.f.read(header_len)
-        header = Header.from_wire(wire.unpackb(body, what="header"))
-        return header, HEADER_FIXED.size + header_len
+        return self.f.read(header_len), HEADER_FIXED.size + header_len
 
     def _read_tail(self):
         self.f.seek(self.size - TAIL_LEN)

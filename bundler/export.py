@@ -90,6 +90,15 @@ class XmlWriter:
         else:
             size = len(r.text.encode("utf-8"))
             w(f'      <text bytes="{size}" xml:space="preserve">{_esc(r.text)}</text>\n')
+        for slot in r.slots:  # non-main slots of a multi-content revision
+            w(f"      <content>\n        <role>{_esc(slot.role)}</role>\n")
+            w(f"        <model>{_esc(slot.model)}</model>\n        <format>{_esc(slot.format)}</format>\n")
+            if slot.text is None:
+                w('        <text bytes="-1" deleted="deleted" />\n')
+            else:
+                size = len(slot.text.encode("utf-8"))
+                w(f'        <text bytes="{size}" xml:space="preserve">{_esc(slot.text)}</text>\n')
+            w("      </content>\n")
         if r.sha1:
             w(f"      <sha1>{sha1_to_base36(r.sha1)}</sha1>\n")
         else:

@@ -110,7 +110,7 @@ def _match_page(st, ph: PageHistory, revs: list[Revision] | None, fresh: _Fresh)
         if not _seen(st, pid):
             return pid, st.view_page(pid), st.view_revs(pid)
     pid = src.page_id
-    if claimed or st.page_id_used(pid):
+    if claimed or st.page_id_taken(pid, keys):
         pid = fresh.page_id()
     return pid, None, {}
 
@@ -244,7 +244,7 @@ def make_bundle(
                             base_id, base_text = hid, rev.text
                         continue
                     rid = rev.rev_id
-                    if rid in claimed_revs or st.rev_id_used(rid):
+                    if rid in claimed_revs or st.rev_id_taken(rid, k):
                         rid = fresh.rev_id()
                     claimed_revs.add(rid)
                     ids[rev.rev_id] = rid

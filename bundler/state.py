@@ -230,15 +230,21 @@ class State:
             (self._view_peer, *rkeys),
         ).fetchall()
 
-    def rev_id_used(self, rev_id: int) -> bool:
+    def rev_id_taken(self, rev_id: int, rkey: int) -> bool:
+        """Was this id ever given to the peer for another revision (in any checkpoint)?"""
         return self.db.execute(
-            "SELECT 1 FROM held_revs WHERE peer=? AND rev_id=? LIMIT 1", (self._view_peer, rev_id)
+            "SELECT 1 FROM held_revs WHERE peer=? AND rev_id=? AND rkey!=? LIMIT 1", (self._view_peer, rev_id, rkey)
         ).fetchone() is not None
 
-    def page_id_used(self, page_id: int) -> bool:
+    def page_id_taken(self, page_id: int, rkeys: list[int]) -> bool:
+        """Was this id ever given to the peer for a page that shares none of these revisions?"""
+        if self.db.execute("SELECT 1 FROM held_pages WHERE peer=? AND page_id=? LIMIT 1", (self._view_peer, page_id)).fetchone() is None:
+            return False
+        q = ",".join("?" * len(rkeys[:64]))
         return self.db.execute(
-            "SELECT 1 FROM held_pages WHERE peer=? AND page_id=? LIMIT 1", (self._view_peer, page_id)
-        ).fetchone() is not None
+            f"SELECT 1 FROM held_revs WHERE peer=? AND page_id=? AND rkey IN ({q}) LIMIT 1",
+            (self._view_peer, page_id, *rkeys[:64]),
+        ).fetchone() is None
 
     def max_id(self, table: str, column: str, floor: int) -> int:
         row = self.db.execute(f"SELECT max({column}) FROM {table} WHERE peer=?", (self._view_peer,)).fetchone()
