@@ -360,6 +360,9 @@ class BundleWriter:
                 out.write(SIGNATURE.pack(bytes.fromhex(key.key_id), sig))
                 out.flush()
                 os.fsync(out.fileno())
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_out, 0o666 & ~umask)  # mkstemp makes 0600; a bundle is meant to be carried
             os.replace(tmp_out, self.out_path)
         except BaseException:
             if os.path.exists(tmp_out):

@@ -1,10 +1,18 @@
-"""Load an XML dump into the embedded store, in one transaction (``bundle import``)."""
+"""Load an XML dump into the embedded store, in one transaction (``bundle import``).
+
+As MediaWiki's importer does, a revision already on the page (same timestamp and
+sha1) is skipped, so importing the same or a later dump again adds only what is
+new. Pages are matched by page id when their histories agree (so a later dump's
+moves are moves), else by title; ids that clash with other pages or revisions
+here (a re-imported wiki renumbers them) get fresh ids.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
+from .model import FRESH_IDS, Page, PageId, RevId, rkey
 from .sources.dump import open_dump
 from .store import WikiStore
 
@@ -21,25 +29,57 @@ class ImportResult:
 def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, progress: Callable[[int], None] | None = None) -> ImportResult:
     res = ImportResult()
     with open_dump(path, progress=progress) as reader, store.transaction():
-        store.db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen (page_id INTEGER PRIMARY KEY)")
-        store.db.execute("DELETE FROM import_seen")
+        db = store.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen (page_id INTEGER PRIMARY KEY)")
+        db.execute("DELETE FROM import_seen")
+        fresh_rev = max(FRESH_IDS, db.execute("SELECT coalesce(max(rev_id), 0) FROM revision").fetchone()[0])
+        fresh_page = max(FRESH_IDS, db.execute("SELECT coalesce(max(page_id), 0) FROM page").fetchone()[0])
         if reader.siteinfo.sitename or reader.siteinfo.namespaces:
             store.set_siteinfo(reader.siteinfo)
         for ph in reader:
-            before = store.page(ph.page.page_id)
-            if before is not None and not before[1] and before[0].title != ph.page.title:
-                res.moves += 1
-            store.put_page(ph.page)
-            store.db.execute("INSERT OR IGNORE INTO import_seen VALUES (?)", (ph.page.page_id,))
-            res.pages += 1
-            for rev in ph.revisions:
-                if store.put_revision(rev):
-                    res.revisions_added += 1
+            src = ph.page
+            revs = list(ph.revisions)
+            keys = {rkey(r) for r in revs}
+
+            def page_keys(pid: int) -> set[int]:
+                return {rkey(r) for r in store.revision_keys(pid)}
+
+            target = None
+            here = store.page(src.page_id)
+            seen = lambda pid: db.execute("SELECT 1 FROM import_seen WHERE page_id=?", (pid,)).fetchone()  # noqa: E731
+            if here is not None and not seen(src.page_id) and (not keys or keys & page_keys(src.page_id)):
+                target = src.page_id
+                if not here[1] and here[0].title != src.title:
+                    res.moves += 1
+            else:
+                by_title = store.page_by_title(src.title)
+                if by_title is not None and not seen(by_title.page_id):
+                    target = by_title.page_id
+                elif here is None:
+                    target = src.page_id
                 else:
+                    fresh_page += 1
+                    target = fresh_page
+            have = page_keys(target)
+            store.put_page(Page(PageId(target), src.namespace, src.title, src.redirect))
+            db.execute("INSERT OR IGNORE INTO import_seen VALUES (?)", (target,))
+            res.pages += 1
+            ids: dict[int, int] = {}
+            for rev in revs:
+                k = rkey(rev)
+                if k in have:
                     res.revisions_present += 1
+                    continue
+                rid = rev.rev_id
+                if store.revision_sha1(rid) is not None:
+                    fresh_rev += 1
+                    rid = fresh_rev
+                ids[rev.rev_id] = rid
+                parent = ids.get(rev.parent_id, rev.parent_id) if rev.parent_id else None
+                store.put_revision(replace(rev, rev_id=RevId(rid), page_id=PageId(target), parent_id=parent))
+                have.add(k)
+                res.revisions_added += 1
         if delete_missing:
-            cur = store.db.execute(
-                "UPDATE page SET deleted=1 WHERE deleted=0 AND page_id NOT IN (SELECT page_id FROM import_seen)"
-            )
+            cur = db.execute("UPDATE page SET deleted=1 WHERE deleted=0 AND page_id NOT IN (SELECT page_id FROM import_seen)")
             res.deletions = cur.rowcount
     return res

@@ -16,8 +16,11 @@ One pass over the source (the side's store, or an XML dump), one page at a time:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
+import struct
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -26,28 +29,11 @@ from . import __version__
 from .container import EMPTY_CHECKPOINT, BundleWriter, Counts, Header
 from .errors import BasisError, StateError, WrongPeerError
 from .manifest import read_manifest
-import dataclasses
-import hashlib
-import struct
-
-from .model import Page, PageDelete, PageId, PageMove, RevId, Revision
+from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, rkey
 from .records import FrameBuilder
 from .sources.dump import PageHistory
 from .state import Sent, Side
 
-
-FRESH_IDS = 1 << 40  # ids handed out on clashes start here, far above any real wiki's
-
-def rkey(rev: Revision) -> int:
-    """A revision's identity across dumps of one wiki, whatever ids they give it.
-
-    MediaWiki itself takes (page, timestamp, sha1) as one revision on import. Not
-    the user: a re-imported wiki shows its editors as ``imported>Name``. 63 bits.
-    """
-    h = hashlib.blake2b(digest_size=8)
-    h.update(struct.pack(">q", rev.timestamp))
-    h.update(rev.sha1.encode("ascii"))
-    return struct.unpack(">q", h.digest())[0] >> 1
 
 
 def mkey(rev: Revision) -> int:

@@ -15,11 +15,14 @@ How the API fails, and what this module does about it (measured on MediaWiki
 * ``maxlag`` (sent on every request): wait ``Retry-After`` and repeat.
 * HTTP 429/502/503/504 and dropped connections: repeat with exponential
   backoff (1, 2, 4 ... s, at most 60 s, ``Retry-After`` wins), at most
-  ``retries`` times, then ``WikiUnreachableError``. A write whose request may
-  already have reached the wiki (the connection broke after sending, or a
-  502/504 from a proxy) is *not* repeated: an edit, move or upload could land
-  twice. Only import is repeated in that case, because MediaWiki skips a
-  revision it already has (same page, timestamp and sha1).
+  ``retries`` times, then ``WikiUnreachableError``; a ``Retry-After`` of 0 or
+  in the past counts as absent, so a server cannot make us spin. A write whose
+  request may already have reached the wiki (the connection broke after
+  sending, or a 502/504 from a proxy) is *not* repeated: an edit, move or
+  upload could land twice. Only import is repeated in that case, because
+  MediaWiki skips a revision it already has (same page, timestamp and sha1).
+* ``backend-fail-alreadyexists`` on upload: a second overwrite of one file
+  within the same second clashes in MediaWiki's archive; wait 1 s and repeat.
 * ``badtoken`` (session expired): fetch a new CSRF token and repeat once;
   ``assertuserfailed`` (logged out behind our back; every request of a logged-in
   client carries ``assert=user`` so it never edits as an IP): log in again and
@@ -64,6 +67,7 @@ BACKOFF_BASE = 1.0  # seconds before the first repeat; doubled each time
 BACKOFF_CAP = 60.0
 RETRY_AFTER_CAP = 300.0  # a Retry-After beyond this is the server's problem, not a wait
 MAXLAG_DEFAULT_WAIT = 5.0
+ARCHIVE_CLASH_RETRIES = 2  # upload: overwrites of one file within one second clash (see upload())
 TITLES_PER_REQUEST = 50  # the API's limit for titles= without apihighlimits
 
 # Answers that say "not now" rather than "no". 429 and 503 are sent before the
@@ -337,9 +341,16 @@ class MediaWikiClient:
                     wait = _retry_after(resp) or _backoff(attempt)
                     log.debug("%s: HTTP %d; repeating in %.1f s", self.api_url, status, wait)
                 elif status != 200:
+                    if status >= 500 and not idempotent:
+                        hint = ("The wiki or a proxy in front of it failed; the change may or may not have "
+                                "been saved. Check the wiki, then run the command again.")
+                    elif status >= 500:
+                        hint = "The wiki failed; its error log may say why. Try again later."
+                    else:
+                        hint = _HINT_URL
                     raise WikiError(
                         f"{self.api_url} answered HTTP {status} {resp.reason_phrase}",
-                        hint=_HINT_URL, code=f"http-{status}",
+                        hint=hint, code=f"http-{status}",
                     )
                 else:
                     data = _json(resp, self.api_url)
@@ -699,17 +710,29 @@ class MediaWikiClient:
         """Upload a file or a new version of it; returns the API's ``upload`` object.
 
         ``text`` is the file page's wikitext when the page is new. Same bytes as
-        the current version raise WikiError code ``fileexists-no-change``; with
-        ``ignorewarnings=False`` any warning (exists, duplicate ...) raises
-        WikiError code ``uploadwarning`` and nothing is stored.
+        the current version raise WikiError code ``fileexists-no-change``. Two
+        overwrites of one file within the same second clash in MediaWiki's archive
+        (``backend-fail-alreadyexists``, nothing stored); this waits a second and
+        repeats. With ``ignorewarnings=False`` any warning (exists, duplicate ...)
+        raises WikiError code ``uploadwarning`` and nothing is stored.
         """
-        data = self._call(
-            {"action": "upload", "filename": filename, "comment": comment, "text": text,
-             "ignorewarnings": ignorewarnings},
-            token=True,
-            files={"file": (filename, data_or_path, "application/octet-stream")},
-            idempotent=False,
-        )
+        for attempt in range(ARCHIVE_CLASH_RETRIES + 1):
+            try:
+                data = self._call(
+                    {"action": "upload", "filename": filename, "comment": comment, "text": text,
+                     "ignorewarnings": ignorewarnings},
+                    token=True,
+                    files={"file": (filename, data_or_path, "application/octet-stream")},
+                    idempotent=False,
+                )
+                break
+            except WikiError as e:
+                # MediaWiki archives the current version as "<second>!Name" before it
+                # records the new one, so a second overwrite within the same second
+                # fails with nothing stored. The next second it works.
+                if e.code != "backend-fail-alreadyexists" or attempt == ARCHIVE_CLASH_RETRIES:
+                    raise
+                self._sleep(1.0)
         up = data.get("upload", {})
         if up.get("result") == "Success":
             return up
@@ -834,10 +857,10 @@ def _retry_after(resp: httpx.Response) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        if when is None:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
             return None
-        seconds = when.timestamp() - time.time()
     return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 

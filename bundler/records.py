@@ -33,7 +33,7 @@ BASE_PREVIOUS = 0  # the previous revision of the same page in this frame
 class FrameContent:
     siteinfo: SiteInfo | None
     pages: list[Page]
-    revisions: list[Revision]
+    revisions: Iterator[Revision]  # consume fully: the frame's text check runs at the end
     moves: list[PageMove]
     deletes: list[PageDelete]
     updates: list[Revision]  # metadata only: text is None, sha1 empty
@@ -282,76 +282,79 @@ def decode_frame(
             ss.append(Slot(_str(s[0], what), _str(s[1], what), _str(s[2], what), _str(s[3], what, nullable=True)))
         slots[_int(item[0], what)] = tuple(ss)
 
-    revisions: list[Revision] = []
-    last_text: dict[int, str] = {}
-    text_hash = hashlib.sha256()
-    rev_id = ts = 0
-    op_at = 0
-    for i in range(n):
-        pi = _int(c["pg"][i], what)
-        if not 0 <= pi < len(pages):
-            raise FormatError(f"{what}: revision {i} names page index {pi} of {len(pages)}")
-        page = pages[pi]
-        rev_id += _int(c["id"][i], what)
-        ts += _int(c["ts"][i], what)
-        par = c["par"][i]
-        ui, mi = _int(c["u"][i], what), _int(c["mf"][i], what)
-        if not (0 <= ui < len(users) and isinstance(users[ui], list) and len(users[ui]) == 2):
-            raise FormatError(f"{what}: bad user index")
-        if not (0 <= mi < len(models) and isinstance(models[mi], list) and len(models[mi]) == 2):
-            raise FormatError(f"{what}: bad model index")
-        user = _str(users[ui][0], what, nullable=True)
-        user_id = users[ui][1] if users[ui][1] is None else _int(users[ui][1], what)
-        fl = _int(c["fl"][i], what)
-        b = _int(c["b"][i], what)
-        nops = _int(c["n"][i], what)
-        ops = []
-        for k in range(op_at, op_at + nops):
-            ops.append((_int(c["sc"][2 * k], what), _str(c["ins"][k], what), _int(c["sc"][2 * k + 1], what)))
-        op_at += nops
-        if i in hidden:
-            text = None
-            sha1 = hidden[i]
-        else:
-            if b == BASE_NONE:
-                base = ""
-            elif b == BASE_PREVIOUS:
-                if page.page_id not in last_text:
-                    raise FormatError(f"{what}: revision {rev_id} refers to a previous revision the frame does not have")
-                base = last_text[page.page_id]
-            elif 1 <= b <= len(texts):
-                base = texts[b - 1]
+    def revisions() -> Iterator[Revision]:
+        # Lazily, so a frame's rebuilt texts are never all in memory at once. The
+        # text check comes at the end: the caller imports inside a transaction and
+        # must consume every revision before committing.
+        last_text: dict[int, str] = {}
+        text_hash = hashlib.sha256()
+        rev_id = ts = 0
+        op_at = 0
+        for i in range(n):
+            pi = _int(c["pg"][i], what)
+            if not 0 <= pi < len(pages):
+                raise FormatError(f"{what}: revision {i} names page index {pi} of {len(pages)}")
+            page = pages[pi]
+            rev_id += _int(c["id"][i], what)
+            ts += _int(c["ts"][i], what)
+            par = c["par"][i]
+            ui, mi = _int(c["u"][i], what), _int(c["mf"][i], what)
+            if not (0 <= ui < len(users) and isinstance(users[ui], list) and len(users[ui]) == 2):
+                raise FormatError(f"{what}: bad user index")
+            if not (0 <= mi < len(models) and isinstance(models[mi], list) and len(models[mi]) == 2):
+                raise FormatError(f"{what}: bad model index")
+            user = _str(users[ui][0], what, nullable=True)
+            user_id = users[ui][1] if users[ui][1] is None else _int(users[ui][1], what)
+            fl = _int(c["fl"][i], what)
+            b = _int(c["b"][i], what)
+            nops = _int(c["n"][i], what)
+            ops = []
+            for k in range(op_at, op_at + nops):
+                ops.append((_int(c["sc"][2 * k], what), _str(c["ins"][k], what), _int(c["sc"][2 * k + 1], what)))
+            op_at += nops
+            if i in hidden:
+                text = None
+                sha1 = hidden[i]
             else:
-                raise FormatError(f"{what}: revision {rev_id} names base {b}")
-            text = apply_delta(base, ops, what=f"{what}, revision {rev_id}")
-            if len(text) > wire_max_text():
-                raise LimitError(f"{what}: revision {rev_id} is larger than any MediaWiki revision")
-            last_text[page.page_id] = text
-            sha1 = ""
-        rev = Revision(
-            rev_id=RevId(rev_id),
-            page_id=page.page_id,
-            timestamp=ts,
-            text=text,
-            user=user,
-            user_id=user_id,
-            comment=_str(c["cm"][i], what, nullable=True),
-            parent_id=None if par is None else RevId(rev_id - _int(par, what)),
-            minor=bool(fl & 1),
-            deleted=Deleted(fl >> 1 & 15),
-            model=_str(models[mi][0], what),
-            format=_str(models[mi][1], what),
-            slots=slots.get(i, ()),
-            sha1=sha1,
-        )
-        if text is not None:
-            text_hash.update(bytes.fromhex(rev.sha1))
-        revisions.append(rev)
-    if text_hash.digest() != frame_meta.get("text_sha256"):
-        raise ContentError(
-            f"{what}: the rebuilt texts do not match the sender's (SHA-256 of the frame's texts differs)",
-            hint="This side's copy of a base revision differs from the sender's; ask for a full bundle (bundle make --full).",
-        )
+                if b == BASE_NONE:
+                    base = ""
+                elif b == BASE_PREVIOUS:
+                    if page.page_id not in last_text:
+                        raise FormatError(f"{what}: revision {rev_id} refers to a previous revision the frame does not have")
+                    base = last_text[page.page_id]
+                elif 1 <= b <= len(texts):
+                    base = texts[b - 1]
+                else:
+                    raise FormatError(f"{what}: revision {rev_id} names base {b}")
+                text = apply_delta(base, ops, what=f"{what}, revision {rev_id}")
+                if len(text) > wire_max_text():
+                    raise LimitError(f"{what}: revision {rev_id} is larger than any MediaWiki revision")
+                last_text[page.page_id] = text
+                sha1 = ""
+            rev = Revision(
+                rev_id=RevId(rev_id),
+                page_id=page.page_id,
+                timestamp=ts,
+                text=text,
+                user=user,
+                user_id=user_id,
+                comment=_str(c["cm"][i], what, nullable=True),
+                parent_id=None if par is None else RevId(rev_id - _int(par, what)),
+                minor=bool(fl & 1),
+                deleted=Deleted(fl >> 1 & 15),
+                model=_str(models[mi][0], what),
+                format=_str(models[mi][1], what),
+                slots=slots.get(i, ()),
+                sha1=sha1,
+            )
+            if text is not None:
+                text_hash.update(bytes.fromhex(rev.sha1))
+            yield rev
+        if text_hash.digest() != frame_meta.get("text_sha256"):
+            raise ContentError(
+                f"{what}: the rebuilt texts do not match the sender's (SHA-256 of the frame's texts differs)",
+                hint="This side's copy of a base revision differs from the sender's; ask for a full bundle (bundle make --full).",
+            )
     moves = []
     for m in _list(payload, "moves", what):
         if not (isinstance(m, list) and len(m) == 4):
@@ -380,7 +383,7 @@ def decode_frame(
                 deleted=Deleted(fl >> 1 & 15),
             )
         )
-    return FrameContent(siteinfo, pages, revisions, moves, deletes, updates)
+    return FrameContent(siteinfo, pages, revisions(), moves, deletes, updates)
 
 
 def wire_max_text() -> int:

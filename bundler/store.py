@@ -156,6 +156,13 @@ class WikiStore:
         row = self.db.execute("SELECT sha1 FROM revision WHERE rev_id=?", (rev_id,)).fetchone()
         return row[0] if row else None
 
+    def revision_keys(self, page_id: int) -> list[Revision]:
+        """A page's revisions with timestamp and sha1 only (no text): enough for ``rkey``."""
+        return [
+            Revision(rev_id=RevId(rid), page_id=PageId(page_id), timestamp=ts, text=None, sha1=sha1)
+            for rid, ts, sha1 in self.db.execute("SELECT rev_id, timestamp, sha1 FROM revision WHERE page_id=?", (page_id,))
+        ]
+
     def pages(self, *, include_deleted: bool = False) -> Iterator[PageHistory]:
         """Every live page with its history in order; texts are loaded as they are iterated."""
         q = "SELECT page_id, namespace, title, redirect FROM page"

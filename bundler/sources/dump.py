@@ -22,7 +22,6 @@ import io
 import lzma
 import os
 import sqlite3
-import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable, Iterator
 from xml.etree.ElementTree import ParseError
@@ -148,10 +147,8 @@ class _PageBuffer:
             self._insert(rev)
 
     def _spill(self) -> None:
-        fd, path = tempfile.mkstemp(prefix="wikibundle-page-", suffix=".sqlite")
-        os.close(fd)
-        self.db = sqlite3.connect(path)
-        os.unlink(path)  # the open connection keeps it; nothing is left behind
+        # "" is SQLite's private temporary on-disk database, removed when closed.
+        self.db = sqlite3.connect("")
         self.db.execute("CREATE TABLE r (ts INTEGER, id INTEGER, rev BLOB)")
         for rev in self.items:
             self._insert(rev)
@@ -286,6 +283,7 @@ class DumpReader:
 
     def __iter__(self) -> Iterator[PageHistory]:
         depth_page = False
+        depth = 0
         page_fields: dict = {}
         buf: _PageBuffer | None = None
         last_progress = 0
@@ -303,10 +301,15 @@ class DumpReader:
             if kind == "start":
                 if name == "page":
                     depth_page = True
+                    depth = 0
                     page_fields = {}
                     buf = _PageBuffer()
+                elif depth_page:
+                    depth += 1
                 continue
             # kind == "end"
+            if depth_page and name != "page":
+                depth -= 1
             if not depth_page:
                 if name == "logitem":
                     self._root.clear()  # log items are not carried by a revision bundle
@@ -316,7 +319,7 @@ class DumpReader:
                 elem.clear()
             elif name == "upload":
                 elem.clear()  # files travel separately (see BUNDLE.md); the page text is kept
-            elif name in ("title", "ns", "id", "redirect") and "revision" not in page_fields:
+            elif depth == 0 and name in ("title", "ns", "id", "redirect"):  # direct children of <page>
                 if name == "redirect":
                     page_fields["redirect"] = elem.get("title", "")
                 elif name not in page_fields:
@@ -351,8 +354,6 @@ class DumpReader:
         return Page(PageId(page_id), namespace, title, f.get("redirect"))
 
     def _parse_revision(self, elem, page_fields: dict) -> Revision:
-        # A revision's <id> must not be taken for the page's; mark that revisions began.
-        page_fields["revision"] = True
         if "id" not in page_fields:
             raise DumpError("a <revision> comes before its page's <id>", hint=_HINT_DUMP)
         rev_id = parent_id = None

@@ -1,0 +1,27 @@
+# Two entry points (see README): `make demo` and `make test`. Both set up what they need.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test setup bench clean
+
+$(BIN)/bundle: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(BIN)/bundle
+
+setup: $(BIN)/bundle
+
+demo: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" sh examples/demo.sh
+
+test: setup
+	sh scripts/setup-mediawiki.sh
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/sizes.py ../shared/data/bench/shintowiki-category-history.xml.zst examples/ldnont/ldnont-full-20230102T000002-8cd8781.xml.xz
+
+clean:
+	rm -rf $(VENV) demo

@@ -1,0 +1,34 @@
+#!/bin/sh
+# A round of the sneakernet loop on the embedded default, with a real wiki's history:
+# the London Ontario wiki as it was on 2022-09-04, then as it was on 2023-01-02.
+set -e
+cd "$(dirname "$0")/.."
+rm -rf demo && mkdir -p demo/usb
+first=examples/ldnont/ldnont-full-20220904T202951-9621301.xml.xz
+last=examples/ldnont/ldnont-full-20230102T000002-8cd8781.xml.xz
+
+echo "== Two sides: hq (online) and school (offline), each with an embedded wiki store"
+bundle init -C demo/hq --wiki demo/hq/wiki.sqlite
+bundle init -C demo/school --wiki demo/school/wiki.sqlite
+bundle key -C demo/hq > demo/usb/hq.pub          # carried once to the school
+bundle key -C demo/school > demo/usb/school.pub  # and the school's key the other way
+bundle trust -C demo/school demo/usb/hq.pub
+bundle trust -C demo/hq demo/usb/school.pub
+
+echo; echo "== hq's wiki on 2022-09-04 goes to the school in bundle 1"
+bundle import -C demo/hq "$first"
+bundle make -C demo/hq --out demo/usb/update-1.bundle
+bundle apply -C demo/school demo/usb/update-1.bundle --manifest-out demo/usb/school-1.wbm
+
+echo; echo "== Four months of edits later: bundle 2 carries only what the school lacks"
+bundle import -C demo/hq "$last" --delete-missing
+bundle make -C demo/hq --since demo/usb/school-1.wbm --out demo/usb/update-2.bundle
+bundle inspect demo/usb/update-2.bundle -C demo/school
+bundle apply -C demo/school demo/usb/update-2.bundle --manifest-out demo/usb/school-2.wbm
+bundle apply -C demo/school demo/usb/update-2.bundle   # again: nothing changes
+
+echo; echo "== The school's wiki, exported for MediaWiki's importDump.php"
+bundle export -C demo/school --out demo/school.xml
+bundle status -C demo/school
+ls -l demo/usb
+xz -9e -k -c "$last" | wc -c | awk '{printf "For comparison: the whole dump again, xz -9e: %d bytes\n", $1}'

@@ -1,0 +1,157 @@
+"""The XML dump reader on real dumps of every schema, and on hostile or broken ones."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+
+import pytest
+import zstandard
+
+from bundler.errors import DumpError
+from bundler.model import Deleted
+from bundler.sources.dump import open_dump
+from helpers import LDNONT, data
+
+
+def read_all(path):
+    with open_dump(path) as d:
+        return d, [(ph.page, list(ph.revisions)) for ph in d]
+
+
+@pytest.mark.parametrize(
+    "name, schema, pages, revisions",
+    [
+        ("article-pear.xml", "0.3", 1, 4),
+        ("article-pyrus.xml", "0.3", 1, 6),
+        ("article-pyrus-utf16.xml", "0.3", 1, 6),
+        ("pair-0.10.xml", "0.10", 2, 4),
+        ("frwiki-20220101-pages-articles.xml", "0.10", 2, 83),
+        ("eslagunanegra-pages-full.xml.xz", "0.6", 972, 3529),
+        ("MediawikiDumperOutputTest.Simplewiki.Sample.xml", "0.11", 2, 33),
+        ("MediawikiDumperOutputTest.Commonswiki.Sample.xml", "0.11", 1, 59),
+        ("logitems-fixture.xml", "0.8", 0, 0),
+    ],
+)
+def test_real_dumps(name, schema, pages, revisions):
+    d, got = read_all(data(name))
+    assert d.schema == schema
+    assert len(got) == pages
+    assert sum(len(r) for _, r in got) == revisions
+    for page, revs in got:
+        assert [(r.timestamp, r.rev_id) for r in revs] == sorted((r.timestamp, r.rev_id) for r in revs)
+
+
+def test_schema_03_namespace_from_prefix_and_utf16_equals_utf8():
+    _, a = read_all(data("article-pyrus.xml"))
+    _, b = read_all(data("article-pyrus-utf16.xml"))
+    assert a == b
+    _, p = read_all(data("pair-0.10.xml"))
+    assert {pg.namespace for pg, _ in p} == {0, 1}
+
+
+def test_dump_sha1_is_checked_against_text():
+    """Revision sha1 is recomputed from the text; the dump's base36 one agrees."""
+    import re
+
+    from bundler.model import base36_to_sha1
+
+    raw = open(data("pair-0.10.xml"), encoding="utf-8").read()
+    dump_sha1s = [base36_to_sha1(m) for m in re.findall(r"<sha1>(\w+)</sha1>", raw)]
+    _, got = read_all(data("pair-0.10.xml"))
+    assert sorted(r.sha1 for _, revs in got for r in revs) == sorted(dump_sha1s)
+
+
+def test_suppressed_parts():
+    _, got = read_all(data("MediawikiDumperOutputTest.Simplewiki.Sample.xml"))
+    revs = [r for _, rs in got for r in rs]
+    hidden = [r for r in revs if r.deleted & Deleted.TEXT]
+    assert hidden and all(r.text is None for r in hidden)
+    assert any(r.deleted & Deleted.USER and r.user is None for r in revs)
+    assert any(r.deleted & Deleted.COMMENT and r.comment is None for r in revs)
+
+
+@pytest.mark.parametrize("opener, ext", [(gzip.open, ".gz"), (bz2.open, ".bz2"), (lzma.open, ".xz"), (None, ".zst")])
+def test_compressed_forms(tmp_path, opener, ext):
+    raw = open(data("pair-0.10.xml"), "rb").read()
+    p = tmp_path / ("d.xml" + ext)
+    if opener is None:
+        p.write_bytes(zstandard.ZstdCompressor().compress(raw))
+    else:
+        with opener(p, "wb") as f:
+            f.write(raw)
+    assert read_all(str(p))[1] == read_all(data("pair-0.10.xml"))[1]
+
+
+HEAD = '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10">'
+
+
+def page(title="A", pid=1, revs=""):
+    return f"<page><title>{title}</title><ns>0</ns><id>{pid}</id>{revs}</page>"
+
+
+def rev(rid=1, ts="2020-01-01T00:00:00Z", text="x", extra=""):
+    return f"<revision><id>{rid}</id><timestamp>{ts}</timestamp><contributor><username>U</username><id>1</id></contributor>{extra}<text>{text}</text></revision>"
+
+
+HOSTILE = {
+    "billion laughs": '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+    + HEAD + page(revs=rev(text="&d;&d;&d;&d;&d;&d;")) + "</mediawiki>",
+    "external entity": '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    + HEAD + page(revs=rev(text="&x;")) + "</mediawiki>",
+    "truncated": HEAD + page(revs=rev()) + "<page><title>B</title><id>2</id><revision><id>2</id>",
+    "unknown schema": '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.99/" version="0.99">' + page(revs=rev()) + "</mediawiki>",
+    "not a dump": "<html><body>Not Found</body></html>",
+    "empty": "",
+    "no page id": HEAD + "<page><title>A</title><revision><id>1</id><timestamp>2020-01-01T00:00:00Z</timestamp><text>x</text></revision></page></mediawiki>",
+    "bad timestamp": HEAD + page(revs=rev(ts="yesterday")) + "</mediawiki>",
+    "duplicate revision, other text": HEAD + page(revs=rev(1, text="a") + rev(1, text="b")) + "</mediawiki>",
+    "stub dump": HEAD + page(revs='<revision><id>1</id><timestamp>2020-01-01T00:00:00Z</timestamp><text location="tt:1" id="1" bytes="3" /></revision>') + "</mediawiki>",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_and_broken_dumps_give_one_clear_error(tmp_path, case):
+    p = tmp_path / "bad.xml"
+    p.write_text(HOSTILE[case], encoding="utf-8")
+    with pytest.raises(DumpError) as ei:
+        read_all(str(p))
+    assert ei.value.hint
+
+
+def test_non_utf8_bytes_are_an_error(tmp_path):
+    p = tmp_path / "bad.xml"
+    p.write_bytes((HEAD + page(revs=rev(text="caf")) + "</mediawiki>").encode().replace(b"caf", b"caf\xe9"))
+    with pytest.raises(DumpError, match="not well-formed"):
+        read_all(str(p))
+
+
+def test_duplicate_identical_revision_is_kept_once(tmp_path):
+    p = tmp_path / "dup.xml"
+    p.write_text(HEAD + page(revs=rev(1) + rev(1) + rev(2, ts="2020-01-02T00:00:00Z")) + "</mediawiki>", encoding="utf-8")
+    assert [r.rev_id for r in read_all(str(p))[1][0][1]] == [1, 2]
+
+
+def test_revisions_out_of_order_are_sorted(tmp_path):
+    p = tmp_path / "order.xml"
+    revs = rev(9, "2020-01-03T00:00:00Z") + rev(3, "2020-01-01T00:00:00Z") + rev(5, "2020-01-01T00:00:00Z")
+    p.write_text(HEAD + page(revs=revs) + "</mediawiki>", encoding="utf-8")
+    assert [r.rev_id for r in read_all(str(p))[1][0][1]] == [3, 5, 9]
+
+
+def test_big_page_history_spills_to_disk(tmp_path, monkeypatch):
+    from bundler.sources import dump as dump_mod
+
+    monkeypatch.setattr(dump_mod, "SPILL_BYTES", 100)
+    _, a = read_all(LDNONT[-1])
+    monkeypatch.setattr(dump_mod, "SPILL_BYTES", 1 << 30)
+    _, b = read_all(LDNONT[-1])
+    assert a == b
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DumpError, match="cannot open"):
+        open_dump(str(tmp_path / "nope.xml"))
