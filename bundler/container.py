@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import struct
 import tempfile
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ KNOWN_CAPABILITIES = frozenset({"records-v1", "line-delta-v1"})
 WRITTEN_CAPABILITIES = ("records-v1", "line-delta-v1")
 
 EMPTY_CHECKPOINT = bytes(16)
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,11 @@ class Header:
             source=str(d.get("source", "")),
             tool=str(d.get("tool", "")),
         )
+        if not (_HEX32.match(h.sender) and _HEX32.match(h.receiver) and _HEX16.match(h.signer)):
+            raise FormatError("header: sender and receiver must be 32 hex digits, signer 16")
+        for key, typ in (("latest_only", bool), ("source", str), ("tool", str)):
+            if key in d and not isinstance(d[key], typ):
+                raise FormatError(f"header: field {key!r} must be {typ.__name__}")
         if len(h.basis) != 16 or len(h.checkpoint) != 16:
             raise FormatError("header: checkpoint ids must be 16 bytes")
         if not (0 <= h.basis_seq < h.seq):

@@ -160,6 +160,15 @@ def base36_to_sha1(b36: str) -> str:
 def parse_timestamp(s: str) -> int:
     """``2001-01-15T13:15:00Z`` (dumps, API) to integer seconds since the epoch."""
     s = s.strip()
+    if len(s) >= 19 and s[4] == "-" and s[7] == "-" and s[10] == "T" and s[13] == ":" and s[16] == ":":
+        try:  # the fixed form every MediaWiki writes; strptime is ten times slower
+            y, mo, d = int(s[0:4]), int(s[5:7]), int(s[8:10])
+            h, mi, se = int(s[11:13]), int(s[14:16]), int(s[17:19])
+        except ValueError:
+            pass
+        else:
+            if 1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and se < 61:
+                return calendar.timegm((y, mo, d, h, mi, se, 0, 0, 0))
     return calendar.timegm(time.strptime(s.rstrip("Z")[:19], "%Y-%m-%dT%H:%M:%S"))
 
 

@@ -22,7 +22,13 @@ from .model import Deleted, Page, PageDelete, PageId, PageMove, RevId, Revision,
 
 ZSTD_LEVEL = 19
 FRAME_TARGET_RAW = 8 << 20  # payload bytes per frame before it is closed
-FRAME_MAX_DICT = 32 << 20  # dictionary bytes per frame before it is closed
+FRAME_MAX_TEXT = 256 << 20  # rebuilt text bytes per frame before it is closed (the reader allows 1 GiB)
+FRAME_MAX_DICT = 16 << 20  # dictionary bytes per frame before it is closed (bounds make's memory)
+
+# Reader limits (BUNDLE.md §Limits): what a frame may ask of the receiver.
+MAX_DICT_TEXTS = 1 << 20
+MAX_DICT_CHARS = 256 << 20
+MAX_REBUILT_CHARS = 1 << 30
 
 BASE_NONE = -1  # full text
 BASE_PREVIOUS = 0  # the previous revision of the same page in this frame
@@ -66,7 +72,9 @@ class FrameBuilder:
         return not (self.pages or self.moves or self.deletes or self.updates or self.siteinfo)
 
     def full(self) -> bool:
-        return self.raw_estimate >= FRAME_TARGET_RAW or self.dict_bytes >= FRAME_MAX_DICT
+        return (
+            self.raw_estimate >= FRAME_TARGET_RAW or self.dict_bytes >= FRAME_MAX_DICT or self.text_bytes >= FRAME_MAX_TEXT
+        )
 
     def add_page(self, page: Page) -> int:
         idx = self.page_index.get(page.page_id)
@@ -224,7 +232,15 @@ def decode_frame(
     what: str,
 ) -> FrameContent:
     dict_revs = _list(frame_meta, "dict", what)
+    for key, size in (("dict_sha256", 32), ("text_sha256", 32)):
+        v = frame_meta.get(key)
+        if not isinstance(v, bytes) or len(v) != size:
+            raise FormatError(f"{what}: frame meta {key!r} must be {size} bytes")
+    _int(frame_meta.get("revisions"), what)
+    if len(dict_revs) > MAX_DICT_TEXTS:
+        raise LimitError(f"{what}: the frame builds on {len(dict_revs)} texts; the limit is {MAX_DICT_TEXTS}")
     texts: list[str] = []
+    dict_size = 0
     for r in dict_revs:
         t = get_text(_int(r, what))
         if t is None:
@@ -233,6 +249,9 @@ def decode_frame(
                 hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
             )
         texts.append(t)
+        dict_size += len(t)
+        if dict_size > MAX_DICT_CHARS:
+            raise LimitError(f"{what}: the frame's base texts exceed {MAX_DICT_CHARS} characters")
     dictionary = _dictionary([t.encode("utf-8") for t in texts])
     if hashlib.sha256(dictionary).digest() != frame_meta.get("dict_sha256"):
         raise ContentError(
@@ -244,7 +263,10 @@ def decode_frame(
         raise FormatError(f"{what}: payload must be a map")
 
     site = payload.get("site")
-    siteinfo = SiteInfo.from_wire(site) if isinstance(site, dict) else None
+    try:
+        siteinfo = SiteInfo.from_wire(site) if isinstance(site, dict) else None
+    except (TypeError, ValueError):
+        raise FormatError(f"{what}: malformed site information") from None
     pages = []
     for p in _list(payload, "pages", what):
         if not isinstance(p, list) or len(p) != 4:
@@ -270,6 +292,8 @@ def decode_frame(
     for item in c["hs"]:
         if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], bytes)):
             raise FormatError(f"{what}: malformed hidden-text record")
+        if len(item[1]) not in (0, 20):
+            raise FormatError(f"{what}: a hidden text's sha1 must be 20 bytes")
         hidden[_int(item[0], what)] = item[1].hex()
     slots = {}
     for item in c["sl"]:
@@ -290,6 +314,7 @@ def decode_frame(
         text_hash = hashlib.sha256()
         rev_id = ts = 0
         op_at = 0
+        rebuilt = 0
         for i in range(n):
             pi = _int(c["pg"][i], what)
             if not 0 <= pi < len(pages):
@@ -308,6 +333,8 @@ def decode_frame(
             fl = _int(c["fl"][i], what)
             b = _int(c["b"][i], what)
             nops = _int(c["n"][i], what)
+            if nops < 0:
+                raise FormatError(f"{what}: negative operation count")
             ops = []
             for k in range(op_at, op_at + nops):
                 ops.append((_int(c["sc"][2 * k], what), _str(c["ins"][k], what), _int(c["sc"][2 * k + 1], what)))
@@ -329,6 +356,9 @@ def decode_frame(
                 text = apply_delta(base, ops, what=f"{what}, revision {rev_id}")
                 if len(text) > wire_max_text():
                     raise LimitError(f"{what}: revision {rev_id} is larger than any MediaWiki revision")
+                rebuilt += len(text)
+                if rebuilt > MAX_REBUILT_CHARS:
+                    raise LimitError(f"{what}: the frame rebuilds more than {MAX_REBUILT_CHARS} characters of text")
                 last_text[page.page_id] = text
                 sha1 = ""
             rev = Revision(
@@ -359,12 +389,14 @@ def decode_frame(
     for m in _list(payload, "moves", what):
         if not (isinstance(m, list) and len(m) == 4):
             raise FormatError(f"{what}: malformed move record")
-        moves.append(PageMove(PageId(_int(m[0], what)), _int(m[1], what), _str(m[2], what), check_title(_str(m[3], what), what)))
+        moves.append(
+            PageMove(PageId(_int(m[0], what)), _int(m[1], what), check_title(_str(m[2], what), what), check_title(_str(m[3], what), what))
+        )
     deletes = []
     for d in _list(payload, "deletes", what):
         if not (isinstance(d, list) and len(d) == 3):
             raise FormatError(f"{what}: malformed delete record")
-        deletes.append(PageDelete(PageId(_int(d[0], what)), _int(d[1], what), _str(d[2], what)))
+        deletes.append(PageDelete(PageId(_int(d[0], what)), _int(d[1], what), check_title(_str(d[2], what), what)))
     updates = []
     for u in _list(payload, "updates", what):
         if not (isinstance(u, list) and len(u) == 5):

@@ -126,3 +126,22 @@ def test_help_teaches():
     for cmd in ("init", "key", "trust", "make", "apply", "inspect", "export", "import", "status"):
         assert cmd in r.output
     assert "--since" in run("make", "--help").output
+
+
+def test_second_command_on_a_busy_side_is_refused(sides):
+    tmp, hq, school = sides
+    from bundler.state import Side
+
+    run("make", "-C", hq, "--from", LDNONT[0], "--out", tmp / "b1.bundle")
+    side = Side.open(str(school))
+    with side.locked():  # as if another apply were running
+        r = run("apply", "-C", school, tmp / "b1.bundle", code=4)
+        assert "another wikibundle command" in r.output
+    run("apply", "-C", school, tmp / "b1.bundle")
+
+
+def test_latest_only_from_the_cli(sides):
+    tmp, hq, school = sides
+    info = json.loads(run("make", "-C", hq, "--from", data("frwiki-20220101-pages-articles.xml"), "--latest-only", "--out", tmp / "b.bundle", "--json").output)
+    assert info["revisions"] == 2
+    assert json.loads(run("inspect", tmp / "b.bundle", "--json").output)["latest_only"] is True

@@ -1,0 +1,670 @@
+#!/usr/bin/env python3
+"""Write the golden vectors of formats/BUNDLE.md and formats/MANIFEST.md.
+
+    .venv/bin/python formats/vectors/generate.py [OUTDIR]     (default: this directory)
+
+Every vector is one scenario: ``NAME.bundle`` (or ``NAME.wbm`` for a manifest)
+and ``NAME.expect``, a short header saying what a reader must do with it (see
+README.md here). The output is deterministic: keys come from fixed 32-byte seeds,
+wiki ids, checkpoint ids and times are fixed, Ed25519 signatures are
+deterministic and so is zstd for the same level and parameters. Running this
+twice gives byte-identical files; ``tests/test_vectors.py`` checks that too.
+
+The ``ok-*`` bundles are made by the real ``bundler.make.make_bundle`` from real
+dump excerpts (tests/data). The malformed ones are assembled here by hand with the
+struct definitions of ``bundler.container`` and signed with the fixed keys, so
+that each fails exactly the check it is about and no earlier one: a bundle meant
+to fail the capability check carries a valid hash and signature.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from contextlib import ExitStack
+from unittest import mock
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, ROOT)
+
+from bundler import container, errors, manifest, wire  # noqa: E402
+from bundler.apply import apply_bundle  # noqa: E402
+from bundler.container import (  # noqa: E402
+    EMPTY_CHECKPOINT,
+    FRAME_END,
+    FRAME_FIXED,
+    FRAME_RECORDS,
+    HEADER_FIXED,
+    MAGIC,
+    SIGNATURE,
+    SIGNATURE_CONTEXT,
+    TRAILER,
+    TRAILER_MAGIC,
+    VERSION,
+)
+from bundler.make import make_bundle  # noqa: E402
+from bundler.model import Deleted, Page, PageId, RevId, Revision, format_timestamp  # noqa: E402
+from bundler.records import FrameBuilder, decode_frame  # noqa: E402
+from bundler.signing import PublicKey, SecretKey  # noqa: E402
+from bundler.sources.dump import PageHistory, open_dump  # noqa: E402
+from bundler.state import Side  # noqa: E402
+
+DATA = os.path.join(ROOT, "tests", "data")
+
+
+def _h(label: str) -> bytes:
+    return hashlib.sha256(b"wikibundle test vectors: " + label.encode()).digest()
+
+
+# --- fixed identities -------------------------------------------------------------
+# Test keys only: their seeds are public, here. Never trust them outside a test.
+SENDER_WIKI = _h("sender wiki").hex()[:32]
+RECEIVER_WIKI = _h("receiver wiki").hex()[:32]
+ALLY_WIKI = _h("ally wiki").hex()[:32]  # a second trusted peer of the receiver
+OTHER_WIKI = _h("other wiki").hex()[:32]  # a wiki the receiver is not
+MALLORY_WIKI = _h("mallory wiki").hex()[:32]  # nobody trusts it
+
+SEEDS = {name: _h(f"{name} key") for name in ("sender", "receiver", "ally", "mallory")}  # Ed25519 secret keys
+SENDER_KEY = SecretKey(SEEDS["sender"])
+RECEIVER_KEY = SecretKey(SEEDS["receiver"])
+ALLY_KEY = SecretKey(SEEDS["ally"])
+MALLORY_KEY = SecretKey(SEEDS["mallory"])
+
+CREATED = 1793491200  # 2026-11-01T00:00:00Z: every "created" and every clock reading
+
+
+def checkpoint(n: int) -> bytes:
+    return _h(f"checkpoint {n}")[:16]
+
+
+def pub(key: SecretKey, wiki: str, label: str) -> PublicKey:
+    return PublicKey(wiki, key.public, label)
+
+
+SENT = f"peer={RECEIVER_WIKI} seq=1 checkpoint={checkpoint(101).hex()}"  # the manifest reader's state
+
+SENDER_PUB = pub(SENDER_KEY, SENDER_WIKI, "sender")
+RECEIVER_PUB = pub(RECEIVER_KEY, RECEIVER_WIKI, "receiver")
+ALLY_PUB = pub(ALLY_KEY, ALLY_WIKI, "ally")
+MALLORY_PUB = pub(MALLORY_KEY, MALLORY_WIKI, "mallory")
+
+
+def fixed_side(path: str, wiki_id: str, seed: bytes, label: str, peers: list[PublicKey]) -> Side:
+    """A side with this wiki id and key (Side.create draws both at random)."""
+    Side.create(path, os.path.join(path, "wiki.sqlite"), label).state.db.close()
+    cfg = os.path.join(path, "config.json")
+    with open(cfg) as f:
+        config = json.load(f)
+    config["wiki_id"] = wiki_id
+    with open(cfg, "w") as f:
+        json.dump(config, f, indent=2)
+    keyfile = os.path.join(path, "key.secret")
+    os.chmod(keyfile, 0o600)
+    with open(keyfile, "wb") as f:
+        f.write(seed)
+    side = Side.open(path)
+    side.store(create=True).close()
+    with side.state.transaction():
+        for p in peers:
+            side.state.add_peer(p)
+    return side
+
+
+# --- hand assembly, with the container's own structs ---------------------------------
+
+
+@dataclasses.dataclass
+class Parts:
+    version: int
+    header: dict
+    frames: list[list]  # [type, meta (dict or raw bytes), comp, raw_len]
+
+
+def split(data: bytes) -> Parts:
+    """Take a well-formed bundle apart (trusted input: our own ok vectors)."""
+    magic, version, hlen = HEADER_FIXED.unpack_from(data)
+    at = HEADER_FIXED.size
+    header = wire.unpackb(data[at : at + hlen], what="header")
+    at += hlen
+    frames = []
+    while True:
+        ftype, mlen, clen, rlen = FRAME_FIXED.unpack_from(data, at)
+        at += FRAME_FIXED.size
+        if ftype == FRAME_END:
+            break
+        meta = wire.unpackb(data[at : at + mlen], what="meta")
+        comp = data[at + mlen : at + mlen + clen]
+        at += mlen + clen
+        frames.append([ftype, meta, comp, rlen])
+    return Parts(version, header, frames)
+
+
+def assemble(
+    header: dict | bytes,
+    frames: list,
+    key: SecretKey,
+    *,
+    magic: bytes = MAGIC,
+    version: int = VERSION,
+    header_len: int | None = None,
+    end_frame: bool = True,
+    after_end: bytes = b"",
+    key_id: bytes | None = None,
+) -> bytes:
+    """Header || Frame* || EndFrame || Trailer || Signature, signed with ``key``."""
+    hb = header if isinstance(header, bytes) else wire.packb(header)
+    body = bytearray(HEADER_FIXED.pack(magic, version, len(hb) if header_len is None else header_len))
+    body += hb
+    for ftype, meta, comp, raw_len in frames:
+        mb = meta if isinstance(meta, bytes) else wire.packb(meta)
+        body += FRAME_FIXED.pack(ftype, len(mb), len(comp), raw_len) + mb + comp
+    if end_frame:
+        body += FRAME_FIXED.pack(FRAME_END, 0, 0, 0)
+    body += after_end
+    trailer = TRAILER.pack(TRAILER_MAGIC, len(body), hashlib.sha256(body).digest())
+    sig = key.sign(SIGNATURE_CONTEXT + trailer)
+    return bytes(body) + trailer + SIGNATURE.pack(key_id or bytes.fromhex(key.key_id), sig)
+
+
+def rebuild(parts: Parts, key: SecretKey = SENDER_KEY, **kw) -> bytes:
+    kw.setdefault("version", parts.version)
+    return assemble(parts.header, parts.frames, key, **kw)
+
+
+def header(seq: int = 1, basis_seq: int = 0, *, counts: dict | None = None, key: SecretKey = SENDER_KEY, **over) -> dict:
+    h = container.Header(
+        sender=SENDER_WIKI,
+        receiver=RECEIVER_WIKI,
+        seq=seq,
+        basis_seq=basis_seq,
+        basis=checkpoint(basis_seq) if basis_seq else EMPTY_CHECKPOINT,
+        checkpoint=checkpoint(100 + seq),
+        created=CREATED,
+        signer=key.key_id,
+        counts=container.Counts(**(counts or {})),
+        source="vectors",
+        tool="wikibundle vectors",
+    ).to_wire()
+    h.update(over)
+    return h
+
+
+def payload_frame(payload: dict, *, revisions: int = 0, dict_revs=(), dict_texts=(), text_sha256: bytes | None = None,
+                  raw_len: int | None = None, comp: bytes | None = None) -> list:
+    raw = wire.packb(payload)
+    dictionary = b"".join(t.encode() for t in dict_texts)
+    meta = {
+        "dict": list(dict_revs),
+        "dict_sha256": hashlib.sha256(dictionary).digest(),
+        "text_sha256": text_sha256 if text_sha256 is not None else hashlib.sha256().digest(),
+        "revisions": revisions,
+    }
+    if comp is None:
+        comp = wire.compress(raw, level=19, dictionary=dictionary)
+    return [FRAME_RECORDS, meta, comp, len(raw) if raw_len is None else raw_len]
+
+
+def empty_payload(**over) -> dict:
+    p = {"site": None, "pages": [], "users": [], "models": [], "revs": {k: [] for k in _REV_COLS},
+         "moves": [], "deletes": [], "updates": []}
+    p.update(over)
+    return p
+
+
+_REV_COLS = ("pg", "id", "par", "ts", "u", "cm", "fl", "mf", "b", "n", "sc", "ins", "hs", "sl")
+
+
+def one_page_frame(title: str, text: str = "Hello.\n", page_id: int = 7, rev_id: int = 70) -> tuple[list, dict]:
+    """A frame with one page and one revision, built by the real FrameBuilder."""
+    fb = FrameBuilder()
+    page = Page(PageId(page_id), 0, title)
+    fb.add_revision(page, Revision(RevId(rev_id), PageId(page_id), CREATED - 86400, text, user="Vector", user_id=1,
+                                   comment="vector"), None, None)
+    meta, body, raw_len = fb.build()
+    return [FRAME_RECORDS, meta, body, raw_len], {"pages": 1, "revisions": 1, "frames": 1, "text_bytes": len(text.encode())}
+
+
+# --- the sources of the ok vectors ----------------------------------------------------
+
+
+def dump_pages() -> tuple[list[PageHistory], object]:
+    pages = []
+    siteinfo = None
+    for name in ("article-pear.xml", "pair-0.10.xml"):
+        with open_dump(os.path.join(DATA, name)) as r:
+            if siteinfo is None:
+                siteinfo = r.siteinfo
+            for ph in r:
+                revs = list(ph.revisions)
+                pages.append(PageHistory(ph.page, revs, len(revs)))
+    return pages, siteinfo
+
+
+def earlier(pages: list[PageHistory], keep: dict[str, int]) -> list[PageHistory]:
+    """The same wiki as an earlier dump showed it: the first ``keep[title]`` revisions."""
+    out = []
+    for ph in pages:
+        revs = list(ph.revisions)[: keep.get(ph.page.title, 0)]
+        if revs:
+            out.append(PageHistory(ph.page, revs, len(revs)))
+    return out
+
+
+def later(pages: list[PageHistory]) -> list[PageHistory]:
+    """A later dump: one page renamed, one deleted, one old revision's comment hidden."""
+    out = []
+    for ph in pages:
+        revs = list(ph.revisions)
+        if ph.page.title == "Talk:Çullu, Agdam":
+            continue  # deleted
+        page = ph.page
+        if page.title == "Çullu, Agdam":
+            page = dataclasses.replace(page, title="Çullu (Agdam)")
+        if ph.page.title == "Pear":
+            revs[0] = dataclasses.replace(revs[0], comment=None, deleted=revs[0].deleted | Deleted.COMMENT)
+        out.append(PageHistory(page, revs, len(revs)))
+    return out
+
+
+# --- writing ------------------------------------------------------------------------
+
+VECTORS: list[tuple[str, dict]] = []
+
+
+def put(out: str, name: str, data: bytes, *, expect: str, description: str, requires: tuple[str, ...] = (),
+        ext: str = "bundle", summary: list[str] | None = None, extra: dict | None = None,
+        side: str = RECEIVER_WIKI, trusts: str = "keys/sender.pub keys/ally.pub") -> None:
+    cls = _KINDS[expect]
+    with open(os.path.join(out, f"{name}.{ext}"), "wb") as f:
+        f.write(data)
+    lines = [
+        f"expect: {expect}",
+        f"error: {cls.__name__ if cls else '-'}",
+        f"exit: {cls.exit_code if cls else 0}",
+        f"description: {description}",
+        f"side: {side}",
+        f"trusts: {trusts}",
+        f"requires: {' '.join(requires) if requires else '-'}",
+    ]
+    for k, v in (extra or {}).items():
+        lines.append(f"{k}: {v}")
+    if summary:
+        lines.append("")
+        lines.extend(summary)
+    with open(os.path.join(out, f"{name}.expect"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    VECTORS.append((name, {"expect": expect, "requires": requires}))
+
+
+_KINDS = {
+    "ok": None,
+    "format error": errors.FormatError,
+    "truncated": errors.TruncatedError,
+    "version error": errors.VersionError,
+    "limit error": errors.LimitError,
+    "integrity error": errors.IntegrityError,
+    "signature error": errors.SignatureError,
+    "untrusted key": errors.UntrustedKeyError,
+    "wrong peer": errors.WrongPeerError,
+    "basis error": errors.BasisError,
+    "stale": errors.StaleBundleError,
+    "content error": errors.ContentError,
+}
+
+
+def summarize(receiver: Side, path: str) -> list[str]:
+    """The decoded content of a bundle, as the receiver (holding its basis) sees it."""
+    lines: list[str] = []
+    store = receiver.store()
+    try:
+        with container.BundleReader(path) as r:
+            r.verify(receiver.state.peer_by_key_id)
+            h = r.header
+            lines.append(f"header seq={h.seq} basis_seq={h.basis_seq} basis={h.basis.hex()} checkpoint={h.checkpoint.hex()}")
+            c = h.counts
+            lines.append(
+                f"counts pages={c.pages} revisions={c.revisions} moves={c.moves} deletions={c.deletions}"
+                f" updates={c.updates} frames={c.frames} text_bytes={c.text_bytes}"
+            )
+            for i, fr in enumerate(r.frames()):
+                fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}")
+                lines.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
+                for p in fc.pages:
+                    lines.append(f"page {p.page_id} ns={p.namespace} title={json.dumps(p.title, ensure_ascii=False)}")
+                for rv in fc.revisions:
+                    lines.append(
+                        f"rev {rv.rev_id} page={rv.page_id} ts={format_timestamp(rv.timestamp)}"
+                        f" sha1={rv.sha1} text={'hidden' if rv.text is None else len(rv.text.encode())}"
+                    )
+                for m in fc.moves:
+                    lines.append(f"move {m.page_id} from={json.dumps(m.old_title, ensure_ascii=False)} to={json.dumps(m.new_title, ensure_ascii=False)}")
+                for d in fc.deletes:
+                    lines.append(f"delete {d.page_id} title={json.dumps(d.title, ensure_ascii=False)}")
+                for u in fc.updates:
+                    lines.append(f"update {u.rev_id} deleted={int(u.deleted)} comment={json.dumps(u.comment, ensure_ascii=False)}")
+    finally:
+        store.close()
+    return lines
+
+
+def make(side: Side, out: str, pages, siteinfo, seq: int, **kw) -> bytes:
+    real = os.urandom
+    with mock.patch("os.urandom", side_effect=lambda n: checkpoint(100 + seq) if n == 16 else real(n)):
+        make_bundle(side, out, pages, siteinfo=siteinfo, source_name="vectors", **kw)
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def generate(out: str) -> None:
+    VECTORS.clear()
+    os.makedirs(os.path.join(out, "keys"), exist_ok=True)
+    for name, p in (("sender", SENDER_PUB), ("ally", ALLY_PUB), ("receiver", RECEIVER_PUB), ("mallory", MALLORY_PUB)):
+        with open(os.path.join(out, "keys", f"{name}.pub"), "w") as f:
+            f.write(p.line() + "\n")
+
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        stack.enter_context(mock.patch("time.time", return_value=float(CREATED)))
+        sender = fixed_side(os.path.join(tmp, "sender"), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
+        recv = fixed_side(os.path.join(tmp, "receiver"), RECEIVER_WIKI, SEEDS["receiver"], "receiver", [SENDER_PUB, ALLY_PUB])
+        pages, siteinfo = dump_pages()
+
+        # ok-first: an earlier dump of three pages (Pear 2 of 4 revisions, the pair 1 of 2 each).
+        b1 = os.path.join(tmp, "b1.bundle")
+        first = make(sender, b1, earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}), siteinfo, 1)
+        put(out, "ok-first", first, expect="ok", summary=summarize(recv, b1),
+            description="bundle 1 (basis 0): 3 pages, 4 revisions from real dumps (article-pear.xml, pair-0.10.xml); full texts, one line delta against the previous revision")
+        m1 = os.path.join(tmp, "m1.wbm")
+        apply_bundle(recv, b1, manifest_out=m1)
+        with open(m1, "rb") as f:
+            manifest1 = f.read()
+
+        # ok-delta: the full dumps since manifest 1; texts travel against bundle 1's.
+        b2 = os.path.join(tmp, "b2.bundle")
+        delta = make(sender, b2, pages, siteinfo, 2, since=m1)
+        put(out, "ok-delta", delta, expect="ok", requires=("ok-first",), summary=summarize(recv, b2),
+            description="bundle 2 (basis 1): the rest of the histories, as line deltas against texts of bundle 1 (meta dict) and of the previous revision in the frame")
+        m2 = os.path.join(tmp, "m2.wbm")
+        apply_bundle(recv, b2, manifest_out=m2)
+
+        # ok-moves: a later dump with a rename, a deletion, a hidden comment.
+        b3 = os.path.join(tmp, "b3.bundle")
+        moves = make(sender, b3, later(pages), siteinfo, 3, since=m2)
+        put(out, "ok-moves", moves, expect="ok", requires=("ok-first", "ok-delta"), summary=summarize(recv, b3),
+            description="bundle 3 (basis 2): one page moved, one deleted, one held revision's comment hidden (an update); no texts")
+
+        # Manifests (MANIFEST.md).
+        put(out, "manifest-ok", manifest1, ext="wbm", expect="ok", side=SENDER_WIKI, trusts="keys/receiver.pub",
+            description="the manifest the receiver wrote after applying ok-first: seq 1, signed by the receiver",
+            extra={"sent": SENT},
+            summary=[f"manifest wiki={RECEIVER_WIKI} peer={SENDER_WIKI} seq=1 checkpoint={checkpoint(101).hex()}"])
+        manifest_vectors(out, manifest1)
+        fresh = fixed_side(os.path.join(tmp, "fresh"), RECEIVER_WIKI, SEEDS["receiver"], "fresh", [SENDER_PUB, ALLY_PUB])
+        hand_built(out, tmp, first, delta, fresh)
+    with open(os.path.join(out, "INDEX"), "w") as f:
+        for name, v in VECTORS:
+            f.write(f"{name}\t{v['expect']}\t{' '.join(v['requires']) or '-'}\n")
+
+
+def hand_built(out: str, tmp: str, first: bytes, delta: bytes, fresh: Side) -> None:
+    """Bundles assembled by hand: each fails one check (or, for a title, passes one)."""
+    p1, p2 = split(first), split(delta)
+    assert rebuild(p1) == first and rebuild(p2) == delta, "hand assembly differs from BundleWriter"
+
+    put(out, "reapply-first", first, expect="ok", requires=("ok-first",), extra={"already": "yes"},
+        description="the bytes of ok-first again, after ok-first: already applied, nothing changes")
+    put(out, "replay-older-applied", first, expect="ok", requires=("ok-first", "ok-delta"), extra={"already": "yes"},
+        description="the bytes of ok-first again, after ok-delta: it was applied, so it is a no-op, not an error")
+    q = split(first)
+    q.header.update(seq=5, checkpoint=checkpoint(105))
+    put(out, "ok-full-seq5", rebuild(q), expect="ok", summary=_summary(fresh, tmp, rebuild(q)),
+        description="a full bundle 5 (basis 0) with ok-first's content, as 'bundle make --full' writes after bundles the receiver never got")
+    put(out, "stale-older", first, expect="stale", requires=("ok-full-seq5",),
+        description="the bytes of ok-first (seq 1, never applied) after the full bundle 5: older, superseded")
+    q = split(first)
+    q.header["created"] += 1
+    put(out, "stale-same-seq-different-bundle", rebuild(q), expect="stale", requires=("ok-first",),
+        description="another, validly signed bundle 1 from the same sender after ok-first (differs in 'created'): refused")
+    put(out, "basis-missing", delta, expect="basis error",
+        description="the bytes of ok-delta (seq 2, basis 1) on a side that has applied nothing: apply bundle 1 first")
+    q = split(delta)
+    q.header["basis"] = checkpoint(999)
+    put(out, "basis-other-checkpoint", rebuild(q), expect="basis error", requires=("ok-first",),
+        description="ok-delta re-signed with a basis checkpoint id other than the one bundle 1 led to")
+    q = split(first)
+    q.header["basis"] = checkpoint(999)
+    put(out, "basis-zero-nonzero-id", rebuild(q), expect="format error",
+        description="basis_seq 0 with a non-zero basis checkpoint id, validly signed")
+
+    bad = bytearray(first)
+    bad[1:8] = b"XBUNDL\n"
+    put(out, "bad-magic", bytes(bad), expect="format error", description="magic is 89 'XBUNDL' 0A instead of 89 'WBUNDL' 0A")
+    put(out, "version-2", rebuild(p1, version=2), expect="version error",
+        description="format version 2 in the fixed header, validly signed")
+    q = split(first)
+    q.header["capabilities"] = q.header["capabilities"] + ["frobnicate-v9"]
+    put(out, "unknown-mandatory-capability", rebuild(q), expect="version error",
+        description="capabilities list names 'frobnicate-v9', unknown to v1 readers; hash and signature are valid")
+    q = split(first)
+    q.header["kind"] = "sideways"
+    put(out, "unknown-kind", rebuild(q), expect="format error", description="header kind 'sideways', validly signed")
+    q = split(first)
+    q.header["seq"] = 0
+    put(out, "seq-zero", rebuild(q), expect="format error", description="seq 0 (basis_seq must be < seq), validly signed")
+    q = split(first)
+    del q.header["receiver"]
+    put(out, "header-missing-field", rebuild(q), expect="format error", description="header without 'receiver', validly signed")
+
+    hlen = HEADER_FIXED.unpack_from(first)[2]
+    cuts = {
+        "truncated-fixed-header": (10, "the first 10 bytes only: less than the 14-byte fixed header"),
+        "truncated-in-header": (HEADER_FIXED.size + hlen - 3, "cut 3 bytes before the end of the header map"),
+        "truncated-in-frames": (len(first) // 2, f"cut at half the file ({len(first) // 2} of {len(first)} bytes)"),
+        "truncated-no-signature": (len(first) - SIGNATURE.size, "ends after the trailer: the signature block is missing"),
+        "truncated-last-byte": (len(first) - 1, "the last byte (of the signature) is missing"),
+    }
+    for name, (n, why) in cuts.items():
+        put(out, name, first[:n], expect="truncated", description=f"ok-first {why}")
+    put(out, "missing-end-frame", rebuild(p1, end_frame=False), expect="truncated",
+        description="no end frame before the trailer, validly signed: the body ends before its end frame")
+
+    frame_at = HEADER_FIXED.size + hlen
+    mlen, clen = FRAME_FIXED.unpack_from(first, frame_at)[1:3]
+    bad = bytearray(first)
+    bad[frame_at + FRAME_FIXED.size + mlen + clen // 2] ^= 0x01
+    put(out, "flipped-body-byte", bytes(bad), expect="integrity error",
+        description="one bit flipped in the middle of frame 0's zstd data: the body's SHA-256 differs from the trailer's")
+    tool_at = first.index(b"wikibundle 0")
+    bad = bytearray(first)
+    bad[tool_at] ^= 0x20
+    put(out, "flipped-header-byte", bytes(bad), expect="integrity error",
+        description="one bit flipped in the header's 'tool' string: the header parses, the hash does not match")
+    body_len = len(first) - container.TAIL_LEN
+    bad = bytearray(first)
+    bad[body_len + 12 + 5] ^= 0x01
+    put(out, "flipped-trailer-hash", bytes(bad), expect="integrity error",
+        description="one bit flipped in the trailer's SHA-256: hash checked before signature")
+    bad = bytearray(first)
+    bad[-10] ^= 0x01
+    put(out, "flipped-signature", bytes(bad), expect="signature error",
+        description="one bit flipped in the Ed25519 signature (key id intact, trusted)")
+    q = split(first)
+    q.header["signer"] = ALLY_KEY.key_id
+    put(out, "signer-mismatch", rebuild(q), expect="signature error",
+        description="header names the ally's key as signer, the signature block holds the sender's key (validly signed by it)")
+    q = split(first)
+    q.header["signer"] = MALLORY_KEY.key_id
+    put(out, "untrusted-signer", rebuild(q, MALLORY_KEY), expect="untrusted key",
+        description="well formed and validly signed, by a key the receiver does not trust (keys/mallory.pub)")
+    q = split(first)
+    q.header["receiver"] = OTHER_WIKI
+    put(out, "wrong-receiver", rebuild(q), expect="wrong peer",
+        description=f"validly signed by the trusted sender, but made for wiki {OTHER_WIKI}")
+    q = split(first)
+    q.header["signer"] = ALLY_KEY.key_id
+    put(out, "impersonated-sender", rebuild(q, ALLY_KEY), expect="wrong peer",
+        description="validly signed by a trusted key (ally) whose key line binds another wiki id than the header's sender")
+
+    put(out, "header-len-over-limit", rebuild(p1, header_len=container.MAX_HEADER_LEN + 1), expect="limit error",
+        description=f"fixed header declares header_len {container.MAX_HEADER_LEN + 1} > {container.MAX_HEADER_LEN}")
+    deep: object = 0
+    for _ in range(100):
+        deep = [deep]
+    q = split(first)
+    q.header["source"] = deep
+    put(out, "header-nesting-bomb", rebuild(q), expect="limit error",
+        description="header value nested 100 arrays deep (limit 32), validly signed")
+    fr = payload_frame(empty_payload())
+    put(out, "frame-meta-over-limit",
+        _with_frame_sizes(first, fr, meta_len=container.MAX_META_LEN + 1), expect="limit error",
+        description=f"a frame whose fixed header declares meta_len {container.MAX_META_LEN + 1} > {container.MAX_META_LEN}, validly signed")
+
+    zeros = bytes(100 << 20)
+    bomb = wire.compress(zeros, level=1)
+    put(out, "zstd-bomb-over-limit", assemble(header(counts={"frames": 1}), [[FRAME_RECORDS, fr[1], bomb, len(zeros)]], SENDER_KEY),
+        expect="limit error",
+        description=f"{len(bomb)} bytes of zstd that honestly declare 100 MiB (raw_len and zstd content size): over MAX_RAW_LEN 64 MiB, refused before decompression")
+    small = wire.compress(bytes(32 << 20), level=1)
+    put(out, "zstd-bomb-over-declared", assemble(header(counts={"frames": 1}), [[FRAME_RECORDS, fr[1], small, 1024]], SENDER_KEY),
+        expect="format error",
+        description=f"{len(small)} bytes of zstd whose frame header says 32 MiB while the container's raw_len says 1024: refused before decompression")
+    raw = wire.packb(empty_payload())
+    import zstandard  # only to write a frame without content size, which wire.py never does
+
+    cobj = zstandard.ZstdCompressor(level=3, write_content_size=False).compressobj()
+    streamed = cobj.compress(raw) + cobj.flush()
+    put(out, "zstd-no-content-size", assemble(header(counts={"frames": 1}), [[FRAME_RECORDS, fr[1], streamed, len(raw)]], SENDER_KEY),
+        expect="format error", description="a zstd frame that does not declare its content size")
+    nested: object = None
+    for _ in range(100):
+        nested = [nested]
+    put(out, "msgpack-nesting-bomb",
+        assemble(header(counts={"frames": 1}), [payload_frame(empty_payload(site={"namespaces": nested}))], SENDER_KEY),
+        expect="limit error",
+        description="a payload (after zstd) nested 100 arrays deep; readers cap nesting at 32")
+
+    put(out, "site-malformed",
+        assemble(header(counts={"frames": 1}), [payload_frame(empty_payload(site={"namespaces": [[1, 2]]}))], SENDER_KEY),
+        expect="format error",
+        description="a payload whose site.namespaces entry has 2 elements instead of 3, validly signed")
+    fr, counts = one_page_frame("../../etc/passwd\x00")
+    put(out, "hostile-title", assemble(header(counts=counts), [fr], SENDER_KEY), expect="format error",
+        description="a page titled '../../etc/passwd' + NUL: check_title refuses NUL (and other control characters, <>[]{}|#)")
+    fr, counts = one_page_frame("Foo|bar")
+    put(out, "hostile-title-pipe", assemble(header(counts=counts), [fr], SENDER_KEY), expect="format error",
+        description="a page titled 'Foo|bar': '|' is not a legal MediaWiki title character")
+    fr, counts = one_page_frame("../x")
+    rel = assemble(header(counts=counts), [fr], SENDER_KEY)
+    put(out, "title-relative-path", rel, expect="ok", summary=_summary(fresh, tmp, rel),
+        description="a page titled '../x' is ACCEPTED by v1 readers (titles are never paths here); MediaWiki itself refuses it (title-invalid-relative)")
+
+    q = split(delta)
+    q.frames[0][1] = dict(q.frames[0][1], dict_sha256=hashlib.sha256(b"not the texts").digest())
+    put(out, "dict-mismatch", rebuild(q), expect="content error", requires=("ok-first",),
+        description="ok-delta with a dict_sha256 that does not match the receiver's base texts, validly signed")
+    q = split(delta)
+    q.frames[0][1] = dict(q.frames[0][1], dict=[q.frames[0][1]["dict"][0] + 999999])
+    put(out, "dict-unknown-revision", rebuild(q), expect="content error", requires=("ok-first",),
+        description="ok-delta naming a base revision the receiver does not hold, validly signed")
+    q = split(delta)
+    q.frames[0][1] = dict(q.frames[0][1], text_sha256=hashlib.sha256(b"other").digest())
+    put(out, "text-mismatch", rebuild(q), expect="content error", requires=("ok-first",),
+        description="ok-delta whose text_sha256 differs from the rebuilt texts', validly signed")
+    q = split(first)
+    q.header["counts"]["revisions"] += 1
+    put(out, "counts-mismatch", rebuild(q), expect="format error",
+        description="ok-first claiming one more revision than it carries: found after import, the whole apply is rolled back")
+    put(out, "data-after-end-frame", rebuild(p1, after_end=b"\x00"), expect="format error",
+        description="one byte between the end frame and the trailer, validly signed")
+    q = split(first)
+    q.frames[0][0] = 2
+    put(out, "unknown-frame-type", rebuild(q), expect="format error", description="frame type 2, validly signed")
+
+    # A delta that reaches past its base: bundle 2's payload with one copy count made larger.
+    put(out, "delta-past-base", _delta_past_base(delta), expect="content error", requires=("ok-first",),
+        description="ok-delta whose first copy operation copies more lines than its base has, validly signed")
+
+
+def _summary(side: Side, tmp: str, data: bytes) -> list[str]:
+    path = os.path.join(tmp, "summary.bundle")
+    with open(path, "wb") as f:
+        f.write(data)
+    return summarize(side, path)
+
+
+def _with_frame_sizes(first: bytes, fr: list, *, meta_len: int) -> bytes:
+    """ok-first with an extra frame whose fixed header lies about meta_len."""
+    p = split(first)
+    mb = wire.packb(fr[1])
+    raw_frame = FRAME_FIXED.pack(FRAME_RECORDS, meta_len, len(fr[2]), fr[3]) + mb + fr[2]
+    hb = wire.packb(p.header)
+    body = bytearray(HEADER_FIXED.pack(MAGIC, VERSION, len(hb)) + hb)
+    for ftype, meta, comp, raw_len in p.frames:
+        m = wire.packb(meta)
+        body += FRAME_FIXED.pack(ftype, len(m), len(comp), raw_len) + m + comp
+    body += raw_frame + FRAME_FIXED.pack(FRAME_END, 0, 0, 0)
+    trailer = TRAILER.pack(TRAILER_MAGIC, len(body), hashlib.sha256(body).digest())
+    return bytes(body) + trailer + SIGNATURE.pack(bytes.fromhex(SENDER_KEY.key_id), SENDER_KEY.sign(SIGNATURE_CONTEXT + trailer))
+
+
+def _delta_past_base(delta: bytes) -> bytes:
+    # Decompress with the dictionary the receiver would build after ok-first; the
+    # generator knows those texts from the dumps.
+    q = split(delta)
+    meta = q.frames[0][1]
+    pages, _ = dump_pages()
+    texts = {r.rev_id: r.text for ph in pages for r in ph.revisions}
+    dictionary = b"".join(texts[r].encode() for r in meta["dict"])
+    payload = wire.unpackb(wire.decompress(q.frames[0][2], expected_size=q.frames[0][3], dictionary=dictionary, what="x"), what="x")
+    sc = payload["revs"]["sc"]
+    sc[1] += 1000  # first op's copy count
+    raw = wire.packb(payload)
+    q.frames[0][2] = wire.compress(raw, level=19, dictionary=dictionary)
+    q.frames[0][3] = len(raw)
+    return rebuild(q)
+
+
+def manifest_vectors(out: str, ok: bytes) -> None:
+    fixed, sig = manifest.FIXED, manifest.SIG
+    body = ok[fixed.size : len(ok) - sig.size]
+    m = wire.unpackb(body, what="manifest")
+
+    def signed(head: bytes, b: bytes, key: SecretKey = RECEIVER_KEY) -> bytes:
+        s = key.sign(manifest.SIGNATURE_CONTEXT + head + b)
+        return head + b + sig.pack(bytes.fromhex(key.key_id), s)
+
+    def mk(name, data, expect, description, **kw):
+        put(out, name, data, ext="wbm", expect=expect, description=description, side=SENDER_WIKI,
+            trusts="keys/receiver.pub", extra={"sent": SENT}, **kw)
+
+    mk("manifest-bad-magic", b"\x89WBMANX\n" + ok[8:], "format error", "magic 89 'WBMANX' 0A")
+    mk("manifest-version-2", signed(fixed.pack(manifest.MAGIC, 2, len(body)), body), "version error", "version 2, validly signed")
+    mk("manifest-truncated", ok[:-1], "truncated", "the last byte of the signature is missing")
+    mk("manifest-extra-byte", ok + b"\x00", "truncated", "one byte after the signature")
+    bad = bytearray(ok)
+    bad[-5] ^= 1
+    mk("manifest-flipped-signature", bytes(bad), "signature error", "one bit flipped in the signature")
+    bad = bytearray(ok)
+    bad[fixed.size + 3] ^= 1
+    mk("manifest-flipped-body-byte", bytes(bad), "signature error", "one bit flipped in the body: manifests have no separate hash, the signature fails")
+    mk("manifest-untrusted", signed(ok[: fixed.size], body, MALLORY_KEY), "untrusted key", "validly signed by a key the reader does not trust")
+    b2 = wire.packb(dict(m, wiki=OTHER_WIKI))
+    mk("manifest-wrong-wiki", signed(fixed.pack(manifest.MAGIC, 1, len(b2)), b2), "wrong peer",
+       "validly signed by the receiver's key, but speaks for another wiki")
+    b3 = wire.packb(dict(m, peer=OTHER_WIKI))
+    mk("manifest-other-peer", signed(fixed.pack(manifest.MAGIC, 1, len(b3)), b3), "wrong peer",
+       "validly signed by the receiver, reports a checkpoint of another sender (apply_manifest refuses it)")
+    b4 = wire.packb(dict(m, checkpoint=checkpoint(999)))
+    mk("manifest-unknown-checkpoint", signed(fixed.pack(manifest.MAGIC, 1, len(b4)), b4), "basis error",
+       "validly signed, names checkpoint 1 with an id the sender never made")
+    b5 = wire.packb(dict(m, seq="1"))
+    mk("manifest-bad-field", signed(fixed.pack(manifest.MAGIC, 1, len(b5)), b5), "format error", "seq is a string, validly signed")
+
+
+if __name__ == "__main__":
+    target = sys.argv[1] if len(sys.argv) > 1 else HERE
+    generate(target)

@@ -1,0 +1,165 @@
+"""The byte tables and constants of formats/BUNDLE.md and MANIFEST.md against the code.
+
+Each table in the specs is preceded by a marker comment naming what it
+describes: ``<!-- struct: container.HEADER_FIXED -->`` (an
+``Offset | Size | Type | Field`` table, checked against the ``struct.Struct``),
+``<!-- constants -->`` (``Name | Value | Code``), ``<!-- map: ... -->`` (the keys
+of a msgpack map, checked against what the writer produces) and
+``<!-- columns: records._REV_COLS -->``. So spec and code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+
+import pytest
+
+from bundler import container, make, manifest, records, wire
+from bundler.model import Page, PageId, RevId, Revision
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPECS = [os.path.join(ROOT, "formats", n) for n in ("BUNDLE.md", "MANIFEST.md")]
+MODULES = {"container": container, "manifest": manifest, "records": records, "wire": wire, "make": make}
+TYPES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
+
+
+def tables(kind: str) -> list[tuple[str, str, list[list[str]]]]:
+    """(spec file, marker argument, rows) for every table marked ``<!-- kind... -->``."""
+    out = []
+    for path in SPECS:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        for i, line in enumerate(lines):
+            m = re.fullmatch(rf"<!-- {kind}:?\s*(\S*) -->", line.strip())
+            if not m:
+                continue
+            rows = []
+            for row in lines[i + 3 :]:  # marker, header row, separator
+                if not row.startswith("|"):
+                    break
+                rows.append([c.strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]])
+            assert rows, f"{path}: marker {line!r} is not followed by a table"
+            out.append((os.path.basename(path), m.group(1), rows))
+    return out
+
+
+def resolve(name: str):
+    mod, attr = name.split(".", 1)
+    return getattr(MODULES[mod], attr)
+
+
+def code_name(cell: str) -> str:
+    m = re.match(r"`([^`]+)`", cell)
+    assert m, f"no `name` in {cell!r}"
+    return m.group(1)
+
+
+def hex_value(cell: str) -> bytes | None:
+    m = re.search(r"`((?:[0-9A-F]{2} )*[0-9A-F]{2})`", cell)
+    return bytes.fromhex(m.group(1)) if m else None
+
+
+STRUCT_TABLES = tables("struct")
+
+
+def test_every_struct_is_described():
+    described = {name for _, name, _ in STRUCT_TABLES}
+    assert described == {
+        "container.HEADER_FIXED", "container.FRAME_FIXED", "container.TRAILER", "container.SIGNATURE",
+        "manifest.FIXED", "manifest.SIG",
+    }
+
+
+@pytest.mark.parametrize("spec,name,rows", STRUCT_TABLES, ids=[t[1] for t in STRUCT_TABLES])
+def test_struct_tables_match_code(spec, name, rows):
+    st: struct.Struct = resolve(name)
+    fmt = ">"
+    offset = 0
+    for off, size, typ, field in rows:
+        assert int(off) == offset, f"{spec} {name} {field[:20]}: offset {off}, expected {offset}"
+        if typ in TYPES:
+            fmt += TYPES[typ]
+            assert int(size) == struct.calcsize(">" + TYPES[typ]), f"{spec} {name}: {typ} is not {size} bytes"
+        else:
+            m = re.fullmatch(r"byte\[(\d+)\]", typ)
+            assert m and int(m.group(1)) == int(size), f"{spec} {name}: type {typ!r} vs size {size}"
+            fmt += f"{size}s"
+        offset += int(size)
+        value = hex_value(field)
+        if code_name(field) == "magic":
+            assert value is not None, f"{spec} {name}: magic row without its bytes"
+            magic = {"container.HEADER_FIXED": container.MAGIC, "container.TRAILER": container.TRAILER_MAGIC,
+                     "manifest.FIXED": manifest.MAGIC}[name]
+            assert value == magic
+        if code_name(field) == "version":
+            assert re.search(r"= (\d+)", field).group(1) == str(resolve(name.split(".")[0] + ".VERSION"))
+    assert fmt == st.format, f"{spec} {name}: the table gives {fmt}, the code {st.format}"
+    assert offset == st.size
+
+
+CONSTANT_ROWS = [(spec, row) for spec, _, rows in tables("constants") for row in rows]
+
+
+@pytest.mark.parametrize("spec,row", CONSTANT_ROWS, ids=[r[2].strip("`") for _, r in CONSTANT_ROWS])
+def test_constants_match_code(spec, row):
+    _name, value, code = row
+    actual = resolve(code.strip("`"))
+    if isinstance(actual, bytes):
+        assert hex_value(value) == actual, f"{spec}: {code} is {actual.hex(' ').upper()}"
+    elif isinstance(actual, int):
+        assert int(value) == actual, f"{spec}: {code} is {actual}"
+    elif isinstance(actual, (frozenset, tuple)):
+        listed = re.findall(r"`([^`]+)`", value)
+        assert (listed if isinstance(actual, tuple) else set(listed)) == (list(actual) if isinstance(actual, tuple) else set(actual))
+    else:
+        pytest.fail(f"{spec}: cannot compare {code} of type {type(actual).__name__}")
+
+
+def test_limits_in_prose_match_the_constants():
+    with open(SPECS[0], encoding="utf-8") as f:
+        text = f.read()
+    assert container.MAX_HEADER_LEN == 64 * 1024 and "65,536" in text
+    assert container.MAX_META_LEN == 1 << 20 and container.MAX_RAW_LEN == 64 << 20
+    assert container.MAX_COMP_LEN == (64 << 20) + (1 << 20)
+    assert container.TAIL_LEN == 116 and "file size − 116" in text
+    assert records.wire_max_text() == 64 << 20 and "64 Mi characters" in text
+    assert len(container.SIGNATURE_CONTEXT) == 24 and len(manifest.SIGNATURE_CONTEXT) == 23
+
+
+def _written_maps() -> dict[str, set[str]]:
+    fb = records.FrameBuilder()
+    page = Page(PageId(1), 0, "A")
+    fb.add_revision(page, Revision(RevId(1), PageId(1), 0, "x\n"), None, None)
+    meta, body, raw_len = fb.build(level=1)
+    payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, what="t"), what="t")
+    h = container.Header(sender="0" * 32, receiver="1" * 32, seq=1, basis_seq=0, basis=bytes(16),
+                         checkpoint=bytes(16), created=0, signer="0" * 16)
+    m = manifest.Manifest("0" * 32, "1" * 32, 1, bytes(16), 0, 0, 0)
+    return {
+        "container.Header": set(h.to_wire()),
+        "container.Counts": set(container.Counts().to_wire()),
+        "meta": set(meta),
+        "payload": set(payload),
+        "manifest.Manifest": set(m.to_wire()),
+    }
+
+
+MAP_TABLES = tables("map")
+
+
+@pytest.mark.parametrize("spec,name,rows", MAP_TABLES, ids=[t[1] for t in MAP_TABLES])
+def test_maps_match_code(spec, name, rows):
+    listed = [code_name(r[0]) for r in rows]
+    assert len(listed) == len(set(listed))
+    assert set(listed) == _written_maps()[name], f"{spec}: the {name} table lists {sorted(listed)}"
+
+
+def test_every_map_is_described():
+    assert {name for _, name, _ in MAP_TABLES} == set(_written_maps())
+
+
+def test_rev_columns_match_code():
+    (spec, name, rows), = tables("columns")
+    assert tuple(code_name(r[0]) for r in rows) == resolve(name)
