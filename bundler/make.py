@@ -114,6 +114,65 @@ class MakeResult:
     pages_seen: int = 0
     elapsed: float = 0.0
     by_namespace: dict[int, int] = field(default_factory=dict)
+    deferred: int = 0  # pages (or deletions) left for the next bundle by --max-size
+
+
+class OverBudget(Exception):
+    """Internal: the bundle came out larger than ``max_size``; make again with a smaller target."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+
+class Budget:
+    """Estimates the finished bundle's size while it is being filled.
+
+    Compressed size is known only for frames already written; the open frame is
+    estimated with the compression ratio seen so far (0.5 before the first
+    frame), plus room for the header and trailer.
+    """
+
+    OVERHEAD = 2048
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.raw = 0
+        self.comp = 0
+
+    def flushed(self, raw: int, comp: int) -> None:
+        self.raw += raw
+        self.comp += comp
+
+    def ratio(self) -> float:
+        return max(0.02, min(1.0, self.comp / self.raw)) * 1.1 if self.raw > 16384 else 0.5
+
+    def fits(self, written: int, open_raw: int) -> bool:
+        return written + open_raw * self.ratio() + self.OVERHEAD <= self.limit
+
+    def should_flush(self, written: int, open_raw: int) -> bool:
+        """Close the open frame once it may take half of what is left: the ratio
+        is then learnt from real frames, and the estimate tightens as the bundle fills."""
+        left = self.limit - written - self.OVERHEAD
+        return open_raw > 16384 and open_raw * self.ratio() > left / 2
+
+
+def make_bundle_retrying(side: Side, out: str, open_source, *, max_size: int | None = None, **kw) -> MakeResult:
+    """``make_bundle`` from a source opened by ``open_source()`` -> (pages, siteinfo,
+    name, close); under ``max_size``, made again with a smaller target when the
+    estimate overshot (rare: compression is estimated from the frames so far)."""
+    target = max_size
+    for _attempt in range(5):
+        pages, siteinfo, name, close = open_source()
+        try:
+            return make_bundle(side, out, pages, siteinfo=siteinfo, source_name=name, max_size=max_size, target=target, **kw)
+        except OverBudget as e:
+            assert max_size is not None and target is not None
+            target = int(target * max_size / e.size * 0.95)
+        finally:
+            close()
+    from .errors import UsageError
+
+    raise UsageError(f"could not fit a bundle under {max_size} bytes", hint="Give a larger --max-size, or use --part-size.")
 
 
 def apply_manifest(side: Side, manifest_path: str) -> tuple[str, int]:
@@ -148,8 +207,13 @@ def make_bundle(
     full: bool = False,
     latest_only: bool = False,
     until: int | None = None,
+    cont: bool = False,
+    max_size: int | None = None,
+    target: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> MakeResult:
+    """Write the bundle. With ``max_size``, fill it up to ``target`` (default
+    ``max_size``) and raise ``OverBudget`` if the result is still larger."""
     t0 = time.monotonic()
     st = side.state
     if since:
@@ -161,6 +225,8 @@ def make_bundle(
         peer = st.find_peer(to)
         basis_seq = st.confirmed_seq(peer.wiki_id)
     assert peer is not None
+    if cont:
+        basis_seq = st.last_sent_seq(peer.wiki_id)
     if full:
         basis_seq = 0
     chain = st.chain(peer.wiki_id, basis_seq)
@@ -177,14 +243,22 @@ def make_bundle(
     st.db.execute("CREATE TEMP TABLE IF NOT EXISTS seen_pages (page_id INTEGER PRIMARY KEY)")
     st.db.execute("DELETE FROM seen_pages")
 
+    budget = Budget(target or max_size) if max_size else None
+    deferred = 0
+
     def flush() -> None:
         nonlocal fb, text_bytes
         if fb.empty():
             return
         meta, body, raw_len = fb.build()
         writer.add_frame(meta, body, raw_len)
+        if budget:
+            budget.flushed(raw_len, len(body))
         text_bytes += fb.text_bytes
         fb = FrameBuilder()
+
+    def fits(extra_raw: int) -> bool:
+        return budget is None or budget.fits(writer.frame_bytes, fb.raw_estimate + extra_raw)
 
     try:
         with st.transaction():
@@ -247,6 +321,31 @@ def make_bundle(
                 moved = view is not None and not view[2] and view[1] != page.title
                 if not carry and not updates and view is not None and not view[2] and not moved:
                     continue
+                if budget is not None:
+                    # Whole pages where they fit, else the oldest revisions that fit (so
+                    # no revision travels without its parent); the rest waits.
+                    head = 64 + len(page.title) * 2 + sum(40 + len(r.comment or "") for r, _ in updates)
+                    if not fits(head):
+                        deferred += 1
+                        continue
+                    kept = []
+                    cost = head
+                    for rev, bid, btext in carry:
+                        ops = FrameBuilder.revision_ops(rev, btext if bid is not None else None)
+                        c = FrameBuilder.revision_cost(rev, ops)
+                        if not fits(cost + c):
+                            break
+                        cost += c
+                        kept.append((rev, bid, btext, ops))
+                    if len(kept) < len(carry):
+                        deferred += 1
+                        if not kept and not moved and not updates and view is not None and not view[2]:
+                            continue
+                        if not kept and (view is None or view[2]):
+                            continue  # a new (or undeleted) page with none of its history yet
+                    items = kept
+                else:
+                    items = [(rev, bid, btext, None) for rev, bid, btext in carry]
                 if moved:
                     fb.add_move(PageMove(page.page_id, page.namespace, view[1], page.title))
                     n_moves += 1
@@ -257,13 +356,13 @@ def make_bundle(
                     fb.add_update(page, rev)
                     rows.append((page.page_id, rev.rev_id, rkey(rev), m))
                 n_updates += len(updates)
-                for rev, bid, btext in carry:
-                    fb.add_revision(page, rev, bid, btext)
+                for rev, bid, btext, ops in items:
+                    fb.add_revision(page, rev, bid, btext, ops)
                     rows.append((page.page_id, rev.rev_id, rkey(rev), mkey(rev)))
                     by_ns[page.namespace] = by_ns.get(page.namespace, 0) + 1
-                    if fb.full():
+                    if fb.full() or (budget and budget.should_flush(writer.frame_bytes, fb.raw_estimate)):
                         flush()
-                n_revs += len(carry)
+                n_revs += len(items)
                 st.record_held_revs(peer.wiki_id, seq, rows)
                 st.record_held_page(peer.wiki_id, seq, page.page_id, page.namespace, page.title, False)
                 if progress:
@@ -277,10 +376,20 @@ def make_bundle(
                 if not _seen(st, pid)
             ]
             for pid, ns, title in gone:
+                if not fits(32 + len(title)):
+                    deferred += 1
+                    continue
                 fb.add_delete(PageDelete(pid, ns, title))
                 st.record_held_page(peer.wiki_id, seq, pid, ns, title, True)
                 n_dels += 1
             flush()
+            if budget is not None and deferred and not (n_revs or n_moves or n_dels or n_updates):
+                from .errors import UsageError
+
+                raise UsageError(
+                    f"nothing fits in {max_size:,} bytes: the next page's first revision alone is larger",
+                    hint="Give a larger --max-size, or carry the bundle in parts with --part-size.",
+                )
             counts = Counts(
                 pages=n_pages, revisions=n_revs, moves=n_moves, deletions=n_dels, updates=n_updates,
                 frames=writer.frames, text_bytes=text_bytes,
@@ -301,6 +410,10 @@ def make_bundle(
                 tool=f"wikibundle {__version__}",
             )
             sha = writer.finish(header, key)
+            if max_size is not None and os.path.getsize(out) > max_size:
+                size = os.path.getsize(out)
+                os.unlink(out)
+                raise OverBudget(size)
             st.record_sent(
                 Sent(peer.wiki_id, seq, checkpoint, basis_seq, header.created, sha, latest_only, si_sent)
             )
@@ -319,4 +432,5 @@ def make_bundle(
         pages_seen=pages_seen,
         elapsed=time.monotonic() - t0,
         by_namespace=by_ns,
+        deferred=deferred,
     )

@@ -101,7 +101,20 @@ class FrameBuilder:
         )
         self.raw_estimate += 24 + len(rev.user or "") + len(rev.comment or "")
 
-    def add_revision(self, page: Page, rev: Revision, base_id: int | None, base_text: str | None) -> None:
+    @staticmethod
+    def revision_ops(rev: Revision, base_text: str | None) -> list[Op]:
+        if rev.text is None:
+            return []
+        return line_delta(base_text or "", rev.text)
+
+    @staticmethod
+    def revision_cost(rev: Revision, ops: list[Op]) -> int:
+        """What adding this revision adds to ``raw_estimate``."""
+        return 24 + len(rev.comment or "") + sum(len(t) + 4 for _, t, _ in ops) + sum(len(s.text or "") for s in rev.slots)
+
+    def add_revision(
+        self, page: Page, rev: Revision, base_id: int | None, base_text: str | None, ops: list[Op] | None = None
+    ) -> None:
         """Add ``rev``; ``base_id``/``base_text`` name a text the receiver holds by then."""
         c = self.cols
         c["pg"].append(self.add_page(page))
@@ -121,13 +134,13 @@ class FrameBuilder:
         else:
             if base_id is None or base_text is None:
                 base = BASE_NONE
-                ops = line_delta("", rev.text)
+                base_text = None
+            elif self.last_in_frame.get(rev.page_id) == base_id:
+                base = BASE_PREVIOUS
             else:
-                if self.last_in_frame.get(rev.page_id) == base_id:
-                    base = BASE_PREVIOUS
-                else:
-                    base = self._dict_ref(base_id, base_text)
-                ops = line_delta(base_text, rev.text)
+                base = self._dict_ref(base_id, base_text)
+            if ops is None:
+                ops = self.revision_ops(rev, base_text)
             self.text_hash.update(bytes.fromhex(rev.sha1))
             self.text_bytes += len(rev.text.encode("utf-8"))
         c["b"].append(base)
@@ -136,11 +149,9 @@ class FrameBuilder:
             c["sc"].append(s)
             c["sc"].append(k)
             c["ins"].append(t)
-            self.raw_estimate += len(t) + 4
         if rev.slots:
             c["sl"].append([len(c["pg"]) - 1, [[s.role, s.model, s.format, s.text] for s in rev.slots]])
-            self.raw_estimate += sum(len(s.text or "") for s in rev.slots)
-        self.raw_estimate += 24 + len(rev.comment or "")
+        self.raw_estimate += self.revision_cost(rev, ops)
         if rev.text is not None:
             self.last_in_frame[rev.page_id] = rev.rev_id
         self.n_revs += 1

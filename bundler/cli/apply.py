@@ -14,7 +14,7 @@ from .common import DirOption, escape, handle_errors, out, progress_bar
 
 @handle_errors
 def apply(
-    bundle: str = typer.Argument(..., help="The bundle file to apply."),
+    bundle: list[str] = typer.Argument(..., help="The bundle file; or all its parts (.partNNN-of-MMM files, or a folder holding them)."),
     dir: str = DirOption,
     manifest_out: str = typer.Option(None, "--manifest-out", help="Also where to write the manifest to carry back (default: DIR/manifests/)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -28,10 +28,16 @@ def apply(
     Example:  bundle apply -C school /media/usb/update.bundle --manifest-out /media/usb/school.wbm
     """
     side = Side.open(dir)
-    size = os.path.getsize(bundle) if os.path.exists(bundle) else None
     with side.locked():
-        with progress_bar("Checking", size, unit_bytes=True) as vbar, progress_bar("Importing", None) as ibar:
-            res = apply_bundle(side, bundle, manifest_out=manifest_out, verify_progress=vbar, progress=ibar)
+        path, cleanup = _whole_bundle(side, bundle)
+        try:
+            size = os.path.getsize(path) if os.path.exists(path) else None
+            with progress_bar("Checking", size, unit_bytes=True) as vbar, progress_bar("Importing", None) as ibar:
+                res = apply_bundle(side, path, manifest_out=manifest_out, verify_progress=vbar, progress=ibar)
+        finally:
+            if cleanup and os.path.exists(path):
+                os.unlink(path)
+    bundle = path if not cleanup else f"{len(bundle)} parts"
     h = res.header
     info = {
         "bundle": bundle,
@@ -61,3 +67,20 @@ def apply(
         for t in res.deletions[:10]:
             out.print(f"  deleted {escape(t)}")
     out.print(f"Manifest for the sender: {escape(res.manifest or '')}")
+
+
+def _whole_bundle(side: Side, args: list[str]) -> tuple[str, bool]:
+    """The bundle to apply: the one file given, or its parts reassembled in the side's directory."""
+    from ..errors import UsageError
+    from ..parts import collect, is_part, reassemble
+
+    if len(args) == 1 and not os.path.isdir(args[0]) and not is_part(args[0]):
+        return args[0], False
+    parts = collect(args)
+    incoming = os.path.join(side.path, "incoming")
+    os.makedirs(incoming, exist_ok=True)
+    path = os.path.join(incoming, parts[0].bundle_id.hex()[:16] + ".bundle")
+    if len(args) > 1 and any(not os.path.isdir(a) and not is_part(a) for a in args):
+        raise UsageError("give one bundle file, or the parts of one bundle", hint="Do not mix whole bundles and parts.")
+    reassemble(parts, path)
+    return path, True

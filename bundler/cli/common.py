@@ -73,3 +73,22 @@ def human(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000  # type: ignore[assignment]
     return str(n)
+
+
+def parse_size(text: str, option: str) -> int:
+    """``2M``, ``500K``, ``1.5G``, ``123456``: bytes (K, M, G are powers of 1000, Ki/Mi/Gi of 1024)."""
+    from ..errors import UsageError
+
+    t = text.strip().upper().removesuffix("B")
+    mult = 1
+    for suffix, m in (("KI", 1 << 10), ("MI", 1 << 20), ("GI", 1 << 30), ("K", 10**3), ("M", 10**6), ("G", 10**9)):
+        if t.endswith(suffix):
+            t, mult = t[: -len(suffix)], m
+            break
+    try:
+        n = int(float(t) * mult)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a size", hint="Write it as 2M, 500K or 10MiB.") from None
+    if n <= 0:
+        raise UsageError(f"{option} must be positive")
+    return n

@@ -9,11 +9,11 @@ import typer
 from rich.table import Table
 
 from ..errors import UsageError
-from ..make import make_bundle
+from ..make import make_bundle_retrying
 from ..model import parse_timestamp
 from ..sources.dump import open_dump
 from ..state import Side
-from .common import DirOption, escape, handle_errors, human, out, progress_bar
+from .common import DirOption, escape, handle_errors, human, out, parse_size, progress_bar
 
 
 @handle_errors
@@ -26,6 +26,9 @@ def make(
     to: str = typer.Option(None, "--to", help="The peer (label or wiki id prefix); needed only when this side has several."),
     full: bool = typer.Option(False, "--full", help="Ignore what the peer reported and carry everything."),
     until: str = typer.Option(None, "--until", help="Carry history only up to this time (2023-01-31T00:00:00Z), e.g. to split a first sync."),
+    max_size: str = typer.Option(None, "--max-size", help="Fill the bundle up to this size (10M) and leave the rest for the next bundle."),
+    cont: bool = typer.Option(False, "--continue", help="Build on the last bundle made for the peer, even before its manifest came back (the next of several --max-size bundles)."),
+    part_size: str = typer.Option(None, "--part-size", help="Cut the bundle into parts of at most this size (2M for e-mail); they may travel and arrive in any order."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Write a bundle of every revision, move and deletion the peer lacks.
@@ -44,34 +47,46 @@ def make(
             raise UsageError(f"--until {until!r} is not a time", hint="Write it as 2023-01-31T00:00:00Z.") from None
     if os.path.isdir(out_path):
         raise UsageError(f"--out {out_path} is a directory", hint="Give a file name, e.g. update.bundle.")
+    if part_size:
+        parse_size(part_size, "--part-size")  # before any work
+    limit = parse_size(max_size, "--max-size") if max_size else None
+    if since and cont:
+        raise UsageError("--since and --continue name two different bases", hint="Use one of them.")
     with side.locked():
-        if from_dump:
-            reader = open_dump(from_dump)
-            pages, siteinfo, source_name, close = reader, reader.siteinfo, os.path.basename(from_dump), reader.close
-            total = os.path.getsize(from_dump)
-        else:
-            store = side.store()
-            pages, siteinfo, source_name, close = store.pages(), store.siteinfo(), "store", store.close
-            total = store.counts().pages
+        store = None if from_dump else side.store()
+
+        def open_source():
+            if from_dump:
+                reader = open_dump(from_dump)
+                return reader, reader.siteinfo, os.path.basename(from_dump), reader.close
+            return store.pages(), store.siteinfo(), "store", lambda: None
+
         try:
-            with progress_bar("Reading " + source_name, None) as bar:
-                res = make_bundle(
+            with progress_bar("Reading " + (os.path.basename(from_dump) if from_dump else "the wiki"), None) as bar:
+                res = make_bundle_retrying(
                     side,
                     out_path,
-                    pages,
-                    siteinfo=siteinfo,
-                    source_name=source_name,
+                    open_source,
+                    max_size=limit,
                     to=to,
                     since=since,
                     full=full,
+                    cont=cont,
                     latest_only=latest_only,
                     until=until_ts,
                     progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"),
                 )
         finally:
-            close()
+            if store is not None:
+                store.close()
+    parts: list[str] = []
+    if part_size:
+        from ..parts import split_bundle
+
+        parts = split_bundle(res.path, parse_size(part_size, "--part-size"))
     info = {
         "bundle": res.path,
+        "parts": parts,
         "seq": res.seq,
         "basis": res.basis_seq,
         "peer": res.peer,
@@ -81,6 +96,7 @@ def make(
         "pages_read": res.pages_seen,
         **res.counts.to_wire(),
         "seconds": round(res.elapsed, 3),
+        "deferred": res.deferred,
     }
     if as_json:
         print(json.dumps(info, indent=2))
@@ -93,4 +109,13 @@ def make(
     t.add_row("text carried (uncompressed)", human(res.counts.text_bytes))
     t.add_row("bundle size", human(res.size))
     out.print(t)
-    out.print(f"Wrote {escape(res.path)} in {res.elapsed:.1f}s. Carry it to the peer and run: bundle apply -C DIR {escape(os.path.basename(res.path))}")
+    if res.deferred:
+        out.print(
+            f"[yellow]{res.deferred:,} pages did not fit in {escape(max_size or '')}[/] and wait for the next bundle: "
+            f"bundle make -C DIR --continue --max-size {escape(max_size or '')} --out NEXT.bundle"
+        )
+    if parts:
+        out.print(f"Wrote {len(parts)} parts of at most {escape(part_size)}: {escape(os.path.basename(parts[0]))} … {escape(os.path.basename(parts[-1]))}")
+        out.print("They may travel separately. On the other side: bundle apply -C DIR PART... (or the folder that holds them)")
+    else:
+        out.print(f"Wrote {escape(res.path)} in {res.elapsed:.1f}s. Carry it to the peer and run: bundle apply -C DIR {escape(os.path.basename(res.path))}")
