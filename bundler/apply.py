@@ -87,6 +87,9 @@ def apply_bundle(
     progress: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     t0 = time.monotonic()
+    # The manifest is signed after the import: load the key first, so a missing or
+    # too-open key file refuses the bundle before the wiki changes, not after.
+    key = side.secret_key()
     with BundleReader(path) as reader:
         previous = check_bundle(side, reader, verify_progress)
         h = reader.header
@@ -107,7 +110,7 @@ def apply_bundle(
             m = new_manifest(side.wiki_id, h.sender, last.seq, last.checkpoint, counts.pages, counts.revisions, f"wikibundle {__version__}")
             out = manifest_out or os.path.join(side.path, "manifests", f"manifest-{h.sender[:8]}-{last.seq}.wbm")
             os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-            write_manifest(out, m, side.secret_key())
+            write_manifest(out, m, key)
             result.manifest = out
         finally:
             store.close()
@@ -121,7 +124,9 @@ def _import(store, reader: BundleReader, result: ApplyResult, progress) -> None:
     page_ids: set[int] = set()
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
-            content = decode_frame(frame.meta, frame.body, frame.raw_len, store.get_text, what=f"frame {i} (offset {frame.offset})")
+            content = decode_frame(
+                frame.meta, frame.body, frame.raw_len, store.get_text, what=f"frame {i} (offset {frame.offset})", get_title=store.live_title
+            )
             if content.siteinfo is not None:
                 store.set_siteinfo(content.siteinfo)
             for mv in content.moves:

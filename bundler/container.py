@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import struct
 import tempfile
 from dataclasses import dataclass, field
@@ -45,8 +46,8 @@ TAIL_LEN = TRAILER.size + SIGNATURE.size
 
 # §Versioning: capabilities this reader implements. A bundle that requires
 # anything else is refused, as git refuses unknown bundle capabilities.
-KNOWN_CAPABILITIES = frozenset({"records-v1", "line-delta-v1"})
-WRITTEN_CAPABILITIES = ("records-v1", "line-delta-v1")
+KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1"})
+WRITTEN_CAPABILITIES = ("records-v1", "char-delta-v1")
 
 EMPTY_CHECKPOINT = bytes(16)
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -327,8 +328,10 @@ class BundleWriter:
     def __init__(self, out_path: str):
         self.out_path = out_path
         d = os.path.dirname(os.path.abspath(out_path))
-        fd, self._tmp_frames = tempfile.mkstemp(prefix=".wikibundle-frames-", dir=d)
-        self._frames = os.fdopen(fd, "w+b")
+        sweep_temp_files(d)
+        # Nameless (O_TMPFILE, or unlinked at once where that is missing): a writer
+        # killed before ``finish`` leaves nothing behind in the output directory.
+        self._frames = tempfile.TemporaryFile(prefix=".wikibundle-frames-", dir=d)
         self.frames = 0
         self.frame_bytes = 0
 
@@ -346,7 +349,7 @@ class BundleWriter:
         if len(hb) > MAX_HEADER_LEN:
             raise LimitError("header too large")
         d = os.path.dirname(os.path.abspath(self.out_path))
-        fd, tmp_out = tempfile.mkstemp(prefix=".wikibundle-out-", dir=d)
+        fd, tmp_out = tempfile.mkstemp(prefix=_temp_prefix(), dir=d)
         h = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out:
@@ -383,5 +386,45 @@ class BundleWriter:
     def discard(self) -> None:
         if not self._frames.closed:
             self._frames.close()
-        if os.path.exists(self._tmp_frames):
-            os.unlink(self._tmp_frames)
+
+
+# The bundle is written under a temporary name and renamed when complete. A writer
+# killed in between (SIGKILL, power cut) cannot remove its file; the next writer in
+# that directory does, once the process named in the file name is gone. The host
+# is in the name too, so a directory shared between machines is swept only of
+# this machine's leftovers.
+_TEMP_OUT = re.compile(r"^\.wikibundle-out-(?P<host>[A-Za-z0-9.-]*)-(?P<pid>[0-9]+)-")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname())[:64]
+
+
+def _temp_prefix() -> str:
+    return f".wikibundle-out-{_host()}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_temp_files(d: str) -> None:
+    """Remove the temporary bundles of writers on this host that died before renaming them."""
+    host = _host()
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return  # the writer's own mkstemp reports an unusable directory
+    for name in names:
+        m = _TEMP_OUT.match(name)
+        if m and m["host"] == host and not _alive(int(m["pid"])):
+            try:
+                os.unlink(os.path.join(d, name))
+            except OSError:
+                pass

@@ -255,7 +255,9 @@ def make_bundle(
         if budget:
             budget.flushed(raw_len, len(body))
         text_bytes += fb.text_bytes
+        known = fb.known_pages
         fb = FrameBuilder()
+        fb.known_pages = known  # still known to the receiver in the next frame
 
     def fits(extra_raw: int) -> bool:
         return budget is None or budget.fits(writer.frame_bytes, fb.raw_estimate + extra_raw)
@@ -349,7 +351,10 @@ def make_bundle(
                 if moved:
                     fb.add_move(PageMove(page.page_id, page.namespace, view[1], page.title))
                     n_moves += 1
-                fb.add_page(page)
+                known = view is not None and not view[2] and not moved
+                if known:
+                    fb.known_pages.add(page.page_id)
+                fb.add_page(page, known=known)
                 n_pages += 1
                 rows = []
                 for rev, m in updates:

@@ -57,6 +57,7 @@ class FrameBuilder:
     dict_texts: list[bytes] = field(default_factory=list)
     dict_bytes: int = 0
     last_in_frame: dict[int, int] = field(default_factory=dict)  # page_id -> rev_id
+    known_pages: set[int] = field(default_factory=set)  # pages whose title the receiver has
     moves: list[list] = field(default_factory=list)
     deletes: list[list] = field(default_factory=list)
     updates: list[list] = field(default_factory=list)
@@ -76,13 +77,16 @@ class FrameBuilder:
             self.raw_estimate >= FRAME_TARGET_RAW or self.dict_bytes >= FRAME_MAX_DICT or self.text_bytes >= FRAME_MAX_TEXT
         )
 
-    def add_page(self, page: Page) -> int:
+    def add_page(self, page: Page, *, known: bool = False) -> int:
+        """``known``: the receiver holds the page under this title, so the title is left out."""
         idx = self.page_index.get(page.page_id)
         if idx is None:
             idx = len(self.pages)
             self.page_index[page.page_id] = idx
-            self.pages.append([page.page_id, page.namespace, page.title, page.redirect])
-            self.raw_estimate += 16 + len(page.title)
+            if page.page_id in self.known_pages:
+                known = True
+            self.pages.append([page.page_id, page.namespace, None if known else page.title, page.redirect])
+            self.raw_estimate += 16 + (0 if known else len(page.title))
         return idx
 
     def add_move(self, move: PageMove) -> None:
@@ -241,6 +245,7 @@ def decode_frame(
     get_text: Callable[[int], str | None],
     *,
     what: str,
+    get_title: Callable[[int], str | None] = lambda page_id: None,
 ) -> FrameContent:
     dict_revs = _list(frame_meta, "dict", what)
     for key, size in (("dict_sha256", 32), ("text_sha256", 32)):
@@ -282,9 +287,16 @@ def decode_frame(
     for p in _list(payload, "pages", what):
         if not isinstance(p, list) or len(p) != 4:
             raise FormatError(f"{what}: malformed page record")
-        pages.append(
-            Page(PageId(_int(p[0], what)), _int(p[1], what), check_title(_str(p[2], what), what), _str(p[3], what, nullable=True))
-        )
+        pid = _int(p[0], what)
+        title = _str(p[2], what, nullable=True)
+        if title is None:  # a page the receiver holds under its current title
+            title = get_title(pid)
+            if title is None:
+                raise ContentError(
+                    f"{what}: the bundle updates page {pid}, which this side does not hold",
+                    hint="This side's wiki lost pages since the last sync; ask the sender for a full bundle (bundle make --full).",
+                )
+        pages.append(Page(PageId(pid), _int(p[1], what), check_title(title, what), _str(p[3], what, nullable=True)))
     users = _list(payload, "users", what)
     models = _list(payload, "models", what)
     cols = payload.get("revs")

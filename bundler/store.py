@@ -61,6 +61,26 @@ SCHEMA = [
 ]
 
 
+# SQLite integers are signed 64-bit; a Python int outside raises OverflowError in
+# sqlite3, which is not ours. Ids and times come from bundles (a trusted sender can
+# still be buggy), so the store checks them where they meet SQL: out of range is
+# "not held" when looking up, a content error when writing.
+INT64 = range(-(1 << 63), 1 << 63)
+
+
+def _held_id(i: int) -> bool:
+    return i in INT64
+
+
+def _check_int64(what: str, **values: int | None) -> None:
+    for name, v in values.items():
+        if v is not None and v not in INT64:
+            raise ContentError(
+                f"{what}: {name} {v} does not fit this wiki store (64-bit signed integers)",
+                hint="No wiki has such ids or times: the sender is faulty. Nothing was changed.",
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class StoreCounts:
     pages: int
@@ -139,6 +159,12 @@ class WikiStore:
             return None
         return Page(PageId(row[0]), row[1], row[2], row[3]), bool(row[4])
 
+    def live_title(self, page_id: int) -> str | None:
+        if not _held_id(page_id):
+            return None
+        row = self.db.execute("SELECT title FROM page WHERE page_id=? AND deleted=0", (page_id,)).fetchone()
+        return row[0] if row else None
+
     def page_by_title(self, title: str) -> Page | None:
         row = self.db.execute(
             "SELECT page_id, namespace, title, redirect FROM page WHERE title=? AND deleted=0", (title,)
@@ -146,6 +172,8 @@ class WikiStore:
         return Page(PageId(row[0]), row[1], row[2], row[3]) if row else None
 
     def get_text(self, rev_id: int) -> str | None:
+        if not _held_id(rev_id):
+            return None
         row = self.db.execute(
             "SELECT t.data FROM revision r JOIN text t ON t.sha1 = r.sha1 WHERE r.rev_id=? AND (r.deleted & 1)=0",
             (rev_id,),
@@ -153,6 +181,8 @@ class WikiStore:
         return wire.store_unpack_text(row[0]) if row else None
 
     def revision_sha1(self, rev_id: int) -> str | None:
+        if not _held_id(rev_id):
+            return None
         row = self.db.execute("SELECT sha1 FROM revision WHERE rev_id=?", (rev_id,)).fetchone()
         return row[0] if row else None
 
@@ -207,6 +237,7 @@ class WikiStore:
 
     def put_page(self, page: Page) -> None:
         """Create the page or bring it to this title (a move) and undelete it."""
+        _check_int64(f"page {page.title!r}", page_id=page.page_id, namespace=page.namespace)
         self.db.execute(
             "INSERT INTO page (page_id, namespace, title, redirect, deleted) VALUES (?,?,?,?,0)"
             " ON CONFLICT(page_id) DO UPDATE SET namespace=excluded.namespace, title=excluded.title,"
@@ -215,11 +246,15 @@ class WikiStore:
         )
 
     def delete_page(self, page_id: int) -> bool:
+        if not _held_id(page_id):
+            return False
         cur = self.db.execute("UPDATE page SET deleted=1 WHERE page_id=? AND deleted=0", (page_id,))
         return cur.rowcount > 0
 
     def put_revision(self, rev: Revision) -> bool:
         """Store ``rev``; False if it was already here (same id and sha1)."""
+        _check_int64(f"revision {rev.rev_id}", rev_id=rev.rev_id, page_id=rev.page_id, parent_id=rev.parent_id,
+                     timestamp=rev.timestamp, user_id=rev.user_id)
         have = self.revision_sha1(rev.rev_id)
         if have is not None:
             if have != rev.sha1:
@@ -254,6 +289,7 @@ class WikiStore:
 
     def update_revision_meta(self, rev: Revision) -> bool:
         """New attribution or visibility of a revision held here (text unchanged)."""
+        _check_int64(f"update of revision {rev.rev_id}", rev_id=rev.rev_id, user_id=rev.user_id)
         cur = self.db.execute(
             "UPDATE revision SET user=?, user_id=?, comment=?, minor=?, deleted=? WHERE rev_id=?"
             " AND (user IS NOT ? OR user_id IS NOT ? OR comment IS NOT ? OR minor IS NOT ? OR deleted IS NOT ?)",

@@ -112,3 +112,13 @@ def store_digest(side: Side) -> str:
         return h.hexdigest()
     finally:
         store.close()
+
+
+def record_counts(test: str, counts: dict) -> None:
+    """Append a test's fault counts to $WIKIBUNDLE_COUNTS as one JSON line (tests/count_faults.py sets it)."""
+    path = os.environ.get("WIKIBUNDLE_COUNTS")
+    if path:
+        import json
+
+        with open(path, "a") as f:
+            f.write(json.dumps({"test": test, "counts": counts}) + "\n")

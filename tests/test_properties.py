@@ -13,13 +13,35 @@ from bundler.errors import BundleError
 from bundler.model import Page, Revision
 from bundler.records import FrameBuilder, decode_frame
 
-lines = st.lists(st.sampled_from(["a\n", "b\n", "", "c", "\r\n", "é\n", "x\ry", "== H ==\n", "\u2028"]), max_size=30).map("".join)
+lines = st.lists(
+    st.sampled_from(["a\n", "b\n", "", "c", "\r\n", "é\n", "x\ry", "== H ==\n", "\u2028", "word ", "other, ", "[[Link|x]]", "😀"]), max_size=30
+).map("".join)
 
 
 @given(lines, lines)
 @settings(max_examples=400)
-def test_line_delta_round_trips(a, b):
+def test_char_delta_round_trips(a, b):
     assert apply_delta(a, line_delta(a, b), what="t") == b
+
+
+@given(lines, lines)
+@settings(max_examples=200)
+def test_char_delta_round_trips_on_the_greedy_path(a, b):
+    import bundler.delta as d
+
+    old = d.MAX_MATCH_TOKENS
+    d.MAX_MATCH_TOKENS = 0  # every replaced block goes through the trigram matcher
+    try:
+        assert apply_delta(a, line_delta(a, b), what="t") == b
+    finally:
+        d.MAX_MATCH_TOKENS = old
+
+
+def test_delta_keeps_words_of_an_edited_paragraph():
+    base = "== Intro ==\n" + "The quick brown fox jumps over the lazy dog. " * 20 + "\n"
+    new = base.replace("lazy dog. The quick", "lazy cat. The quick", 1)
+    ops = line_delta(base, new)
+    assert sum(len(t) for _, t, _ in ops) < 10
 
 
 @given(st.text(max_size=200), st.lists(st.tuples(st.integers(-3, 40), st.text(max_size=5), st.integers(-3, 40)), max_size=8))

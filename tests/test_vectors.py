@@ -108,7 +108,7 @@ def decoded(side: Side, path: str) -> list[str]:
                 f" updates={c.updates} frames={c.frames} text_bytes={c.text_bytes}"
             )
             for i, fr in enumerate(r.frames()):
-                fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}")
+                fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title)
                 out.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 q = lambda s: json.dumps(s, ensure_ascii=False)  # noqa: E731
                 out += [f"page {p.page_id} ns={p.namespace} title={q(p.title)}" for p in fc.pages]

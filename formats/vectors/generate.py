@@ -332,7 +332,7 @@ def summarize(receiver: Side, path: str) -> list[str]:
                 f" updates={c.updates} frames={c.frames} text_bytes={c.text_bytes}"
             )
             for i, fr in enumerate(r.frames()):
-                fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}")
+                fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title)
                 lines.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 for p in fc.pages:
                     lines.append(f"page {p.page_id} ns={p.namespace} title={json.dumps(p.title, ensure_ascii=False)}")
