@@ -92,6 +92,10 @@ class Header:
     capabilities: tuple[str, ...] = WRITTEN_CAPABILITIES
     source: str = ""
     tool: str = ""
+    # Informational: per namespace, [revisions, characters inserted by their deltas]
+    # plus the totals, so 'bundle inspect' can say where the bytes go without the
+    # receiver's texts. Not checked against the content.
+    breakdown: dict = field(default_factory=dict)
 
     def to_wire(self) -> dict:
         return {
@@ -109,6 +113,7 @@ class Header:
             "capabilities": list(self.capabilities),
             "source": self.source,
             "tool": self.tool,
+            "breakdown": self.breakdown,
         }
 
     @classmethod
@@ -149,6 +154,7 @@ class Header:
             capabilities=tuple(caps),
             source=str(d.get("source", "")),
             tool=str(d.get("tool", "")),
+            breakdown=_breakdown(d.get("breakdown", {})),
         )
         if not (_HEX32.match(h.sender) and _HEX32.match(h.receiver) and _HEX16.match(h.signer)):
             raise FormatError("header: sender and receiver must be 32 hex digits, signer 16")
@@ -162,6 +168,25 @@ class Header:
         if h.kind not in ("update", "return"):
             raise FormatError(f"header: unknown kind {h.kind!r}")
         return h
+
+
+def _breakdown(b) -> dict:
+    """Keep only a well-formed breakdown: {"namespaces": {ns: [revs, chars]}, "inserted": n, "metadata": n}."""
+    if not isinstance(b, dict):
+        raise FormatError("header: breakdown must be a map")
+    out: dict = {}
+    ns = b.get("namespaces", {})
+    if isinstance(ns, dict):
+        out["namespaces"] = {
+            int(k): [int(v[0]), int(v[1])]
+            for k, v in ns.items()
+            if isinstance(k, (int, str)) and str(k).lstrip("-").isdigit() and isinstance(v, list) and len(v) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        }
+    for key in ("inserted", "metadata"):
+        if isinstance(b.get(key), int) and not isinstance(b.get(key), bool):
+            out[key] = b[key]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +359,7 @@ class BundleWriter:
         self._frames = tempfile.TemporaryFile(prefix=".wikibundle-frames-", dir=d)
         self.frames = 0
         self.frame_bytes = 0
+        self._finished: str | None = None
 
     def add_frame(self, meta: dict, body: bytes, raw_len: int) -> None:
         m = wire.packb(meta)
@@ -344,7 +370,9 @@ class BundleWriter:
         self.frame_bytes += FRAME_FIXED.size + len(m) + len(body)
 
     def finish(self, header: Header, key: SecretKey) -> str:
-        """Write the bundle; returns the SHA-256 of its body, hex."""
+        """Write the bundle under a temporary name; returns the SHA-256 of its body,
+        hex. ``publish`` then gives it its name: a caller records the bundle in its
+        state in between, so a bundle never exists that the state does not know."""
         hb = wire.packb(header.to_wire())
         if len(hb) > MAX_HEADER_LEN:
             raise LimitError("header too large")
@@ -374,18 +402,25 @@ class BundleWriter:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp_out, 0o666 & ~umask)  # mkstemp makes 0600; a bundle is meant to be carried
-            os.replace(tmp_out, self.out_path)
+            self._finished = tmp_out
         except BaseException:
             if os.path.exists(tmp_out):
                 os.unlink(tmp_out)
             raise
         finally:
-            self.discard()
+            self._frames.close()
         return h.hexdigest()
+
+    def publish(self) -> None:
+        os.replace(self._finished, self.out_path)
+        self._finished = None
 
     def discard(self) -> None:
         if not self._frames.closed:
             self._frames.close()
+        if getattr(self, "_finished", None) and os.path.exists(self._finished):
+            os.unlink(self._finished)
+            self._finished = None
 
 
 # The bundle is written under a temporary name and renamed when complete. A writer

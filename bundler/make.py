@@ -113,7 +113,7 @@ class MakeResult:
     sha256: str
     pages_seen: int = 0
     elapsed: float = 0.0
-    by_namespace: dict[int, int] = field(default_factory=dict)
+    by_namespace: dict[int, list[int]] = field(default_factory=dict)
     deferred: int = 0  # pages (or deletions) left for the next bundle by --max-size
 
 
@@ -238,7 +238,8 @@ def make_bundle(
     writer = BundleWriter(out)
     fb = FrameBuilder()
     n_pages = n_revs = n_moves = n_dels = n_updates = text_bytes = 0
-    by_ns: dict[int, int] = {}
+    by_ns: dict[int, list[int]] = {}  # namespace -> [revisions, inserted characters]
+    raw_total = 0
     pages_seen = 0
     st.db.execute("CREATE TEMP TABLE IF NOT EXISTS seen_pages (page_id INTEGER PRIMARY KEY)")
     st.db.execute("DELETE FROM seen_pages")
@@ -250,8 +251,10 @@ def make_bundle(
         nonlocal fb, text_bytes
         if fb.empty():
             return
+        nonlocal raw_total
         meta, body, raw_len = fb.build()
         writer.add_frame(meta, body, raw_len)
+        raw_total += raw_len
         if budget:
             budget.flushed(raw_len, len(body))
         text_bytes += fb.text_bytes
@@ -362,9 +365,12 @@ def make_bundle(
                     rows.append((page.page_id, rev.rev_id, rkey(rev), m))
                 n_updates += len(updates)
                 for rev, bid, btext, ops in items:
+                    before = fb.inserted
                     fb.add_revision(page, rev, bid, btext, ops)
                     rows.append((page.page_id, rev.rev_id, rkey(rev), mkey(rev)))
-                    by_ns[page.namespace] = by_ns.get(page.namespace, 0) + 1
+                    ns_row = by_ns.setdefault(page.namespace, [0, 0])
+                    ns_row[0] += 1
+                    ns_row[1] += fb.inserted - before
                     if fb.full() or (budget and budget.should_flush(writer.frame_bytes, fb.raw_estimate)):
                         flush()
                 n_revs += len(items)
@@ -413,15 +419,22 @@ def make_bundle(
                 counts=counts,
                 source=source_name,
                 tool=f"wikibundle {__version__}",
+                breakdown={
+                    "namespaces": {str(ns): v for ns, v in sorted(by_ns.items())},  # msgpack map keys are strings here
+                    "inserted": sum(v[1] for v in by_ns.values()),
+                    "metadata": max(0, raw_total - sum(v[1] for v in by_ns.values())),
+                },
             )
             sha = writer.finish(header, key)
-            if max_size is not None and os.path.getsize(out) > max_size:
-                size = os.path.getsize(out)
-                os.unlink(out)
+            size = os.path.getsize(writer._finished)
+            if max_size is not None and size > max_size:
                 raise OverBudget(size)
             st.record_sent(
                 Sent(peer.wiki_id, seq, checkpoint, basis_seq, header.created, sha, latest_only, si_sent)
             )
+        # Named only once the state knows it (a kill in between leaves a recorded
+        # bundle that never appeared: the next make simply builds on the same basis).
+        writer.publish()
     except BaseException:
         writer.discard()
         raise

@@ -85,6 +85,8 @@ def write_manifest(path: str, m: Manifest, key: SecretKey) -> None:
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(head + body + SIG.pack(bytes.fromhex(key.key_id), sig))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 

@@ -68,6 +68,7 @@ class FrameBuilder:
     prev_ts: int = 0
     n_revs: int = 0
     text_bytes: int = 0
+    inserted: int = 0  # characters inserted by the deltas of this frame
 
     def empty(self) -> bool:
         return not (self.pages or self.moves or self.deletes or self.updates or self.siteinfo)
@@ -156,6 +157,7 @@ class FrameBuilder:
         if rev.slots:
             c["sl"].append([len(c["pg"]) - 1, [[s.role, s.model, s.format, s.text] for s in rev.slots]])
         self.raw_estimate += self.revision_cost(rev, ops)
+        self.inserted += sum(len(t) for _, t, _ in ops)
         if rev.text is not None:
             self.last_in_frame[rev.page_id] = rev.rev_id
         self.n_revs += 1

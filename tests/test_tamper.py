@@ -139,6 +139,7 @@ def test_trusted_key_signing_in_another_wikis_name(tmp_path):
     h = Header(sender=pair.hq.wiki_id, receiver=pair.school.wiki_id, seq=1, basis_seq=0, basis=bytes(16),
                checkpoint=os.urandom(16), created=0, signer=key.key_id)
     w.finish(h, key)
+    w.publish()
     with pytest.raises(errors.WrongPeerError, match="claims to come from"):
         pair.apply(str(tmp_path / "x.bundle"))
 
