@@ -297,6 +297,11 @@ def make_bundle(
                 base_id: int | None = None
                 base_text: str | None = None
                 last_new = None
+                # Texts of this page the receiver already holds, by sha1: a revert to
+                # one of them travels as a copy of it, not as a delta against the
+                # vandalised text. (Only held ones: a frame's dictionary can hold
+                # only texts the receiver has before it decodes the frame.)
+                by_sha1: dict[str, tuple[int, str]] = {}
                 for rev in revs:
                     k = rkey(rev)
                     if k in held:
@@ -307,6 +312,7 @@ def make_bundle(
                             updates.append((_renumber(rev, hid, page.page_id, ids), m))
                         if rev.text is not None:
                             base_id, base_text = hid, rev.text
+                            by_sha1.setdefault(rev.sha1, (hid, rev.text))
                         continue
                     rid = rev.rev_id
                     if rid in claimed_revs or st.rev_id_taken(rid, k):
@@ -314,7 +320,11 @@ def make_bundle(
                     claimed_revs.add(rid)
                     ids[rev.rev_id] = rid
                     held[k] = (rid, 0)
-                    item = (_renumber(rev, rid, page.page_id, ids), base_id, base_text)
+                    same = by_sha1.get(rev.sha1) if rev.text is not None else None
+                    if same is not None and not latest_only:
+                        item = (_renumber(rev, rid, page.page_id, ids), same[0], same[1])
+                    else:
+                        item = (_renumber(rev, rid, page.page_id, ids), base_id, base_text)
                     if latest_only:
                         last_new = item
                         continue

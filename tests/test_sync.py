@@ -202,3 +202,31 @@ def test_store_as_source(pair, tmp_path):
     assert store_history(pair.school) == dump_history(LDNONT[5])
     made2 = pair.make(None, "b2.bundle", since=os.path.join(pair.tmp, "m1.wbm"))
     assert made2.counts.revisions == 0 and made2.counts.pages == 0
+
+
+def test_a_revert_travels_as_a_copy_of_the_text_the_receiver_has(pair, tmp_path):
+    """Vandalism reverted: the restored text is one the receiver holds, so it costs
+    an operation, not the page again."""
+    import dataclasses
+
+    from bundler.export import XmlWriter
+
+    src = data("frwiki-20220101-pages-articles.xml")
+    pair.carry(src, 1)
+    with open_dump(src) as d:
+        pages = [(ph.page, list(ph.revisions)) for ph in d]
+        site = d.siteinfo
+    page, revs = max(pages, key=lambda pr: len(pr[1][-1].text))
+    old = max(revs[:-1], key=lambda r: len(r.text or ""))  # a long text from the history
+    revert = dataclasses.replace(revs[-1], rev_id=revs[-1].rev_id + 1000, parent_id=revs[-1].rev_id,
+                                 timestamp=revs[-1].timestamp + 60, text=old.text, sha1="", comment="revert")
+    later = str(tmp_path / "later.xml")
+    with open(later, "w", encoding="utf-8") as f:
+        w = XmlWriter(f, site)
+        for p, r in pages:
+            w.page(p, r + [revert] if p == page else r)
+        w.close()
+    made, _ = pair.carry(later, 2)
+    assert made.counts.revisions == 1
+    assert len(old.text) > 15_000 and made.size < 1_200, (len(old.text), made.size)
+    assert store_history(pair.school) == dump_history(later)
