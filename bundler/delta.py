@@ -51,14 +51,7 @@ def text_delta(base: str, new: str) -> list[Op]:
     a = base.splitlines(keepends=True)
     b = new.splitlines(keepends=True)
     na, nb = len(a), len(b)
-    pre = 0
-    lim = min(na, nb)
-    while pre < lim and a[pre] == b[pre]:
-        pre += 1
-    suf = 0
-    lim -= pre
-    while suf < lim and a[na - 1 - suf] == b[nb - 1 - suf]:
-        suf += 1
+    pre, suf = _common_ends(a, b)
     blocks: list[tuple[int, int, int]] = [(0, 0, pre)] if pre else []
     mid_a, mid_b = a[pre : na - suf], b[pre : nb - suf]
     if mid_a and mid_b and len(mid_a) + len(mid_b) <= MAX_MATCH_LINES:
@@ -77,6 +70,20 @@ def text_delta(base: str, new: str) -> list[Op]:
             out.copy(ca[i + n] - ca[i])
         ia, ib = i + n, j + n
     return out.ops()
+
+
+def _common_ends(a: list[str], b: list[str]) -> tuple[int, int]:
+    """How many items ``a`` and ``b`` share at the start, and then at the end."""
+    na, nb = len(a), len(b)
+    pre = 0
+    lim = min(na, nb)
+    while pre < lim and a[pre] == b[pre]:
+        pre += 1
+    suf = 0
+    lim -= pre
+    while suf < lim and a[na - 1 - suf] == b[nb - 1 - suf]:
+        suf += 1
+    return pre, suf
 
 
 def _offsets(lines: list[str]) -> list[int]:
@@ -99,14 +106,7 @@ def _refine(out: "_Ops", old: str, new: str) -> None:
     ta = _TOKEN.findall(old)
     tb = _TOKEN.findall(new)
     na, nb = len(ta), len(tb)
-    pre = 0
-    lim = min(na, nb)
-    while pre < lim and ta[pre] == tb[pre]:
-        pre += 1
-    suf = 0
-    lim -= pre
-    while suf < lim and ta[na - 1 - suf] == tb[nb - 1 - suf]:
-        suf += 1
+    pre, suf = _common_ends(ta, tb)
     pa = _offsets(ta)
     pb = _offsets(tb)
     blocks = [(0, 0, pre)] if pre else []

@@ -85,19 +85,11 @@ class XmlWriter:
             w(f"      <comment>{_esc(r.comment)}</comment>\n")
         w(f"      <model>{_esc(r.model)}</model>\n")
         w(f"      <format>{_esc(r.format)}</format>\n")
-        if r.text is None:
-            w('      <text bytes="-1" deleted="deleted" />\n')
-        else:
-            size = len(r.text.encode("utf-8"))
-            w(f'      <text bytes="{size}" xml:space="preserve">{_esc(r.text)}</text>\n')
+        w(_text_element(r.text, "      "))
         for slot in r.slots:  # non-main slots of a multi-content revision
             w(f"      <content>\n        <role>{_esc(slot.role)}</role>\n")
             w(f"        <model>{_esc(slot.model)}</model>\n        <format>{_esc(slot.format)}</format>\n")
-            if slot.text is None:
-                w('        <text bytes="-1" deleted="deleted" />\n')
-            else:
-                size = len(slot.text.encode("utf-8"))
-                w(f'        <text bytes="{size}" xml:space="preserve">{_esc(slot.text)}</text>\n')
+            w(_text_element(slot.text, "        "))
             w("      </content>\n")
         if r.sha1:
             w(f"      <sha1>{sha1_to_base36(r.sha1)}</sha1>\n")
@@ -107,6 +99,12 @@ class XmlWriter:
 
     def close(self) -> None:
         self.out.write("</mediawiki>\n")
+
+
+def _text_element(text: str | None, indent: str) -> str:
+    if text is None:
+        return f'{indent}<text bytes="-1" deleted="deleted" />\n'
+    return f'{indent}<text bytes="{len(text.encode("utf-8"))}" xml:space="preserve">{_esc(text)}</text>\n'
 
 
 def _esc_attr(s: str) -> str:

@@ -122,3 +122,33 @@ def record_counts(test: str, counts: dict) -> None:
 
         with open(path, "a") as f:
             f.write(json.dumps({"test": test, "counts": counts}) + "\n")
+
+
+# --- the command line --------------------------------------------------------
+
+
+def run_cli(*args, code: int = 0):
+    """Run ``bundle ARGS`` in-process; assert the exit code and that no traceback shows."""
+    from typer.testing import CliRunner
+
+    from bundler.cli import app
+
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    assert r.exit_code == code, (args, r.exit_code, r.output, r.exception)
+    assert "Traceback" not in r.output
+    if code == 0:
+        assert r.exception is None or isinstance(r.exception, SystemExit)
+    return r
+
+
+@pytest.fixture
+def cli_sides(tmp_path):
+    """hq and school made and introduced through the CLI: (tmp, hq dir, school dir)."""
+    hq, school = tmp_path / "hq", tmp_path / "school"
+    run_cli("init", "-C", hq, "--wiki", hq / "wiki.sqlite")
+    run_cli("init", "-C", school, "--wiki", school / "wiki.sqlite")
+    (tmp_path / "hq.pub").write_text(run_cli("key", "-C", hq).output)
+    (tmp_path / "school.pub").write_text(run_cli("key", "-C", school).output)
+    run_cli("trust", "-C", hq, tmp_path / "school.pub")
+    run_cli("trust", "-C", school, tmp_path / "hq.pub")
+    return tmp_path, hq, school

@@ -7,32 +7,15 @@ import os
 import shutil
 
 import pytest
-from typer.testing import CliRunner
+from helpers import cli_sides, data, dump_history, run_cli, store_history  # noqa: F401
 
-from bundler.cli import app
-from helpers import data, dump_history, store_history
-
-runner = CliRunner()
 DUMP = data("eslagunanegra-pages-full.xml.xz")
-
-
-def run(*args, code=0):
-    r = runner.invoke(app, [str(a) for a in args])
-    assert r.exit_code == code, (args, r.output)
-    assert "Traceback" not in r.output
-    return r
+run = run_cli
 
 
 @pytest.fixture
-def sides(tmp_path):
-    a, b = tmp_path / "hq", tmp_path / "school"
-    run("init", "-C", a, "--wiki", a / "w.sqlite")
-    run("init", "-C", b, "--wiki", b / "w.sqlite")
-    (tmp_path / "a.pub").write_text(run("key", "-C", a).output)
-    (tmp_path / "b.pub").write_text(run("key", "-C", b).output)
-    run("trust", "-C", a, tmp_path / "b.pub")
-    run("trust", "-C", b, tmp_path / "a.pub")
-    return tmp_path, a, b
+def sides(cli_sides):
+    return cli_sides
 
 
 def test_budget_fills_bundles_and_the_next_picks_up_where_it_stopped(sides):

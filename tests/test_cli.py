@@ -8,33 +8,14 @@ import os
 import stat
 
 import pytest
-from typer.testing import CliRunner
+from helpers import LDNONT, cli_sides, data, dump_history, run_cli, store_history  # noqa: F401
 
-from bundler.cli import app
-from helpers import LDNONT, data, dump_history, store_history
-
-runner = CliRunner()
-
-
-def run(*args, code=0):
-    r = runner.invoke(app, [str(a) for a in args])
-    assert r.exit_code == code, (args, r.exit_code, r.output, r.exception)
-    assert "Traceback" not in r.output
-    if code == 0:
-        assert r.exception is None or isinstance(r.exception, SystemExit)
-    return r
+run = run_cli
 
 
 @pytest.fixture
-def sides(tmp_path):
-    hq, school = tmp_path / "hq", tmp_path / "school"
-    run("init", "-C", hq, "--wiki", hq / "wiki.sqlite")
-    run("init", "-C", school, "--wiki", school / "wiki.sqlite")
-    (tmp_path / "hq.pub").write_text(run("key", "-C", hq).output)
-    (tmp_path / "school.pub").write_text(run("key", "-C", school).output)
-    run("trust", "-C", hq, tmp_path / "school.pub")
-    run("trust", "-C", school, tmp_path / "hq.pub")
-    return tmp_path, hq, school
+def sides(cli_sides):
+    return cli_sides
 
 
 def test_the_loop_from_the_readme(sides):
