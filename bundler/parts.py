@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .errors import FormatError, IntegrityError, UsageError
 
 PART_MAGIC = b"\x89WBPART\n"
-PART_VERSION = 1
+VERSION = 1
 PART_HEADER = struct.Struct(">8sH32sIIQQI32s")  # magic, version, bundle id, index, count, total, offset, length, sha256
 MIN_PART_SIZE = 4096
 
@@ -59,7 +59,7 @@ def split_bundle(bundle_path: str, part_size: int) -> list[str]:
             offset = (i - 1) * payload
             data = f.read(payload)
             name = part_name(bundle_path, i, count)
-            head = PART_HEADER.pack(PART_MAGIC, PART_VERSION, bundle_id, i, count, total, offset, len(data), hashlib.sha256(data).digest())
+            head = PART_HEADER.pack(PART_MAGIC, VERSION, bundle_id, i, count, total, offset, len(data), hashlib.sha256(data).digest())
             tmp = name + ".tmp"
             with open(tmp, "wb") as out:
                 out.write(head + data)
@@ -78,8 +78,8 @@ def read_part_header(path: str) -> PartInfo | None:
         if len(head) < PART_HEADER.size:
             raise FormatError(f"{os.path.basename(path)}: part header is truncated")
         magic, version, bid, index, count, total, offset, length, sha = PART_HEADER.unpack(head)
-        if version != PART_VERSION:
-            raise FormatError(f"{os.path.basename(path)}: part format version {version}; this wikibundle reads {PART_VERSION}")
+        if version != VERSION:
+            raise FormatError(f"{os.path.basename(path)}: part format version {version}; this wikibundle reads {VERSION}")
         if not (1 <= index <= count) or offset + length > total:
             raise FormatError(f"{os.path.basename(path)}: part header is inconsistent")
         return PartInfo(path, bid, index, count, total, offset, length, sha)

@@ -16,12 +16,12 @@ import struct
 
 import pytest
 
-from bundler import container, make, manifest, records, wire
+from bundler import container, make, manifest, parts, records, wire
 from bundler.model import Page, PageId, RevId, Revision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = [os.path.join(ROOT, "formats", n) for n in ("BUNDLE.md", "MANIFEST.md")]
-MODULES = {"container": container, "manifest": manifest, "records": records, "wire": wire, "make": make}
+MODULES = {"container": container, "manifest": manifest, "records": records, "wire": wire, "make": make, "parts": parts}
 TYPES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
 
 
@@ -68,7 +68,7 @@ def test_every_struct_is_described():
     described = {name for _, name, _ in STRUCT_TABLES}
     assert described == {
         "container.HEADER_FIXED", "container.FRAME_FIXED", "container.TRAILER", "container.SIGNATURE",
-        "manifest.FIXED", "manifest.SIG",
+        "manifest.FIXED", "manifest.SIG", "parts.PART_HEADER",
     }
 
 
@@ -91,7 +91,7 @@ def test_struct_tables_match_code(spec, name, rows):
         if code_name(field) == "magic":
             assert value is not None, f"{spec} {name}: magic row without its bytes"
             magic = {"container.HEADER_FIXED": container.MAGIC, "container.TRAILER": container.TRAILER_MAGIC,
-                     "manifest.FIXED": manifest.MAGIC}[name]
+                     "manifest.FIXED": manifest.MAGIC, "parts.PART_HEADER": parts.PART_MAGIC}[name]
             assert value == magic
         if code_name(field) == "version":
             assert re.search(r"= (\d+)", field).group(1) == str(resolve(name.split(".")[0] + ".VERSION"))
