@@ -30,6 +30,8 @@ MAX_DICT_TEXTS = 1 << 20
 MAX_DICT_CHARS = 256 << 20
 MAX_REBUILT_CHARS = 1 << 30
 
+PARENT_IS_BASE = 0  # "par" column: the parent is the revision the text is based on
+
 BASE_NONE = -1  # full text
 BASE_PREVIOUS = 0  # the previous revision of the same page in this frame
 # k >= 1: meta["dict"][k - 1]
@@ -125,7 +127,6 @@ class FrameBuilder:
         c["pg"].append(self.add_page(page))
         c["id"].append(rev.rev_id - self.prev_id)
         self.prev_id = rev.rev_id
-        c["par"].append(None if rev.parent_id is None else rev.rev_id - rev.parent_id)
         c["ts"].append(rev.timestamp - self.prev_ts)
         self.prev_ts = rev.timestamp
         c["u"].append(self.users.setdefault((rev.user, rev.user_id), len(self.users)))
@@ -148,6 +149,14 @@ class FrameBuilder:
                 ops = self.revision_ops(rev, base_text)
             self.text_hash.update(bytes.fromhex(rev.sha1))
             self.text_bytes += len(rev.text.encode("utf-8"))
+        # The parent is nearly always the base revision: 0 says so in one byte.
+        if rev.parent_id is None or rev.parent_id == rev.rev_id:
+            par = None
+        elif base != BASE_NONE and rev.parent_id == base_id:
+            par = PARENT_IS_BASE
+        else:
+            par = rev.rev_id - rev.parent_id
+        c["par"].append(par)
         c["b"].append(base)
         c["n"].append(len(ops))
         for s, t, k in ops:
@@ -336,6 +345,7 @@ def decode_frame(
         # text check comes at the end: the caller imports inside a transaction and
         # must consume every revision before committing.
         last_text: dict[int, str] = {}
+        last_id: dict[int, int] = {}
         text_hash = hashlib.sha256()
         rev_id = ts = 0
         op_at = 0
@@ -364,6 +374,7 @@ def decode_frame(
             for k in range(op_at, op_at + nops):
                 ops.append((_int(c["sc"][2 * k], what), _str(c["ins"][k], what), _int(c["sc"][2 * k + 1], what)))
             op_at += nops
+            base_rev = None
             if i in hidden:
                 text = None
                 sha1 = hidden[i]
@@ -374,8 +385,10 @@ def decode_frame(
                     if page.page_id not in last_text:
                         raise FormatError(f"{what}: revision {rev_id} refers to a previous revision the frame does not have")
                     base = last_text[page.page_id]
+                    base_rev = last_id[page.page_id]
                 elif 1 <= b <= len(texts):
                     base = texts[b - 1]
+                    base_rev = dict_revs[b - 1]
                 else:
                     raise FormatError(f"{what}: revision {rev_id} names base {b}")
                 text = apply_delta(base, ops, what=f"{what}, revision {rev_id}")
@@ -385,7 +398,16 @@ def decode_frame(
                 if rebuilt > MAX_REBUILT_CHARS:
                     raise LimitError(f"{what}: the frame rebuilds more than {MAX_REBUILT_CHARS} characters of text")
                 last_text[page.page_id] = text
+                last_id[page.page_id] = rev_id
                 sha1 = ""
+            if par is None:
+                parent = None
+            elif _int(par, what) == PARENT_IS_BASE:
+                if base_rev is None:
+                    raise FormatError(f"{what}: revision {rev_id} names its base as parent but has no base")
+                parent = RevId(base_rev)
+            else:
+                parent = RevId(rev_id - par)
             rev = Revision(
                 rev_id=RevId(rev_id),
                 page_id=page.page_id,
@@ -394,7 +416,7 @@ def decode_frame(
                 user=user,
                 user_id=user_id,
                 comment=_str(c["cm"][i], what, nullable=True),
-                parent_id=None if par is None else RevId(rev_id - _int(par, what)),
+                parent_id=parent,
                 minor=bool(fl & 1),
                 deleted=Deleted(fl >> 1 & 15),
                 model=_str(models[mi][0], what),

@@ -58,7 +58,8 @@ def _frame(texts):
     page = Page(1, 0, "Page", None)
     base_id, base_text = None, None
     for i, t in enumerate(texts, 1):
-        fb.add_revision(page, Revision(rev_id=i, page_id=1, timestamp=1000 + i, text=t, user="U", user_id=1), base_id, base_text)
+        parent = None if i == 1 else (i - 1 if i % 3 else 1)  # mostly the base; sometimes an older one
+        fb.add_revision(page, Revision(rev_id=i, page_id=1, timestamp=1000 + i, text=t, user="U", user_id=1, parent_id=parent), base_id, base_text)
         base_id, base_text = i, t
     return fb.build(level=3)
 
@@ -68,7 +69,9 @@ def _frame(texts):
 def test_frames_round_trip(texts):
     meta, body, raw_len = _frame(texts)
     content = decode_frame(meta, body, raw_len, lambda r: None, what="f")
-    assert [r.text for r in content.revisions] == texts
+    revs = list(content.revisions)
+    assert [r.text for r in revs] == texts
+    assert [r.parent_id for r in revs] == [None if i == 1 else (i - 1 if i % 3 else 1) for i in range(1, len(texts) + 1)]
 
 
 @given(st.binary(max_size=300))
