@@ -207,7 +207,3 @@ def apply_delta(base: str, ops: list[Op], *, what: str) -> str:
         out.append(base[pos : pos + c])
         pos += c
     return "".join(out)
-
-
-# The name the rest of the code has used since line deltas.
-line_delta = text_delta

@@ -5,7 +5,7 @@ One pass over the source (the side's store, or an XML dump), one page at a time:
 1. Ask the state what the peer holds of this page at the basis checkpoint
    (``State.view_*``); a page whose revisions are all held, under the same title,
    costs one lookup and no text.
-2. Carry the revisions it lacks, in history order; each travels as a line delta
+2. Carry the revisions it lacks, in history order; each travels as a character delta
    against the newest text the receiver has of that page by then (one it holds,
    or the previous one carried). ``latest_only`` carries just the newest.
 3. A held page under a new title is a move; a held page the source no longer has

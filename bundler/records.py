@@ -3,7 +3,7 @@
 One frame's payload (formats/BUNDLE.md §Records) is one msgpack map whose
 columns hold the same field of every revision side by side — ids and timestamps
 as small differences, users and content models as indexes into tables, texts as
-line deltas (``delta.py``) — then compressed by zstd with a raw dictionary made
+character deltas (``delta.py``) — then compressed by zstd with a raw dictionary made
 of the receiver's copies of the base texts the frame builds on. The frame meta
 names those base revisions, so the receiver can rebuild the dictionary from its
 own store, and carries SHA-256 checks of the dictionary and of the result.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from . import wire
-from .delta import Op, apply_delta, line_delta
+from .delta import Op, apply_delta, text_delta
 from .errors import ContentError, FormatError, LimitError
 from .model import Deleted, Page, PageDelete, PageId, PageMove, RevId, Revision, SiteInfo, Slot
 
@@ -112,7 +112,7 @@ class FrameBuilder:
     def revision_ops(rev: Revision, base_text: str | None) -> list[Op]:
         if rev.text is None:
             return []
-        return line_delta(base_text or "", rev.text)
+        return text_delta(base_text or "", rev.text)
 
     @staticmethod
     def revision_cost(rev: Revision, ops: list[Op]) -> int:

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bundler import wire
-from bundler.delta import apply_delta, line_delta
+from bundler.delta import apply_delta, text_delta
 from bundler.errors import BundleError
 from bundler.model import Page, Revision
 from bundler.records import FrameBuilder, decode_frame
@@ -21,7 +21,7 @@ lines = st.lists(
 @given(lines, lines)
 @settings(max_examples=400)
 def test_char_delta_round_trips(a, b):
-    assert apply_delta(a, line_delta(a, b), what="t") == b
+    assert apply_delta(a, text_delta(a, b), what="t") == b
 
 
 @given(lines, lines)
@@ -32,7 +32,7 @@ def test_char_delta_round_trips_on_the_greedy_path(a, b):
     old = d.MAX_MATCH_TOKENS
     d.MAX_MATCH_TOKENS = 0  # every replaced block goes through the trigram matcher
     try:
-        assert apply_delta(a, line_delta(a, b), what="t") == b
+        assert apply_delta(a, text_delta(a, b), what="t") == b
     finally:
         d.MAX_MATCH_TOKENS = old
 
@@ -40,7 +40,7 @@ def test_char_delta_round_trips_on_the_greedy_path(a, b):
 def test_delta_keeps_words_of_an_edited_paragraph():
     base = "== Intro ==\n" + "The quick brown fox jumps over the lazy dog. " * 20 + "\n"
     new = base.replace("lazy dog. The quick", "lazy cat. The quick", 1)
-    ops = line_delta(base, new)
+    ops = text_delta(base, new)
     assert sum(len(t) for _, t, _ in ops) < 10
 
 
