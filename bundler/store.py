@@ -194,13 +194,24 @@ class WikiStore:
         ]
 
     def pages(self, *, include_deleted: bool = False) -> Iterator[PageHistory]:
-        """Every live page with its history in order; texts are loaded as they are iterated."""
-        q = "SELECT page_id, namespace, title, redirect FROM page"
-        if not include_deleted:
-            q += " WHERE deleted=0"
-        for pid, ns, title, redirect in self.db.execute(q + " ORDER BY page_id").fetchall():
-            ids = frozenset(r[0] for r in self.db.execute("SELECT rev_id FROM revision WHERE page_id=?", (pid,)))
-            yield PageHistory(Page(PageId(pid), ns, title, redirect), self._revisions(pid), len(ids), ids)
+        """Every live page with its history in order; texts are loaded as they are iterated.
+
+        Pages are read in batches by page id (keyset), so memory does not grow with
+        the wiki and the caller may query the store between pages."""
+        where = "" if include_deleted else " AND deleted=0"
+        last = None
+        while True:
+            batch = self.db.execute(
+                "SELECT page_id, namespace, title, redirect FROM page WHERE (? IS NULL OR page_id > ?)" + where
+                + " ORDER BY page_id LIMIT 1000",
+                (last, last),
+            ).fetchall()
+            if not batch:
+                return
+            for pid, ns, title, redirect in batch:
+                ids = frozenset(r[0] for r in self.db.execute("SELECT rev_id FROM revision WHERE page_id=?", (pid,)))
+                yield PageHistory(Page(PageId(pid), ns, title, redirect), self._revisions(pid), len(ids), ids)
+            last = batch[-1][0]
 
     def _revisions(self, page_id: int) -> Iterator[Revision]:
         rows = self.db.execute(

@@ -50,8 +50,7 @@ def export(
             try:
                 w = XmlWriter(f, store.siteinfo())
                 for ph in store.pages():
-                    revs = list(ph.revisions) if ph.revision_count < 1000 else ph.revisions
-                    w.page(ph.page, revs)
+                    w.page(ph.page, ph.revisions)
                     n_pages += 1
                     n_revs += ph.revision_count
                     bar(n_pages)
