@@ -321,7 +321,7 @@ def make_bundle(
                     ids[rev.rev_id] = rid
                     held[k] = (rid, 0)
                     same = by_sha1.get(rev.sha1) if rev.text is not None else None
-                    if same is not None and not latest_only:
+                    if same is not None:
                         item = (_renumber(rev, rid, page.page_id, ids), same[0], same[1])
                     else:
                         item = (_renumber(rev, rid, page.page_id, ids), base_id, base_text)
