@@ -20,8 +20,8 @@ test: setup
 	sh scripts/setup-mediawiki.sh
 	$(BIN)/python -m pytest -q
 
-bench: setup
-	$(BIN)/python benchmarks/sizes.py ../shared/data/bench/shintowiki-category-history.xml.zst examples/ldnont/ldnont-full-20230102T000002-8cd8781.xml.xz
+bench: setup  # about an hour for the corpus on 2 cores
+	PYTHONPATH=. $(BIN)/python benchmarks/sizes.py ../shared/data/bench/shintowiki-category-history.xml.zst examples/ldnont/ldnont-full-20230102T000002-8cd8781.xml.xz tests/data/eslagunanegra-pages-full.xml.xz
 
 clean:
 	rm -rf $(VENV) demo
