@@ -13,13 +13,8 @@ DUMP = data("eslagunanegra-pages-full.xml.xz")
 run = run_cli
 
 
-@pytest.fixture
-def sides(cli_sides):
-    return cli_sides
-
-
-def test_budget_fills_bundles_and_the_next_picks_up_where_it_stopped(sides):
-    tmp, hq, school = sides
+def test_budget_fills_bundles_and_the_next_picks_up_where_it_stopped(cli_sides):
+    tmp, hq, school = cli_sides
     from bundler.state import Side
 
     sizes = []
@@ -42,15 +37,15 @@ def test_budget_fills_bundles_and_the_next_picks_up_where_it_stopped(sides):
     assert store_history(Side.open(str(school))) == dump_history(DUMP)
 
 
-def test_nothing_fits_is_a_clear_error(sides):
-    tmp, hq, school = sides
+def test_nothing_fits_is_a_clear_error(cli_sides):
+    tmp, hq, school = cli_sides
     r = run("make", "-C", hq, "--from", DUMP, "--max-size", "1500", "--out", tmp / "b.bundle", code=2)
     assert "--part-size" in r.output
     assert not os.path.exists(tmp / "b.bundle")
 
 
-def test_parts_travel_separately_and_one_lost_part_is_named(sides):
-    tmp, hq, school = sides
+def test_parts_travel_separately_and_one_lost_part_is_named(cli_sides):
+    tmp, hq, school = cli_sides
     info = json.loads(run("make", "-C", hq, "--from", DUMP, "--part-size", "40K", "--out", tmp / "u.bundle", "--json").output)
     parts = info["parts"]
     assert len(parts) >= 5 and not os.path.exists(tmp / "u.bundle")
@@ -78,8 +73,8 @@ def test_parts_travel_separately_and_one_lost_part_is_named(sides):
     assert not os.listdir(school / "incoming")  # the reassembled copy is not kept
 
 
-def test_parts_of_two_bundles_are_not_mixed(sides):
-    tmp, hq, school = sides
+def test_parts_of_two_bundles_are_not_mixed(cli_sides):
+    tmp, hq, school = cli_sides
     a = json.loads(run("make", "-C", hq, "--from", DUMP, "--part-size", "100K", "--out", tmp / "a.bundle", "--json").output)["parts"]
     b = json.loads(run("make", "-C", hq, "--from", DUMP, "--full", "--part-size", "100K", "--out", tmp / "b.bundle", "--json").output)["parts"]
     r = run("apply", "-C", school, a[0], b[1], code=2)

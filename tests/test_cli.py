@@ -13,13 +13,8 @@ from helpers import LDNONT, cli_sides, data, dump_history, run_cli, store_histor
 run = run_cli
 
 
-@pytest.fixture
-def sides(cli_sides):
-    return cli_sides
-
-
-def test_the_loop_from_the_readme(sides):
-    tmp, hq, school = sides
+def test_the_loop_from_the_readme(cli_sides):
+    tmp, hq, school = cli_sides
     usb = tmp / "usb"
     usb.mkdir()
     run("make", "-C", hq, "--from", LDNONT[0], "--out", usb / "update.bundle")
@@ -37,8 +32,8 @@ def test_the_loop_from_the_readme(sides):
     assert st["peers"][0]["applied_from"] == 2 and st["revisions"] == 268
 
 
-def test_inspect_reads_header_and_verifies_with_C(sides):
-    tmp, hq, school = sides
+def test_inspect_reads_header_and_verifies_with_C(cli_sides):
+    tmp, hq, school = cli_sides
     run("make", "-C", hq, "--from", data("pair-0.10.xml"), "--out", tmp / "b.bundle")
     info = json.loads(run("inspect", tmp / "b.bundle", "--json").output)
     assert info["counts"]["pages"] == 2 and info["counts"]["revisions"] == 4
@@ -48,8 +43,8 @@ def test_inspect_reads_header_and_verifies_with_C(sides):
     assert "bundle 1" in run("inspect", tmp / "b.bundle").output
 
 
-def test_import_then_make_from_the_store(sides):
-    tmp, hq, school = sides
+def test_import_then_make_from_the_store(cli_sides):
+    tmp, hq, school = cli_sides
     run("import", "-C", hq, LDNONT[2])
     run("make", "-C", hq, "--out", tmp / "b1.bundle")
     run("apply", "-C", school, tmp / "b1.bundle")
@@ -58,8 +53,8 @@ def test_import_then_make_from_the_store(sides):
     assert store_history(Side.open(str(school))) == dump_history(LDNONT[2])
 
 
-def test_key_file_is_private_and_refused_when_open(sides):
-    tmp, hq, school = sides
+def test_key_file_is_private_and_refused_when_open(cli_sides):
+    tmp, hq, school = cli_sides
     key = hq / "key.secret"
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     os.chmod(key, 0o644)
@@ -80,8 +75,8 @@ def test_key_file_is_private_and_refused_when_open(sides):
         (["make", "-C", "{hq}", "--until", "soon", "--out", "{tmp}/x.bundle"], 2, "not a time"),
     ],
 )
-def test_bad_input_is_one_clear_error(sides, args, code, words):
-    tmp, hq, school = sides
+def test_bad_input_is_one_clear_error(cli_sides, args, code, words):
+    tmp, hq, school = cli_sides
     from helpers import DATA
 
     args = [a.format(tmp=tmp, hq=hq, school=school, data=DATA) for a in args]
@@ -91,8 +86,8 @@ def test_bad_input_is_one_clear_error(sides, args, code, words):
     assert not os.path.exists(tmp / "x.bundle")
 
 
-def test_untrusted_bundle_names_key_and_command(sides, tmp_path):
-    tmp, hq, school = sides
+def test_untrusted_bundle_names_key_and_command(cli_sides, tmp_path):
+    tmp, hq, school = cli_sides
     stranger = tmp / "stranger"
     run("init", "-C", stranger, "--wiki", stranger / "w.sqlite")
     run("trust", "-C", stranger, tmp / "school.pub")
@@ -109,8 +104,8 @@ def test_help_teaches():
     assert "--since" in run("make", "--help").output
 
 
-def test_second_command_on_a_busy_side_is_refused(sides):
-    tmp, hq, school = sides
+def test_second_command_on_a_busy_side_is_refused(cli_sides):
+    tmp, hq, school = cli_sides
     from bundler.state import Side
 
     run("make", "-C", hq, "--from", LDNONT[0], "--out", tmp / "b1.bundle")
@@ -121,8 +116,8 @@ def test_second_command_on_a_busy_side_is_refused(sides):
     run("apply", "-C", school, tmp / "b1.bundle")
 
 
-def test_latest_only_from_the_cli(sides):
-    tmp, hq, school = sides
+def test_latest_only_from_the_cli(cli_sides):
+    tmp, hq, school = cli_sides
     info = json.loads(run("make", "-C", hq, "--from", data("frwiki-20220101-pages-articles.xml"), "--latest-only", "--out", tmp / "b.bundle", "--json").output)
     assert info["revisions"] == 2
     assert json.loads(run("inspect", tmp / "b.bundle", "--json").output)["latest_only"] is True
