@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 
 from . import __version__
 from .container import EMPTY_CHECKPOINT, BundleWriter, Counts, Header
-from .errors import BasisError, StateError, WrongPeerError
+from .errors import BasisError, WrongPeerError
 from .manifest import read_manifest
 from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, rkey
 from .records import FrameBuilder

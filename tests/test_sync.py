@@ -130,8 +130,6 @@ def test_out_of_order_bundle_names_the_missing_one(pair):
     pair.carry(LDNONT[0], 1)
     pair.make(LDNONT[1], "b2.bundle", since=os.path.join(pair.tmp, "m1.wbm"))
     # bundle 3 builds on 2, but 2 was never applied
-    from bundler.make import apply_manifest  # noqa: F401
-
     with pair.hq.state.transaction():
         pair.hq.state.confirm(pair.school.wiki_id, 2)
     b3 = pair.make(LDNONT[2], "b3.bundle")
