@@ -117,6 +117,11 @@ class MakeResult:
     deferred: int = 0  # pages (or deletions) left for the next bundle by --max-size
 
 
+# A source that lacks more than half the pages a peer holds (and more than this many)
+# is far likelier a partial export than a wiki that lost half its pages.
+MASS_DELETION_MIN = 10
+
+
 class OverBudget(Exception):
     """Internal: the bundle came out larger than ``max_size``; make again with a smaller target."""
 
@@ -208,6 +213,7 @@ def make_bundle(
     latest_only: bool = False,
     until: int | None = None,
     cont: bool = False,
+    allow_deletions: bool = False,
     max_size: int | None = None,
     target: int | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -391,11 +397,16 @@ def make_bundle(
                 if fb.full():
                     flush()
             # Deletions: pages the peer holds alive that the source no longer has.
-            gone = [
-                (pid, ns, title)
-                for pid, ns, title in st.view_live_pages()
-                if not _seen(st, pid)
-            ]
+            live = list(st.view_live_pages())
+            gone = [(pid, ns, title) for pid, ns, title in live if not _seen(st, pid)]
+            if len(gone) > MASS_DELETION_MIN and len(gone) * 2 > len(live) and not allow_deletions:
+                from .errors import UsageError
+
+                raise UsageError(
+                    f"this bundle would delete {len(gone):,} of the {len(live):,} pages the peer holds",
+                    hint="Is the source a partial export (some pages or namespaces only)? Give the whole wiki. "
+                    "If the deletions are real, run again with --allow-deletions.",
+                )
             for pid, ns, title in gone:
                 if not fits(32 + len(title)):
                     deferred += 1

@@ -228,3 +228,15 @@ def test_a_revert_travels_as_a_copy_of_the_text_the_receiver_has(pair, tmp_path)
     assert made.counts.revisions == 1
     assert len(old.text) > 15_000 and made.size < 1_200, (len(old.text), made.size)
     assert store_history(pair.school) == dump_history(later)
+
+
+def test_a_partial_export_does_not_delete_the_peers_wiki(pair):
+    """A Special:Export of two pages given where the whole wiki was meant: refused."""
+    from bundler.errors import UsageError
+
+    pair.carry(LDNONT[-1], 1)
+    with pytest.raises(UsageError, match="would delete 112 of the 112 pages"):
+        pair.make(data("pair-0.10.xml"), "b2.bundle", since=os.path.join(pair.tmp, "m1.wbm"))
+    assert not os.path.exists(os.path.join(pair.tmp, "b2.bundle"))
+    made = pair.make(data("pair-0.10.xml"), "b2.bundle", allow_deletions=True)
+    assert made.counts.deletions == 112
