@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from .model import FRESH_IDS, Page, PageId, RevId, rkey
+from .model import FRESH_IDS, Page, PageId, RevId, page_rkeys
 from .sources.dump import open_dump
 from .store import WikiStore
 
@@ -39,10 +39,11 @@ def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, pr
         for ph in reader:
             src = ph.page
             revs = list(ph.revisions)
-            keys = {rkey(r) for r in revs}
+            rev_keys = page_rkeys(revs)
+            keys = set(rev_keys)
 
             def page_keys(pid: int) -> set[int]:
-                return {rkey(r) for r in store.revision_keys(pid)}
+                return set(page_rkeys(sorted(store.revision_keys(pid), key=lambda r: (r.timestamp, r.rev_id))))
 
             target = None
             here = store.page(src.page_id)
@@ -65,8 +66,7 @@ def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, pr
             db.execute("INSERT OR IGNORE INTO import_seen VALUES (?)", (target,))
             res.pages += 1
             ids: dict[int, int] = {}
-            for rev in revs:
-                k = rkey(rev)
+            for rev, k in zip(revs, rev_keys):
                 if k in have:
                     res.revisions_present += 1
                     continue

@@ -29,7 +29,7 @@ from . import __version__
 from .container import EMPTY_CHECKPOINT, BundleWriter, Counts, Header
 from .errors import BasisError, WrongPeerError
 from .manifest import read_manifest
-from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, rkey
+from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
 from .records import FrameBuilder
 from .sources.dump import PageHistory
 from .state import Sent, Side
@@ -88,7 +88,7 @@ def _match_page(st, ph: PageHistory, revs: list[Revision] | None, fresh: _Fresh)
             st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (src.page_id,))
             return None, view, held
         return src.page_id, view, held
-    keys = [rkey(r) for r in revs] if revs else []
+    keys = page_rkeys(revs) if revs else []
     claimed = _seen(st, src.page_id)
     if view is not None and not claimed and (not keys or any(k in held for k in keys)):
         return src.page_id, view, held
@@ -298,8 +298,8 @@ def make_bundle(
                 page = Page(PageId(page_id), src.namespace, src.title, src.redirect)
                 # Which revisions the peer lacks, and the ids it will know them by.
                 ids: dict[int, int] = {}  # source rev_id -> peer rev_id
-                updates: list[tuple[Revision, int]] = []
-                carry: list[tuple[Revision, int | None, str | None]] = []
+                updates: list[tuple[Revision, int, int]] = []  # (rev, mkey, rkey)
+                carry: list[tuple[Revision, int | None, str | None, int]] = []  # (rev, base id, base text, rkey)
                 base_id: int | None = None
                 base_text: str | None = None
                 last_new = None
@@ -308,14 +308,13 @@ def make_bundle(
                 # vandalised text. (Only held ones: a frame's dictionary can hold
                 # only texts the receiver has before it decodes the frame.)
                 by_sha1: dict[str, tuple[int, str]] = {}
-                for rev in revs:
-                    k = rkey(rev)
+                for rev, k in zip(revs, page_rkeys(revs)):
                     if k in held:
                         hid, hm = held[k]
                         ids[rev.rev_id] = hid
                         m = mkey(rev)
                         if m != hm:  # attribution or visibility changed since it was sent
-                            updates.append((_renumber(rev, hid, page.page_id, ids), m))
+                            updates.append((_renumber(rev, hid, page.page_id, ids), m, k))
                         if rev.text is not None:
                             base_id, base_text = hid, rev.text
                             by_sha1.setdefault(rev.sha1, (hid, rev.text))
@@ -328,9 +327,9 @@ def make_bundle(
                     held[k] = (rid, 0)
                     same = by_sha1.get(rev.sha1) if rev.text is not None else None
                     if same is not None:
-                        item = (_renumber(rev, rid, page.page_id, ids), same[0], same[1])
+                            item = (_renumber(rev, rid, page.page_id, ids), same[0], same[1], k)
                     else:
-                        item = (_renumber(rev, rid, page.page_id, ids), base_id, base_text)
+                        item = (_renumber(rev, rid, page.page_id, ids), base_id, base_text, k)
                     if latest_only:
                         last_new = item
                         continue
@@ -351,13 +350,13 @@ def make_bundle(
                         continue
                     kept = []
                     cost = head
-                    for rev, bid, btext in carry:
+                    for rev, bid, btext, k in carry:
                         ops = FrameBuilder.revision_ops(rev, btext if bid is not None else None)
                         c = FrameBuilder.revision_cost(rev, ops)
                         if not fits(cost + c):
                             break
                         cost += c
-                        kept.append((rev, bid, btext, ops))
+                        kept.append((rev, bid, btext, ops, k))
                     if len(kept) < len(carry):
                         deferred += 1
                         if not kept and not moved and not updates and view is not None and not view[2]:
@@ -366,7 +365,7 @@ def make_bundle(
                             continue  # a new (or undeleted) page with none of its history yet
                     items = kept
                 else:
-                    items = [(rev, bid, btext, None) for rev, bid, btext in carry]
+                    items = [(rev, bid, btext, None, k) for rev, bid, btext, k in carry]
                 if moved:
                     fb.add_move(PageMove(page.page_id, page.namespace, view[1], page.title))
                     n_moves += 1
@@ -376,14 +375,14 @@ def make_bundle(
                 fb.add_page(page, known=known)
                 n_pages += 1
                 rows = []
-                for rev, m in updates:
+                for rev, m, k in updates:
                     fb.add_update(page, rev)
-                    rows.append((page.page_id, rev.rev_id, rkey(rev), m))
+                    rows.append((page.page_id, rev.rev_id, k, m))
                 n_updates += len(updates)
-                for rev, bid, btext, ops in items:
+                for rev, bid, btext, ops, k in items:
                     before = fb.inserted
                     fb.add_revision(page, rev, bid, btext, ops)
-                    rows.append((page.page_id, rev.rev_id, rkey(rev), mkey(rev)))
+                    rows.append((page.page_id, rev.rev_id, k, mkey(rev)))
                     ns_row = by_ns.setdefault(page.namespace, [0, 0])
                     ns_row[0] += 1
                     ns_row[1] += fb.inserted - before

@@ -124,16 +124,29 @@ class SiteInfo:
 FRESH_IDS = 1 << 40  # ids handed out on clashes start here, far above any real wiki's
 
 
-def rkey(rev: Revision) -> int:
+def rkey(rev: Revision, occurrence: int = 0) -> int:
     """A revision's identity across dumps of one wiki, whatever ids they give it.
 
     MediaWiki itself takes (page, timestamp, sha1) as one revision on import. Not
-    the user: a re-imported wiki shows its editors as ``imported>Name``. 63 bits.
+    the user: a re-imported wiki shows its editors as ``imported>Name``. A null
+    revision (a move, a protection) has its parent's text and often its second:
+    ``occurrence`` counts such repeats within a page (see ``page_rkeys``). 63 bits.
     """
     h = hashlib.blake2b(digest_size=8)
-    h.update(struct.pack(">q", rev.timestamp))
+    h.update(struct.pack(">qi", rev.timestamp, occurrence))
     h.update(rev.sha1.encode("ascii"))
     return struct.unpack(">q", h.digest())[0] >> 1
+
+
+def page_rkeys(revisions: list[Revision]) -> list[int]:
+    """``rkey`` of each revision of one page's history, in history order."""
+    seen: dict[tuple[int, str], int] = {}
+    keys = []
+    for r in revisions:
+        n = seen.get((r.timestamp, r.sha1), 0)
+        seen[(r.timestamp, r.sha1)] = n + 1
+        keys.append(rkey(r, n))
+    return keys
 
 
 def text_sha1(text: str) -> str:

@@ -25,11 +25,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from .errors import LockedError, StateError, UsageError
+from .errors import KeyFileError, LockedError, StateError, UsageError
 from .signing import PublicKey, SecretKey
 
 CONFIG = "config.json"
 KEY = "key.secret"
+PASSWORD = "password.secret"
 STATE = "state.sqlite"
 LOCK = "lock"
 
@@ -322,7 +323,7 @@ class Side:
         self._lock_fd: int | None = None
 
     @classmethod
-    def create(cls, path: str, wiki: str, label: str | None = None) -> "Side":
+    def create(cls, path: str, wiki: str, label: str | None = None, user: str | None = None, password: str | None = None) -> "Side":
         if os.path.exists(os.path.join(path, CONFIG)):
             raise UsageError(f"{path} is already a wikibundle side", hint="Use it as it is, or choose another directory with -C.")
         os.makedirs(path, exist_ok=True)
@@ -334,7 +335,14 @@ class Side:
             "label": label or os.path.basename(os.path.abspath(path)),
             "wiki": wiki,
         }
+        if user:
+            config["user"] = user
         SecretKey.generate(os.path.join(path, KEY))
+        if password is not None:
+            # Kept only here, like the signing key: mode 0600, never printed.
+            fd = os.open(os.path.join(path, PASSWORD), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password)
         tmp = os.path.join(path, CONFIG + ".tmp")
         with open(tmp, "w") as f:
             json.dump(config, f, indent=2)
@@ -377,10 +385,32 @@ class Side:
 
         if self.is_api:
             raise UsageError(
-                "this side's wiki is a MediaWiki reached over its API, which this version cannot read or write yet",
-                hint="Use an embedded store (bundle init --wiki FILE.sqlite), or 'bundle export' to import by hand.",
+                "this side's wiki is a MediaWiki reached over its API; this version makes bundles from it"
+                " but cannot apply bundles to it, export it or show its counts yet",
+                hint="Apply on a side with an embedded store, then 'bundle export' and importDump.php.",
             )
         return WikiStore(self.wiki_path, create=create)
+
+    def api_client(self):
+        """A client for this side's MediaWiki, logged in with the stored bot password."""
+        from .mediawiki import MediaWikiClient
+
+        user = self.config.get("user")
+        password = None
+        if user:
+            path = os.path.join(self.path, PASSWORD)
+            try:
+                st = os.stat(path)
+                if st.st_mode & 0o077:
+                    raise KeyFileError(f"{path} can be read by others", hint=f"Run: chmod 600 {path}")
+                with open(path) as f:
+                    password = f.read()
+            except FileNotFoundError:
+                raise StateError(
+                    f"the bot password for {user} is missing from {self.path}",
+                    hint="Make the side again with bundle init (WIKIBUNDLE_PASSWORD or the prompt).",
+                ) from None
+        return MediaWikiClient(self.wiki, user, password)
 
     @contextmanager
     def locked(self) -> Iterator[None]:

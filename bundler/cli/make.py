@@ -54,12 +54,18 @@ def make(
     if since and cont:
         raise UsageError("--since and --continue name two different bases", hint="Use one of them.")
     with side.locked():
-        store = None if from_dump else side.store()
+        store = None if from_dump or side.is_api else side.store()
+        client = side.api_client() if side.is_api and not from_dump else None
 
         def open_source():
             if from_dump:
                 reader = open_dump(from_dump)
                 return reader, reader.siteinfo, os.path.basename(from_dump), reader.close
+            if client is not None:
+                from ..sources.api import ApiSource
+
+                src = ApiSource(client)
+                return src.pages(), src.siteinfo, side.wiki, lambda: None
             return store.pages(), store.siteinfo(), "store", lambda: None
 
         try:
@@ -99,6 +105,8 @@ def make(
         **res.counts.to_wire(),
         "seconds": round(res.elapsed, 3),
         "deferred": res.deferred,
+        "api_requests": client.requests if client is not None else None,
+        "api_bytes": client.bytes_received if client is not None else None,
     }
     if as_json:
         print(json.dumps(info, indent=2))
@@ -111,6 +119,8 @@ def make(
     t.add_row("text carried (uncompressed)", human(res.counts.text_bytes))
     t.add_row("bundle size", human(res.size))
     out.print(t)
+    if client is not None:
+        out.print(f"{client.requests:,} API requests, {human(client.bytes_received)} received from {escape(side.wiki)}")
     if res.deferred:
         out.print(
             f"[yellow]{res.deferred:,} pages did not fit in {escape(max_size or '')}[/] and wait for the next bundle: "

@@ -23,16 +23,33 @@ def init(
 ) -> None:
     """Make DIR a side: a signing key, a wiki, and empty sync state.
 
-    Example:  bundle init -C school --wiki school/wiki.sqlite
+    WIKI is a path to an embedded SQLite wiki store (created if missing), or a
+    MediaWiki's api.php URL (make bundles from it; applying to one comes later).
+    A bot password (Special:BotPasswords, "Name@app") comes from the environment
+    variable WIKIBUNDLE_PASSWORD or a prompt, never from the command line, and
+    is kept only in DIR, readable by you alone.
+
+    Examples:  bundle init -C school --wiki school/wiki.sqlite
+               bundle init -C hq --wiki https://wiki.example.org/w/api.php --user Sync@bundle
     """
     if wiki.startswith(("http://", "https://")):
-        raise UsageError(
-            "MediaWiki API wikis are not supported by this version yet",
-            hint="Use an embedded store (--wiki FILE.sqlite) and 'bundle export' to load it into MediaWiki.",
-        )
-    side = Side.create(dir, wiki, label)
-    store = side.store(create=True)
-    store.close()
+        password = None
+        if user:
+            password = os.environ.get("WIKIBUNDLE_PASSWORD")
+            if password is None:
+                password = typer.prompt(f"Bot password for {user}", hide_input=True)
+        # Check the wiki and the login before anything is written.
+        from ..mediawiki import MediaWikiClient
+
+        info = MediaWikiClient(wiki, user, password).siteinfo()
+        side = Side.create(dir, wiki, label, user=user, password=password)
+        out.print(f"Connected to {escape(info.site.sitename)} ({escape(info.version)}) as {escape(info.user or 'anonymous')}")
+    else:
+        if user:
+            raise UsageError("--user is for a MediaWiki reached over its API", hint="An embedded store needs no user.")
+        side = Side.create(dir, wiki, label)
+        store = side.store(create=True)
+        store.close()
     out.print(f"Initialized side [bold]{escape(side.label)}[/] in {escape(os.path.abspath(dir))}")
     out.print(f"  wiki id  {side.wiki_id}\n  wiki     {escape(side.wiki_path)}\n  key id   {side.public_key().key_id}")
     out.print(f"Next: [bold]bundle key -C {escape(dir)} > {escape(side.label)}.pub[/] and carry that file to your peer.")
