@@ -411,6 +411,11 @@ class BundleWriter:
             self._frames.close()
         return h.hexdigest()
 
+    @property
+    def finished_size(self) -> int:
+        """Size of the bundle ``finish`` wrote, before ``publish`` names it."""
+        return os.path.getsize(self._finished)
+
     def publish(self) -> None:
         os.replace(self._finished, self.out_path)
         self._finished = None

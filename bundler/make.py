@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 
 from . import __version__
 from .container import EMPTY_CHECKPOINT, BundleWriter, Counts, Header
-from .errors import BasisError, WrongPeerError
+from .errors import BasisError, UsageError, WrongPeerError
 from .manifest import read_manifest
 from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
 from .records import FrameBuilder
@@ -175,8 +175,6 @@ def make_bundle_retrying(side: Side, out: str, open_source, *, max_size: int | N
             target = int(target * max_size / e.size * 0.95)
         finally:
             close()
-    from .errors import UsageError
-
     raise UsageError(f"could not fit a bundle under {max_size} bytes", hint="Give a larger --max-size, or use --part-size.")
 
 
@@ -254,10 +252,9 @@ def make_bundle(
     deferred = 0
 
     def flush() -> None:
-        nonlocal fb, text_bytes
+        nonlocal fb, text_bytes, raw_total
         if fb.empty():
             return
-        nonlocal raw_total
         meta, body, raw_len = fb.build()
         writer.add_frame(meta, body, raw_len)
         raw_total += raw_len
@@ -283,14 +280,17 @@ def make_bundle(
             if st.siteinfo_in_view() != si_json:
                 fb.siteinfo = siteinfo.to_wire()
                 si_sent = si_json
+            def history(ph: PageHistory) -> list[Revision]:
+                return [r for r in ph.revisions if until is None or r.timestamp <= until]
+
             for ph in pages:
                 pages_seen += 1
-                revs = [r for r in ph.revisions if until is None or r.timestamp <= until] if ph.rev_ids is None else None
+                revs = history(ph) if ph.rev_ids is None else None
                 page_id, view, held = _match_page(st, ph, revs, fresh)
                 if page_id is None:
                     continue  # (fast path) nothing new on a page the peer holds
                 if revs is None:
-                    revs = [r for r in ph.revisions if until is None or r.timestamp <= until]
+                    revs = history(ph)
                 if not revs:
                     continue  # after --until: the page does not exist yet
                 st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (page_id,))
@@ -326,10 +326,8 @@ def make_bundle(
                     ids[rev.rev_id] = rid
                     held[k] = (rid, 0)
                     same = by_sha1.get(rev.sha1) if rev.text is not None else None
-                    if same is not None:
-                            item = (_renumber(rev, rid, page.page_id, ids), same[0], same[1], k)
-                    else:
-                        item = (_renumber(rev, rid, page.page_id, ids), base_id, base_text, k)
+                    bid, btext = same if same is not None else (base_id, base_text)
+                    item = (_renumber(rev, rid, page.page_id, ids), bid, btext, k)
                     if latest_only:
                         last_new = item
                         continue
@@ -338,8 +336,9 @@ def make_bundle(
                         base_id, base_text = rid, rev.text
                 if latest_only:
                     carry = [last_new] if last_new is not None else []
-                moved = view is not None and not view[2] and view[1] != page.title
-                if not carry and not updates and view is not None and not view[2] and not moved:
+                alive = view is not None and not view[2]  # the peer holds the page, not deleted
+                moved = alive and view[1] != page.title
+                if not carry and not updates and alive and not moved:
                     continue
                 if budget is not None:
                     # Whole pages where they fit, else the oldest revisions that fit (so
@@ -359,20 +358,19 @@ def make_bundle(
                         kept.append((rev, bid, btext, ops, k))
                     if len(kept) < len(carry):
                         deferred += 1
-                        if not kept and not moved and not updates and view is not None and not view[2]:
+                        # Nothing of its history fits: a new (or undeleted) page waits whole,
+                        # and so does a held one unless it has a move or updates to carry.
+                        if not kept and (not alive or not (moved or updates)):
                             continue
-                        if not kept and (view is None or view[2]):
-                            continue  # a new (or undeleted) page with none of its history yet
                     items = kept
                 else:
                     items = [(rev, bid, btext, None, k) for rev, bid, btext, k in carry]
                 if moved:
                     fb.add_move(PageMove(page.page_id, page.namespace, view[1], page.title))
                     n_moves += 1
-                known = view is not None and not view[2] and not moved
-                if known:
-                    fb.known_pages.add(page.page_id)
-                fb.add_page(page, known=known)
+                if alive and not moved:
+                    fb.known_pages.add(page.page_id)  # its title need not travel
+                fb.add_page(page)
                 n_pages += 1
                 rows = []
                 for rev, m, k in updates:
@@ -399,8 +397,6 @@ def make_bundle(
             live = list(st.view_live_pages())
             gone = [(pid, ns, title) for pid, ns, title in live if not _seen(st, pid)]
             if len(gone) > MASS_DELETION_MIN and len(gone) * 2 > len(live) and not allow_deletions:
-                from .errors import UsageError
-
                 raise UsageError(
                     f"this bundle would delete {len(gone):,} of the {len(live):,} pages the peer holds",
                     hint="Is the source a partial export (some pages or namespaces only)? Give the whole wiki. "
@@ -415,12 +411,11 @@ def make_bundle(
                 n_dels += 1
             flush()
             if budget is not None and deferred and not (n_revs or n_moves or n_dels or n_updates):
-                from .errors import UsageError
-
                 raise UsageError(
                     f"nothing fits in {max_size:,} bytes: the next page's first revision alone is larger",
                     hint="Give a larger --max-size, or carry the bundle in parts with --part-size.",
                 )
+            inserted = sum(v[1] for v in by_ns.values())
             counts = Counts(
                 pages=n_pages, revisions=n_revs, moves=n_moves, deletions=n_dels, updates=n_updates,
                 frames=writer.frames, text_bytes=text_bytes,
@@ -441,12 +436,12 @@ def make_bundle(
                 tool=f"wikibundle {__version__}",
                 breakdown={
                     "namespaces": {str(ns): v for ns, v in sorted(by_ns.items())},  # msgpack map keys are strings here
-                    "inserted": sum(v[1] for v in by_ns.values()),
-                    "metadata": max(0, raw_total - sum(v[1] for v in by_ns.values())),
+                    "inserted": inserted,
+                    "metadata": max(0, raw_total - inserted),
                 },
             )
             sha = writer.finish(header, key)
-            size = os.path.getsize(writer._finished)
+            size = writer.finished_size
             if max_size is not None and size > max_size:
                 raise OverBudget(size)
             st.record_sent(

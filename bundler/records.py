@@ -80,14 +80,13 @@ class FrameBuilder:
             self.raw_estimate >= FRAME_TARGET_RAW or self.dict_bytes >= FRAME_MAX_DICT or self.text_bytes >= FRAME_MAX_TEXT
         )
 
-    def add_page(self, page: Page, *, known: bool = False) -> int:
-        """``known``: the receiver holds the page under this title, so the title is left out."""
+    def add_page(self, page: Page) -> int:
+        """Pages in ``known_pages`` the receiver holds under this title: their title is left out."""
         idx = self.page_index.get(page.page_id)
         if idx is None:
             idx = len(self.pages)
             self.page_index[page.page_id] = idx
-            if page.page_id in self.known_pages:
-                known = True
+            known = page.page_id in self.known_pages
             self.pages.append([page.page_id, page.namespace, None if known else page.title, page.redirect])
             self.raw_estimate += 16 + (0 if known else len(page.title))
         return idx
