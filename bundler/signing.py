@@ -113,10 +113,7 @@ class SecretKey:
         raw = k.private_bytes(
             serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-        os.chmod(path, 0o600)
+        write_private(path, raw)
         return cls(raw)
 
     @classmethod
@@ -126,15 +123,31 @@ class SecretKey:
         except FileNotFoundError:
             raise KeyFileError(
                 f"the signing key {path} is missing",
-                hint="Restore it from a backup, or make a new one with 'bundle key --new' and send the new key to your peers.",
+                hint="Restore it from a backup, or make a new side with 'bundle init' and have your peers trust"
+                " its key (README, Recovery).",
             ) from None
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyFileError(
-                f"the signing key {path} can be read by others (mode {stat.S_IMODE(st.st_mode):o})",
-                hint=f"Run: chmod 600 {path}",
-            )
+        check_private(path, st, "the signing key")
         with open(path, "rb") as f:
             raw = f.read(33)
         if len(raw) != 32:
             raise KeyFileError(f"the signing key {path} is damaged (expected 32 bytes)", hint="Restore it from a backup.")
         return cls(raw)
+
+
+# Secrets at rest (the signing key, a bot password): created 0600, refused when more open.
+
+
+def write_private(path: str, data: bytes) -> None:
+    """Create ``path`` readable by its owner only; never overwrite."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o600)  # the umask may have narrowed the mode, never widened it; be exact
+
+
+def check_private(path: str, st: os.stat_result, what: str) -> None:
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"{what} {path} can be read by others (mode {stat.S_IMODE(st.st_mode):o})",
+            hint=f"Run: chmod 600 {path}",
+        )

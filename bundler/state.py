@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from .errors import KeyFileError, LockedError, StateError, UsageError
-from .signing import PublicKey, SecretKey
+from .errors import LockedError, StateError, UsageError
+from .signing import PublicKey, SecretKey, check_private, write_private
 
 CONFIG = "config.json"
 KEY = "key.secret"
@@ -340,9 +340,7 @@ class Side:
         SecretKey.generate(os.path.join(path, KEY))
         if password is not None:
             # Kept only here, like the signing key: mode 0600, never printed.
-            fd = os.open(os.path.join(path, PASSWORD), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(password)
+            write_private(os.path.join(path, PASSWORD), password.encode("utf-8"))
         tmp = os.path.join(path, CONFIG + ".tmp")
         with open(tmp, "w") as f:
             json.dump(config, f, indent=2)
@@ -400,10 +398,8 @@ class Side:
         if user:
             path = os.path.join(self.path, PASSWORD)
             try:
-                st = os.stat(path)
-                if st.st_mode & 0o077:
-                    raise KeyFileError(f"{path} can be read by others", hint=f"Run: chmod 600 {path}")
-                with open(path) as f:
+                check_private(path, os.stat(path), "the bot password")
+                with open(path, encoding="utf-8") as f:
                     password = f.read()
             except FileNotFoundError:
                 raise StateError(
