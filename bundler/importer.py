@@ -43,7 +43,7 @@ def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, pr
             keys = set(rev_keys)
 
             def page_keys(pid: int) -> set[int]:
-                return set(page_rkeys(sorted(store.revision_keys(pid), key=lambda r: (r.timestamp, r.rev_id))))
+                return set(page_rkeys(store.revision_keys(pid)))
 
             target = None
             here = store.page(src.page_id)

@@ -187,10 +187,13 @@ class WikiStore:
         return row[0] if row else None
 
     def revision_keys(self, page_id: int) -> list[Revision]:
-        """A page's revisions with timestamp and sha1 only (no text): enough for ``rkey``."""
+        """A page's revisions in history order with timestamp and sha1 only (no text):
+        enough for ``page_rkeys``."""
         return [
             Revision(rev_id=RevId(rid), page_id=PageId(page_id), timestamp=ts, text=None, sha1=sha1)
-            for rid, ts, sha1 in self.db.execute("SELECT rev_id, timestamp, sha1 FROM revision WHERE page_id=?", (page_id,))
+            for rid, ts, sha1 in self.db.execute(
+                "SELECT rev_id, timestamp, sha1 FROM revision WHERE page_id=? ORDER BY timestamp, rev_id", (page_id,)
+            )
         ]
 
     def pages(self, *, include_deleted: bool = False) -> Iterator[PageHistory]:
