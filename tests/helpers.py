@@ -70,6 +70,16 @@ def pair(tmp_path) -> Pair:
     return new_pair(str(tmp_path))
 
 
+def delta_bundle(tmp: str) -> tuple[Pair, bytes]:
+    """A school that applied a first real bundle, and the bytes of a second, delta
+    bundle made for it (what the tamper and fuzz tests mutate)."""
+    pair = new_pair(tmp)
+    pair.carry(LDNONT[0], 1)
+    made = pair.make(LDNONT[3], "b2.bundle", since=os.path.join(tmp, "m1.wbm"))
+    with open(made.path, "rb") as f:
+        return pair, f.read()
+
+
 def history(pages) -> dict[str, list[tuple]]:
     """title -> [(text sha1, timestamp, user, comment, minor)] in history order."""
     return {

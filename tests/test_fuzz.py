@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import sqlite3
 from collections import Counter
@@ -52,7 +51,7 @@ from bundler.container import (
 )
 from bundler.signing import SecretKey
 from bundler.state import Side
-from helpers import LDNONT, new_pair, record_counts, store_digest
+from helpers import delta_bundle, record_counts, store_digest
 
 DEADLINE = 10  # seconds per example; the whole bundle applies in ~10 ms
 EXAMPLES_FILE = 400
@@ -98,14 +97,10 @@ def received_rows(side: Side) -> list[tuple]:
 @pytest.fixture(scope="module")
 def target(tmp_path_factory) -> Target:
     tmp = str(tmp_path_factory.mktemp("fuzz"))
-    pair = new_pair(tmp)
-    pair.carry(LDNONT[0], 1)
-    made = pair.make(LDNONT[3], "b2.bundle", since=os.path.join(tmp, "m1.wbm"))
-    with open(made.path, "rb") as f:
-        data = f.read()
+    pair, data = delta_bundle(tmp)
     store = pair.school.store()
     frames = []
-    with BundleReader(made.path) as r:
+    with BundleReader(os.path.join(tmp, "b2.bundle")) as r:
         r.verify(pair.school.state.peer_by_key_id)
         header_end = r.header_end
         for fr in r.frames():

@@ -10,19 +10,13 @@ import pytest
 from bundler import errors
 from bundler.apply import apply_bundle
 from bundler.container import BundleReader
-from helpers import LDNONT, file_digest, new_pair, store_digest
+from helpers import LDNONT, delta_bundle, file_digest, new_pair, store_digest
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """A school that applied bundle 1, and bundle 2 (a real delta bundle) for it."""
-    tmp = str(tmp_path_factory.mktemp("tamper"))
-    pair = new_pair(tmp)
-    pair.carry(LDNONT[0], 1)
-    made = pair.make(LDNONT[3], "b2.bundle", since=os.path.join(tmp, "m1.wbm"))
-    with open(made.path, "rb") as f:
-        data = f.read()
-    return pair, data
+    return delta_bundle(str(tmp_path_factory.mktemp("tamper")))
 
 
 def _try(pair, data: bytes, name: str) -> errors.BundleError | None:
