@@ -10,6 +10,8 @@ compressed: decoding them needs the receiver's texts (see ``records.py``).
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import os
 import re
@@ -96,8 +98,22 @@ class Header:
     # plus the totals, so 'bundle inspect' can say where the bytes go without the
     # receiver's texts. Not checked against the content.
     breakdown: dict = field(default_factory=dict)
+    # The newest bundle the sender has applied from the receiver (0: none), so a
+    # bundle also confirms what arrived the other way (BUNDLE.md §Return bundles).
+    ack_seq: int = 0
+    ack: bytes = bytes(16)
+    # Merges and conflicts the sender's wiki resolved, for the receiver's report.
+    notices: tuple[str, ...] = ()
 
     def to_wire(self) -> dict:
+        d = self._wire()
+        if self.ack_seq:
+            d["ack"] = [self.ack_seq, self.ack]
+        if self.notices:
+            d["notices"] = list(self.notices)
+        return d
+
+    def _wire(self) -> dict:
         return {
             "sender": self.sender,
             "receiver": self.receiver,
@@ -156,6 +172,17 @@ class Header:
             tool=str(d.get("tool", "")),
             breakdown=_breakdown(d.get("breakdown", {})),
         )
+        ack = d.get("ack")
+        if ack is not None:
+            if not (isinstance(ack, list) and len(ack) == 2 and isinstance(ack[0], int) and not isinstance(ack[0], bool)
+                    and ack[0] > 0 and isinstance(ack[1], bytes) and len(ack[1]) == 16):
+                raise FormatError("header: ack must be [seq > 0, 16-byte checkpoint id]")
+            h = dataclasses.replace(h, ack_seq=ack[0], ack=ack[1])
+        notices = d.get("notices", [])
+        if not (isinstance(notices, list) and all(isinstance(n, str) for n in notices)):
+            raise FormatError("header: notices must be a list of strings")
+        if notices:
+            h = dataclasses.replace(h, notices=tuple(notices))
         if not (_HEX32.match(h.sender) and _HEX32.match(h.receiver) and _HEX16.match(h.signer)):
             raise FormatError("header: sender and receiver must be 32 hex digits, signer 16")
         for key, typ in (("latest_only", bool), ("source", str), ("tool", str)):

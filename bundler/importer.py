@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from .model import FRESH_IDS, Page, PageId, RevId, page_rkeys
+from .model import FRESH_IDS, LOCAL_IDS, Page, PageId, RevId, page_rkeys
 from .sources.dump import open_dump
 from .store import WikiStore
 
@@ -32,8 +32,8 @@ def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, pr
         db = store.db
         db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen (page_id INTEGER PRIMARY KEY)")
         db.execute("DELETE FROM import_seen")
-        fresh_rev = max(FRESH_IDS, db.execute("SELECT coalesce(max(rev_id), 0) FROM revision").fetchone()[0])
-        fresh_page = max(FRESH_IDS, db.execute("SELECT coalesce(max(page_id), 0) FROM page").fetchone()[0])
+        fresh_rev = max(FRESH_IDS, db.execute("SELECT coalesce(max(rev_id), 0) FROM revision WHERE rev_id < ?", (LOCAL_IDS,)).fetchone()[0])
+        fresh_page = max(FRESH_IDS, db.execute("SELECT coalesce(max(page_id), 0) FROM page WHERE page_id < ?", (LOCAL_IDS,)).fetchone()[0])
         if reader.siteinfo.sitename or reader.siteinfo.namespaces:
             store.set_siteinfo(reader.siteinfo)
         for ph in reader:

@@ -29,7 +29,7 @@ from . import __version__
 from .container import EMPTY_CHECKPOINT, BundleWriter, Counts, Header
 from .errors import BasisError, UsageError, WrongPeerError
 from .manifest import read_manifest
-from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
+from .model import FRESH_IDS, LOCAL_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
 from .records import FrameBuilder
 from .sources.dump import PageHistory
 from .state import Sent, Side
@@ -56,8 +56,8 @@ class _Fresh:
     """Hands out ids above everything this peer has been given (and FRESH_IDS)."""
 
     def __init__(self, st) -> None:
-        self.rev = st.max_id("held_revs", "rev_id", FRESH_IDS)
-        self.page = st.max_id("held_pages", "page_id", FRESH_IDS)
+        self.rev = st.max_id("held_revs", "rev_id", FRESH_IDS, LOCAL_IDS)
+        self.page = st.max_id("held_pages", "page_id", FRESH_IDS, LOCAL_IDS)
 
     def rev_id(self) -> int:
         self.rev += 1
@@ -87,7 +87,10 @@ def _match_page(st, ph: PageHistory, revs: list[Revision] | None, fresh: _Fresh)
         if view is not None and not view[2] and view[1] == src.title and ph.rev_ids <= {rid for rid, _m in held.values()}:
             st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (src.page_id,))
             return None, view, held
-        return src.page_id, view, held
+        if view is not None or revs is None:
+            return src.page_id, view, held
+        # A page the peer does not know by this id may still be one it sent us (a page
+        # made here from its return under another id): match by revisions below.
     keys = page_rkeys(revs) if revs else []
     claimed = _seen(st, src.page_id)
     if view is not None and not claimed and (not keys or any(k in held for k in keys)):
@@ -234,10 +237,13 @@ def make_bundle(
     if full:
         basis_seq = 0
     chain = st.chain(peer.wiki_id, basis_seq)
+    if not full:
+        chain += st.received_chain(peer.wiki_id)  # what the peer holds because it sent it
     basis = st.sent(peer.wiki_id, basis_seq).checkpoint if basis_seq else EMPTY_CHECKPOINT
     seq = st.last_sent_seq(peer.wiki_id) + 1
     checkpoint = os.urandom(16)
     key = side.secret_key()
+    ack = st.last_received(peer.wiki_id)
 
     writer = BundleWriter(out)
     fb = FrameBuilder()
@@ -274,6 +280,7 @@ def make_bundle(
             # Ids the peer has never seen keep their source value; a clash (a source
             # that renumbered its ids) gets a fresh id from a range no wiki reaches.
             fresh = _Fresh(st)
+            peer_sends = st.has_received(peer.wiki_id)
             claimed_revs: set[int] = set()
             si_json = json.dumps(siteinfo.to_wire(), sort_keys=True)
             si_sent = None
@@ -285,7 +292,10 @@ def make_bundle(
 
             for ph in pages:
                 pages_seen += 1
-                revs = history(ph) if ph.rev_ids is None else None
+                # Histories are read up front when ids alone cannot tell the page (a dump,
+                # or a page unknown by id to a peer that has sent us pages).
+                unknown = ph.rev_ids is not None and peer_sends and st.view_page(ph.page.page_id) is None
+                revs = history(ph) if ph.rev_ids is None or unknown else None
                 page_id, view, held = _match_page(st, ph, revs, fresh)
                 if page_id is None:
                     continue  # (fast path) nothing new on a page the peer holds
@@ -429,7 +439,7 @@ def make_bundle(
                 checkpoint=checkpoint,
                 created=int(time.time()),
                 signer=key.key_id,
-                kind="update",
+                kind="return" if st.is_upstream(peer.wiki_id) else "update",
                 latest_only=latest_only,
                 counts=counts,
                 source=source_name,
@@ -439,6 +449,9 @@ def make_bundle(
                     "inserted": inserted,
                     "metadata": max(0, raw_total - inserted),
                 },
+                ack_seq=ack.seq if ack else 0,
+                ack=ack.checkpoint if ack else bytes(16),
+                notices=tuple(st.notices_for(peer.wiki_id, seq, basis_seq)),
             )
             sha = writer.finish(header, key)
             size = writer.finished_size

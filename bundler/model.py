@@ -122,6 +122,17 @@ class SiteInfo:
 
 
 FRESH_IDS = 1 << 40  # ids handed out on clashes start here, far above any real wiki's
+# Pages and revisions made on a side that takes updates from an upstream (``bundle
+# edit`` offline) get ids from a range of its own, so they can never clash with
+# ids the upstream hands out later: [LOCAL_IDS + n * LOCAL_SPAN, + LOCAL_SPAN) with
+# n taken from the side's wiki id. Fresh ids (above) stay below LOCAL_IDS.
+LOCAL_IDS = 1 << 48
+LOCAL_SPAN = 1 << 24
+
+
+def local_id_range(wiki_id: str) -> range:
+    start = LOCAL_IDS + (int(wiki_id[:6], 16) * LOCAL_SPAN)
+    return range(start, start + LOCAL_SPAN)
 
 
 def rkey(rev: Revision, occurrence: int = 0) -> int:

@@ -58,6 +58,18 @@ SCHEMA = [
         CREATE TABLE text (sha1 TEXT PRIMARY KEY, data BLOB NOT NULL);
         """,
     ),
+    (
+        # Where a revision or page made here from a peer's return bundle came from
+        # (the peer's ids): written in the same transaction as the revision, so a
+        # re-run after a crash finds it and does not make the edit twice.
+        "0003-origin",
+        """
+        CREATE TABLE origin (peer TEXT NOT NULL, peer_rev_id INTEGER NOT NULL, rev_id INTEGER NOT NULL,
+            PRIMARY KEY (peer, peer_rev_id));
+        CREATE TABLE page_origin (peer TEXT NOT NULL, peer_page_id INTEGER NOT NULL, page_id INTEGER NOT NULL,
+            PRIMARY KEY (peer, peer_page_id));
+        """,
+    ),
 ]
 
 
@@ -246,6 +258,74 @@ class WikiStore:
             slots=tuple(Slot(*s) for s in json.loads(slots)) if slots else (),
             sha1=sha1,
         )
+
+    def revision(self, rev_id: int) -> Revision | None:
+        if not _held_id(rev_id):
+            return None
+        row = self.db.execute(
+            "SELECT r.page_id, r.rev_id, r.parent_id, r.timestamp, r.user, r.user_id, r.comment, r.minor, r.deleted,"
+            " r.model, r.format, r.sha1, r.slots, t.data FROM revision r LEFT JOIN text t ON t.sha1 = r.sha1"
+            " WHERE r.rev_id=?",
+            (rev_id,),
+        ).fetchone()
+        return self._row_to_rev(row[0], row[1:]) if row else None
+
+    def revision_meta(self, page_id: int) -> dict[int, Revision]:
+        """A page's revisions without text, by id: attribution and visibility."""
+        return {
+            rid: Revision(rev_id=RevId(rid), page_id=PageId(page_id), timestamp=ts, text=None, user=user, user_id=uid,
+                          comment=comment, minor=bool(minor), deleted=Deleted(deleted), sha1=sha1)
+            for rid, ts, user, uid, comment, minor, deleted, sha1 in self.db.execute(
+                "SELECT rev_id, timestamp, user, user_id, comment, minor, deleted, sha1 FROM revision WHERE page_id=?"
+                " ORDER BY timestamp, rev_id",
+                (page_id,),
+            )
+        }
+
+    def head(self, page_id: int) -> Revision | None:
+        """The page's current revision: the newest (MediaWiki's page_latest)."""
+        row = self.db.execute(
+            "SELECT rev_id FROM revision WHERE page_id=? ORDER BY timestamp DESC, rev_id DESC LIMIT 1", (page_id,)
+        ).fetchone()
+        return self.revision(row[0]) if row else None
+
+    def next_id(self, table: str, column: str, ids: range) -> int:
+        row = self.db.execute(
+            f"SELECT max({column}) FROM {table} WHERE {column} >= ? AND {column} < ?", (ids.start, ids.stop)
+        ).fetchone()
+        n = (row[0] + 1) if row[0] is not None else ids.start
+        if n >= ids.stop:
+            raise StateError(f"this wiki store has used up its {len(ids):,} ids for local {table}s")
+        return n
+
+    def origin(self, peer: str, peer_rev_id: int) -> int | None:
+        if not _held_id(peer_rev_id):
+            return None
+        row = self.db.execute("SELECT rev_id FROM origin WHERE peer=? AND peer_rev_id=?", (peer, peer_rev_id)).fetchone()
+        return row[0] if row else None
+
+    def page_origin(self, peer: str, peer_page_id: int) -> int | None:
+        if not _held_id(peer_page_id):
+            return None
+        row = self.db.execute(
+            "SELECT page_id FROM page_origin WHERE peer=? AND peer_page_id=?", (peer, peer_page_id)
+        ).fetchone()
+        return row[0] if row else None
+
+    def record_origin(self, peer: str, peer_rev_id: int, rev_id: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO origin VALUES (?,?,?)", (peer, peer_rev_id, rev_id))
+
+    def record_page_origin(self, peer: str, peer_page_id: int, page_id: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO page_origin VALUES (?,?,?)", (peer, peer_page_id, page_id))
+
+    def namespace_of(self, title: str) -> int:
+        """The namespace a full title is in, by the wiki's namespace names (0 if none)."""
+        prefix, sep, _rest = title.partition(":")
+        if sep:
+            for key, _case, name in self.siteinfo().namespaces:
+                if name and name.replace("_", " ").lower() == prefix.replace("_", " ").strip().lower():
+                    return key
+        return 0
 
     # --- writing (inside transaction()) ---------------------------------------
 

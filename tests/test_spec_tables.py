@@ -135,7 +135,8 @@ def _written_maps() -> dict[str, set[str]]:
     meta, body, raw_len = fb.build(level=1)
     payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, what="t"), what="t")
     h = container.Header(sender="0" * 32, receiver="1" * 32, seq=1, basis_seq=0, basis=bytes(16),
-                         checkpoint=bytes(16), created=0, signer="0" * 16)
+                         checkpoint=bytes(16), created=0, signer="0" * 16,
+                         ack_seq=1, ack=bytes(16), notices=("n",))  # optional keys: written when set
     m = manifest.Manifest("0" * 32, "1" * 32, 1, bytes(16), 0, 0, 0)
     return {
         "container.Header": set(h.to_wire()),

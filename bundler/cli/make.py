@@ -54,39 +54,51 @@ def make(
     if since and cont:
         raise UsageError("--since and --continue name two different bases", hint="Use one of them.")
     with side.locked():
-        store = None if from_dump or side.is_api else side.store()
-        client = side.api_client() if side.is_api and not from_dump else None
+        res, client = _make(side, out_path, from_dump=from_dump, max_size=limit, to=to, since=since, full=full, cont=cont,
+                            allow_deletions=allow_deletions, latest_only=latest_only, until=until_ts)
+    _report(res, client, side, part_size=part_size, max_size=max_size, as_json=as_json)
 
-        def open_source():
-            if from_dump:
-                reader = open_dump(from_dump)
-                return reader, reader.siteinfo, os.path.basename(from_dump), reader.close
-            if client is not None:
-                from ..sources.api import ApiSource
 
-                src = ApiSource(client)
-                return src.pages(), src.siteinfo, side.wiki, lambda: None
-            return store.pages(), store.siteinfo(), "store", lambda: None
+def make_from_side(side: Side, out_path: str, *, to: str):
+    """A bundle for ``to`` from the side's own wiki (the return half of 'bundle apply --return-out')."""
+    res, _client = _make(side, out_path, from_dump=None, max_size=None, to=to, since=None, full=False, cont=False,
+                         allow_deletions=False, latest_only=False, until=None)
+    return res
 
-        try:
-            with progress_bar("Reading " + (os.path.basename(from_dump) if from_dump else "the wiki"), None) as bar:
-                res = make_bundle_retrying(
-                    side,
-                    out_path,
-                    open_source,
-                    max_size=limit,
-                    to=to,
-                    since=since,
-                    full=full,
-                    cont=cont,
-                    allow_deletions=allow_deletions,
-                    latest_only=latest_only,
-                    until=until_ts,
-                    progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"),
-                )
-        finally:
-            if store is not None:
-                store.close()
+
+def _make(side: Side, out_path: str, *, from_dump, max_size, **kw):
+    """Make a bundle from the side's wiki or a dump; returns (result, API client or None)."""
+    store = None if from_dump or side.is_api else side.store()
+    client = side.api_client() if side.is_api and not from_dump else None
+
+    def open_source():
+        if from_dump:
+            reader = open_dump(from_dump)
+            return reader, reader.siteinfo, os.path.basename(from_dump), reader.close
+        if client is not None:
+            from ..sources.api import ApiSource
+
+            src = ApiSource(client)
+            return src.pages(), src.siteinfo, side.wiki, lambda: None
+        return store.pages(), store.siteinfo(), "store", lambda: None
+
+    try:
+        with progress_bar("Reading " + (os.path.basename(from_dump) if from_dump else "the wiki"), None) as bar:
+            res = make_bundle_retrying(
+                side,
+                out_path,
+                open_source,
+                max_size=max_size,
+                progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"),
+                **kw,
+            )
+    finally:
+        if store is not None:
+            store.close()
+    return res, client
+
+
+def _report(res, client, side: Side, *, part_size, max_size, as_json: bool) -> None:
     parts: list[str] = []
     if part_size:
         from ..parts import split_bundle

@@ -453,6 +453,14 @@ def hand_built(out: str, tmp: str, first: bytes, delta: bytes, fresh: Side) -> N
     q.header["kind"] = "sideways"
     put(out, "unknown-kind", rebuild(q), expect="format error", description="header kind 'sideways', validly signed")
     q = split(first)
+    q.header["ack"] = [1, b"\x01" * 15]
+    put(out, "ack-short-checkpoint", rebuild(q), expect="format error",
+        description="header ack [1, 15-byte checkpoint id]; ids are 16 bytes, validly signed")
+    q = split(first)
+    q.header["notices"] = ["merged", 7]
+    put(out, "notices-not-strings", rebuild(q), expect="format error",
+        description="header notices holds an integer; it must be a list of strings, validly signed")
+    q = split(first)
     q.header["seq"] = 0
     put(out, "seq-zero", rebuild(q), expect="format error", description="seq 0 (basis_seq must be < seq), validly signed")
     q = split(first)
