@@ -153,7 +153,7 @@ def _confirm_ack(side: Side, h) -> None:
             side.state.confirm(h.sender, h.ack_seq)
 
 
-def _held_rows(store, page_ids: dict[int, set[int]], titles: dict[int, tuple[int, str]]):
+def _held_rows(store, page_ids: dict[int, dict[int, int]], titles: dict[int, tuple[int, str]]):
     """(revision rows, page rows) of what the sender of an update now holds, for the
     pages it touched: rkeys as this side's history gives them, titles as the sender has them."""
     revs, pages = [], []
@@ -165,10 +165,9 @@ def _held_rows(store, page_ids: dict[int, set[int]], titles: dict[int, tuple[int
         ns, title = titles.get(pid, (page.namespace, page.title))
         pages.append((pid, ns, title, deleted))
         history = store.revision_keys(pid)
-        meta = store.revision_meta(pid) if incoming else {}
         for rev, k in zip(history, page_rkeys(history)):
             if rev.rev_id in incoming:
-                revs.append((pid, rev.rev_id, k, mkey(meta[rev.rev_id])))
+                revs.append((pid, rev.rev_id, k, incoming[rev.rev_id]))
     return revs, pages
 
 
@@ -209,7 +208,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
     h = reader.header
     n_revs = n_moves = n_dels = n_updates = 0
     page_ids: set[int] = set()
-    incoming: dict[int, set[int]] = {}
+    incoming: dict[int, dict[int, int]] = {}  # page -> rev id -> mkey, as the sender has them
     local = local_id_range(side.wiki_id)
     st = side.state
     chain = st.chain(h.sender, st.confirmed_seq(h.sender))
@@ -250,7 +249,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
                 store.put_page(page)
             page_ids.update(p.page_id for p in content.pages)
             for rev in content.revisions:
-                incoming.setdefault(rev.page_id, set()).add(rev.rev_id)
+                incoming.setdefault(rev.page_id, {})[rev.rev_id] = mkey(rev)
                 if store.put_revision(rev):
                     result.revisions_added += 1
                 else:
@@ -260,10 +259,13 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
                     progress(n_revs)
             for u in content.updates:
                 store.update_revision_meta(u)
+                held = store.revision(u.rev_id) if hasattr(store, "revision") else None
+                if held is not None:  # update records name no page
+                    incoming.setdefault(held.page_id, {})[u.rev_id] = mkey(u)
             n_updates += len(content.updates)
             n_moves += len(content.moves)
             for d in content.deletes:
-                incoming.setdefault(d.page_id, set())
+                incoming.setdefault(d.page_id, {})
                 titles[d.page_id] = (d.namespace, d.title)
                 if unsent_edits(d.page_id):
                     result.notices.append(f"{d.title}: deleted online but edited here; kept, and your edits travel back")
@@ -280,7 +282,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
     if progress:
         progress(n_revs)
     for pid in page_ids:
-        incoming.setdefault(pid, set())
+        incoming.setdefault(pid, {})
     return _held_rows(store, incoming, titles)
 
 

@@ -308,3 +308,18 @@ def test_deletion_offline_arriving_after_an_online_edit_is_not_carried_out(tmp_p
     loop.update()
     assert Loop.current(loop.hq)["Water"] == "Boil water for three minutes."
     assert Loop.current(loop.hq) == Loop.current(loop.school)
+
+
+def test_nothing_received_travels_back_even_across_a_reimport(tmp_path):
+    """ldnont was re-imported between two dumps (ids renumbered, users renamed to
+    imported>Name: the update carries metadata updates). The school's return after
+    each update holds nothing: no revision, no update, no page."""
+    loop = Loop(str(tmp_path))
+    for dump in (LDNONT[0], LDNONT[9], LDNONT[-1]):
+        store = loop.hq.store()
+        import_dump(store, dump, delete_missing=True)
+        store.close()
+        loop.update()
+        made, res = loop.back()
+        assert (made.counts.pages, made.counts.revisions, made.counts.updates, made.counts.moves, made.counts.deletions) == (0, 0, 0, 0, 0)
+    assert Loop.current(loop.hq) == Loop.current(loop.school)
