@@ -53,6 +53,8 @@ def inspect(
         "capabilities": list(h.capabilities),
         "counts": h.counts.to_wire(),
         "breakdown": h.breakdown,
+        "acknowledges": {"seq": h.ack_seq, "checkpoint": h.ack.hex()} if h.ack_seq else None,
+        "notices": list(h.notices),
         "frames": frames,
     }
     if as_json:
@@ -67,6 +69,10 @@ def inspect(
     t.add_row("made", f"{info['created']} by {escape(h.tool)} from {escape(h.source)}")
     t.add_row("signer", h.signer + ("" if verified is None else f"  [green]{escape(verified)}[/]"))
     t.add_row("latest only", "yes" if h.latest_only else "no (full history)")
+    if h.ack_seq:
+        t.add_row("acknowledges", f"bundle {h.ack_seq} from the receiver, applied by the sender")
+    for n in h.notices:
+        t.add_row("notice", escape(n))
     for k, v in h.counts.to_wire().items():
         t.add_row(k.replace("_", " "), human(v) if k == "text_bytes" else f"{v:,}")
     comp = sum(f["compressed"] for f in frames)
