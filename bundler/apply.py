@@ -20,7 +20,7 @@ from .container import EMPTY_CHECKPOINT, BundleReader, Header
 from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
 from .manifest import new_manifest, write_manifest
 from .make import mkey
-from .merge import ReturnApplier, edit_ids
+from .merge import ReturnApplier, StoreTarget, edit_ids
 from .model import local_id_range, page_rkeys
 from .records import decode_frame
 from .state import Received, Side
@@ -174,11 +174,11 @@ def _held_rows(store, page_ids: dict[int, dict[int, int]], titles: dict[int, tup
 def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult, progress):
     h = reader.header
     peer = side.state.peer_by_wiki(h.sender)
+    target = StoreTarget(store, h.sender, edit_ids(side.state.has_upstream(), side.wiki_id))
     applier = ReturnApplier(
-        store, h.sender, peer.label if peer else "", edit_ids(side.state.has_upstream(), side.wiki_id),
-        lambda page_id, rkey: side.state.holds_rev(h.sender, page_id, rkey),
+        target, h.sender, peer.label if peer else "", lambda page_id, rkey: side.state.holds_rev(h.sender, page_id, rkey),
     )
-    with store.transaction():
+    with target.transaction():
         out = applier.run(reader, progress)
     result.pages = out.pages
     result.revisions_added = out.revisions_added

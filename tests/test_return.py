@@ -124,7 +124,7 @@ def test_edits_on_each_side_travel_both_ways(tmp_path):
     store = loop.hq.store()
     row = store.db.execute("SELECT user, comment FROM revision WHERE sha1=?", (text_sha1("Measles: 9 months."),)).fetchone()
     store.close()
-    assert row[0] == "Nurse.Ada" and row[1].startswith("new page (offline edit on school, ")
+    assert row[0] == "Nurse.Ada" and row[1].startswith("new page (offline edit by Nurse.Ada on school, ")
     up, _ = loop.update()
     assert up.counts.revisions == 0, "the school's own edits must not come back to it"
     assert Loop.current(loop.hq) == Loop.current(loop.school)
