@@ -33,6 +33,8 @@ class ApplyResult:
     deletions: list[str] = field(default_factory=list)
     manifest: str | None = None
     elapsed: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what the target could not do as asked
+    api_requests: int | None = None  # a MediaWiki target: Action API requests sent
 
 
 def check_bundle(side: Side, reader: BundleReader, progress: Callable[[int], None] | None = None) -> Received | None:
@@ -99,6 +101,8 @@ def apply_bundle(
             if previous is not None:
                 result.already = True
             else:
+                if side.is_api:  # a MediaWiki: bundle ids map to the wiki's own (targets/mediawiki.py)
+                    store.bind_bundle(h, reader.body_sha256.hex())
                 _import(store, reader, result, progress)
                 with side.state.transaction():
                     side.state.record_received(
@@ -113,6 +117,8 @@ def apply_bundle(
             write_manifest(out, m, key)
             result.manifest = out
         finally:
+            if side.is_api:
+                result.api_requests = store.client.requests
             store.close()
     result.elapsed = time.monotonic() - t0
     return result
@@ -124,6 +130,9 @@ def _import(store, reader: BundleReader, result: ApplyResult, progress) -> None:
     page_ids: set[int] = set()
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
+            bases = frame.meta.get("dict")
+            if hasattr(store, "prefetch_texts") and isinstance(bases, list):
+                store.prefetch_texts(bases)  # a MediaWiki fetches them in batches, not one request each
             content = decode_frame(
                 frame.meta, frame.body, frame.raw_len, store.get_text, what=f"frame {i} (offset {frame.offset})", get_title=store.live_title
             )
@@ -155,5 +164,6 @@ def _import(store, reader: BundleReader, result: ApplyResult, progress) -> None:
         if got != want:
             raise FormatError(f"the bundle holds {got} (pages, revisions, moves, deletions, updates); its header says {want}")
     result.pages = len(page_ids)
+    result.notes = list(getattr(store, "notes", ()))
     if progress:
         progress(n_revs)

@@ -50,6 +50,8 @@ def apply(
         "moves": [{"from": a, "to": b} for a, b in res.moves],
         "deletions": res.deletions,
         "manifest": res.manifest,
+        "notes": res.notes,
+        "api_requests": res.api_requests,
         "seconds": round(res.elapsed, 3),
     }
     if as_json:
@@ -66,6 +68,10 @@ def apply(
             out.print(f"  moved   {escape(a)} → {escape(b)}")
         for t in res.deletions[:10]:
             out.print(f"  deleted {escape(t)}")
+        for n in res.notes:
+            out.print(f"  [yellow]note:[/] {escape(n)}")
+    if res.api_requests is not None:
+        out.print(f"{res.api_requests:,} API requests to {escape(side.wiki)}")
     out.print(f"Manifest for the sender: {escape(res.manifest or '')}")
 
 
