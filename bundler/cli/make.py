@@ -64,7 +64,9 @@ def make(
             if client is not None:
                 from ..sources.api import ApiSource
 
-                src = ApiSource(client)
+                from ..targets.mediawiki import own_revisions
+
+                src = ApiSource(client, own_revisions(side.state))
                 return src.pages(), src.siteinfo, side.wiki, lambda: None
             return store.pages(), store.siteinfo(), "store", lambda: None
 

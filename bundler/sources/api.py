@@ -24,9 +24,12 @@ from .dump import PageHistory
 
 
 class ApiSource:
-    def __init__(self, client: MediaWikiClient):
+    def __init__(self, client: MediaWikiClient, own_revisions: frozenset[int] = frozenset()):
         self.client = client
         self.siteinfo: SiteInfo = client.siteinfo().site
+        # Revisions that applying bundles made on this wiki (import and move null
+        # revisions): not edits, never sent (targets/mediawiki.py, "Null revisions").
+        self.own = own_revisions
 
     def pages(self) -> Iterator[PageHistory]:
         for latest in self.client.iter_allpages_latest():
@@ -35,6 +38,8 @@ class ApiSource:
 
     def _history(self, title: str) -> Iterator[Revision]:
         for rev in self.client.page_revisions(title):
+            if rev.rev_id in self.own:
+                continue
             # The API's sha1 is of the whole revision (all slots); ours is of the text
             # that travels: recompute it from the text.
             yield dataclasses.replace(rev, sha1="") if rev.text is not None else rev
