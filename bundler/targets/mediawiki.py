@@ -126,7 +126,6 @@ class _Stage:
             """
         )
         self.n = 0
-        self.siteinfo: SiteInfo | None = None
         self.updates = 0
 
     def close(self) -> None:
@@ -196,6 +195,9 @@ class MediaWikiTarget:
         self.prefix = "bundle"
         self.notes: list[str] = []
         self._user: str | None = None
+        self._ns: dict[int, str] = {}
+        self._site = SiteInfo()
+        self._wiki_time: int | None = None
         self._stage: _Stage | None = None
         self._texts: dict[int, str | None] = {}  # wiki rev id -> text (None: hidden)
         self._current: dict[int, _Current | None] = {}  # wiki page id -> its current state (None: gone)
@@ -219,6 +221,8 @@ class MediaWikiTarget:
         self.prefix = re.sub(r"[^A-Za-z0-9_-]", "", self.peer_label)[:32] or "bundle"
         info = self.client.siteinfo()
         self._user = info.user
+        self._site = info.site
+        self._ns = {key: name for key, _case, name in info.site.namespaces}
         self._wiki_time = parse_timestamp(str(info.general.get("time"))) if info.general.get("time") else None
         missing = [r for r in _NEEDED_RIGHTS if r not in info.rights]
         if missing:
@@ -233,8 +237,7 @@ class MediaWikiTarget:
     # --- the store interface, read side ----------------------------------------------
 
     def set_siteinfo(self, si: SiteInfo) -> None:
-        if self._stage is not None:
-            self._stage.siteinfo = si  # the wiki keeps its own; used only in the import XML
+        pass  # the wiki keeps its own name and namespaces
 
     def siteinfo(self) -> SiteInfo:
         return self.client.siteinfo().site
@@ -387,6 +390,7 @@ class MediaWikiTarget:
         new: list[Page] = []
         for page in pages:
             m = mapped[page.page_id]
+            page = Page(page.page_id, page.namespace, self._local_title(page), page.redirect)
             if m is None:
                 new.append(page)
                 continue
@@ -414,6 +418,14 @@ class MediaWikiTarget:
                 "UPDATE mw_journal SET step='written' WHERE sender=? AND seq=? AND sha256=?",
                 (self.sender, self.seq, self.sha256),
             )
+
+    def _local_title(self, page: Page) -> str:
+        """The page's title in this wiki's namespace names (a wiki in another language
+        names them differently; MediaWiki's importer maps them by number, as here)."""
+        name = self._ns.get(page.namespace)
+        if page.namespace == 0 or name is None or ":" not in page.title:
+            return page.title
+        return f"{name}:{page.title.split(':', 1)[1]}"
 
     def _undelete(self, page: Page, m: _Mapped, reason: str) -> _Current:
         """A page this side deleted comes back: restore its revisions where they are."""
@@ -497,13 +509,16 @@ class MediaWikiTarget:
 
     def _import_batch(self, batch: list[tuple[Page, str, list[Revision]]], reason: str) -> None:
         buf = io.StringIO()
-        w = XmlWriter(buf, self._staged().siteinfo or SiteInfo(sitename=self.peer_label))
+        # Titles are in this wiki's namespace names (_local_title): so is the siteinfo.
+        w = XmlWriter(buf, self._site)
         for page, title, revs in batch:
             w.page(Page(page.page_id, page.namespace, title, page.redirect), revs)
         w.close()
         self.import_requests += 1
-        self.client.import_xml(buf.getvalue().encode("utf-8"), reason, self.prefix)
-        for page, title, revs in batch:
+        landed = self.client.import_xml(buf.getvalue().encode("utf-8"), reason, self.prefix)
+        # The answer names each page as the wiki titled it, in the order sent.
+        titles = [str(r.get("title")) for r in landed] if len(landed) == len(batch) else [t for _p, t, _r in batch]
+        for (page, _title, revs), title in zip(batch, titles):
             self._learn_ids(page, title, revs)
 
     def _learn_ids(self, page: Page, title: str, revs: list[Revision]) -> None:
