@@ -24,7 +24,7 @@ from .merge import ReturnApplier, StoreTarget, edit_ids
 from .model import local_id_range, page_rkeys
 from .records import decode_frame
 from .state import Received, Side
-from .store import INT64
+from .store import INT64, WikiStore
 
 
 @dataclass
@@ -41,6 +41,8 @@ class ApplyResult:
     notices: list[str] = field(default_factory=list)  # what a person should read: merges, conflicts, kept pages
     manifest: str | None = None
     elapsed: float = 0.0
+    notes: list[str] = field(default_factory=list)  # what the target could not do as asked
+    api_requests: int | None = None  # a MediaWiki target: Action API requests sent
 
 
 def check_bundle(side: Side, reader: BundleReader, progress: Callable[[int], None] | None = None) -> Received | None:
@@ -109,6 +111,8 @@ def apply_bundle(
                 result.already = True
             else:
                 _confirm_ack(side, h)
+                if side.is_api:  # a MediaWiki: bundle ids map to the wiki's own (targets/mediawiki.py)
+                    store.bind_bundle(h, reader.body_sha256.hex())
                 if h.kind == "return":
                     rows = _import_return(side, store, reader, result, progress)
                 else:
@@ -137,6 +141,8 @@ def apply_bundle(
             write_manifest(out, m, key)
             result.manifest = out
         finally:
+            if side.is_api:
+                result.api_requests = store.client.requests
             store.close()
     result.elapsed = time.monotonic() - t0
     return result
@@ -220,15 +226,20 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
         known = st.view_title(h.sender, pid)
         return known[1] if known else store.live_title(pid)
 
+    embedded = isinstance(store, WikiStore)
+
     def unsent_edits(pid: int) -> bool:
-        if pid not in INT64:
-            return False  # no such page here; the store refuses the id
+        if pid not in INT64 or not embedded:
+            return False  # no such page here (the store refuses the id); a MediaWiki: not yet
         mine = {r[0] for r in store.db.execute(
             "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (pid, local.start, local.stop))}
         return bool(mine - st.held_rev_ids(h.sender, pid, chain))
 
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
+            bases = frame.meta.get("dict")
+            if hasattr(store, "prefetch_texts") and isinstance(bases, list):
+                store.prefetch_texts(bases)  # a MediaWiki fetches them in batches, not one request each
             content = decode_frame(
                 frame.meta, frame.body, frame.raw_len, store.get_text, what=f"frame {i} (offset {frame.offset})", get_title=sender_title
             )
@@ -239,7 +250,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
             moved = {mv.page_id for mv in content.moves}
             for page in content.pages:
                 titles[page.page_id] = (page.namespace, page.title)
-                here = store.page(page.page_id)
+                here = store.page(page.page_id) if embedded else None  # (a MediaWiki: not yet)
                 if here is not None and page.page_id not in moved:
                     mine, deleted = here
                     if deleted:
@@ -273,12 +284,14 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
                 store.delete_page(d.page_id)
                 result.deletions.append(d.title)
             n_dels += len(content.deletes)
-        _move_aside(store, page_ids, result)
+        if embedded:
+            _move_aside(store, page_ids, result)
         got = (len(page_ids), n_revs, n_moves, n_dels, n_updates)
         want = (h.counts.pages, h.counts.revisions, h.counts.moves, h.counts.deletions, h.counts.updates)
         if got != want:
             raise FormatError(f"the bundle holds {got} (pages, revisions, moves, deletions, updates); its header says {want}")
     result.pages = len(page_ids)
+    result.notes = list(getattr(store, "notes", ()))
     if progress:
         progress(n_revs)
     for pid in page_ids:

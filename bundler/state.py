@@ -59,6 +59,26 @@ MIGRATIONS = [
         """,
     ),
     (
+        # A side whose wiki is a MediaWiki (bundler/targets/mediawiki.py): MediaWiki
+        # renumbers what it imports, so the ids a sender names this side's pages and
+        # revisions by (bundle ids) map to the wiki's own. ``mw_own_revs``: revisions
+        # applying made on the wiki itself (import and move null revisions, the edit
+        # that makes the newest text current), which are never edits to send back.
+        # ``mw_journal``: how far applying a bundle got, so a re-run finishes it.
+        "0003-mediawiki-ids",
+        """
+        CREATE TABLE mw_pages (sender TEXT NOT NULL, page_id INTEGER NOT NULL, mw_page_id INTEGER NOT NULL,
+            title TEXT NOT NULL, PRIMARY KEY (sender, page_id));
+        CREATE INDEX mw_pages_mw ON mw_pages(mw_page_id);
+        CREATE TABLE mw_revs (sender TEXT NOT NULL, rev_id INTEGER NOT NULL, mw_rev_id INTEGER NOT NULL,
+            PRIMARY KEY (sender, rev_id));
+        CREATE INDEX mw_revs_mw ON mw_revs(mw_rev_id);
+        CREATE TABLE mw_own_revs (mw_rev_id INTEGER PRIMARY KEY, sender TEXT NOT NULL, seq INTEGER NOT NULL);
+        CREATE TABLE mw_journal (sender TEXT NOT NULL, seq INTEGER NOT NULL, sha256 TEXT NOT NULL,
+            started INTEGER NOT NULL, step TEXT NOT NULL, PRIMARY KEY (sender, seq, sha256));
+        """,
+    ),
+    (
         # The return trip (formats/BUNDLE.md §Return bundles): a peer this side takes
         # updates from is its upstream; bundles to it are returns. What a peer holds
         # because it sent it to us is kept under negative seq (-1 * its bundle's seq),
@@ -444,11 +464,9 @@ class Side:
         from .store import WikiStore
 
         if self.is_api:
-            raise UsageError(
-                "this side's wiki is a MediaWiki reached over its API; this version makes bundles from it"
-                " but cannot apply bundles to it, export it or show its counts yet",
-                hint="Apply on a side with an embedded store, then 'bundle export' and importDump.php.",
-            )
+            from .targets.mediawiki import MediaWikiTarget
+
+            return MediaWikiTarget(self)
         return WikiStore(self.wiki_path, create=create)
 
     def api_client(self):

@@ -67,6 +67,8 @@ def apply(
         "manifest": res.manifest,
         "return_bundle": ret.path if ret else None,
         "return_revisions": ret.counts.revisions if ret else None,
+        "notes": res.notes,
+        "api_requests": res.api_requests,
         "seconds": round(res.elapsed, 3),
     }
     if as_json:
@@ -83,10 +85,14 @@ def apply(
             out.print(f"  moved   {escape(a)} → {escape(b)}")
         for t in res.deletions[:10]:
             out.print(f"  deleted {escape(t)}")
+        for n in res.notes:
+            out.print(f"  [yellow]note:[/] {escape(n)}")
     if res.merged or res.conflicts:
         out.print(f"{len(res.merged)} pages merged cleanly, [bold]{len(res.conflicts)} edit conflicts[/] (online text kept, offline text in the history).")
     for n in res.notices:
         out.print(f"  [yellow]![/] {escape(n)}")
+    if res.api_requests is not None:
+        out.print(f"{res.api_requests:,} API requests to {escape(side.wiki)}")
     if ret is not None:
         c = ret.counts
         out.print(f"Return bundle {escape(ret.path)}: {c.revisions:,} revisions on {c.pages:,} pages, {c.moves} moves, "

@@ -41,6 +41,7 @@ def export(
     Load it into a MediaWiki with:  php maintenance/importDump.php FILE.xml
     """
     side = Side.open(dir)
+    _embedded_only(side, "export")
     store = side.store()
     tmp = out_path + ".part"
     n_pages = n_revs = 0
@@ -77,6 +78,7 @@ def import_(
     moves along; with --delete-missing also its deletions.
     """
     side = Side.open(dir)
+    _embedded_only(side, "import")
     if not os.path.exists(dump):
         raise UsageError(f"no such dump: {dump}", hint="Check the path.")
     with side.locked():
@@ -90,3 +92,11 @@ def import_(
         f"Imported {escape(os.path.basename(dump))}: {res.revisions_added:,} new revisions "
         f"({res.revisions_present:,} already here) on {res.pages:,} pages, {res.moves} moves, {res.deletions} deletions."
     )
+
+
+def _embedded_only(side: Side, command: str) -> None:
+    if side.is_api:
+        raise UsageError(
+            f"bundle {command} works on a side's embedded wiki store; this side's wiki is a MediaWiki ({side.wiki})",
+            hint="Use the wiki's own Special:Export / Special:Import, or dumpBackup.php / importDump.php on its server.",
+        )

@@ -66,6 +66,17 @@ def make_from_side(side: Side, out_path: str, *, to: str):
     return res
 
 
+def _id_map(side: Side, to: str | None, since: str | None):
+    """For a MediaWiki that takes updates from the peer: its ids, as the peer knows them."""
+    from ..manifest import read_manifest
+    from ..model import local_id_range
+    from ..sources.api import IdMap
+
+    st = side.state
+    peer = read_manifest(since, st.peer_by_key_id)[1].wiki_id if since else st.find_peer(to).wiki_id
+    return IdMap(st.db, peer, local_id_range(side.wiki_id)) if st.is_upstream(peer) else None
+
+
 def _make(side: Side, out_path: str, *, from_dump, max_size, **kw):
     """Make a bundle from the side's wiki or a dump; returns (result, API client or None)."""
     store = None if from_dump or side.is_api else side.store()
@@ -78,7 +89,9 @@ def _make(side: Side, out_path: str, *, from_dump, max_size, **kw):
         if client is not None:
             from ..sources.api import ApiSource
 
-            src = ApiSource(client)
+            from ..targets.mediawiki import own_revisions
+
+            src = ApiSource(client, own_revisions(side.state), _id_map(side, kw.get("to"), kw.get("since")))
             return src.pages(), src.siteinfo, side.wiki, lambda: None
         return store.pages(), store.siteinfo(), "store", lambda: None
 

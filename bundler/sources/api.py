@@ -10,7 +10,11 @@ of issue 3, which never misses a deletion; reading only the recent changes and
 logs since the checkpoint (fewer requests on big wikis) is the next step.
 
 MediaWiki ids are stable, so pages are matched by page id and revisions by id
-(``PageHistory.rev_ids``), as for the embedded store.
+(``PageHistory.rev_ids``), as for the embedded store. On a side that takes
+updates from the peer (an offline MediaWiki making its return), the wiki's ids
+are not the peer's: importing renumbered them. ``IdMap`` speaks the peer's ids
+for what came from it (``mw_pages``, ``mw_revs``) and puts the wiki's own pages
+and revisions in this side's local id range, where they cannot clash.
 """
 
 from __future__ import annotations
@@ -19,22 +23,59 @@ import dataclasses
 from typing import Iterator
 
 from ..mediawiki import MediaWikiClient
-from ..model import Page, Revision, SiteInfo
+from ..model import Page, PageId, RevId, Revision, SiteInfo
 from .dump import PageHistory
 
 
+class IdMap:
+    """The wiki's ids -> the ids the peer knows them by."""
+
+    def __init__(self, db, peer: str, local: range):
+        self.db = db
+        self.peer = peer
+        self.local = local
+
+    def _own(self, mw_id: int) -> int:
+        return self.local.start + mw_id if mw_id < len(self.local) else mw_id
+
+    def page(self, mw_id: int) -> int:
+        row = self.db.execute("SELECT page_id FROM mw_pages WHERE sender=? AND mw_page_id=? LIMIT 1", (self.peer, mw_id)).fetchone()
+        return row[0] if row else self._own(mw_id)
+
+    def rev(self, mw_id: int) -> int:
+        row = self.db.execute(
+            "SELECT min(rev_id) FROM mw_revs WHERE sender=? AND mw_rev_id=?", (self.peer, mw_id)
+        ).fetchone()
+        return row[0] if row and row[0] is not None else self._own(mw_id)
+
+
 class ApiSource:
-    def __init__(self, client: MediaWikiClient):
+    def __init__(self, client: MediaWikiClient, own_revisions: frozenset[int] = frozenset(), ids: IdMap | None = None):
         self.client = client
+        self.ids = ids
         self.siteinfo: SiteInfo = client.siteinfo().site
+        # Revisions that applying bundles made on this wiki (import and move null
+        # revisions): not edits, never sent (targets/mediawiki.py, "Null revisions").
+        self.own = own_revisions
 
     def pages(self) -> Iterator[PageHistory]:
+        ids = self.ids
         for latest in self.client.iter_allpages_latest():
-            page = Page(latest.page.page_id, latest.page.namespace, latest.page.title, None)
-            yield PageHistory(page, self._history(page.title), 0, frozenset({latest.rev_id}))
+            pid = ids.page(latest.page.page_id) if ids else latest.page.page_id
+            page = Page(PageId(pid), latest.page.namespace, latest.page.title, None)
+            latest_id = ids.rev(latest.rev_id) if ids else latest.rev_id
+            yield PageHistory(page, self._history(page.title, page.page_id), 0, frozenset({latest_id}))
 
-    def _history(self, title: str) -> Iterator[Revision]:
+    def _history(self, title: str, page_id: int) -> Iterator[Revision]:
+        ids = self.ids
         for rev in self.client.page_revisions(title):
+            if rev.rev_id in self.own:
+                continue
             # The API's sha1 is of the whole revision (all slots); ours is of the text
             # that travels: recompute it from the text.
+            if ids:
+                rev = dataclasses.replace(
+                    rev, rev_id=RevId(ids.rev(rev.rev_id)), page_id=PageId(page_id),
+                    parent_id=RevId(ids.rev(rev.parent_id)) if rev.parent_id else None,
+                )
             yield dataclasses.replace(rev, sha1="") if rev.text is not None else rev

@@ -1,0 +1,1 @@
+"""Where changes go: the embedded store (``bundler.store``) or a MediaWiki (``targets.mediawiki``)."""
