@@ -180,7 +180,13 @@ def _held_rows(store, page_ids: dict[int, dict[int, int]], titles: dict[int, tup
 def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult, progress):
     h = reader.header
     peer = side.state.peer_by_wiki(h.sender)
-    target = StoreTarget(store, h.sender, edit_ids(side.state.has_upstream(), side.wiki_id))
+    if side.is_api:
+        from .targets.mediawiki import own_revisions
+        from .targets.mediawiki_return import MediaWikiReturnTarget
+
+        target = MediaWikiReturnTarget(store.client, side.state, h.sender, own_revisions(side.state))
+    else:
+        target = StoreTarget(store, h.sender, edit_ids(side.state.has_upstream(), side.wiki_id))
     applier = ReturnApplier(
         target, h.sender, peer.label if peer else "", lambda page_id, rkey: side.state.holds_rev(h.sender, page_id, rkey),
     )
@@ -200,10 +206,10 @@ def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult,
         pages.append((peer_pid, ns, title, deleted))
         mine = landed.get(peer_pid, {})
         if mine:
-            history = store.revision_keys(local)
+            history = target.revision_keys(local)  # with attribution: the mkey is this side's too
             for rev, k in zip(history, page_rkeys(history)):
                 if rev.rev_id in mine:
-                    revs.append((peer_pid, mine[rev.rev_id], k, mkey(store.revision_meta(local)[rev.rev_id])))
+                    revs.append((peer_pid, mine[rev.rev_id], k, mkey(rev)))
     return revs, pages
 
 

@@ -125,7 +125,8 @@ class StoreTarget:
         return self.store.revision_sha1(rev_id)
 
     def revision_keys(self, page_id: int) -> list[Revision]:
-        return self.store.revision_keys(page_id)
+        """The page's revisions in history order, without text, with attribution."""
+        return list(self.store.revision_meta(page_id).values())
 
     def siteinfo(self):
         return self.store.siteinfo()

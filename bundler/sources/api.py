@@ -63,14 +63,26 @@ class ApiSource:
         for latest in self.client.iter_allpages_latest():
             pid = ids.page(latest.page.page_id) if ids else latest.page.page_id
             page = Page(PageId(pid), latest.page.namespace, latest.page.title, None)
-            latest_id = ids.rev(latest.rev_id) if ids else latest.rev_id
-            yield PageHistory(page, self._history(page.title, page.page_id), 0, frozenset({latest_id}))
+            # "The peer holds the current revision, so it holds the page" is true of a
+            # wiki whose history only grows at the end. An offline wiki also has edits of
+            # its own *below* revisions it received later: read every history there.
+            rev_ids = None if ids else frozenset({latest.rev_id})
+            yield PageHistory(page, self._history(page.title, page.page_id), 0, rev_ids)
 
     def _history(self, title: str, page_id: int) -> Iterator[Revision]:
         ids = self.ids
+        # A revision applying made (an import's or a move's null revision, an edit that
+        # restored the newest text) stands for the revision whose text it repeats: an
+        # edit built on it was built on that one. By sha1, newest first; else its parent.
+        stands_for: dict[int, int | None] = {}
+        by_sha1: dict[str, int] = {}
         for rev in self.client.page_revisions(title):
             if rev.rev_id in self.own:
+                stands_for[rev.rev_id] = by_sha1.get(rev.sha1, stands_for.get(rev.parent_id, rev.parent_id))
                 continue
+            by_sha1[rev.sha1] = rev.rev_id
+            if rev.parent_id in stands_for:
+                rev = dataclasses.replace(rev, parent_id=stands_for[rev.parent_id])
             # The API's sha1 is of the whole revision (all slots); ours is of the text
             # that travels: recompute it from the text.
             if ids:
