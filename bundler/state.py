@@ -58,6 +58,18 @@ MIGRATIONS = [
             sha256 TEXT NOT NULL, applied INTEGER NOT NULL, PRIMARY KEY (sender, seq));
         """,
     ),
+    (
+        # File versions a peer holds per checkpoint, like held_revs (queries: files.py);
+        # and sha1s of bytes the peer says it holds whatever we sent (files it got
+        # some other way), which are never sent again as bytes.
+        "0002-held-files",
+        """
+        CREATE TABLE held_files (peer TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL,
+            timestamp INTEGER NOT NULL, sha1 TEXT NOT NULL, PRIMARY KEY (peer, seq, name, timestamp, sha1));
+        CREATE INDEX held_files_sha1 ON held_files(peer, sha1);
+        CREATE TABLE reported_files (peer TEXT NOT NULL, sha1 TEXT NOT NULL, PRIMARY KEY (peer, sha1));
+        """,
+    ),
 ]
 
 
