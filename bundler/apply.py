@@ -18,6 +18,7 @@ from . import __version__
 from .container import EMPTY_CHECKPOINT, BundleReader, Header
 from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
 from .manifest import new_manifest, write_manifest
+from .files import FileImporter
 from .records import decode_frame
 from .state import Received, Side
 
@@ -31,6 +32,8 @@ class ApplyResult:
     revisions_present: int = 0
     moves: list[tuple[str, str]] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
+    files_added: int = 0  # file versions
+    blobs_added: int = 0  # distinct file contents stored
     manifest: str | None = None
     elapsed: float = 0.0
 
@@ -122,8 +125,11 @@ def _import(store, reader: BundleReader, result: ApplyResult, progress) -> None:
     h = reader.header
     n_revs = n_moves = n_dels = n_updates = 0
     page_ids: set[int] = set()
+    files = FileImporter(store)
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
+            if files.take(frame, what=f"frame {i} (offset {frame.offset})"):
+                continue
             content = decode_frame(
                 frame.meta, frame.body, frame.raw_len, store.get_text, what=f"frame {i} (offset {frame.offset})", get_title=store.live_title
             )
@@ -150,10 +156,12 @@ def _import(store, reader: BundleReader, result: ApplyResult, progress) -> None:
                 store.delete_page(d.page_id)
                 result.deletions.append(d.title)
             n_dels += len(content.deletes)
+        files.finish()
         got = (len(page_ids), n_revs, n_moves, n_dels, n_updates)
         want = (h.counts.pages, h.counts.revisions, h.counts.moves, h.counts.deletions, h.counts.updates)
         if got != want:
             raise FormatError(f"the bundle holds {got} (pages, revisions, moves, deletions, updates); its header says {want}")
     result.pages = len(page_ids)
+    result.files_added, result.blobs_added = files.versions_added, files.blobs_added
     if progress:
         progress(n_revs)
