@@ -49,6 +49,8 @@ def apply(
         "revisions_already_present": res.revisions_present,
         "moves": [{"from": a, "to": b} for a, b in res.moves],
         "deletions": res.deletions,
+        "files_added": res.files_added,
+        "file_contents_added": res.blobs_added,
         "manifest": res.manifest,
         "seconds": round(res.elapsed, 3),
     }
@@ -60,7 +62,9 @@ def apply(
     else:
         out.print(
             f"Applied bundle {h.seq}: {res.revisions_added:,} revisions added to {res.pages:,} pages, "
-            f"{len(res.moves)} moves, {len(res.deletions)} deletions ({res.elapsed:.1f}s)."
+            f"{len(res.moves)} moves, {len(res.deletions)} deletions"
+            + (f", {res.files_added:,} file versions ({res.blobs_added:,} new contents)" if res.files_added else "")
+            + f" ({res.elapsed:.1f}s)."
         )
         for a, b in res.moves[:10]:
             out.print(f"  moved   {escape(a)} → {escape(b)}")

@@ -16,12 +16,16 @@ file beyond that, so a page with 50,000 revisions costs disk, not RAM.
 
 from __future__ import annotations
 
+import binascii
 import bz2
 import gzip
+import hashlib
 import io
 import lzma
 import os
+import shutil
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable, Iterator
 from xml.etree.ElementTree import ParseError
@@ -33,6 +37,7 @@ from defusedxml.ElementTree import iterparse
 from ..errors import DumpError
 from ..model import (
     Deleted,
+    FileVersion,
     Page,
     PageId,
     RevId,
@@ -175,11 +180,144 @@ class _PageBuffer:
         self.db.close()
 
 
-class DumpReader:
-    """Iterate ``PageHistory`` records from an XML dump. Use as a context manager."""
+class DumpFiles:
+    """The ``<upload>`` versions of a dump, collected while its pages are read (a file
+    source for ``files.carry_files``, complete once the pages have been iterated).
 
-    def __init__(self, path: str, progress: Callable[[int], None] | None = None):
+    Bytes come from the upload's base64 ``<contents>`` (``dumpBackup.php --uploads
+    --include-files``), decoded in slices into a temporary file per distinct sha1;
+    or, with ``files_dir``, from that folder: ``<rel>`` under it (a copy of
+    MediaWiki's images directory, archive/ included) or a file named like the
+    upload (a flat folder of current files). A version whose bytes are in neither,
+    or do not match the dump's sha1, is skipped and counted in ``skipped``: the
+    dump's ``<src>`` URL is never fetched.
+    """
+
+    def __init__(self, files_dir: str | None = None):
+        self.files_dir = files_dir
+        self.tmpdir: str | None = None
+        self._versions: list[FileVersion] = []
+        self._paths: dict[str, str] = {}  # sha1 -> file holding those bytes
+        self.skipped = 0
+        self.skipped_names: list[str] = []
+
+    def versions(self) -> list[FileVersion]:
+        return sorted(self._versions, key=lambda v: (v.name, v.timestamp, v.sha1))
+
+    def open(self, sha1: str) -> BinaryIO | None:
+        p = self._paths.get(sha1)
+        return open(p, "rb") if p is not None else None
+
+    def close(self) -> None:
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+    def _skip(self, name: str) -> None:
+        self.skipped += 1
+        if len(self.skipped_names) < 10:
+            self.skipped_names.append(name)
+
+    def add(self, f: dict, contents: str | None) -> None:
+        from ..files import sniff  # files imports the container; keep the dump reader light
+
+        name = (f.get("filename") or "").replace(" ", "_")
+        if not name or not f.get("timestamp"):
+            raise DumpError("an <upload> has no <filename> or <timestamp>", hint=_HINT_DUMP)
+        try:
+            ts = parse_timestamp(f["timestamp"])
+        except ValueError:
+            raise DumpError(f"upload {name!r} has a malformed timestamp {f['timestamp']!r}", hint=_HINT_DUMP) from None
+        want = None
+        if f.get("sha1base36", "").strip():
+            try:
+                want = base36_to_sha1(f["sha1base36"].strip())
+            except ValueError:
+                want = None
+        if self.tmpdir is None:
+            self.tmpdir = tempfile.mkdtemp(prefix="wikibundle-dump-files-")
+        fd, tmp = tempfile.mkstemp(dir=self.tmpdir)
+        h = hashlib.sha1()
+        size = 0
+        head = b""
+        with os.fdopen(fd, "wb") as out:
+            if contents is not None:
+                chunks = _b64_chunks(contents, name)
+            else:
+                src = self._local_file(f, name)
+                if src is None:
+                    os.unlink(tmp)
+                    self._skip(name)
+                    return
+                chunks = _file_chunks(src)
+            for chunk in chunks:
+                if not head:
+                    head = chunk[:64]
+                h.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        sha1 = h.hexdigest()
+        if want is not None and want != sha1:
+            os.unlink(tmp)
+            if contents is not None:
+                raise DumpError(
+                    f"the bytes of upload {name!r} ({f['timestamp']}) do not match its <sha1base36>",
+                    hint="The dump is damaged; export it again.",
+                )
+            self._skip(name)  # --files holds another version of it (e.g. the current one)
+            return
+        if sha1 in self._paths:
+            os.unlink(tmp)
+        else:
+            self._paths[sha1] = tmp
+        user = f.get("username") if f.get("username") is not None else f.get("ip")
+        self._versions.append(FileVersion(
+            name=name, timestamp=ts, sha1=sha1, size=size, user=user, user_id=f.get("user_id"),
+            comment=f.get("comment"), mime=sniff(head)[0],
+        ))
+
+    def _local_file(self, f: dict, name: str) -> str | None:
+        if self.files_dir is None:
+            return None
+        for rel in (f.get("rel"), name):
+            if rel and not os.path.isabs(rel) and ".." not in rel.split("/"):
+                p = os.path.join(self.files_dir, rel)
+                if os.path.isfile(p):
+                    return p
+        return None
+
+
+def _b64_chunks(text: str, name: str) -> Iterator[bytes]:
+    """Decode base64 in slices (never a second copy of a 100 MB file in memory)."""
+    carry = ""
+    step = 4 << 20
+    try:
+        for i in range(0, len(text), step):
+            part = carry + "".join(text[i : i + step].split())
+            cut = len(part) - len(part) % 4
+            carry = part[cut:]
+            if cut:
+                yield binascii.a2b_base64(part[:cut], strict_mode=True)
+        if carry:
+            raise binascii.Error("length is not a multiple of 4")
+    except binascii.Error as e:
+        raise DumpError(f"the <contents> of upload {name!r} is not valid base64 ({e})", hint="The dump is damaged; export it again.") from None
+
+
+def _file_chunks(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            yield chunk
+
+
+class DumpReader:
+    """Iterate ``PageHistory`` records from an XML dump. Use as a context manager.
+
+    The ``<upload>``s of its pages are collected in ``files`` (``DumpFiles``)."""
+
+    def __init__(self, path: str, progress: Callable[[int], None] | None = None, files_dir: str | None = None):
         self.path = path
+        self.files = DumpFiles(files_dir)
         self.siteinfo = SiteInfo()
         self.schema = ""
         self._progress = progress
@@ -200,6 +338,7 @@ class DumpReader:
 
     def close(self) -> None:
         self._stream.close()
+        self.files.close()
 
     @property
     def bytes_read(self) -> int:
@@ -318,7 +457,8 @@ class DumpReader:
                 buf.add(self._parse_revision(elem, page_fields))  # type: ignore[union-attr]
                 elem.clear()
             elif name == "upload":
-                elem.clear()  # files travel separately (see BUNDLE.md); the page text is kept
+                self._parse_upload(elem)
+                elem.clear()
             elif depth == 0 and name in ("title", "ns", "id", "redirect"):  # direct children of <page>
                 if name == "redirect":
                     page_fields["redirect"] = elem.get("title", "")
@@ -340,6 +480,30 @@ class DumpReader:
             )
         if self._progress:
             self._progress(self._stream.count)
+
+    def _parse_upload(self, elem) -> None:
+        f: dict = {}
+        contents = None
+        for c in elem:
+            n = _local(c.tag)
+            if n == "contributor":
+                for u in c:
+                    un = _local(u.tag)
+                    if un in ("username", "ip"):
+                        f[un] = u.text or ""
+                    elif un == "id":
+                        try:
+                            f["user_id"] = int(u.text or "")
+                        except ValueError:
+                            pass
+            elif n == "contents":
+                enc = c.get("encoding", "base64")
+                if enc != "base64":
+                    raise DumpError(f"an <upload>'s <contents> is in encoding {enc!r}; this tool reads base64", hint=_HINT_DUMP)
+                contents = c.text or ""
+            else:
+                f[n] = c.text if c.text is not None else ""
+        self.files.add(f, contents)
 
     def _make_page(self, f: dict) -> Page:
         title = f.get("title")
@@ -469,5 +633,5 @@ class DumpReader:
         )
 
 
-def open_dump(path: str, progress: Callable[[int], None] | None = None) -> DumpReader:
-    return DumpReader(path, progress)
+def open_dump(path: str, progress: Callable[[int], None] | None = None, files_dir: str | None = None) -> DumpReader:
+    return DumpReader(path, progress, files_dir)
