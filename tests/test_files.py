@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import random
 import struct
 import zlib
 
@@ -23,7 +24,7 @@ from bundler.files import ENC_DELTA, ENC_RAW, ENC_ZSTD, decode_files_frame, snif
 from bundler.model import format_timestamp, sha1_to_base36
 from bundler.sources.dump import open_dump
 
-from helpers import cli_sides, data, file_digest, new_pair, pair, run_cli  # noqa: F401 (fixtures)
+from helpers import cli_sides, data, file_digest, new_pair, run_cli  # noqa: F401 (fixture)
 from test_fuzz import resign
 
 JPG = data("files/headbg.jpg")
@@ -317,12 +318,13 @@ def test_cli_make_inspect_apply_with_files(cli_sides):
 
 
 @pytest.mark.mediawiki
-def test_exported_files_import_into_real_mediawiki(pair, mediawiki, tmp_path):  # noqa: F811 (fixture)
+def test_exported_files_import_into_real_mediawiki(mediawiki, tmp_path):
     """importDump.php --uploads loads what `bundle export` writes: every version of
     every file, with its bytes (sha1) and upload time, read back over the Action API."""
     from bundler.mediawiki import MediaWikiClient
 
     d2 = second_dump(str(tmp_path))
+    pair = new_pair(str(tmp_path))
     pair.carry(d2, 1)
     xml = tmp_path / "school.xml"
     run_cli("export", "-C", pair.school.path, "--out", xml)
@@ -334,3 +336,75 @@ def test_exported_files_import_into_real_mediawiki(pair, mediawiki, tmp_path):  
     got = client.imageinfo(want)
     assert {t: sorted((v.sha1, v.timestamp, v.size) for v in vs) for t, vs in got.items()} == \
         {t: sorted(vs) for t, vs in want.items()}
+
+
+class _Trickle:
+    """A stream that hands out a few bytes per read, so every tag and every base64
+    run is cut somewhere."""
+
+    def __init__(self, data: bytes, step: int):
+        self.data, self.step, self.at = data, step, 0
+
+    def read(self, n: int) -> bytes:
+        out = self.data[self.at : self.at + min(n, self.step)]
+        self.at += len(out)
+        return out
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, 64, 1 << 20])
+def test_contents_are_decoded_while_the_xml_streams_past_whatever_the_reads(tmp_path, step):
+    """The base64 of <contents> never reaches the XML parser: it is decoded into a
+    file as it passes, cut anywhere by the reads, and a marker stands in its place."""
+    from bundler.sources.dump import SPOOL_MARK, DumpFiles, _SpoolContents
+
+    xml = open(second_dump(str(tmp_path)), "rb").read()
+    files = DumpFiles()
+    try:
+        spooler = _SpoolContents(_Trickle(xml, step), files)
+        out = b""
+        buf = bytearray(4096)
+        while n := spooler.readinto(buf):
+            out += bytes(buf[:n])
+        assert out.count(SPOOL_MARK.encode()) == xml.count(b"<contents") == 7
+        assert len(out) < len(xml) // 10 and out.count(b"</contents>") == 7
+        decoded = []
+        for path, sink in files._spools:
+            assert sink.error is None
+            decoded.append(hashlib.sha1(open(path, "rb").read()).hexdigest())
+        want = [hashlib.sha1(b).hexdigest() for b in (read(JPG), read(PNG), read(SVG1), read(SVG2), RED, BLUE, read(PNG))]
+        assert decoded == want
+    finally:
+        files.close()
+
+
+def test_a_file_of_many_blob_frames_arrives_whole(tmp_path):
+    """9 MB (random bytes behind a JPEG signature: raw, no zstd pass) travels in
+    three 4 MiB blob frames, is stored in 1 MiB chunks, and comes back the same."""
+    big = b"\xff\xd8\xff\xe0" + random.Random(5).randbytes(9 << 20)
+    tmp = str(tmp_path)
+    pair = new_pair(tmp)
+    dump = write_dump(os.path.join(tmp, "big.xml"), [page_xml(2, "File:Big.jpg", 6, T0, "big", [("Big.jpg", T0, big, "9 MB")])])
+    made, applied = pair.carry(dump, 1)
+    with BundleReader(made.path) as r:
+        r.verify(pair.school.state.peer_by_key_id)
+        sizes = [len(fr.body) for fr in r.frames() if fr.type == FRAME_BLOB]
+    assert sizes == [4 << 20, 4 << 20, len(big) - (8 << 20)]
+    assert applied.files_added == 1
+    store = pair.school.store()
+    try:
+        chunks = list(store.blob_chunks(hashlib.sha1(big).hexdigest()))
+        assert len(chunks) == 10 and b"".join(chunks) == big
+    finally:
+        store.close()
+
+
+def test_latest_only_carries_each_files_current_version(tmp_path):
+    tmp = str(tmp_path)
+    pair = new_pair(tmp)
+    made, applied = pair.carry(second_dump(tmp), 1, latest_only=True)
+    versions, _blobs, _stored = bundle_files(made.path, pair.school)
+    current = {}
+    for name, ts, sha1, _size, _actual in dump_files(second_dump(tmp)):
+        current[name] = (ts, sha1)  # versions come oldest first: the last one stays
+    assert {v.name: (v.timestamp, v.sha1) for v in versions} == current
+    assert [(n, t, s) for n, t, s, _z, _a in store_files(pair.school)] == sorted((n, t, s) for n, (t, s) in current.items())
