@@ -408,3 +408,88 @@ def test_latest_only_carries_each_files_current_version(tmp_path):
         current[name] = (ts, sha1)  # versions come oldest first: the last one stays
     assert {v.name: (v.timestamp, v.sha1) for v in versions} == current
     assert [(n, t, s) for n, t, s, _z, _a in store_files(pair.school)] == sorted((n, t, s) for n, (t, s) in current.items())
+
+
+# --- hostile files and blob frames from a trusted (buggy or compromised) sender ----------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+from test_fuzz import mutate, mutate_tree  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def files_target(tmp_path_factory):
+    """A first bundle with files, taken apart into (type, meta, body, raw_len) frames."""
+    from bundler.container import FRAME_FIXED, HEADER_FIXED
+
+    tmp = str(tmp_path_factory.mktemp("files-fuzz"))
+    pair = new_pair(tmp)
+    made = pair.make(second_dump(tmp), "b1.bundle")
+    with open(made.path, "rb") as f:
+        data = f.read()
+    _m, _v, hlen = HEADER_FIXED.unpack_from(data)
+    at = HEADER_FIXED.size + hlen
+    head, frames = data[:at], []
+    while True:
+        ftype, mlen, clen, rlen = FRAME_FIXED.unpack_from(data, at)
+        at += FRAME_FIXED.size
+        if ftype == 0:
+            break
+        frames.append([ftype, wire.unpackb(data[at : at + mlen], what="t"), data[at + mlen : at + mlen + clen], rlen])
+        at += mlen + clen
+    return pair, head, frames
+
+
+def _assemble(head: bytes, frames: list, key) -> bytes:
+    from bundler.container import FRAME_FIXED
+
+    body = bytearray(head)
+    for ftype, meta, comp, raw_len in frames:
+        mb = wire.packb(meta)
+        body += FRAME_FIXED.pack(ftype, len(mb), len(comp), raw_len) + mb + comp
+    body += FRAME_FIXED.pack(0, 0, 0, 0)
+    return resign(bytes(body), key)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(d=hst.data())
+def test_mutated_files_frames_raise_only_our_errors_and_change_nothing(files_target, tmp_path, d):
+    """Files payloads, frame metas and blob bytes mutated and re-signed with the
+    sender's key: apply either succeeds (the bundle may say anything the format can
+    express) or raises a BundleError, with the receiver's store untouched."""
+    import shutil
+
+    from bundler.apply import apply_bundle
+    from bundler.state import Side
+
+    pair, head, frames = files_target
+    frames = [list(f) for f in frames]
+    idx = [i for i, f in enumerate(frames) if f[0] in (FRAME_FILES, FRAME_BLOB)]
+    k = d.draw(hst.sampled_from(idx), label="frame")
+    ftype, meta, comp, raw_len = frames[k]
+    what = d.draw(hst.sampled_from(["payload", "meta", "bytes"]), label="what")
+    if what == "meta":
+        frames[k][1] = mutate_tree(d, wire.unpackb(wire.packb(meta), what="t"))
+    elif ftype == FRAME_BLOB or what == "bytes":
+        body = mutate(d, comp if ftype == FRAME_BLOB else wire.decompress(comp, expected_size=raw_len, what="t"), [])
+        if ftype == FRAME_BLOB:
+            frames[k][2], frames[k][3] = body, len(body)
+        else:
+            frames[k][2], frames[k][3] = wire.compress(body, level=3), len(body)
+    else:
+        payload = wire.unpackb(wire.decompress(comp, expected_size=raw_len, what="t"), what="t")
+        raw = wire.packb(mutate_tree(d, payload))
+        frames[k][2], frames[k][3] = wire.compress(raw, level=3), len(raw)
+    n = len(os.listdir(tmp_path))
+    school = Side.open(shutil.copytree(pair.school.path, tmp_path / f"school-{n}"))
+    bad = tmp_path / f"bad-{n}.bundle"
+    bad.write_bytes(_assemble(head, frames, pair.hq.secret_key()))
+    before = file_digest(school.wiki_path)
+    try:
+        apply_bundle(school, str(bad), manifest_out=str(tmp_path / f"m-{n}.wbm"))
+    except errors.BundleError:
+        assert file_digest(school.wiki_path) == before
+        assert school.state.last_received(pair.hq.wiki_id) is None
+    finally:
+        school.state.db.close()
