@@ -18,7 +18,7 @@ from . import __version__
 from .container import EMPTY_CHECKPOINT, BundleReader, Header
 from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
 from .manifest import new_manifest, write_manifest
-from .files import FileImporter
+from .files import FileImporter, record_sent_by
 from .records import decode_frame
 from .state import Received, Side
 
@@ -34,6 +34,7 @@ class ApplyResult:
     deletions: list[str] = field(default_factory=list)
     files_added: int = 0  # file versions
     blobs_added: int = 0  # distinct file contents stored
+    file_versions: list = field(default_factory=list)  # FileVersions the bundle carried
     manifest: str | None = None
     elapsed: float = 0.0
 
@@ -107,6 +108,7 @@ def apply_bundle(
                     side.state.record_received(
                         Received(h.sender, h.seq, h.checkpoint, h.basis_seq, reader.body_sha256.hex(), int(time.time()))
                     )
+                    record_sent_by(side.state, h.sender, h.seq, result.file_versions)
             last = side.state.last_received(h.sender)
             assert last is not None
             counts = store.counts()
@@ -162,6 +164,6 @@ def _import(store, reader: BundleReader, result: ApplyResult, progress) -> None:
         if got != want:
             raise FormatError(f"the bundle holds {got} (pages, revisions, moves, deletions, updates); its header says {want}")
     result.pages = len(page_ids)
-    result.files_added, result.blobs_added = files.versions_added, files.blobs_added
+    result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     if progress:
         progress(n_revs)

@@ -199,6 +199,14 @@ def _holds_blob(st, peer: str, sha1: str) -> bool:
     ).fetchone() is not None
 
 
+def record_sent_by(st, peer: str, seq: int, versions: Iterable[FileVersion]) -> None:
+    """File versions ``peer`` sent this side (inside a state transaction), kept under
+    the negative of its bundle's ``seq`` as the return trip keeps what a peer holds
+    because it sent it: a bundle back to it then never carries them again."""
+    st.db.executemany("INSERT OR IGNORE INTO held_files VALUES (?,?,?,?,?)",
+                      [(peer, -seq, v.name, v.timestamp, v.sha1) for v in versions])
+
+
 def record_reported(st, peer: str, sha1s: Iterable[str]) -> None:
     """sha1s the peer says it holds (inside a state transaction)."""
     st.db.executemany("INSERT OR IGNORE INTO reported_files VALUES (?,?)", [(peer, s) for s in sha1s])
@@ -465,6 +473,7 @@ class FileImporter:
     versions_added: int = 0
     versions_present: int = 0
     blobs_added: int = 0
+    taken: list = field(default_factory=list)  # every version the bundle carried (metadata only)
     _pending: list = field(default_factory=list)  # blobs still to come: (sha1, size, enc, base, stored)
     _versions: list = field(default_factory=list)  # versions of the files frame being read
     _got: int = 0  # encoded bytes of the current blob received so far
@@ -509,6 +518,7 @@ class FileImporter:
             self._complete("files frame")  # an empty raw file has no blob frames
         if not self._pending:
             for v in self._versions:
+                self.taken.append(v)
                 if self.store.put_file_version(v):
                     self.versions_added += 1
                 else:

@@ -60,8 +60,9 @@ MIGRATIONS = [
     ),
     (
         # File versions a peer holds per checkpoint, like held_revs (queries: files.py);
-        # and sha1s of bytes the peer says it holds whatever we sent (files it got
-        # some other way), which are never sent again as bytes.
+        # under a negative seq, the versions the peer sent us in its bundle -seq; and
+        # sha1s of bytes the peer says it holds whatever we sent (files it got some
+        # other way), which are never sent again as bytes.
         "0002-held-files",
         """
         CREATE TABLE held_files (peer TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL,

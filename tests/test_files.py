@@ -493,3 +493,17 @@ def test_mutated_files_frames_raise_only_our_errors_and_change_nothing(files_tar
         assert school.state.last_received(pair.hq.wiki_id) is None
     finally:
         school.state.db.close()
+
+
+def test_the_receiver_remembers_which_files_the_sender_holds_because_it_sent_them(tmp_path):
+    """Kept under the negative of the bundle's seq (as the return trip keeps what a
+    peer holds because it sent it), so a bundle back never carries them again."""
+    tmp = str(tmp_path)
+    pair = new_pair(tmp)
+    pair.carry(first_dump(tmp), 1)
+    pair.carry(second_dump(tmp), 2)
+    rows = pair.school.state.db.execute(
+        "SELECT seq, name, timestamp, sha1 FROM held_files WHERE peer=? ORDER BY seq DESC, name, timestamp", (pair.hq.wiki_id,)
+    ).fetchall()
+    assert [r[0] for r in rows] == [-1] * 4 + [-2] * 3
+    assert sorted(r[1:] for r in rows) == sorted((n, t, s) for n, t, s, _z, _a in dump_files(second_dump(tmp)))
