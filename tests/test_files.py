@@ -507,3 +507,20 @@ def test_the_receiver_remembers_which_files_the_sender_holds_because_it_sent_the
     ).fetchall()
     assert [r[0] for r in rows] == [-1] * 4 + [-2] * 3
     assert sorted(r[1:] for r in rows) == sorted((n, t, s) for n, t, s, _z, _a in dump_files(second_dump(tmp)))
+
+
+def test_import_then_make_from_the_store_carries_the_files(cli_sides):
+    """The other way in: bundle import stores the dump's files, bundle make (no --from)
+    carries them from the store, and a second make after a re-import of a later dump
+    carries only what is new."""
+    tmp, hq, school = cli_sides
+    run_cli("import", "-C", hq, first_dump(str(tmp)))
+    run_cli("make", "-C", hq, "--out", tmp / "b1.bundle")
+    run_cli("apply", "-C", school, tmp / "b1.bundle", "--manifest-out", tmp / "m1.wbm")
+    run_cli("import", "-C", hq, second_dump(str(tmp)))
+    r = run_cli("make", "-C", hq, "--since", tmp / "m1.wbm", "--out", tmp / "b2.bundle", "--json")
+    assert '"versions": 3' in r.output and '"refs": 1' in r.output and '"blobs": 2' in r.output
+    run_cli("apply", "-C", school, tmp / "b2.bundle")
+    from bundler.state import Side
+
+    assert store_files(Side.open(str(school))) == store_files(Side.open(str(hq))) == dump_files(second_dump(str(tmp)))
