@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import __version__
-from .container import EMPTY_CHECKPOINT, BundleReader, Header
-from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
+from .container import EMPTY_CHECKPOINT, FRAME_BLOB, FRAME_FILES, BundleReader, Header
+from .errors import BasisError, FormatError, StaleBundleError, UsageError, WrongPeerError
 from .manifest import new_manifest, write_manifest
 from .make import mkey
 from .merge import ReturnApplier, StoreTarget, edit_ids
 from .model import local_id_range, page_rkeys
+from .files import FileImporter, record_sent_by
 from .records import decode_frame
 from .state import Received, Side
 from .store import INT64, WikiStore
@@ -39,6 +40,9 @@ class ApplyResult:
     merged: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # what a person should read: merges, conflicts, kept pages
+    files_added: int = 0  # file versions
+    blobs_added: int = 0  # distinct file contents stored
+    file_versions: list = field(default_factory=list)  # FileVersions the bundle carried
     manifest: str | None = None
     elapsed: float = 0.0
     notes: list[str] = field(default_factory=list)  # what the target could not do as asked
@@ -131,6 +135,7 @@ def apply_bundle(
                         st.set_upstream(h.sender)  # bundles back to it are returns
                     for text in result.notices:
                         st.add_notice(h.sender, text)
+                    record_sent_by(side.state, h.sender, h.seq, result.file_versions)
             result.notices = list(h.notices) + result.notices
             last = st.last_received(h.sender)
             assert last is not None
@@ -190,8 +195,11 @@ def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult,
     applier = ReturnApplier(
         target, h.sender, peer.label if peer else "", lambda page_id, rkey: side.state.holds_rev(h.sender, page_id, rkey),
     )
+    files = FileImporter(store) if not side.is_api else _FilesRefused()
     with target.transaction():
-        out = applier.run(reader, progress)
+        out = applier.run(reader, progress, files.take)
+        files.finish()
+    result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     result.pages = out.pages
     result.revisions_added = out.revisions_added
     result.revisions_present = out.revisions_present
@@ -241,8 +249,11 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
             "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (pid, local.start, local.stop))}
         return bool(mine - st.held_rev_ids(h.sender, pid, chain))
 
+    files = FileImporter(store) if embedded else _FilesRefused()
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
+            if files.take(frame, what=f"frame {i} (offset {frame.offset})"):
+                continue
             bases = frame.meta.get("dict")
             if hasattr(store, "prefetch_texts") and isinstance(bases, list):
                 store.prefetch_texts(bases)  # a MediaWiki fetches them in batches, not one request each
@@ -292,17 +303,38 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
             n_dels += len(content.deletes)
         if embedded:
             _move_aside(store, page_ids, result)
+        files.finish()
         got = (len(page_ids), n_revs, n_moves, n_dels, n_updates)
         want = (h.counts.pages, h.counts.revisions, h.counts.moves, h.counts.deletions, h.counts.updates)
         if got != want:
             raise FormatError(f"the bundle holds {got} (pages, revisions, moves, deletions, updates); its header says {want}")
     result.pages = len(page_ids)
     result.notes = list(getattr(store, "notes", ()))
+    result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     if progress:
         progress(n_revs)
     for pid in page_ids:
         incoming.setdefault(pid, {})
     return _held_rows(store, incoming, titles)
+
+
+class _FilesRefused:
+    """A MediaWiki target takes no files yet: say so while the bundle is staged, before
+    anything is written."""
+
+    versions_added = blobs_added = 0
+    taken: list = []
+
+    def take(self, frame, what: str) -> bool:
+        if frame.type in (FRAME_FILES, FRAME_BLOB):
+            raise UsageError(
+                f"{what}: this bundle carries files (uploads), which this version cannot apply to a MediaWiki yet",
+                hint="Nothing was changed. Ask the sender for a bundle without files, or apply it to an embedded store.",
+            )
+        return False
+
+    def finish(self) -> None:
+        pass
 
 
 def _move_aside(store, incoming: set[int], result: ApplyResult) -> None:

@@ -35,6 +35,8 @@ MAX_HEADER_LEN = 64 * 1024
 FRAME_FIXED = struct.Struct(">BIII")  # type, meta_len, comp_len, raw_len
 FRAME_RECORDS = 1
 FRAME_END = 0
+FRAME_FILES = 2  # §Files: file versions and the blobs that follow (capability files-v1)
+FRAME_BLOB = 3  # §Files: one chunk of a blob's bytes, stored as they travel
 MAX_META_LEN = 1 << 20
 MAX_RAW_LEN = 64 << 20
 MAX_COMP_LEN = MAX_RAW_LEN + (1 << 20)
@@ -48,8 +50,9 @@ TAIL_LEN = TRAILER.size + SIGNATURE.size
 
 # §Versioning: capabilities this reader implements. A bundle that requires
 # anything else is refused, as git refuses unknown bundle capabilities.
-KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1"})
+KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1", "files-v1"})
 WRITTEN_CAPABILITIES = ("records-v1", "char-delta-v1")
+FILES_CAPABILITY = "files-v1"  # added to the written ones only when a bundle carries files
 
 EMPTY_CHECKPOINT = bytes(16)
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -213,6 +216,9 @@ def _breakdown(b) -> dict:
     for key in ("inserted", "metadata"):
         if isinstance(b.get(key), int) and not isinstance(b.get(key), bool):
             out[key] = b[key]
+    f = b.get("files")
+    if isinstance(f, dict):  # §Files: what the file frames hold, by kind of bytes
+        out["files"] = {k: v for k, v in f.items() if isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)}
     return out
 
 
@@ -222,6 +228,7 @@ class RawFrame:
     body: bytes  # zstd frame, still compressed
     raw_len: int
     offset: int
+    type: int = FRAME_RECORDS
 
 
 class BundleReader:
@@ -353,10 +360,13 @@ class BundleReader:
                 if pos != self.body_len:
                     raise FormatError("data after the end frame")
                 return
-            if ftype != FRAME_RECORDS:
+            files = FILES_CAPABILITY in self.header.capabilities
+            if ftype != FRAME_RECORDS and not (files and ftype in (FRAME_FILES, FRAME_BLOB)):
                 raise FormatError(f"unknown frame type {ftype} at offset {at}")
             if meta_len > MAX_META_LEN or raw_len > MAX_RAW_LEN or comp_len > MAX_COMP_LEN:
                 raise LimitError(f"frame at offset {at} declares sizes over the limits ({meta_len}, {comp_len}, {raw_len})")
+            if ftype == FRAME_BLOB and raw_len != comp_len:
+                raise FormatError(f"blob frame at offset {at}: raw_len {raw_len} differs from comp_len {comp_len}")
             if pos + meta_len + comp_len > self.body_len:
                 raise FormatError(f"frame at offset {at} runs past the end of the body")
             meta = wire.unpackb(self.f.read(meta_len), what=f"frame meta at {at}")
@@ -364,7 +374,7 @@ class BundleReader:
                 raise FormatError(f"frame meta at {at}: expected a map")
             body = self.f.read(comp_len)
             pos += meta_len + comp_len
-            yield RawFrame(meta, body, raw_len, at)
+            yield RawFrame(meta, body, raw_len, at, ftype)
 
 
 _HINT_COPY = "The copy is incomplete or damaged: copy the bundle again from its source (and check the USB stick)."
@@ -388,9 +398,9 @@ class BundleWriter:
         self.frame_bytes = 0
         self._finished: str | None = None
 
-    def add_frame(self, meta: dict, body: bytes, raw_len: int) -> None:
+    def add_frame(self, meta: dict, body: bytes, raw_len: int, ftype: int = FRAME_RECORDS) -> None:
         m = wire.packb(meta)
-        self._frames.write(FRAME_FIXED.pack(FRAME_RECORDS, len(m), len(body), raw_len))
+        self._frames.write(FRAME_FIXED.pack(ftype, len(m), len(body), raw_len))
         self._frames.write(m)
         self._frames.write(body)
         self.frames += 1

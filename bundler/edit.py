@@ -24,8 +24,9 @@ from .state import Side
 class EditResult:
     title: str
     page_id: int
-    rev_id: int | None  # None: nothing changed
+    rev_id: int | None  # None: no new revision
     created: bool = False
+    changed: bool = True
 
 
 def _title(title: str) -> str:
@@ -100,3 +101,57 @@ def _existing(store, title: str) -> Page:
     if page is None:
         raise UsageError(f"there is no page {title!r} in this wiki", hint="'bundle export' lists what the wiki holds; titles are case-sensitive after the first letter.")
     return page
+
+
+def upload_file(side: Side, path: str, *, name: str | None, user: str, comment: str = "") -> EditResult:
+    """A new version of a file (or a new file), as Special:Upload makes it: the file's
+    bytes stored once per sha1, its description page created on a first upload."""
+    import hashlib
+    import os
+
+    from .files import sniff
+    from .model import FileVersion
+
+    name = (name or os.path.basename(path)).replace(" ", "_")
+    if not name or "/" in name or ":" in name:
+        raise UsageError(f"{name!r} is not a file name", hint="Give --name like Map_of_the_clinic.png.")
+    name = name[0].upper() + name[1:]
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}", hint="Give the file to upload.") from None
+    with f:
+        h = hashlib.sha1()
+        size = 0
+        head = f.read(64)
+        f.seek(0)
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+        sha1 = h.hexdigest()
+        store = side.store()
+        try:
+            with store.transaction():
+                versions = list(store.file_versions(name))
+                if versions and versions[-1].sha1 == sha1:
+                    return EditResult(name, 0, None, changed=False)  # as MediaWiki: fileexists-no-change
+                f.seek(0)
+                store.put_blob(sha1, f)
+                stamp = max(int(time.time()), versions[-1].timestamp + 1 if versions else 0)
+                store.put_file_version(FileVersion(name, stamp, sha1, size, user, None, comment, sniff(head)[0]))
+            result = EditResult(name, 0, None, created=not versions)
+        finally:
+            store.close()
+    # The description page, as MediaWiki makes it on a first upload.
+    if not versions:
+        ns_name = _file_namespace(side)
+        edit_page(side, f"{ns_name}:{name.replace('_', ' ')}", comment or "", user=user, summary=comment)
+    return result
+
+
+def _file_namespace(side: Side) -> str:
+    store = side.store()
+    try:
+        return next((n for k, _c, n in store.siteinfo().namespaces if k == 6 and n), "File")
+    finally:
+        store.close()

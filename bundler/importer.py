@@ -24,6 +24,8 @@ class ImportResult:
     revisions_present: int = 0
     moves: int = 0
     deletions: int = 0
+    files_added: int = 0  # file versions (uploads), bytes checked against their sha1 by the reader
+    files_skipped: int = 0  # upload versions the dump has no bytes for
 
 
 def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, progress: Callable[[int], None] | None = None) -> ImportResult:
@@ -79,6 +81,12 @@ def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, pr
                 store.put_revision(replace(rev, rev_id=RevId(rid), page_id=PageId(target), parent_id=parent))
                 have.add(k)
                 res.revisions_added += 1
+        for fv in reader.files.versions():
+            if not store.has_blob(fv.sha1):
+                with reader.files.open(fv.sha1) as f:
+                    store.put_blob(fv.sha1, f)
+            res.files_added += store.put_file_version(fv)
+        res.files_skipped = reader.files.skipped
         if delete_missing:
             cur = db.execute("UPDATE page SET deleted=1 WHERE deleted=0 AND page_id NOT IN (SELECT page_id FROM import_seen)")
             res.deletions = cur.rowcount

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from . import __version__
-from .container import EMPTY_CHECKPOINT, BundleWriter, Counts, Header
+from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES, BundleWriter, Counts, Header
+from .files import FilesSent, FileSource, carry_files
 from .errors import BasisError, UsageError, WrongPeerError
 from .manifest import read_manifest
 from .model import FRESH_IDS, LOCAL_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
@@ -117,7 +118,8 @@ class MakeResult:
     pages_seen: int = 0
     elapsed: float = 0.0
     by_namespace: dict[int, list[int]] = field(default_factory=dict)
-    deferred: int = 0  # pages (or deletions) left for the next bundle by --max-size
+    deferred: int = 0  # pages (or deletions, or files) left for the next bundle by --max-size
+    files: dict = field(default_factory=dict)  # FilesSent.breakdown() when files travel
 
 
 # A source that lacks more than half the pages a peer holds (and more than this many)
@@ -166,13 +168,14 @@ class Budget:
 
 def make_bundle_retrying(side: Side, out: str, open_source, *, max_size: int | None = None, **kw) -> MakeResult:
     """``make_bundle`` from a source opened by ``open_source()`` -> (pages, siteinfo,
-    name, close); under ``max_size``, made again with a smaller target when the
+    name, close[, files]); under ``max_size``, made again with a smaller target when the
     estimate overshot (rare: compression is estimated from the frames so far)."""
     target = max_size
     for _attempt in range(5):
-        pages, siteinfo, name, close = open_source()
+        pages, siteinfo, name, close, *files = open_source()
         try:
-            return make_bundle(side, out, pages, siteinfo=siteinfo, source_name=name, max_size=max_size, target=target, **kw)
+            return make_bundle(side, out, pages, siteinfo=siteinfo, source_name=name, max_size=max_size, target=target,
+                               files=files[0] if files else None, **kw)
         except OverBudget as e:
             assert max_size is not None and target is not None
             target = int(target * max_size / e.size * 0.95)
@@ -218,6 +221,7 @@ def make_bundle(
     max_size: int | None = None,
     target: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    files: FileSource | None = None,
 ) -> MakeResult:
     """Write the bundle. With ``max_size``, fill it up to ``target`` (default
     ``max_size``) and raise ``OverBudget`` if the result is still larger."""
@@ -420,7 +424,15 @@ def make_bundle(
                 st.record_held_page(peer.wiki_id, seq, pid, ns, title, True)
                 n_dels += 1
             flush()
-            if budget is not None and deferred and not (n_revs or n_moves or n_dels or n_updates):
+            # Files after pages: the text is what an offline wiki is read for and costs
+            # little; media is large. Under --max-size, pages fill the bundle first and
+            # files (smallest first) take the room that is left.
+            fsent = FilesSent()
+            if files is not None:
+                room = (lambda: None) if budget is None else (lambda: budget.limit - writer.frame_bytes - Budget.OVERHEAD)
+                fsent = carry_files(st, peer.wiki_id, seq, files, writer, room=room, until=until, latest_only=latest_only)
+                deferred += fsent.deferred
+            if budget is not None and deferred and not (n_revs or n_moves or n_dels or n_updates or fsent.versions):
                 raise UsageError(
                     f"nothing fits in {max_size:,} bytes: the next page's first revision alone is larger",
                     hint="Give a larger --max-size, or carry the bundle in parts with --part-size.",
@@ -442,12 +454,14 @@ def make_bundle(
                 kind="return" if st.is_upstream(peer.wiki_id) else "update",
                 latest_only=latest_only,
                 counts=counts,
+                capabilities=WRITTEN_CAPABILITIES + ((FILES_CAPABILITY,) if fsent.versions else ()),
                 source=source_name,
                 tool=f"wikibundle {__version__}",
                 breakdown={
                     "namespaces": {str(ns): v for ns, v in sorted(by_ns.items())},  # msgpack map keys are strings here
                     "inserted": inserted,
                     "metadata": max(0, raw_total - inserted),
+                    **({"files": fsent.breakdown()} if fsent.versions else {}),
                 },
                 ack_seq=ack.seq if ack else 0,
                 ack=ack.checkpoint if ack else bytes(16),
@@ -479,4 +493,5 @@ def make_bundle(
         elapsed=time.monotonic() - t0,
         by_namespace=by_ns,
         deferred=deferred,
+        files=fsent.breakdown() if fsent.versions else {},
     )

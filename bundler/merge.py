@@ -207,10 +207,15 @@ class ReturnApplier:
         here = self.t.page(local) if local is not None else None
         return here[0].title if here else None  # deleted here too: the return may bring it back
 
-    def run(self, reader: BundleReader, progress: Callable[[int], None] | None) -> ReturnOutcome:
+    def run(self, reader: BundleReader, progress: Callable[[int], None] | None,
+            take_frame: Callable[..., bool] = lambda frame, what: False) -> ReturnOutcome:
+        """Land every page of the return; ``take_frame`` takes the frames that are not
+        page records (files, uploaded offline: they land as they are)."""
         work: dict[int, PageWork] = {}
         n = 0
         for i, frame in enumerate(reader.frames()):
+            if take_frame(frame, what=f"frame {i} (offset {frame.offset})"):
+                continue
             if hasattr(self.t, "prefetch_texts") and isinstance(frame.meta.get("dict"), list):
                 self.t.prefetch_texts([self.t.origin(r) or r for r in frame.meta["dict"] if isinstance(r, int)])
             content = decode_frame(

@@ -59,6 +59,19 @@ MIGRATIONS = [
         """,
     ),
     (
+        # File versions a peer holds per checkpoint, like held_revs (queries: files.py);
+        # under a negative seq, the versions the peer sent us in its bundle -seq; and
+        # sha1s of bytes the peer says it holds whatever we sent (files it got some
+        # other way), which are never sent again as bytes.
+        "0002-held-files",
+        """
+        CREATE TABLE held_files (peer TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL,
+            timestamp INTEGER NOT NULL, sha1 TEXT NOT NULL, PRIMARY KEY (peer, seq, name, timestamp, sha1));
+        CREATE INDEX held_files_sha1 ON held_files(peer, sha1);
+        CREATE TABLE reported_files (peer TEXT NOT NULL, sha1 TEXT NOT NULL, PRIMARY KEY (peer, sha1));
+        """,
+    ),
+    (
         # A side whose wiki is a MediaWiki (bundler/targets/mediawiki.py): MediaWiki
         # renumbers what it imports, so the ids a sender names this side's pages and
         # revisions by (bundle ids) map to the wiki's own. ``mw_own_revs``: revisions

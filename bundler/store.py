@@ -19,11 +19,11 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from . import wire
 from .errors import ContentError, StateError
-from .model import Deleted, Page, PageId, RevId, Revision, SiteInfo, Slot
+from .model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot
 from .sources.dump import PageHistory
 
 SCHEMA = [
@@ -59,6 +59,28 @@ SCHEMA = [
         """,
     ),
     (
+        # Uploads: a file's versions (metadata), and their bytes stored once per
+        # sha1 whatever name or version they belong to, cut into chunks so a 100 MB
+        # file is never one value in memory.
+        "0002-files",
+        """
+        CREATE TABLE file_version (
+            name TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,
+            sha1 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            user TEXT,
+            user_id INTEGER,
+            comment TEXT,
+            mime TEXT,
+            PRIMARY KEY (name, timestamp, sha1)
+        );
+        CREATE INDEX file_version_sha1 ON file_version(sha1);
+        CREATE TABLE file_blob (sha1 TEXT PRIMARY KEY, size INTEGER NOT NULL);
+        CREATE TABLE file_chunk (sha1 TEXT NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (sha1, n));
+        """,
+    ),
+    (
         # Where a revision or page made here from a peer's return bundle came from
         # (the peer's ids): written in the same transaction as the revision, so a
         # re-run after a crash finds it and does not make the edit twice.
@@ -71,6 +93,8 @@ SCHEMA = [
         """,
     ),
 ]
+
+BLOB_CHUNK = 1 << 20  # bytes per stored chunk of a file
 
 
 # SQLite integers are signed 64-bit; a Python int outside raises OverflowError in
@@ -395,6 +419,66 @@ class WikiStore:
                 f"the bundle updates revision {rev.rev_id}, which this side does not hold",
                 hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
             )
+        return cur.rowcount > 0
+
+    # --- files (uploads) ---------------------------------------------------------
+
+    def file_versions(self, name: str | None = None) -> Iterator[FileVersion]:
+        """Every file version (or one file's), by name and then in history order."""
+        q = "SELECT name, timestamp, sha1, size, user, user_id, comment, mime FROM file_version"
+        args: tuple = ()
+        if name is not None:
+            q += " WHERE name=?"
+            args = (name,)
+        for row in self.db.execute(q + " ORDER BY name, timestamp, sha1", args).fetchall():
+            yield FileVersion(*row)
+
+    def has_blob(self, sha1: str) -> bool:
+        return self.blob_size(sha1) is not None
+
+    def blob_size(self, sha1: str) -> int | None:
+        row = self.db.execute("SELECT size FROM file_blob WHERE sha1=?", (sha1,)).fetchone()
+        return row[0] if row else None
+
+    def blob_chunks(self, sha1: str) -> Iterator[bytes]:
+        """A file's bytes, chunk by chunk (memory stays at one chunk whatever the size)."""
+        n = 0
+        while True:
+            row = self.db.execute("SELECT data FROM file_chunk WHERE sha1=? AND n=?", (sha1, n)).fetchone()
+            if row is None:
+                return
+            yield bytes(row[0])
+            n += 1
+
+    def blob_bytes(self, sha1: str) -> bytes | None:
+        """A whole blob in memory: only for what must be whole (a delta's base, tests)."""
+        return b"".join(self.blob_chunks(sha1)) if self.has_blob(sha1) else None
+
+    def put_blob(self, sha1: str, f: BinaryIO) -> bool:
+        """Store the bytes read from ``f`` under ``sha1`` (inside transaction());
+        False if held already. The caller has checked the sha1: store data is trusted."""
+        if self.has_blob(sha1):
+            return False
+        n = size = 0
+        while chunk := f.read(BLOB_CHUNK):
+            self.db.execute("INSERT INTO file_chunk VALUES (?,?,?)", (sha1, n, chunk))
+            n += 1
+            size += len(chunk)
+        self.db.execute("INSERT INTO file_blob VALUES (?,?)", (sha1, size))
+        return True
+
+    def put_file_version(self, fv: FileVersion) -> bool:
+        """Record a version whose bytes are held; False if it was already here."""
+        _check_int64(f"file {fv.name!r}", timestamp=fv.timestamp, size=fv.size, user_id=fv.user_id)
+        if not self.has_blob(fv.sha1):
+            raise ContentError(
+                f"file {fv.name!r} ({fv.sha1[:12]}…) arrives without its bytes, and this side does not hold them",
+                hint="This side's wiki lost files since the last sync; ask the sender for a full bundle (bundle make --full).",
+            )
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO file_version VALUES (?,?,?,?,?,?,?,?)",
+            (fv.name, fv.timestamp, fv.sha1, fv.size, fv.user, fv.user_id, fv.comment, fv.mime),
+        )
         return cur.rowcount > 0
 
     def check_titles(self) -> None:

@@ -12,6 +12,7 @@ from helpers import LDNONT, cli_sides, run_cli  # noqa: F401 (fixture)
 from bundler.apply import apply_bundle
 from bundler.container import BundleReader
 from bundler.edit import delete_page, edit_page, move_page
+from bundler.files import StoreFiles
 from bundler.importer import import_dump
 from bundler.make import make_bundle
 from bundler.merge import three_way
@@ -38,7 +39,8 @@ class Loop:
     def make(self, side: Side, name: str):
         store = side.store()
         try:
-            return make_bundle(side, os.path.join(self.tmp, name), store.pages(), siteinfo=store.siteinfo(), source_name="store")
+            return make_bundle(side, os.path.join(self.tmp, name), store.pages(), siteinfo=store.siteinfo(),
+                               source_name="store", files=StoreFiles(store))
         finally:
             store.close()
 
@@ -297,6 +299,11 @@ def test_cli_round_trip_with_return_out(cli_sides):
     a, b = Loop.current(Side.open(str(hq))), Loop.current(Side.open(str(school)))
     assert a == b and "offline change" in a["Clinic"] and "online change" in a["Clinic"]
     run_cli("edit", "-C", school, "Clinic", code=2)  # no action given: a usage error, no traceback
+    logo = os.path.join(os.path.dirname(__file__), "data", "files", "installer-logo.png")
+    assert "a new file" in run_cli("upload", "-C", school, logo, "--user", "Teacher", "--comment", "logo").output
+    assert "nothing changed" in run_cli("upload", "-C", school, logo, "--user", "Teacher").output
+    run_cli("make", "-C", school, "--out", tmp / "r2.bundle")
+    assert json.loads(run_cli("apply", "-C", hq, tmp / "r2.bundle", "--json").output)["files_added"] == 1
 
 
 def test_deletion_offline_arriving_after_an_online_edit_is_not_carried_out(tmp_path):
@@ -323,3 +330,26 @@ def test_nothing_received_travels_back_even_across_a_reimport(tmp_path):
         made, res = loop.back()
         assert (made.counts.pages, made.counts.revisions, made.counts.updates, made.counts.moves, made.counts.deletions) == (0, 0, 0, 0, 0)
     assert Loop.current(loop.hq) == Loop.current(loop.school)
+
+
+def test_a_file_uploaded_offline_reaches_the_online_wiki_once(tmp_path):
+    from bundler.edit import upload_file
+
+    loop = seeded(tmp_path)
+    png = os.path.join(os.path.dirname(__file__), "data", "files")
+    sample = sorted(f for f in os.listdir(png) if f.endswith(".png"))[0]
+    upload_file(loop.school, os.path.join(png, sample), name="Clinic map.png", user="Nurse.Ada", comment="map")
+    made, res = loop.back()
+    assert res.files_added == 1 and res.blobs_added == 1
+    assert "File:Clinic map.png" in Loop.current(loop.hq), "the description page came too"
+    store = loop.hq.store()
+    versions = list(store.file_versions("Clinic_map.png"))
+    store.close()
+    with open(os.path.join(png, sample), "rb") as f:
+        import hashlib
+
+        assert [v.sha1 for v in versions] == [hashlib.sha1(f.read()).hexdigest()]
+    up, _ = loop.update()
+    assert not up.files, "the file does not travel back to where it came from"
+    again, _ = loop.back()
+    assert not again.files

@@ -35,6 +35,7 @@ app.command("export")(export_cmd.export)
 app.command("import")(export_cmd.import_)
 app.command("edit")(edit_cmd.edit)
 app.command("show")(edit_cmd.show)
+app.command("upload")(edit_cmd.upload)
 
 
 @app.callback(invoke_without_command=True)

@@ -64,6 +64,8 @@ def apply(
         "merged": res.merged,
         "conflicts": res.conflicts,
         "notices": res.notices,
+        "files_added": res.files_added,
+        "file_contents_added": res.blobs_added,
         "manifest": res.manifest,
         "return_bundle": ret.path if ret else None,
         "return_revisions": ret.counts.revisions if ret else None,
@@ -79,7 +81,9 @@ def apply(
     else:
         out.print(
             f"Applied bundle {h.seq}: {res.revisions_added:,} revisions added to {res.pages:,} pages, "
-            f"{len(res.moves)} moves, {len(res.deletions)} deletions ({res.elapsed:.1f}s)."
+            f"{len(res.moves)} moves, {len(res.deletions)} deletions"
+            + (f", {res.files_added:,} file versions ({res.blobs_added:,} new contents)" if res.files_added else "")
+            + f" ({res.elapsed:.1f}s)."
         )
         for a, b in res.moves[:10]:
             out.print(f"  moved   {escape(a)} → {escape(b)}")

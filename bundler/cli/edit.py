@@ -111,3 +111,29 @@ def show(
         sys.stdout.write(((head.text or "") if head else "") + "\n")
     finally:
         store.close()
+
+
+@handle_errors
+def upload(
+    file: str = typer.Argument(..., help="The file to upload (any type; JPEG, PNG, PDF are never recompressed)."),
+    dir: str = DirOption,
+    name: str = typer.Option(None, "--name", help="The file's name on the wiki (default: the file's own name)."),
+    user: str = typer.Option(..., "--user", "-u", help="Who uploaded it (kept on both sides)."),
+    comment: str = typer.Option("", "--comment", "-m", help="The upload summary; on a first upload also the description page's text."),
+) -> None:
+    """Upload a file (or a new version of one) to this side's embedded wiki store.
+
+    On an offline side it travels back in the next return bundle, its bytes
+    sent once whatever its name.
+
+    Example:  bundle upload -C school clinic-map.png --user Nurse.Ada --comment "map of the clinic"
+    """
+    from ..edit import upload_file
+
+    side = Side.open(dir)
+    with side.locked():
+        res = upload_file(side, file, name=name, user=user, comment=comment)
+    if not res.changed:
+        out.print(f"{escape(res.title)}: the wiki holds these bytes as its current version already; nothing changed.")
+    else:
+        out.print(f"Uploaded {escape(res.title)}" + (" (a new file)." if res.created else " (a new version)."))
