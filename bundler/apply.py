@@ -249,7 +249,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
             "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (pid, local.start, local.stop))}
         return bool(mine - st.held_rev_ids(h.sender, pid, chain))
 
-    files = FileImporter(store) if embedded else _FilesRefused()
+    files = FileImporter(store) if embedded else _files_for(store)
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
             if files.take(frame, what=f"frame {i} (offset {frame.offset})"):
@@ -318,8 +318,13 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
     return _held_rows(store, incoming, titles)
 
 
+def _files_for(target):
+    """A target's own taker of files frames (a MediaWiki uploads them), else a refusal."""
+    return target.files() if hasattr(target, "files") else _FilesRefused()
+
+
 class _FilesRefused:
-    """A MediaWiki target takes no files yet: say so while the bundle is staged, before
+    """A target that takes no files: say so while the bundle is staged, before
     anything is written."""
 
     versions_added = blobs_added = 0
@@ -328,7 +333,7 @@ class _FilesRefused:
     def take(self, frame, what: str) -> bool:
         if frame.type in (FRAME_FILES, FRAME_BLOB):
             raise UsageError(
-                f"{what}: this bundle carries files (uploads), which this version cannot apply to a MediaWiki yet",
+                f"{what}: this bundle carries files (uploads), which this version cannot apply to this kind of wiki yet",
                 hint="Nothing was changed. Ask the sender for a bundle without files, or apply it to an embedded store.",
             )
         return False

@@ -98,8 +98,11 @@ def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, ski
             from ..sources.api import ApiSource
             from ..targets.mediawiki import own_revisions
 
+            from ..sources.api_files import ApiFiles
+
             src = ApiSource(client, own_revisions(side.state), _id_map(side, kw.get("to"), kw.get("since")))
-            return src.pages(), src.siteinfo, side.wiki, lambda: None
+            files = ApiFiles(client, side.state.db)  # downloads only what the peer lacks
+            return src.pages(), src.siteinfo, side.wiki, files.close, files
         from ..files import StoreFiles
 
         return store.pages(), store.siteinfo(), "store", lambda: None, StoreFiles(store)

@@ -1,0 +1,132 @@
+"""Uploads between two real MediaWikis 1.39: bundle make reads the online wiki's
+file versions (sources/api_files.py), bundle apply uploads them to the offline
+wiki (targets/mediawiki_files.py). Checked by downloading every version back.
+
+What "the same file" means here: the same versions in the same order with the
+same bytes (sha1 of the downloaded bytes). Times and uploader differ: the API
+uploads now, as the sync account; the comment names the original.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from bundler.mediawiki import MediaWikiClient
+from helpers import run_cli
+
+pytestmark = pytest.mark.mediawiki
+
+DATA = Path(__file__).parent / "data" / "files"
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def files_of(client: MediaWikiClient) -> dict[str, list[tuple[str, str]]]:
+    """name -> [(sha1 the wiki lists, sha1 of the downloaded bytes)], oldest first."""
+    names = [img["name"] for batch in client.query({"list": "allimages", "ailimit": "max"})
+             for img in batch["query"]["allimages"]]
+    out = {}
+    for title, versions in client.imageinfo([f"File:{n}" for n in names]).items():
+        out[title.split(":", 1)[1]] = [
+            (v.sha1, hashlib.sha1(b"".join(client.download(v.url))).hexdigest()) for v in reversed(versions)
+        ]
+    return out
+
+
+class Sides:
+    def __init__(self, pair, tmp_path, monkeypatch):
+        self.tmp = tmp_path
+        self.online = MediaWikiClient(pair.online.api_url, pair.online.bot_user, pair.online.bot_password)
+        self.offline = MediaWikiClient(pair.offline.api_url, pair.offline.bot_user, pair.offline.bot_password)
+        self.hq, self.school = tmp_path / "online", tmp_path / "offline"
+        for d, wiki in ((self.hq, pair.online), (self.school, pair.offline)):
+            monkeypatch.setenv("WIKIBUNDLE_PASSWORD", wiki.bot_password)
+            run_cli("init", "-C", d, "--wiki", wiki.api_url, "--user", wiki.bot_user)
+            (tmp_path / f"{d.name}.pub").write_text(run_cli("key", "-C", d).output)
+        run_cli("trust", "-C", self.hq, tmp_path / "offline.pub")
+        run_cli("trust", "-C", self.school, tmp_path / "online.pub")
+        self.n = 0
+
+    def make(self) -> dict:
+        self.n += 1
+        since = ["--since", self.tmp / f"m{self.n - 1}.wbm"] if self.n > 1 else []
+        return json.loads(run_cli("make", "-C", self.hq, *since, "--out", self.tmp / f"b{self.n}.bundle", "--json").output)
+
+    def apply(self) -> dict:
+        r = run_cli("apply", "-C", self.school, self.tmp / f"b{self.n}.bundle", "--manifest-out", self.tmp / f"m{self.n}.wbm", "--json")
+        return json.loads(r.output)
+
+    def uploads(self, name: str) -> list[tuple]:
+        db = sqlite3.connect(self.school / "state.sqlite")
+        try:
+            return db.execute("SELECT timestamp, sha1, mw_timestamp FROM mw_files WHERE name=? ORDER BY mw_timestamp", (name,)).fetchall()
+        finally:
+            db.close()
+
+
+@pytest.fixture
+def sides(mediawiki_pair, tmp_path, monkeypatch) -> Sides:
+    return Sides(mediawiki_pair, tmp_path, monkeypatch)
+
+
+def test_every_file_version_reaches_the_offline_wiki_once_with_its_bytes(sides):
+    w = sides.online
+    red, green, blue = png(4, 3, (255, 0, 0)), png(5, 5, (0, 255, 0)), png(6, 2, (0, 0, 255))
+    svg = (DATA / "betafeatures-icon-WikitextEditor-ltr.svg").read_bytes()
+    w.upload("Dot.png", red, "first version", text="A dot.")
+    w.upload("Dot.png", green, "second version")
+    w.upload("Icon.svg", svg, "an icon", text="An icon.")
+    w.edit("Alpha", "a\n", "create")
+
+    first = sides.make()
+    assert first["files"]["versions"] == 3 and first["files"]["blobs"] == 3
+    applied = sides.apply()
+    assert applied["files_added"] == 3
+    online = files_of(w)
+    assert files_of(sides.offline) == online  # same versions, same order, same bytes
+    assert all(listed == got for versions in online.values() for listed, got in versions)
+    # The comment names the original uploader and time (the API uploads now, as the sync account).
+    ii = sides.offline.imageinfo(["File:Dot.png"])["File:Dot.png"]
+    assert ii[-1].comment.startswith("first version [uploaded by Admin at ") and ii[-1].comment.endswith(" on online]")
+
+    # A re-upload, and the first version's bytes again under another name.
+    w.upload("Dot.png", blue, "third version")
+    w.upload("Copy of dot.png", red, "same bytes, another name", text="Copy.")
+    second = sides.make()
+    assert second["files"]["versions"] == 2
+    assert second["files"]["blobs"] == 1 and second["files"]["refs"] == 1  # red travels as a reference
+    assert second["files"]["bytes"] == len(blue)
+    applied = sides.apply()
+    assert applied["files_added"] == 2
+    assert files_of(sides.offline) == files_of(w)
+
+    # Applying again: nothing changes. A re-run that lost the record of the bundle
+    # (a crash before the end) finds every version mapped and uploads none twice.
+    again = sides.apply()
+    assert again["already_applied"] and again["files_added"] == 0
+    db = sqlite3.connect(sides.school / "state.sqlite")
+    with db:
+        db.execute("DELETE FROM received WHERE seq=2")
+    db.close()
+    rerun = sides.apply()
+    assert rerun["files_added"] == 0
+    assert [len(v) for v in files_of(sides.offline).values()] == [1, 3, 1]
+    assert len(sides.uploads("Dot.png")) == 3
+
+    # The uploads applying made are the online wiki's versions: none travels back.
+    back = json.loads(run_cli("make", "-C", sides.school, "--out", sides.tmp / "back.bundle", "--json").output)
+    assert not back["files"]
