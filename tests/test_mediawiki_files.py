@@ -83,8 +83,16 @@ def sides(mediawiki_pair, tmp_path, monkeypatch) -> Sides:
     return Sides(mediawiki_pair, tmp_path, monkeypatch)
 
 
-def test_every_file_version_reaches_the_offline_wiki_once_with_its_bytes(sides):
+def test_every_file_version_reaches_the_offline_wiki_once_with_its_bytes(sides, monkeypatch):
     w = sides.online
+    downloads: list[str] = []
+    real_download = MediaWikiClient.download
+
+    def counted(self, url, **kw):
+        downloads.append(url)
+        return real_download(self, url, **kw)
+
+    monkeypatch.setattr(MediaWikiClient, "download", counted)
     red, green, blue = png(4, 3, (255, 0, 0)), png(5, 5, (0, 255, 0)), png(6, 2, (0, 0, 255))
     svg = (DATA / "betafeatures-icon-WikitextEditor-ltr.svg").read_bytes()
     w.upload("Dot.png", red, "first version", text="A dot.")
@@ -94,6 +102,7 @@ def test_every_file_version_reaches_the_offline_wiki_once_with_its_bytes(sides):
 
     first = sides.make()
     assert first["files"]["versions"] == 3 and first["files"]["blobs"] == 3
+    assert len(downloads) == 3  # each version once, though the encoder reads it several times
     applied = sides.apply()
     assert applied["files_added"] == 3
     online = files_of(w)
@@ -106,12 +115,21 @@ def test_every_file_version_reaches_the_offline_wiki_once_with_its_bytes(sides):
     # A re-upload, and the first version's bytes again under another name.
     w.upload("Dot.png", blue, "third version")
     w.upload("Copy of dot.png", red, "same bytes, another name", text="Copy.")
+    downloads.clear()
     second = sides.make()
+    # Only the new version, and the one before it as the delta base to try: not the
+    # SVG, not the first version (nor its copy), which the offline wiki holds.
+    assert len(downloads) == 2 and "archive" in downloads[1] and "archive" not in downloads[0]
     assert second["files"]["versions"] == 2
     assert second["files"]["blobs"] == 1 and second["files"]["refs"] == 1  # red travels as a reference
     assert second["files"]["bytes"] == len(blue)
+    downloads.clear()
     applied = sides.apply()
     assert applied["files_added"] == 2
+    # The copy's bytes come from the offline wiki's own old version of Dot.png, and
+    # the delta's base (the second version, current there until now) from the wiki too.
+    assert second["files"]["deltas"] == 1 and len(downloads) == 2
+    assert sorted("archive" in d for d in downloads) == [False, True]
     assert files_of(sides.offline) == files_of(w)
 
     # Applying again: nothing changes. A re-run that lost the record of the bundle

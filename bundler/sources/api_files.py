@@ -8,8 +8,9 @@ bundle's; names are ``img_name`` (no namespace prefix, underscores). A version
 whose bytes are hidden (revision-deleted) has no sha1 and no URL: it is left out.
 
 Bytes: ``open(sha1)`` downloads a version only when ``carry_files`` asks for it,
-which it does only for bytes the peer lacks; so a file the peer holds costs the
-listing, not a download. A download streams into a temporary file, is checked
+which it does only for bytes the peer lacks, and for the previous version of a
+file that changed (the base of a delta, tried as for any source); so a file the
+peer holds costs the listing, not a download. A download streams into a temporary file, is checked
 against the wiki's size and sha1, and is kept until ``close()``, because the
 encoder reads a blob more than once (its head, the zstd and delta attempts, the
 frames).
