@@ -195,10 +195,12 @@ def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult,
     applier = ReturnApplier(
         target, h.sender, peer.label if peer else "", lambda page_id, rkey: side.state.holds_rev(h.sender, page_id, rkey),
     )
-    files = FileImporter(store) if not side.is_api else _FilesRefused()
+    files = FileImporter(store) if not side.is_api else _files_for(store)
     with target.transaction():
         out = applier.run(reader, progress, files.take)
         files.finish()
+    if side.is_api and hasattr(files, "write"):  # a MediaWiki: the offline uploads, after the edits
+        files.write(f"wikibundle: return bundle {h.seq} from {peer.label if peer else h.sender[:8]}")
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     result.pages = out.pages
     result.revisions_added = out.revisions_added

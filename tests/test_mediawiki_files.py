@@ -148,3 +148,25 @@ def test_every_file_version_reaches_the_offline_wiki_once_with_its_bytes(sides, 
     # The uploads applying made are the online wiki's versions: none travels back.
     back = json.loads(run_cli("make", "-C", sides.school, "--out", sides.tmp / "back.bundle", "--json").output)
     assert not back["files"]
+
+
+def test_uploads_made_offline_travel_back_to_the_online_wiki(sides):
+    w, o = sides.online, sides.offline
+    red, green, blue = png(4, 3, (255, 0, 0)), png(5, 5, (0, 255, 0)), png(6, 2, (0, 0, 255))
+    w.upload("Dot.png", red, "first version", text="A dot.")
+    sides.make()
+    sides.apply()
+    # Offline: a new version of the online file, and a file of its own.
+    o.upload("Dot.png", green, "redrawn offline")
+    o.upload("Offline map.png", blue, "drawn offline", text="A map.")
+    back = json.loads(run_cli("make", "-C", sides.school, "--out", sides.tmp / "r1.bundle", "--json").output)
+    assert back["files"]["versions"] == 2 and back["files"]["blobs"] == 2  # not the red version it was sent
+    landed = json.loads(run_cli("apply", "-C", sides.hq, sides.tmp / "r1.bundle", "--json").output)
+    assert landed["files_added"] == 2
+    assert files_of(w) == files_of(o)
+    ii = w.imageinfo(["File:Offline map.png"])["File:Offline map.png"]
+    assert ii[0].comment.startswith("drawn offline [uploaded by Admin at ") and ii[0].comment.endswith(" on offline]")
+
+    # The next update carries none of them back: the offline wiki sent them.
+    nxt = json.loads(run_cli("make", "-C", sides.hq, "--out", sides.tmp / "b2.bundle", "--json").output)
+    assert not nxt["files"]
