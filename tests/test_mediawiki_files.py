@@ -170,3 +170,11 @@ def test_uploads_made_offline_travel_back_to_the_online_wiki(sides):
     # The next update carries none of them back: the offline wiki sent them.
     nxt = json.loads(run_cli("make", "-C", sides.hq, "--out", sides.tmp / "b2.bundle", "--json").output)
     assert not nxt["files"]
+
+    # Online, the offline map's bytes under a new name: they travel as a reference,
+    # and the offline wiki finds them under the name it uploaded them with itself.
+    w.upload("Map copy.png", blue, "copied", text="Copy.")
+    upd = json.loads(run_cli("make", "-C", sides.hq, "--out", sides.tmp / "b3.bundle", "--json").output)
+    assert upd["files"]["versions"] == 1 and upd["files"]["blobs"] == 0
+    run_cli("apply", "-C", sides.school, sides.tmp / "b3.bundle")
+    assert files_of(o) == files_of(w)
