@@ -201,6 +201,7 @@ def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult,
         files.finish()
     if side.is_api and hasattr(files, "write"):  # a MediaWiki: the offline uploads, after the edits
         files.write(f"wikibundle: return bundle {h.seq} from {peer.label if peer else h.sender[:8]}")
+        result.notes = list(getattr(store, "notes", ()))  # files the wiki refused
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     result.pages = out.pages
     result.revisions_added = out.revisions_added

@@ -178,3 +178,32 @@ def test_uploads_made_offline_travel_back_to_the_online_wiki(sides):
     assert upd["files"]["versions"] == 1 and upd["files"]["blobs"] == 0
     run_cli("apply", "-C", sides.school, sides.tmp / "b3.bundle")
     assert files_of(o) == files_of(w)
+
+
+def test_a_wiki_that_refuses_uploads_or_a_file_type_says_so(sides, mediawiki_pair):
+    w = sides.online
+    w.upload("Dot.png", png(4, 3, (255, 0, 0)), "a dot", text="A dot.")
+    w.upload("Icon.svg", (DATA / "betafeatures-icon-WikitextEditor-ltr.svg").read_bytes(), "an icon", text="An icon.")
+    w.edit("Alpha", "a\n", "create")
+    sides.make()
+    wiki, port = mediawiki_pair.offline, mediawiki_pair.offline.port
+    settings = wiki.conf.read_text()
+
+    def restart(extra: str) -> None:  # php -S caches LocalSettings.php
+        wiki.stop()
+        wiki.conf.write_text(settings + extra)
+        wiki.start(port=port)
+
+    restart("\n$wgEnableUploads = false;\n")
+    bundle = sides.tmp / "b1.bundle"
+    r = run_cli("apply", "-C", sides.school, bundle, code=50)
+    assert "uploads are disabled" in r.output and "hint:" in r.output
+    assert "Alpha" not in {p.page.title for p in sides.offline.iter_allpages_latest([0])}  # nothing changed
+
+    # SVG not allowed here: the rest lands, and the report says what was left out.
+    restart("\n$wgFileExtensions = ['png'];\n")
+    r = run_cli("apply", "-C", sides.school, bundle, "--json")
+    out = json.loads(r.output)
+    assert out["files_added"] == 1
+    assert any("Icon.svg" in n and "filetype-banned" in n for n in out["notes"]), out
+    assert set(files_of(sides.offline)) == {"Dot.png"}

@@ -45,10 +45,12 @@ import tempfile
 from typing import BinaryIO
 
 from ..errors import ContentError, WikiError
+from ..container import FRAME_FILES
 from ..files import FileImporter
 from ..model import FileVersion, format_timestamp
 from ..sources.api_files import download
 
+_NEEDED_RIGHTS = ("upload", "reupload")
 # Upload errors that are about the file, not the wiki or the account: note and go on.
 _REFUSED = frozenset({
     "filetype-banned", "verification-error", "file-too-large", "filetype-missing", "illegal-filename",
@@ -110,11 +112,36 @@ class MediaWikiFiles:
         self.uploaded = 0  # versions uploaded
         self.blobs_uploaded = 0  # distinct bytes this bundle brought that were uploaded
         self.present = 0  # versions the wiki held already
+        self._checked = False
 
     # --- what apply.py uses (as of FileImporter) -----------------------------------------
 
     def take(self, frame, what: str) -> bool:
+        if frame.type == FRAME_FILES and not self._checked:
+            self._check_rights()
         return self.importer.take(frame, what)
+
+    def _check_rights(self) -> None:
+        """Before anything is written: may this account upload here at all?"""
+        self._checked = True
+        info = self.client.siteinfo()
+        if not info.general.get("uploadsenabled", True):
+            raise WikiError(
+                f"{self.client.api_url}: this bundle carries files (uploads), and uploads are disabled on this wiki;"
+                " nothing was changed",
+                hint="Enable them ($wgEnableUploads = true in LocalSettings.php), or ask the sender for a bundle"
+                " without files.",
+                code="uploaddisabled",
+            )
+        missing = [r for r in _NEEDED_RIGHTS if r not in info.rights]
+        if missing:
+            raise WikiError(
+                f"{self.client.api_url}: this bundle carries files (uploads), and the account {info.user} may not"
+                f" upload here (missing right{'s' if len(missing) > 1 else ''}: {', '.join(missing)}); nothing was changed",
+                hint="Give the bot password the grants 'Upload new files' and 'Upload, replace, and move files'"
+                " (Special:BotPasswords), and the account the 'upload' and 'reupload' rights.",
+                code="cantupload",
+            )
 
     def finish(self) -> None:
         self.importer.finish()
