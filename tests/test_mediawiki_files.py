@@ -207,3 +207,26 @@ def test_a_wiki_that_refuses_uploads_or_a_file_type_says_so(sides, mediawiki_pai
     assert out["files_added"] == 1
     assert any("Icon.svg" in n and "filetype-banned" in n for n in out["notes"]), out
     assert set(files_of(sides.offline)) == {"Dot.png"}
+
+
+def test_a_file_that_travels_before_its_page_is_not_sent_back_as_a_new_page(sides):
+    import secrets
+
+    w = sides.online
+    big = secrets.token_hex(150_000)  # incompressible enough not to fit in 100K
+    w.upload("Dot.png", png(4, 3, (255, 0, 0)), "a dot", text=big)
+    first = json.loads(run_cli("make", "-C", sides.hq, "--max-size", "100K", "--out", sides.tmp / "b1.bundle", "--json").output)
+    assert first["pages"] == 1 and first["files"]["versions"] == 1  # Main Page and the file; the file page waits
+    sides.n = 1
+    sides.apply()
+    assert list(files_of(sides.offline)) == ["Dot.png"]
+    # The upload made the file page on the offline wiki: the tool's, not an offline edit.
+    back = json.loads(run_cli("make", "-C", sides.school, "--out", sides.tmp / "r1.bundle", "--json").output)
+    assert back["pages"] == 0 and back["revisions"] == 0 and not back["files"]
+
+    second = sides.make()
+    assert second["pages"] == 1 and not second["files"]
+    sides.apply()
+    texts = {t: s for t, s in ((c.page.title, c.sha1) for c in sides.offline.iter_allpages_latest([6]))}
+    online = {c.page.title: c.sha1 for c in w.iter_allpages_latest([6])}
+    assert texts == online  # the description from online is current

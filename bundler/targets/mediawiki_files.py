@@ -12,7 +12,9 @@ Same two phases as the pages (targets/mediawiki.py):
    found nowhere are a *content error*, before anything is written.
 2. **Upload**, after the page writes (the file page then exists, so each upload
    adds only a null revision to it, which is remembered as the tool's own like
-   the import null revisions): each file's versions in timestamp order, those
+   the import null revisions; a file whose page did not travel, left for the
+   next bundle by ``--max-size``, gets its page from the upload, and that first
+   revision is remembered as the tool's too): each file's versions in timestamp order, those
    the wiki lacks, with ``action=upload`` and ``ignorewarnings`` (a new version
    of an existing file, or the same bytes under another name). The wiki's answer
    must name the sha1 sent. ``fileexists-no-change`` (the current version has
@@ -47,6 +49,7 @@ from typing import BinaryIO
 from ..errors import ContentError, WikiError
 from ..container import FRAME_FILES
 from ..files import FileImporter
+from ..mediawiki import TITLES_PER_REQUEST
 from ..model import FileVersion, format_timestamp
 from ..sources.api_files import download
 
@@ -214,6 +217,7 @@ class MediaWikiFiles:
         staged = {v.sha1 for vs in by_name.values() for v in vs if os.path.exists(self._path(v.sha1))}
         names = sorted(by_name)
         wiki = self.client.imageinfo([f"File:{n}" for n in names])
+        no_page = self._without_page([n for n in names if not wiki.get(f"File:{n}")])
         for name in names:
             versions = sorted(set(by_name[name]), key=lambda v: (v.timestamp, v.sha1))
             held = wiki.get(f"File:{name}", [])
@@ -232,6 +236,38 @@ class MediaWikiFiles:
                     if v.sha1 in staged:
                         staged.discard(v.sha1)
                         self.blobs_uploaded += 1
+                    if name in no_page:
+                        self._page_made(name)
+                        no_page.discard(name)
+
+    def _without_page(self, names: list[str]) -> set[str]:
+        """Names whose file page does not exist: the first upload creates it."""
+        out: set[str] = set()
+        for i in range(0, len(names), TITLES_PER_REQUEST):
+            chunk = names[i : i + TITLES_PER_REQUEST]
+            titles = {f"File:{n}": n for n in chunk}
+            for batch in self.client.query({"prop": "info", "titles": list(titles)}):
+                q = batch.get("query", {})
+                back = {n["to"]: n["from"] for n in q.get("normalized", ())}
+                for p in q.get("pages", ()):
+                    if p.get("missing"):
+                        asked = back.get(p["title"], p["title"])
+                        if asked in titles:
+                            out.add(titles[asked])
+        return out
+
+    def _page_made(self, name: str) -> None:
+        """The file page the upload created (its text is our comment, not the sender's
+        description, which arrives with its page): the tool's own revision, never an
+        edit to send back, as a null revision is."""
+        data = next(self.client.query({"prop": "revisions", "titles": f"File:{name}", "rvprop": "ids|user",
+                                       "rvdir": "newer", "rvlimit": 1}))
+        for p in data.get("query", {}).get("pages", ()):
+            for r in p.get("revisions", ()):
+                if not r.get("parentid") and r.get("user") == self.target._user:
+                    with self.target.side.state.transaction():
+                        self.db.execute("INSERT OR IGNORE INTO mw_own_revs VALUES (?,?,?)",
+                                        (int(r["revid"]), self.target.sender, self.target.seq))
 
     def _mapped(self, v: FileVersion) -> bool:
         return self.db.execute(
