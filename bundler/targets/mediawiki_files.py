@@ -45,12 +45,13 @@ import os
 import shutil
 import tempfile
 from typing import BinaryIO
+from urllib.parse import urljoin
 
 from ..errors import ContentError, WikiError
 from ..container import FRAME_FILES
 from ..files import FileImporter
 from ..mediawiki import TITLES_PER_REQUEST
-from ..model import FileVersion, format_timestamp
+from ..model import FileVersion, format_timestamp, parse_timestamp
 from ..sources.api_files import download
 
 _NEEDED_RIGHTS = ("upload", "reupload")
@@ -184,14 +185,9 @@ class MediaWikiFiles:
             batch = next(self.client.query({"list": "allimages", "aisha1": sha1, "aiprop": "url|size|sha1", "ailimit": 1}))
             for img in batch.get("query", {}).get("allimages", ()):
                 if img.get("sha1") == sha1 and img.get("url"):
-                    found = (self.client_url(img["url"]), int(img.get("size", 0)), str(img["name"]))
+                    found = (urljoin(self.client.api_url, img["url"]), int(img.get("size", 0)), str(img["name"]))
         self._found[sha1] = found
         return found
-
-    def client_url(self, url: str) -> str:
-        from urllib.parse import urljoin
-
-        return urljoin(self.client.api_url, url)
 
     def _local_copy(self, sha1: str) -> str | None:
         """A local file with these bytes: staged, or downloaded from the wiki (checked)."""
@@ -303,8 +299,6 @@ class MediaWikiFiles:
             up = None
         ii = (up or {}).get("imageinfo") or {}
         if ii.get("sha1") and ii.get("timestamp"):
-            from ..model import parse_timestamp
-
             sha1, mw_ts = str(ii["sha1"]), parse_timestamp(str(ii["timestamp"]))
         else:  # fileexists-no-change, or a wiki whose answer leaves them out: ask
             cur = (self.client.imageinfo([title]).get(title) or [None])[0]
