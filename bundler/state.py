@@ -102,6 +102,15 @@ MIGRATIONS = [
         CREATE TABLE notices (peer TEXT NOT NULL, at INTEGER NOT NULL, text TEXT NOT NULL, seq INTEGER);
         """,
     ),
+    (
+        # A MediaWiki source: the wiki's clock when each bundle began reading it, so the
+        # next bundle reads only what changed since (sources/api.py).
+        "0005-source-marks",
+        """
+        CREATE TABLE source_marks (peer TEXT NOT NULL, seq INTEGER NOT NULL, wiki_time INTEGER NOT NULL,
+            PRIMARY KEY (peer, seq));
+        """,
+    ),
 ]
 
 
@@ -381,6 +390,13 @@ class State:
 
     def is_upstream(self, peer: str) -> bool:
         return self.db.execute("SELECT 1 FROM upstream WHERE peer=?", (peer,)).fetchone() is not None
+
+    def record_source_mark(self, peer: str, seq: int, wiki_time: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO source_marks VALUES (?,?,?)", (peer, seq, wiki_time))
+
+    def source_mark(self, peer: str, seq: int) -> int | None:
+        row = self.db.execute("SELECT wiki_time FROM source_marks WHERE peer=? AND seq=?", (peer, seq)).fetchone()
+        return row[0] if row else None
 
     def has_upstream(self) -> bool:
         return self.db.execute("SELECT 1 FROM upstream LIMIT 1").fetchone() is not None

@@ -99,7 +99,7 @@ def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, ski
             from ..targets.mediawiki import own_revisions
 
             src = ApiSource(client, own_revisions(side.state), _id_map(side, kw.get("to"), kw.get("since")))
-            return src.pages(), src.siteinfo, side.wiki, lambda: None
+            return src, src.siteinfo, side.wiki, lambda: None
         from ..files import StoreFiles
 
         return store.pages(), store.siteinfo(), "store", lambda: None, StoreFiles(store)
