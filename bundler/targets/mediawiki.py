@@ -518,15 +518,47 @@ class MediaWikiTarget:
         landed = self.client.import_xml(buf.getvalue().encode("utf-8"), reason, self.prefix)
         # The answer names each page as the wiki titled it, in the order sent.
         titles = [str(r.get("title")) for r in landed] if len(landed) == len(batch) else [t for _p, t, _r in batch]
+        listed = self._list_batch(titles, [revs for _p, _t, revs in batch])
         for (page, _title, revs), title in zip(batch, titles):
-            self._learn_ids(page, title, revs)
+            if listed is not None:
+                history = listed.get(title, [])
+            else:
+                lo, hi = min(r.timestamp for r in revs), max(r.timestamp for r in revs)
+                history = list(self._history(title, content=False, start=lo, end=hi))
+            self._learn_ids(page, title, revs, history)
 
-    def _learn_ids(self, page: Page, title: str, revs: list[Revision]) -> None:
+    def _list_batch(self, titles: list[str], revs: list[list[Revision]]) -> dict[str, list[Revision]] | None:
+        """The batch's pages' revisions in its time span, from one ``list=allrevisions``
+        listing (500 or 5,000 ids per request): one request for a batch of recent
+        edits instead of one per page. A span that holds much more than the batch (a
+        first sync of old history) is given up after half a request per page: None,
+        and the pages are read one by one."""
+        lo = min(r.timestamp for rs in revs for r in rs)
+        hi = max(r.timestamp for rs in revs for r in rs)
+        wanted = set(titles)
+        out: dict[str, list[Revision]] = {}
+        budget = max(1, len(titles) // 2)
+        params = {"list": "allrevisions", "arvprop": "ids|timestamp|sha1", "arvlimit": "max", "arvdir": "newer",
+                  "arvstart": _ts(lo), "arvend": _ts(hi)}
+        for n, data in enumerate(self.client.query(params), 1):
+            for p in data.get("query", {}).get("allrevisions", ()):
+                if p.get("title") in wanted:
+                    out.setdefault(p["title"], []).extend(
+                        Revision(RevId(int(r["revid"])), PageId(int(p["pageid"])), parse_timestamp(r["timestamp"]),
+                                 None, sha1=str(r.get("sha1", "")))
+                        for r in p.get("revisions", ())
+                    )
+            if n >= budget and data.get("continue"):
+                return None
+        for hist in out.values():
+            hist.sort(key=lambda r: (r.timestamp, r.rev_id))
+        return out
+
+    def _learn_ids(self, page: Page, title: str, revs: list[Revision], history: list[Revision]) -> None:
         """Find the imported revisions on the wiki by (timestamp, sha1) and record their ids."""
-        lo, hi = min(r.timestamp for r in revs), max(r.timestamp for r in revs)
         found: dict[tuple[int, str], list[int]] = {}
         mw_page = None
-        for r in self._history(title, content=False, start=lo, end=hi):
+        for r in history:
             found.setdefault((r.timestamp, r.sha1), []).append(r.rev_id)
             mw_page = r.page_id
         if mw_page is None:
