@@ -55,6 +55,9 @@ an older revision that arrives in a later bundle (edited online after bundle
 1 was made, before it was applied). Step f finds such pages (current revision
 is one of ours, text differs from the bundle's newest) and saves the newest
 text once more, as an edit by the importing account, also remembered as ours.
+A null revision of ours with the same second and text as an incoming revision
+is that revision to the importer (which then skips the incoming one): once
+mapped, it is no longer counted as ours.
 
 When ``importDump.php`` is the better choice: a first sync of a large wiki by
 someone who can run commands on the wiki's server (no upload size limit, no
@@ -80,7 +83,7 @@ from typing import Iterable, Iterator
 from .. import wire
 from ..errors import ContentError, WikiError
 from ..export import XmlWriter
-from ..model import Page, PageId, RevId, Revision, SiteInfo, Slot, parse_timestamp
+from ..model import Deleted, Page, PageId, RevId, Revision, SiteInfo, Slot, format_timestamp, parse_timestamp
 from ..store import INT64, StoreCounts
 
 # One action=import request carries pages up to this much XML. PHP's default
@@ -201,6 +204,7 @@ class MediaWikiTarget:
         self._stage: _Stage | None = None
         self._texts: dict[int, str | None] = {}  # wiki rev id -> text (None: hidden)
         self._current: dict[int, _Current | None] = {}  # wiki page id -> its current state (None: gone)
+        self._titles: dict[int, str] = {}  # wiki page id -> title, seen while fetching base texts
         self.import_requests = 0
 
     def close(self) -> None:
@@ -248,7 +252,10 @@ class MediaWikiTarget:
         return StoreCounts(int(s.get("pages", 0)), int(s.get("edits", 0)), 0)
 
     def prefetch_texts(self, rev_ids: Iterable) -> None:
-        """Fetch the texts of these bundle revisions (a frame's bases) in batches."""
+        """Fetch the texts of these bundle revisions (a frame's bases) in batches.
+        Called once per frame: the previous frame's texts are dropped, so memory is
+        bounded by one frame's bases (BUNDLE.md's limits), not by the bundle."""
+        self._texts.clear()
         want = []
         for r in rev_ids:
             if not isinstance(r, int) or isinstance(r, bool) or r not in INT64:
@@ -288,6 +295,8 @@ class MediaWikiTarget:
         m = self._mw_page(page_id)
         if m is None:
             return None
+        if m.mw_page_id in self._titles:  # most pages with new revisions: their base was just fetched
+            return self._titles[m.mw_page_id]
         cur = self._currents([m.mw_page_id]).get(m.mw_page_id)
         return cur.title if cur is not None else None
 
@@ -582,6 +591,10 @@ class MediaWikiTarget:
             rows.append((self.sender, rev.rev_id, ids[min(i, len(ids) - 1)]))
         with self.side.state.transaction():
             self.db.executemany("INSERT OR REPLACE INTO mw_revs VALUES (?,?,?)", rows)
+            # A null revision of ours with the second and text of an incoming revision
+            # is that revision to MediaWiki's importer (it skipped the incoming one):
+            # from now on it stands for a real revision, and must not be left out.
+            self.db.executemany("DELETE FROM mw_own_revs WHERE mw_rev_id=?", [(r[2],) for r in rows])
             self._set_page(page.page_id, mw_page, title, transaction=False)
         self._current.pop(mw_page, None)
         if missing:
@@ -659,6 +672,8 @@ class MediaWikiTarget:
             ):
                 q = data.get("query", {})
                 for p in q.get("pages", ()):
+                    if "pageid" in p and "title" in p:
+                        self._titles[int(p["pageid"])] = p["title"]
                     for r in p.get("revisions", ()):
                         self._texts[int(r["revid"])] = _main_text(r)
                 bad.extend(int(k) for k in (q.get("badrevids") or {}))
@@ -723,8 +738,6 @@ def own_revisions(state) -> frozenset[int]:
 
 
 def _ts(t: int) -> str:
-    from ..model import format_timestamp
-
     return format_timestamp(t)
 
 
@@ -741,8 +754,6 @@ def _rev_to_json(r: Revision) -> list:
 
 
 def _rev_from_json(v: list) -> Revision:
-    from ..model import Deleted
-
     return Revision(
         rev_id=RevId(v[0]), page_id=PageId(v[1]), timestamp=v[2], text=v[3], user=v[4], user_id=v[5], comment=v[6],
         parent_id=v[7], minor=bool(v[8]), deleted=Deleted(v[9]), model=v[10], format=v[11],
