@@ -63,7 +63,6 @@ def make(
                 return reader, reader.siteinfo, os.path.basename(from_dump), reader.close
             if client is not None:
                 from ..sources.api import ApiSource
-
                 from ..targets.mediawiki import own_revisions
 
                 src = ApiSource(client, own_revisions(side.state))

@@ -57,7 +57,10 @@ is one of ours, text differs from the bundle's newest) and saves the newest
 text once more, as an edit by the importing account, also remembered as ours.
 A null revision of ours with the same second and text as an incoming revision
 is that revision to the importer (which then skips the incoming one): once
-mapped, it is no longer counted as ours.
+mapped, it is no longer counted as ours. (Ours are found as the revisions by
+the importing account since applying started that no bundle brought: an edit
+someone makes by hand with the same account while a bundle is being applied
+would be counted too. Give the tool an account of its own.)
 
 When ``importDump.php`` is the better choice: a first sync of a large wiki by
 someone who can run commands on the wiki's server (no upload size limit, no
@@ -76,6 +79,7 @@ import io
 import json
 import re
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -372,7 +376,8 @@ class MediaWikiTarget:
         with self.side.state.transaction():
             self.db.execute(
                 "INSERT OR IGNORE INTO mw_journal VALUES (?,?,?,?,?)",
-                (self.sender, self.seq, self.sha256, (self._wiki_time or 0) - 1, "writing"),
+                # the wiki's clock (siteinfo), else ours: revisions of ours are found from here on
+                (self.sender, self.seq, self.sha256, (self._wiki_time or int(time.time())) - 1, "writing"),
             )
         started = self.db.execute(
             "SELECT started FROM mw_journal WHERE sender=? AND seq=? AND sha256=?", (self.sender, self.seq, self.sha256)
