@@ -298,3 +298,25 @@ def test_a_revision_whose_text_is_hidden_is_left_out_and_said_so(mediawiki, tmp_
         visible = [r for ph in d for r in ph.revisions if r.text is not None]
     assert made["revisions"] > len(visible) == len(kept)
     assert sorted((r.timestamp, text_sha1(r.text)) for r in kept) == sorted((r.timestamp, r.sha1) for r in visible)
+
+
+def test_undeleting_onto_a_title_taken_here_says_which_page_then_a_rerun_finishes(sync):
+    w = sync.online
+    w.edit("G", "g\n", "create")
+    sync.make()
+    sync.apply()
+    w.delete("G", "for now")
+    sync.make()
+    sync.apply()
+    # Someone on the offline wiki takes the freed title (not with the tool's account:
+    # what that account does while a bundle is applied counts as the tool's).
+    MediaWikiClient(sync.offline_wiki.api_url).edit("G", "a page of the offline wiki's own\n", "local")
+    w.undelete("G", "needed after all")
+    sync.make()
+    r = sync.apply(code=36)
+    assert "cannot be undeleted" in r.output and "Special:MovePage/G" in r.output
+    sync.offline.move("G", "G (offline)", "make room", noredirect=True)
+    sync.apply()
+    offline = wiki_history(sync.offline, own_revisions(sync.school))
+    assert offline["G"] == wiki_history(sync.online)["G"]
+    assert "G (offline)" in offline
