@@ -13,17 +13,23 @@ re-run after a failure finishes the writes (the bundle is recorded only then).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 from . import __version__
-from .container import EMPTY_CHECKPOINT, BundleReader, Header
-from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
+from .container import EMPTY_CHECKPOINT, FRAME_BLOB, FRAME_FILES, BundleReader, Header
+from .errors import BasisError, FormatError, StaleBundleError, UsageError, WrongPeerError
 from .manifest import new_manifest, write_manifest
+from .make import mkey
+from .merge import ReturnApplier, StoreTarget, edit_ids
+from .model import local_id_range, page_rkeys
+from .files import FileImporter, record_sent_by
 from .records import decode_frame
 from .state import Received, Side
+from .store import INT64, WikiStore
 
 
 @dataclass
@@ -35,6 +41,12 @@ class ApplyResult:
     revisions_present: int = 0
     moves: list[tuple[str, str]] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what a person should read: merges, conflicts, kept pages
+    files_added: int = 0  # file versions
+    blobs_added: int = 0  # distinct file contents stored
+    file_versions: list = field(default_factory=list)  # FileVersions the bundle carried
     manifest: str | None = None
     elapsed: float = 0.0
     notes: list[str] = field(default_factory=list)  # what the target could not do as asked
@@ -96,6 +108,7 @@ def apply_bundle(
     # The manifest is signed after the import: load the key first, so a missing or
     # too-open key file refuses the bundle before the wiki changes, not after.
     key = side.secret_key()
+    st = side.state
     with BundleReader(path) as reader:
         previous = check_bundle(side, reader, verify_progress)
         h = reader.header
@@ -105,14 +118,30 @@ def apply_bundle(
             if previous is not None:
                 result.already = True
             else:
+                _confirm_ack(side, h)
                 if side.is_api:  # a MediaWiki: bundle ids map to the wiki's own (targets/mediawiki.py)
                     store.bind_bundle(h, reader.body_sha256.hex())
-                _import(store, reader, result, progress)
-                with side.state.transaction():
-                    side.state.record_received(
+                if h.kind == "return":
+                    rows = _import_return(side, store, reader, result, progress)
+                else:
+                    rows = _import(side, store, reader, result, progress)
+                with st.transaction():
+                    st.record_received(
                         Received(h.sender, h.seq, h.checkpoint, h.basis_seq, reader.body_sha256.hex(), int(time.time()))
                     )
-            last = side.state.last_received(h.sender)
+                    # What the sender holds because it sent it (or, for a return, because
+                    # this side made it from what the sender sent): its view includes these.
+                    revs, pages = rows
+                    st.record_held_revs(h.sender, -h.seq, revs)
+                    for pid, ns, title, deleted in pages:
+                        st.record_held_page(h.sender, -h.seq, pid, ns, title, deleted)
+                    if h.kind == "update":
+                        st.set_upstream(h.sender)  # bundles back to it are returns
+                    for text in result.notices:
+                        st.add_notice(h.sender, text)
+                    record_sent_by(side.state, h.sender, h.seq, result.file_versions)
+            result.notices = list(h.notices) + result.notices
+            last = st.last_received(h.sender)
             assert last is not None
             counts = store.counts()
             m = new_manifest(side.wiki_id, h.sender, last.seq, last.checkpoint, counts.pages, counts.revisions, f"wikibundle {__version__}")
@@ -128,26 +157,131 @@ def apply_bundle(
     return result
 
 
-def _import(store, reader: BundleReader, result: ApplyResult, progress) -> None:
+def _confirm_ack(side: Side, h) -> None:
+    """The bundle says which of our bundles its sender has applied: the next one we
+    make for it builds on that (no manifest needs to travel back separately)."""
+    if not h.ack_seq:
+        return
+    sent = side.state.sent(h.sender, h.ack_seq)
+    if sent is not None and sent.checkpoint == h.ack:
+        with side.state.transaction():
+            side.state.confirm(h.sender, h.ack_seq)
+
+
+def _held_rows(store, page_ids: dict[int, dict[int, int]], titles: dict[int, tuple[int, str]]):
+    """(revision rows, page rows) of what the sender of an update now holds, for the
+    pages it touched: rkeys as this side's history gives them, titles as the sender has them."""
+    revs, pages = [], []
+    for pid, incoming in page_ids.items():
+        here = store.page(pid)
+        if here is None:
+            continue
+        page, deleted = here
+        ns, title = titles.get(pid, (page.namespace, page.title))
+        pages.append((pid, ns, title, deleted))
+        history = store.revision_keys(pid)
+        for rev, k in zip(history, page_rkeys(history)):
+            if rev.rev_id in incoming:
+                revs.append((pid, rev.rev_id, k, incoming[rev.rev_id]))
+    return revs, pages
+
+
+def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult, progress):
+    h = reader.header
+    peer = side.state.peer_by_wiki(h.sender)
+    if side.is_api:
+        from .targets.mediawiki import own_revisions
+        from .targets.mediawiki_return import MediaWikiReturnTarget
+
+        target = MediaWikiReturnTarget(store.client, side.state, h.sender, own_revisions(side.state))
+    else:
+        target = StoreTarget(store, h.sender, edit_ids(side.state.has_upstream(), side.wiki_id))
+    applier = ReturnApplier(
+        target, h.sender, peer.label if peer else "", lambda page_id, rkey: side.state.holds_rev(h.sender, page_id, rkey),
+    )
+    files = FileImporter(store) if not side.is_api else _FilesRefused()
+    with target.transaction():
+        out = applier.run(reader, progress, files.take)
+        files.finish()
+    result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
+    result.pages = out.pages
+    result.revisions_added = out.revisions_added
+    result.revisions_present = out.revisions_present
+    result.moves, result.deletions = out.moves, out.deletions
+    result.merged, result.conflicts, result.notices = out.merged, out.conflicts, out.notices
+    # The peer holds each landed revision under its own ids; the rkey is this side's.
+    revs, pages = [], []
+    landed: dict[int, dict[int, int]] = {}
+    for peer_pid, peer_rid, local_rid in out.landed:
+        landed.setdefault(peer_pid, {})[local_rid] = peer_rid
+    for peer_pid, local, ns, title, deleted in out.touched:
+        pages.append((peer_pid, ns, title, deleted))
+        mine = landed.get(peer_pid, {})
+        if mine:
+            history = target.revision_keys(local)  # with attribution: the mkey is this side's too
+            for rev, k in zip(history, page_rkeys(history)):
+                if rev.rev_id in mine:
+                    revs.append((peer_pid, mine[rev.rev_id], k, mkey(rev)))
+    return revs, pages
+
+
+def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progress):
+    """An update: the sender's history, imported as it is. Edits made here and not yet
+    sent back are protected: a page the update deletes is kept while it holds them,
+    and a page of ours in the way of an incoming title is moved aside."""
     h = reader.header
     n_revs = n_moves = n_dels = n_updates = 0
     page_ids: set[int] = set()
+    incoming: dict[int, dict[int, int]] = {}  # page -> rev id -> mkey, as the sender has them
+    local = local_id_range(side.wiki_id)
+    st = side.state
+    chain = st.chain(h.sender, st.confirmed_seq(h.sender))
+
+    titles: dict[int, tuple[int, str]] = {}  # page -> (namespace, title) as the sender has it
+
+    def sender_title(pid: int) -> str | None:
+        """A page's title as the sender knows it (a page moved or deleted here keeps its old one there)."""
+        known = st.view_title(h.sender, pid)
+        return known[1] if known else store.live_title(pid)
+
+    embedded = isinstance(store, WikiStore)
+
+    def unsent_edits(pid: int) -> bool:
+        if pid not in INT64 or not embedded:
+            return False  # no such page here (the store refuses the id); a MediaWiki: not yet
+        mine = {r[0] for r in store.db.execute(
+            "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (pid, local.start, local.stop))}
+        return bool(mine - st.held_rev_ids(h.sender, pid, chain))
+
+    files = FileImporter(store) if embedded else _FilesRefused()
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
+            if files.take(frame, what=f"frame {i} (offset {frame.offset})"):
+                continue
             bases = frame.meta.get("dict")
             if hasattr(store, "prefetch_texts") and isinstance(bases, list):
                 store.prefetch_texts(bases)  # a MediaWiki fetches them in batches, not one request each
             content = decode_frame(
-                frame.meta, frame.body, frame.raw_len, store.get_text, what=f"frame {i} (offset {frame.offset})", get_title=store.live_title
+                frame.meta, frame.body, frame.raw_len, store.get_text, what=f"frame {i} (offset {frame.offset})", get_title=sender_title
             )
             if content.siteinfo is not None:
                 store.set_siteinfo(content.siteinfo)
             for mv in content.moves:
                 result.moves.append((mv.old_title, mv.new_title))
+            moved = {mv.page_id for mv in content.moves}
             for page in content.pages:
+                titles[page.page_id] = (page.namespace, page.title)
+                here = store.page(page.page_id) if embedded else None  # (a MediaWiki: not yet)
+                if here is not None and page.page_id not in moved:
+                    mine, deleted = here
+                    if deleted:
+                        result.notices.append(f"{page.title}: was deleted here, but the online wiki keeps it (edited there); restored")
+                    elif not deleted and mine.title != page.title:
+                        page = dataclasses.replace(page, namespace=mine.namespace, title=mine.title)  # moved here: kept
                 store.put_page(page)
             page_ids.update(p.page_id for p in content.pages)
             for rev in content.revisions:
+                incoming.setdefault(rev.page_id, {})[rev.rev_id] = mkey(rev)
                 if store.put_revision(rev):
                     result.revisions_added += 1
                 else:
@@ -157,17 +291,72 @@ def _import(store, reader: BundleReader, result: ApplyResult, progress) -> None:
                     progress(n_revs)
             for u in content.updates:
                 store.update_revision_meta(u)
+                held = store.revision(u.rev_id) if hasattr(store, "revision") else None
+                if held is not None:  # update records name no page
+                    incoming.setdefault(held.page_id, {})[u.rev_id] = mkey(u)
             n_updates += len(content.updates)
             n_moves += len(content.moves)
             for d in content.deletes:
+                incoming.setdefault(d.page_id, {})
+                titles[d.page_id] = (d.namespace, d.title)
+                if unsent_edits(d.page_id):
+                    result.notices.append(f"{d.title}: deleted online but edited here; kept, and your edits travel back")
+                    continue
                 store.delete_page(d.page_id)
                 result.deletions.append(d.title)
             n_dels += len(content.deletes)
+        if embedded:
+            _move_aside(store, page_ids, result)
+        files.finish()
         got = (len(page_ids), n_revs, n_moves, n_dels, n_updates)
         want = (h.counts.pages, h.counts.revisions, h.counts.moves, h.counts.deletions, h.counts.updates)
         if got != want:
             raise FormatError(f"the bundle holds {got} (pages, revisions, moves, deletions, updates); its header says {want}")
     result.pages = len(page_ids)
     result.notes = list(getattr(store, "notes", ()))
+    result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     if progress:
         progress(n_revs)
+    for pid in page_ids:
+        incoming.setdefault(pid, {})
+    return _held_rows(store, incoming, titles)
+
+
+class _FilesRefused:
+    """A MediaWiki target takes no files yet: say so while the bundle is staged, before
+    anything is written."""
+
+    versions_added = blobs_added = 0
+    taken: list = []
+
+    def take(self, frame, what: str) -> bool:
+        if frame.type in (FRAME_FILES, FRAME_BLOB):
+            raise UsageError(
+                f"{what}: this bundle carries files (uploads), which this version cannot apply to a MediaWiki yet",
+                hint="Nothing was changed. Ask the sender for a bundle without files, or apply it to an embedded store.",
+            )
+        return False
+
+    def finish(self) -> None:
+        pass
+
+
+def _move_aside(store, incoming: set[int], result: ApplyResult) -> None:
+    """A page of ours that holds a title the update gives to one of its pages (a page
+    created here and online under one title, or moved here onto a title the
+    online wiki used) steps aside to a free title; the move travels back."""
+    for (title,) in store.db.execute(
+        "SELECT title FROM page WHERE deleted=0 GROUP BY title HAVING count(*) > 1"
+    ).fetchall():
+        pids = [r[0] for r in store.db.execute("SELECT page_id FROM page WHERE title=? AND deleted=0", (title,))]
+        ours = [p for p in pids if p not in incoming]
+        if not ours or len(ours) == len(pids):
+            continue  # the bundle's own pages clash: check_titles refuses it
+        for pid in ours:
+            page, _deleted = store.page(pid)
+            n, new = 1, f"{title} (offline copy)"
+            while store.page_by_title(new) is not None:
+                n += 1
+                new = f"{title} (offline copy {n})"
+            store.put_page(dataclasses.replace(page, title=new))
+            result.notices.append(f"{title}: also created or moved here; this side's page is now {new}")

@@ -10,6 +10,8 @@ compressed: decoding them needs the receiver's texts (see ``records.py``).
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import os
 import re
@@ -33,6 +35,8 @@ MAX_HEADER_LEN = 64 * 1024
 FRAME_FIXED = struct.Struct(">BIII")  # type, meta_len, comp_len, raw_len
 FRAME_RECORDS = 1
 FRAME_END = 0
+FRAME_FILES = 2  # §Files: file versions and the blobs that follow (capability files-v1)
+FRAME_BLOB = 3  # §Files: one chunk of a blob's bytes, stored as they travel
 MAX_META_LEN = 1 << 20
 MAX_RAW_LEN = 64 << 20
 MAX_COMP_LEN = MAX_RAW_LEN + (1 << 20)
@@ -46,8 +50,9 @@ TAIL_LEN = TRAILER.size + SIGNATURE.size
 
 # §Versioning: capabilities this reader implements. A bundle that requires
 # anything else is refused, as git refuses unknown bundle capabilities.
-KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1"})
+KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1", "files-v1"})
 WRITTEN_CAPABILITIES = ("records-v1", "char-delta-v1")
+FILES_CAPABILITY = "files-v1"  # added to the written ones only when a bundle carries files
 
 EMPTY_CHECKPOINT = bytes(16)
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -96,8 +101,22 @@ class Header:
     # plus the totals, so 'bundle inspect' can say where the bytes go without the
     # receiver's texts. Not checked against the content.
     breakdown: dict = field(default_factory=dict)
+    # The newest bundle the sender has applied from the receiver (0: none), so a
+    # bundle also confirms what arrived the other way (BUNDLE.md §Return bundles).
+    ack_seq: int = 0
+    ack: bytes = bytes(16)
+    # Merges and conflicts the sender's wiki resolved, for the receiver's report.
+    notices: tuple[str, ...] = ()
 
     def to_wire(self) -> dict:
+        d = self._wire()
+        if self.ack_seq:
+            d["ack"] = [self.ack_seq, self.ack]
+        if self.notices:
+            d["notices"] = list(self.notices)
+        return d
+
+    def _wire(self) -> dict:
         return {
             "sender": self.sender,
             "receiver": self.receiver,
@@ -156,6 +175,17 @@ class Header:
             tool=str(d.get("tool", "")),
             breakdown=_breakdown(d.get("breakdown", {})),
         )
+        ack = d.get("ack")
+        if ack is not None:
+            if not (isinstance(ack, list) and len(ack) == 2 and isinstance(ack[0], int) and not isinstance(ack[0], bool)
+                    and ack[0] > 0 and isinstance(ack[1], bytes) and len(ack[1]) == 16):
+                raise FormatError("header: ack must be [seq > 0, 16-byte checkpoint id]")
+            h = dataclasses.replace(h, ack_seq=ack[0], ack=ack[1])
+        notices = d.get("notices", [])
+        if not (isinstance(notices, list) and all(isinstance(n, str) for n in notices)):
+            raise FormatError("header: notices must be a list of strings")
+        if notices:
+            h = dataclasses.replace(h, notices=tuple(notices))
         if not (_HEX32.match(h.sender) and _HEX32.match(h.receiver) and _HEX16.match(h.signer)):
             raise FormatError("header: sender and receiver must be 32 hex digits, signer 16")
         for key, typ in (("latest_only", bool), ("source", str), ("tool", str)):
@@ -186,6 +216,9 @@ def _breakdown(b) -> dict:
     for key in ("inserted", "metadata"):
         if isinstance(b.get(key), int) and not isinstance(b.get(key), bool):
             out[key] = b[key]
+    f = b.get("files")
+    if isinstance(f, dict):  # §Files: what the file frames hold, by kind of bytes
+        out["files"] = {k: v for k, v in f.items() if isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)}
     return out
 
 
@@ -195,6 +228,7 @@ class RawFrame:
     body: bytes  # zstd frame, still compressed
     raw_len: int
     offset: int
+    type: int = FRAME_RECORDS
 
 
 class BundleReader:
@@ -326,10 +360,13 @@ class BundleReader:
                 if pos != self.body_len:
                     raise FormatError("data after the end frame")
                 return
-            if ftype != FRAME_RECORDS:
+            files = FILES_CAPABILITY in self.header.capabilities
+            if ftype != FRAME_RECORDS and not (files and ftype in (FRAME_FILES, FRAME_BLOB)):
                 raise FormatError(f"unknown frame type {ftype} at offset {at}")
             if meta_len > MAX_META_LEN or raw_len > MAX_RAW_LEN or comp_len > MAX_COMP_LEN:
                 raise LimitError(f"frame at offset {at} declares sizes over the limits ({meta_len}, {comp_len}, {raw_len})")
+            if ftype == FRAME_BLOB and raw_len != comp_len:
+                raise FormatError(f"blob frame at offset {at}: raw_len {raw_len} differs from comp_len {comp_len}")
             if pos + meta_len + comp_len > self.body_len:
                 raise FormatError(f"frame at offset {at} runs past the end of the body")
             meta = wire.unpackb(self.f.read(meta_len), what=f"frame meta at {at}")
@@ -337,7 +374,7 @@ class BundleReader:
                 raise FormatError(f"frame meta at {at}: expected a map")
             body = self.f.read(comp_len)
             pos += meta_len + comp_len
-            yield RawFrame(meta, body, raw_len, at)
+            yield RawFrame(meta, body, raw_len, at, ftype)
 
 
 _HINT_COPY = "The copy is incomplete or damaged: copy the bundle again from its source (and check the USB stick)."
@@ -361,9 +398,9 @@ class BundleWriter:
         self.frame_bytes = 0
         self._finished: str | None = None
 
-    def add_frame(self, meta: dict, body: bytes, raw_len: int) -> None:
+    def add_frame(self, meta: dict, body: bytes, raw_len: int, ftype: int = FRAME_RECORDS) -> None:
         m = wire.packb(meta)
-        self._frames.write(FRAME_FIXED.pack(FRAME_RECORDS, len(m), len(body), raw_len))
+        self._frames.write(FRAME_FIXED.pack(ftype, len(m), len(body), raw_len))
         self._frames.write(m)
         self._frames.write(body)
         self.frames += 1

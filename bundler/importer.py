@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from .model import FRESH_IDS, Page, PageId, RevId, page_rkeys
+from .model import FRESH_IDS, LOCAL_IDS, Page, PageId, RevId, page_rkeys
 from .sources.dump import open_dump
 from .store import WikiStore
 
@@ -24,6 +24,8 @@ class ImportResult:
     revisions_present: int = 0
     moves: int = 0
     deletions: int = 0
+    files_added: int = 0  # file versions (uploads), bytes checked against their sha1 by the reader
+    files_skipped: int = 0  # upload versions the dump has no bytes for
 
 
 def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, progress: Callable[[int], None] | None = None) -> ImportResult:
@@ -32,8 +34,8 @@ def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, pr
         db = store.db
         db.execute("CREATE TEMP TABLE IF NOT EXISTS import_seen (page_id INTEGER PRIMARY KEY)")
         db.execute("DELETE FROM import_seen")
-        fresh_rev = max(FRESH_IDS, db.execute("SELECT coalesce(max(rev_id), 0) FROM revision").fetchone()[0])
-        fresh_page = max(FRESH_IDS, db.execute("SELECT coalesce(max(page_id), 0) FROM page").fetchone()[0])
+        fresh_rev = max(FRESH_IDS, db.execute("SELECT coalesce(max(rev_id), 0) FROM revision WHERE rev_id < ?", (LOCAL_IDS,)).fetchone()[0])
+        fresh_page = max(FRESH_IDS, db.execute("SELECT coalesce(max(page_id), 0) FROM page WHERE page_id < ?", (LOCAL_IDS,)).fetchone()[0])
         if reader.siteinfo.sitename or reader.siteinfo.namespaces:
             store.set_siteinfo(reader.siteinfo)
         for ph in reader:
@@ -79,6 +81,12 @@ def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, pr
                 store.put_revision(replace(rev, rev_id=RevId(rid), page_id=PageId(target), parent_id=parent))
                 have.add(k)
                 res.revisions_added += 1
+        for fv in reader.files.versions():
+            if not store.has_blob(fv.sha1):
+                with reader.files.open(fv.sha1) as f:
+                    store.put_blob(fv.sha1, f)
+            res.files_added += store.put_file_version(fv)
+        res.files_skipped = reader.files.skipped
         if delete_missing:
             cur = db.execute("UPDATE page SET deleted=1 WHERE deleted=0 AND page_id NOT IN (SELECT page_id FROM import_seen)")
             res.deletions = cur.rowcount

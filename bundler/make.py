@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from . import __version__
-from .container import EMPTY_CHECKPOINT, BundleWriter, Counts, Header
+from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES, BundleWriter, Counts, Header
+from .files import FilesSent, FileSource, carry_files
 from .errors import BasisError, UsageError, WrongPeerError
 from .manifest import read_manifest
-from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
+from .model import FRESH_IDS, LOCAL_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
 from .records import FrameBuilder
 from .sources.dump import PageHistory
 from .state import Sent, Side
@@ -56,8 +57,8 @@ class _Fresh:
     """Hands out ids above everything this peer has been given (and FRESH_IDS)."""
 
     def __init__(self, st) -> None:
-        self.rev = st.max_id("held_revs", "rev_id", FRESH_IDS)
-        self.page = st.max_id("held_pages", "page_id", FRESH_IDS)
+        self.rev = st.max_id("held_revs", "rev_id", FRESH_IDS, LOCAL_IDS)
+        self.page = st.max_id("held_pages", "page_id", FRESH_IDS, LOCAL_IDS)
 
     def rev_id(self) -> int:
         self.rev += 1
@@ -87,7 +88,10 @@ def _match_page(st, ph: PageHistory, revs: list[Revision] | None, fresh: _Fresh)
         if view is not None and not view[2] and view[1] == src.title and ph.rev_ids <= {rid for rid, _m in held.values()}:
             st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (src.page_id,))
             return None, view, held
-        return src.page_id, view, held
+        if view is not None or revs is None:
+            return src.page_id, view, held
+        # A page the peer does not know by this id may still be one it sent us (a page
+        # made here from its return under another id): match by revisions below.
     keys = page_rkeys(revs) if revs else []
     claimed = _seen(st, src.page_id)
     if view is not None and not claimed and (not keys or any(k in held for k in keys)):
@@ -114,7 +118,8 @@ class MakeResult:
     pages_seen: int = 0
     elapsed: float = 0.0
     by_namespace: dict[int, list[int]] = field(default_factory=dict)
-    deferred: int = 0  # pages (or deletions) left for the next bundle by --max-size
+    deferred: int = 0  # pages (or deletions, or files) left for the next bundle by --max-size
+    files: dict = field(default_factory=dict)  # FilesSent.breakdown() when files travel
 
 
 # A source that lacks more than half the pages a peer holds (and more than this many)
@@ -163,13 +168,14 @@ class Budget:
 
 def make_bundle_retrying(side: Side, out: str, open_source, *, max_size: int | None = None, **kw) -> MakeResult:
     """``make_bundle`` from a source opened by ``open_source()`` -> (pages, siteinfo,
-    name, close); under ``max_size``, made again with a smaller target when the
+    name, close[, files]); under ``max_size``, made again with a smaller target when the
     estimate overshot (rare: compression is estimated from the frames so far)."""
     target = max_size
     for _attempt in range(5):
-        pages, siteinfo, name, close = open_source()
+        pages, siteinfo, name, close, *files = open_source()
         try:
-            return make_bundle(side, out, pages, siteinfo=siteinfo, source_name=name, max_size=max_size, target=target, **kw)
+            return make_bundle(side, out, pages, siteinfo=siteinfo, source_name=name, max_size=max_size, target=target,
+                               files=files[0] if files else None, **kw)
         except OverBudget as e:
             assert max_size is not None and target is not None
             target = int(target * max_size / e.size * 0.95)
@@ -215,6 +221,7 @@ def make_bundle(
     max_size: int | None = None,
     target: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    files: FileSource | None = None,
 ) -> MakeResult:
     """Write the bundle. With ``max_size``, fill it up to ``target`` (default
     ``max_size``) and raise ``OverBudget`` if the result is still larger."""
@@ -234,10 +241,23 @@ def make_bundle(
     if full:
         basis_seq = 0
     chain = st.chain(peer.wiki_id, basis_seq)
+    if not full:
+        chain += st.received_chain(peer.wiki_id)  # what the peer holds because it sent it
     basis = st.sent(peer.wiki_id, basis_seq).checkpoint if basis_seq else EMPTY_CHECKPOINT
     seq = st.last_sent_seq(peer.wiki_id) + 1
     checkpoint = os.urandom(16)
     key = side.secret_key()
+    ack = st.last_received(peer.wiki_id)
+
+    # A source that can read only what changed since the basis (a MediaWiki) says which
+    # pages to read and which titles were deleted; deletions then come from it, not
+    # from absence.
+    deleted_titles = None
+    if hasattr(pages, "for_basis"):
+        source = pages
+        pages, deleted_titles = source.for_basis(st, peer.wiki_id, basis_seq)
+    else:
+        source = None
 
     writer = BundleWriter(out)
     fb = FrameBuilder()
@@ -274,6 +294,7 @@ def make_bundle(
             # Ids the peer has never seen keep their source value; a clash (a source
             # that renumbered its ids) gets a fresh id from a range no wiki reaches.
             fresh = _Fresh(st)
+            peer_sends = st.has_received(peer.wiki_id)
             claimed_revs: set[int] = set()
             si_json = json.dumps(siteinfo.to_wire(), sort_keys=True)
             si_sent = None
@@ -285,7 +306,10 @@ def make_bundle(
 
             for ph in pages:
                 pages_seen += 1
-                revs = history(ph) if ph.rev_ids is None else None
+                # Histories are read up front when ids alone cannot tell the page (a dump,
+                # or a page unknown by id to a peer that has sent us pages).
+                unknown = ph.rev_ids is not None and peer_sends and st.view_page(ph.page.page_id) is None
+                revs = history(ph) if ph.rev_ids is None or unknown else None
                 page_id, view, held = _match_page(st, ph, revs, fresh)
                 if page_id is None:
                     continue  # (fast path) nothing new on a page the peer holds
@@ -395,7 +419,8 @@ def make_bundle(
                     flush()
             # Deletions: pages the peer holds alive that the source no longer has.
             live = list(st.view_live_pages())
-            gone = [(pid, ns, title) for pid, ns, title in live if not _seen(st, pid)]
+            gone = [(pid, ns, title) for pid, ns, title in live if not _seen(st, pid)
+                    and (deleted_titles is None or title in deleted_titles)]
             if len(gone) > MASS_DELETION_MIN and len(gone) * 2 > len(live) and not allow_deletions:
                 raise UsageError(
                     f"this bundle would delete {len(gone):,} of the {len(live):,} pages the peer holds",
@@ -410,7 +435,15 @@ def make_bundle(
                 st.record_held_page(peer.wiki_id, seq, pid, ns, title, True)
                 n_dels += 1
             flush()
-            if budget is not None and deferred and not (n_revs or n_moves or n_dels or n_updates):
+            # Files after pages: the text is what an offline wiki is read for and costs
+            # little; media is large. Under --max-size, pages fill the bundle first and
+            # files (smallest first) take the room that is left.
+            fsent = FilesSent()
+            if files is not None:
+                room = (lambda: None) if budget is None else (lambda: budget.limit - writer.frame_bytes - Budget.OVERHEAD)
+                fsent = carry_files(st, peer.wiki_id, seq, files, writer, room=room, until=until, latest_only=latest_only)
+                deferred += fsent.deferred
+            if budget is not None and deferred and not (n_revs or n_moves or n_dels or n_updates or fsent.versions):
                 raise UsageError(
                     f"nothing fits in {max_size:,} bytes: the next page's first revision alone is larger",
                     hint="Give a larger --max-size, or carry the bundle in parts with --part-size.",
@@ -429,16 +462,21 @@ def make_bundle(
                 checkpoint=checkpoint,
                 created=int(time.time()),
                 signer=key.key_id,
-                kind="update",
+                kind="return" if st.is_upstream(peer.wiki_id) else "update",
                 latest_only=latest_only,
                 counts=counts,
+                capabilities=WRITTEN_CAPABILITIES + ((FILES_CAPABILITY,) if fsent.versions else ()),
                 source=source_name,
                 tool=f"wikibundle {__version__}",
                 breakdown={
                     "namespaces": {str(ns): v for ns, v in sorted(by_ns.items())},  # msgpack map keys are strings here
                     "inserted": inserted,
                     "metadata": max(0, raw_total - inserted),
+                    **({"files": fsent.breakdown()} if fsent.versions else {}),
                 },
+                ack_seq=ack.seq if ack else 0,
+                ack=ack.checkpoint if ack else bytes(16),
+                notices=tuple(st.notices_for(peer.wiki_id, seq, basis_seq)),
             )
             sha = writer.finish(header, key)
             size = writer.finished_size
@@ -447,6 +485,10 @@ def make_bundle(
             st.record_sent(
                 Sent(peer.wiki_id, seq, checkpoint, basis_seq, header.created, sha, latest_only, si_sent)
             )
+            # (Not after --until or with pages left for later: the next bundle must read
+            # them, so it lists every page.)
+            if source is not None and source.mark is not None and until is None and not deferred:
+                st.record_source_mark(peer.wiki_id, seq, source.mark)
         # Named only once the state knows it (a kill in between leaves a recorded
         # bundle that never appeared: the next make simply builds on the same basis).
         writer.publish()
@@ -466,4 +508,5 @@ def make_bundle(
         elapsed=time.monotonic() - t0,
         by_namespace=by_ns,
         deferred=deferred,
+        files=fsent.breakdown() if fsent.versions else {},
     )

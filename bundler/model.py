@@ -76,6 +76,35 @@ class Revision:
 
 
 @dataclass(frozen=True, slots=True)
+class FileVersion:
+    """One uploaded version of a file (MediaWiki's ``image`` / ``oldimage`` rows).
+
+    ``name`` is the file's name as MediaWiki keys it (``img_name``, the dump's
+    ``<filename>``): no namespace prefix, underscores for spaces (``Red_dot.png``).
+    Not the page title: the File namespace has a local name on most wikis
+    (``Archivo:``, ``Datei:``), the file name has none. A file's versions are
+    ordered by ``timestamp``; the newest is the current file, the others are its
+    archive (old versions), whose archive names are derived when exported.
+    ``sha1`` is the hex SHA-1 of the bytes (MediaWiki's base36 ``img_sha1`` is
+    converted at the edges); the bytes themselves live apart, stored once per sha1.
+    """
+
+    name: str
+    timestamp: int
+    sha1: str
+    size: int
+    user: str | None = None
+    user_id: int | None = None
+    comment: str | None = None
+    mime: str | None = None  # when known (sniffed from the bytes when not given)
+
+
+def file_title_to_name(title: str) -> str:
+    """``File:Red dot.png`` (any namespace prefix) to the file name ``Red_dot.png``."""
+    return title.split(":", 1)[-1].replace(" ", "_")
+
+
+@dataclass(frozen=True, slots=True)
 class PageMove:
     page_id: PageId
     namespace: int
@@ -122,6 +151,17 @@ class SiteInfo:
 
 
 FRESH_IDS = 1 << 40  # ids handed out on clashes start here, far above any real wiki's
+# Pages and revisions made on a side that takes updates from an upstream (``bundle
+# edit`` offline) get ids from a range of its own, so they can never clash with
+# ids the upstream hands out later: [LOCAL_IDS + n * LOCAL_SPAN, + LOCAL_SPAN) with
+# n taken from the side's wiki id. Fresh ids (above) stay below LOCAL_IDS.
+LOCAL_IDS = 1 << 48
+LOCAL_SPAN = 1 << 24
+
+
+def local_id_range(wiki_id: str) -> range:
+    start = LOCAL_IDS + (int(wiki_id[:6], 16) * LOCAL_SPAN)
+    return range(start, start + LOCAL_SPAN)
 
 
 def rkey(rev: Revision, occurrence: int = 0) -> int:

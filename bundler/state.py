@@ -59,6 +59,19 @@ MIGRATIONS = [
         """,
     ),
     (
+        # File versions a peer holds per checkpoint, like held_revs (queries: files.py);
+        # under a negative seq, the versions the peer sent us in its bundle -seq; and
+        # sha1s of bytes the peer says it holds whatever we sent (files it got some
+        # other way), which are never sent again as bytes.
+        "0002-held-files",
+        """
+        CREATE TABLE held_files (peer TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL,
+            timestamp INTEGER NOT NULL, sha1 TEXT NOT NULL, PRIMARY KEY (peer, seq, name, timestamp, sha1));
+        CREATE INDEX held_files_sha1 ON held_files(peer, sha1);
+        CREATE TABLE reported_files (peer TEXT NOT NULL, sha1 TEXT NOT NULL, PRIMARY KEY (peer, sha1));
+        """,
+    ),
+    (
         # A side whose wiki is a MediaWiki (bundler/targets/mediawiki.py): MediaWiki
         # renumbers what it imports, so the ids a sender names this side's pages and
         # revisions by (bundle ids) map to the wiki's own. ``mw_own_revs``: revisions
@@ -76,6 +89,26 @@ MIGRATIONS = [
         CREATE TABLE mw_own_revs (mw_rev_id INTEGER PRIMARY KEY, sender TEXT NOT NULL, seq INTEGER NOT NULL);
         CREATE TABLE mw_journal (sender TEXT NOT NULL, seq INTEGER NOT NULL, sha256 TEXT NOT NULL,
             started INTEGER NOT NULL, step TEXT NOT NULL, PRIMARY KEY (sender, seq, sha256));
+        """,
+    ),
+    (
+        # The return trip (formats/BUNDLE.md §Return bundles): a peer this side takes
+        # updates from is its upstream; bundles to it are returns. What a peer holds
+        # because it sent it to us is kept under negative seq (-1 * its bundle's seq),
+        # always part of the view: the peer keeps what it has sent.
+        "0004-return",
+        """
+        CREATE TABLE upstream (peer TEXT PRIMARY KEY, since INTEGER NOT NULL);
+        CREATE TABLE notices (peer TEXT NOT NULL, at INTEGER NOT NULL, text TEXT NOT NULL, seq INTEGER);
+        """,
+    ),
+    (
+        # A MediaWiki source: the wiki's clock when each bundle began reading it, so the
+        # next bundle reads only what changed since (sources/api.py).
+        "0005-source-marks",
+        """
+        CREATE TABLE source_marks (peer TEXT NOT NULL, seq INTEGER NOT NULL, wiki_time INTEGER NOT NULL,
+            PRIMARY KEY (peer, seq));
         """,
     ),
 ]
@@ -214,6 +247,11 @@ class State:
             seq = s.basis_seq
         return out
 
+    def received_chain(self, peer: str) -> list[int]:
+        """The held rows this side recorded from bundles *received* from the peer
+        (negative seq): what the peer holds because it sent it."""
+        return [-r[0] for r in self.db.execute("SELECT seq FROM received WHERE sender=? ORDER BY seq", (peer,))]
+
     def set_view(self, peer: str, chain: list[int]) -> None:
         """Load the chain into a temp table that the view queries join on."""
         self.db.execute("CREATE TEMP TABLE IF NOT EXISTS view_chain (seq INTEGER PRIMARY KEY)")
@@ -225,7 +263,7 @@ class State:
         row = self.db.execute(
             "SELECT namespace, title, deleted FROM held_pages INDEXED BY held_pages_page"
             " WHERE peer=? AND page_id=? AND seq IN (SELECT seq FROM view_chain)"
-            " ORDER BY seq DESC LIMIT 1",
+            " ORDER BY rowid DESC LIMIT 1",  # the newest fact wins, sent or received
             (self._view_peer, page_id),
         ).fetchone()
         return (row[0], row[1], bool(row[2])) if row else None
@@ -240,7 +278,7 @@ class State:
             for rid, rkey, mkey in self.db.execute(
                 "SELECT rev_id, rkey, mkey FROM held_revs INDEXED BY held_revs_page"
                 " WHERE peer=? AND page_id=? AND seq IN (SELECT seq FROM view_chain)"
-                " ORDER BY seq",
+                " ORDER BY rowid",
                 (self._view_peer, page_id),
             )
         }
@@ -272,17 +310,31 @@ class State:
             (self._view_peer, page_id, *rkeys[:64]),
         ).fetchone() is None
 
-    def max_id(self, table: str, column: str, floor: int) -> int:
-        row = self.db.execute(f"SELECT max({column}) FROM {table} WHERE peer=?", (self._view_peer,)).fetchone()
+    def max_id(self, table: str, column: str, floor: int, below: int) -> int:
+        row = self.db.execute(
+            f"SELECT max({column}) FROM {table} WHERE peer=? AND {column} < ?", (self._view_peer, below)
+        ).fetchone()
         return max(floor, row[0] or 0)
+
+    def holds_rev(self, peer: str, page_id: int, rkey: int) -> bool:
+        """Was the peer ever given (or did it ever send) this revision of this page?"""
+        return self.db.execute(
+            "SELECT 1 FROM held_revs WHERE peer=? AND page_id=? AND rkey=? LIMIT 1", (peer, page_id, rkey)
+        ).fetchone() is not None
+
+    def held_rev_ids(self, peer: str, page_id: int, seqs: list[int]) -> set[int]:
+        q = ",".join("?" * len(seqs))
+        return {r[0] for r in self.db.execute(
+            f"SELECT rev_id FROM held_revs WHERE peer=? AND page_id=? AND seq IN ({q})", (peer, page_id, *seqs)
+        )} if seqs else set()
 
     def view_live_pages(self) -> Iterator[tuple[int, int, str]]:
         """Pages the peer holds alive at the view: (page_id, namespace, title)."""
         rows = self.db.execute(
             "SELECT h.page_id, h.namespace, h.title, h.deleted FROM held_pages h"
-            " JOIN (SELECT page_id, max(seq) AS s FROM held_pages WHERE peer=? AND seq IN (SELECT seq FROM view_chain)"
-            "       GROUP BY page_id) last ON last.page_id = h.page_id AND last.s = h.seq WHERE h.peer=?",
-            (self._view_peer, self._view_peer),
+            " JOIN (SELECT page_id, max(rowid) AS r FROM held_pages WHERE peer=? AND seq IN (SELECT seq FROM view_chain)"
+            "       GROUP BY page_id) last ON last.r = h.rowid",
+            (self._view_peer,),
         )
         for pid, ns, title, deleted in rows:
             if not deleted:
@@ -322,6 +374,45 @@ class State:
     def last_received(self, sender: str) -> Received | None:
         row = self.db.execute("SELECT * FROM received WHERE sender=? ORDER BY seq DESC LIMIT 1", (sender,)).fetchone()
         return Received(row[0], row[1], bytes(row[2]), row[3], row[4], row[5]) if row else None
+
+    def view_title(self, peer: str, page_id: int) -> tuple[int, str] | None:
+        """The newest (namespace, title) this side knows the peer has for a page, if alive there."""
+        if not -(1 << 63) <= page_id < (1 << 63):
+            return None  # no wiki has such ids: the bundle is refused later, by the store
+        row = self.db.execute(
+            "SELECT namespace, title, deleted FROM held_pages INDEXED BY held_pages_page WHERE peer=? AND page_id=?"
+            " ORDER BY rowid DESC LIMIT 1", (peer, page_id)
+        ).fetchone()
+        return (row[0], row[1]) if row and not row[2] else None
+
+    def has_received(self, peer: str) -> bool:
+        return self.db.execute("SELECT 1 FROM received WHERE sender=? LIMIT 1", (peer,)).fetchone() is not None
+
+    def is_upstream(self, peer: str) -> bool:
+        return self.db.execute("SELECT 1 FROM upstream WHERE peer=?", (peer,)).fetchone() is not None
+
+    def record_source_mark(self, peer: str, seq: int, wiki_time: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO source_marks VALUES (?,?,?)", (peer, seq, wiki_time))
+
+    def source_mark(self, peer: str, seq: int) -> int | None:
+        row = self.db.execute("SELECT wiki_time FROM source_marks WHERE peer=? AND seq=?", (peer, seq)).fetchone()
+        return row[0] if row else None
+
+    def has_upstream(self) -> bool:
+        return self.db.execute("SELECT 1 FROM upstream LIMIT 1").fetchone() is not None
+
+    def add_notice(self, peer: str, text: str) -> None:
+        """A merge or conflict to report to the peer in the next bundle made for it."""
+        self.db.execute("INSERT INTO notices VALUES (?, ?, ?, NULL)", (peer, int(time.time()), text))
+
+    def notices_for(self, peer: str, seq: int, basis_seq: int) -> list[str]:
+        """Notices not yet in a bundle the peer confirmed; those new are marked as sent in ``seq``."""
+        self.db.execute("UPDATE notices SET seq=? WHERE peer=? AND seq IS NULL", (seq, peer))
+        return [r[0] for r in self.db.execute(
+            "SELECT text FROM notices WHERE peer=? AND seq > ? ORDER BY rowid", (peer, basis_seq))]
+
+    def set_upstream(self, peer: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO upstream VALUES (?, ?)", (peer, int(time.time())))
 
     def record_received(self, r: Received) -> None:
         self.db.execute(

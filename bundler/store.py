@@ -19,11 +19,11 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from . import wire
 from .errors import ContentError, StateError
-from .model import Deleted, Page, PageId, RevId, Revision, SiteInfo, Slot
+from .model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot
 from .sources.dump import PageHistory
 
 SCHEMA = [
@@ -58,7 +58,43 @@ SCHEMA = [
         CREATE TABLE text (sha1 TEXT PRIMARY KEY, data BLOB NOT NULL);
         """,
     ),
+    (
+        # Uploads: a file's versions (metadata), and their bytes stored once per
+        # sha1 whatever name or version they belong to, cut into chunks so a 100 MB
+        # file is never one value in memory.
+        "0002-files",
+        """
+        CREATE TABLE file_version (
+            name TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,
+            sha1 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            user TEXT,
+            user_id INTEGER,
+            comment TEXT,
+            mime TEXT,
+            PRIMARY KEY (name, timestamp, sha1)
+        );
+        CREATE INDEX file_version_sha1 ON file_version(sha1);
+        CREATE TABLE file_blob (sha1 TEXT PRIMARY KEY, size INTEGER NOT NULL);
+        CREATE TABLE file_chunk (sha1 TEXT NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (sha1, n));
+        """,
+    ),
+    (
+        # Where a revision or page made here from a peer's return bundle came from
+        # (the peer's ids): written in the same transaction as the revision, so a
+        # re-run after a crash finds it and does not make the edit twice.
+        "0003-origin",
+        """
+        CREATE TABLE origin (peer TEXT NOT NULL, peer_rev_id INTEGER NOT NULL, rev_id INTEGER NOT NULL,
+            PRIMARY KEY (peer, peer_rev_id));
+        CREATE TABLE page_origin (peer TEXT NOT NULL, peer_page_id INTEGER NOT NULL, page_id INTEGER NOT NULL,
+            PRIMARY KEY (peer, peer_page_id));
+        """,
+    ),
 ]
+
+BLOB_CHUNK = 1 << 20  # bytes per stored chunk of a file
 
 
 # SQLite integers are signed 64-bit; a Python int outside raises OverflowError in
@@ -247,6 +283,74 @@ class WikiStore:
             sha1=sha1,
         )
 
+    def revision(self, rev_id: int) -> Revision | None:
+        if not _held_id(rev_id):
+            return None
+        row = self.db.execute(
+            "SELECT r.page_id, r.rev_id, r.parent_id, r.timestamp, r.user, r.user_id, r.comment, r.minor, r.deleted,"
+            " r.model, r.format, r.sha1, r.slots, t.data FROM revision r LEFT JOIN text t ON t.sha1 = r.sha1"
+            " WHERE r.rev_id=?",
+            (rev_id,),
+        ).fetchone()
+        return self._row_to_rev(row[0], row[1:]) if row else None
+
+    def revision_meta(self, page_id: int) -> dict[int, Revision]:
+        """A page's revisions without text, by id: attribution and visibility."""
+        return {
+            rid: Revision(rev_id=RevId(rid), page_id=PageId(page_id), timestamp=ts, text=None, user=user, user_id=uid,
+                          comment=comment, minor=bool(minor), deleted=Deleted(deleted), sha1=sha1)
+            for rid, ts, user, uid, comment, minor, deleted, sha1 in self.db.execute(
+                "SELECT rev_id, timestamp, user, user_id, comment, minor, deleted, sha1 FROM revision WHERE page_id=?"
+                " ORDER BY timestamp, rev_id",
+                (page_id,),
+            )
+        }
+
+    def head(self, page_id: int) -> Revision | None:
+        """The page's current revision: the newest (MediaWiki's page_latest)."""
+        row = self.db.execute(
+            "SELECT rev_id FROM revision WHERE page_id=? ORDER BY timestamp DESC, rev_id DESC LIMIT 1", (page_id,)
+        ).fetchone()
+        return self.revision(row[0]) if row else None
+
+    def next_id(self, table: str, column: str, ids: range) -> int:
+        row = self.db.execute(
+            f"SELECT max({column}) FROM {table} WHERE {column} >= ? AND {column} < ?", (ids.start, ids.stop)
+        ).fetchone()
+        n = (row[0] + 1) if row[0] is not None else ids.start
+        if n >= ids.stop:
+            raise StateError(f"this wiki store has used up its {len(ids):,} ids for local {table}s")
+        return n
+
+    def origin(self, peer: str, peer_rev_id: int) -> int | None:
+        if not _held_id(peer_rev_id):
+            return None
+        row = self.db.execute("SELECT rev_id FROM origin WHERE peer=? AND peer_rev_id=?", (peer, peer_rev_id)).fetchone()
+        return row[0] if row else None
+
+    def page_origin(self, peer: str, peer_page_id: int) -> int | None:
+        if not _held_id(peer_page_id):
+            return None
+        row = self.db.execute(
+            "SELECT page_id FROM page_origin WHERE peer=? AND peer_page_id=?", (peer, peer_page_id)
+        ).fetchone()
+        return row[0] if row else None
+
+    def record_origin(self, peer: str, peer_rev_id: int, rev_id: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO origin VALUES (?,?,?)", (peer, peer_rev_id, rev_id))
+
+    def record_page_origin(self, peer: str, peer_page_id: int, page_id: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO page_origin VALUES (?,?,?)", (peer, peer_page_id, page_id))
+
+    def namespace_of(self, title: str) -> int:
+        """The namespace a full title is in, by the wiki's namespace names (0 if none)."""
+        prefix, sep, _rest = title.partition(":")
+        if sep:
+            for key, _case, name in self.siteinfo().namespaces:
+                if name and name.replace("_", " ").lower() == prefix.replace("_", " ").strip().lower():
+                    return key
+        return 0
+
     # --- writing (inside transaction()) ---------------------------------------
 
     def put_page(self, page: Page) -> None:
@@ -315,6 +419,66 @@ class WikiStore:
                 f"the bundle updates revision {rev.rev_id}, which this side does not hold",
                 hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
             )
+        return cur.rowcount > 0
+
+    # --- files (uploads) ---------------------------------------------------------
+
+    def file_versions(self, name: str | None = None) -> Iterator[FileVersion]:
+        """Every file version (or one file's), by name and then in history order."""
+        q = "SELECT name, timestamp, sha1, size, user, user_id, comment, mime FROM file_version"
+        args: tuple = ()
+        if name is not None:
+            q += " WHERE name=?"
+            args = (name,)
+        for row in self.db.execute(q + " ORDER BY name, timestamp, sha1", args).fetchall():
+            yield FileVersion(*row)
+
+    def has_blob(self, sha1: str) -> bool:
+        return self.blob_size(sha1) is not None
+
+    def blob_size(self, sha1: str) -> int | None:
+        row = self.db.execute("SELECT size FROM file_blob WHERE sha1=?", (sha1,)).fetchone()
+        return row[0] if row else None
+
+    def blob_chunks(self, sha1: str) -> Iterator[bytes]:
+        """A file's bytes, chunk by chunk (memory stays at one chunk whatever the size)."""
+        n = 0
+        while True:
+            row = self.db.execute("SELECT data FROM file_chunk WHERE sha1=? AND n=?", (sha1, n)).fetchone()
+            if row is None:
+                return
+            yield bytes(row[0])
+            n += 1
+
+    def blob_bytes(self, sha1: str) -> bytes | None:
+        """A whole blob in memory: only for what must be whole (a delta's base, tests)."""
+        return b"".join(self.blob_chunks(sha1)) if self.has_blob(sha1) else None
+
+    def put_blob(self, sha1: str, f: BinaryIO) -> bool:
+        """Store the bytes read from ``f`` under ``sha1`` (inside transaction());
+        False if held already. The caller has checked the sha1: store data is trusted."""
+        if self.has_blob(sha1):
+            return False
+        n = size = 0
+        while chunk := f.read(BLOB_CHUNK):
+            self.db.execute("INSERT INTO file_chunk VALUES (?,?,?)", (sha1, n, chunk))
+            n += 1
+            size += len(chunk)
+        self.db.execute("INSERT INTO file_blob VALUES (?,?)", (sha1, size))
+        return True
+
+    def put_file_version(self, fv: FileVersion) -> bool:
+        """Record a version whose bytes are held; False if it was already here."""
+        _check_int64(f"file {fv.name!r}", timestamp=fv.timestamp, size=fv.size, user_id=fv.user_id)
+        if not self.has_blob(fv.sha1):
+            raise ContentError(
+                f"file {fv.name!r} ({fv.sha1[:12]}…) arrives without its bytes, and this side does not hold them",
+                hint="This side's wiki lost files since the last sync; ask the sender for a full bundle (bundle make --full).",
+            )
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO file_version VALUES (?,?,?,?,?,?,?,?)",
+            (fv.name, fv.timestamp, fv.sha1, fv.size, fv.user, fv.user_id, fv.comment, fv.mime),
+        )
         return cur.rowcount > 0
 
     def check_titles(self) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from bundler.apply import apply_bundle
+from bundler.files import StoreFiles
 from bundler.make import make_bundle
 from bundler.sources.dump import open_dump
 from bundler.state import Side
@@ -36,11 +37,13 @@ class Pair:
         if dump is None:
             store = self.hq.store()
             try:
-                return make_bundle(self.hq, out, store.pages(), siteinfo=store.siteinfo(), source_name="store", **kw)
+                return make_bundle(self.hq, out, store.pages(), siteinfo=store.siteinfo(), source_name="store",
+                                   files=StoreFiles(store), **kw)
             finally:
                 store.close()
         with open_dump(dump) as reader:
-            return make_bundle(self.hq, out, reader, siteinfo=reader.siteinfo, source_name=os.path.basename(dump), **kw)
+            return make_bundle(self.hq, out, reader, siteinfo=reader.siteinfo, source_name=os.path.basename(dump),
+                               files=reader.files, **kw)
 
     def apply(self, bundle: str, manifest: str | None = None):
         return apply_bundle(self.school, bundle, manifest_out=manifest and os.path.join(self.tmp, manifest))

@@ -202,7 +202,7 @@ def test_crash_between_store_commit_and_state_record_is_completed_by_a_rerun(ser
     store = side.store()
     with BundleReader(s.bundle) as reader:
         assert check_bundle(side, reader) is None
-        _import(store, reader, ApplyResult(reader.header), None)
+        _import(side, store, reader, ApplyResult(reader.header), None)
     store.close()
     side.state.db.close()
     assert store_digest(Side.open(side_dir)) == s.after and received_rows(side_dir) == s.rows_before

@@ -181,8 +181,12 @@ def test_two_real_wikis_stay_the_same_over_three_bundles(sync):
     src = ApiSource(sync.offline, own_revisions_of(Side.open(str(sync.school)).state))
     listed = {r.rev_id for ph in src.pages() for r in ph.revisions}
     assert listed and not listed & own
+    # Nor is what it received: the school's bundle back (a return) carries only the
+    # revisions made on the offline wiki itself (its own Main Page and the like).
+    sync.offline.edit("Written offline", "a local page\n", "offline edit")
+    received = {r[0] for r in Side.open(str(sync.school)).state.db.execute("SELECT mw_rev_id FROM mw_revs")}
     back = json.loads(run_cli("make", "-C", sync.school, "--out", sync.tmp / "back.bundle", "--json").output)
-    assert back["revisions"] == len(set(sync.offline_revisions()) - own)
+    assert back["revisions"] == len(set(sync.offline_revisions()) - own - received) == 1
 
 
 def test_a_connection_dropped_half_way_then_a_rerun_finishes_without_duplicates(sync, monkeypatch):

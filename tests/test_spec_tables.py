@@ -16,12 +16,12 @@ import struct
 
 import pytest
 
-from bundler import container, make, manifest, parts, records, wire
+from bundler import container, files, make, manifest, parts, records, wire
 from bundler.model import Page, PageId, RevId, Revision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = [os.path.join(ROOT, "formats", n) for n in ("BUNDLE.md", "MANIFEST.md")]
-MODULES = {"container": container, "manifest": manifest, "records": records, "wire": wire, "make": make, "parts": parts}
+MODULES = {"files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "make": make, "parts": parts}
 TYPES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
 
 
@@ -135,15 +135,57 @@ def _written_maps() -> dict[str, set[str]]:
     meta, body, raw_len = fb.build(level=1)
     payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, what="t"), what="t")
     h = container.Header(sender="0" * 32, receiver="1" * 32, seq=1, basis_seq=0, basis=bytes(16),
-                         checkpoint=bytes(16), created=0, signer="0" * 16)
+                         checkpoint=bytes(16), created=0, signer="0" * 16,
+                         ack_seq=1, ack=bytes(16), notices=("n",))  # optional keys: written when set
     m = manifest.Manifest("0" * 32, "1" * 32, 1, bytes(16), 0, 0, 0)
+    fm, fp, bm = _written_file_maps()
     return {
+        "files-meta": fm,
+        "files-payload": fp,
+        "blob-meta": bm,
         "container.Header": set(h.to_wire()),
         "container.Counts": set(container.Counts().to_wire()),
         "meta": set(meta),
         "payload": set(payload),
         "manifest.Manifest": set(m.to_wire()),
     }
+
+
+def _written_file_maps() -> tuple[set[str], set[str], set[str]]:
+    """The maps of a files frame and a blob frame, as carry_files writes them."""
+    import io
+    import tempfile
+
+    from bundler.model import FileVersion
+    from bundler.state import State
+
+    data = b"<svg>" + b"x" * 100 + b"</svg>"
+    fv = FileVersion("A.svg", 0, __import__("hashlib").sha1(data).hexdigest(), len(data))
+
+    class Source:
+        def versions(self):
+            return [fv]
+
+        def open(self, sha1):
+            return io.BytesIO(data)
+
+    class Writer:
+        frame_bytes = 0
+        frames: list = []
+
+        def add_frame(self, meta, body, raw_len, ftype=container.FRAME_RECORDS):
+            self.frames.append((ftype, meta, body, raw_len))
+
+    with tempfile.TemporaryDirectory() as d:
+        st = State(os.path.join(d, "state.sqlite"))
+        st.set_view("p", [])
+        w = Writer()
+        files.carry_files(st, "p", 1, Source(), w)
+        st.db.close()
+    (ft, fmeta, fbody, fraw), (bt, bmeta, _b, _r) = w.frames
+    assert (ft, bt) == (container.FRAME_FILES, container.FRAME_BLOB)
+    payload = wire.unpackb(wire.decompress(fbody, expected_size=fraw, what="t"), what="t")
+    return set(fmeta), set(payload), set(bmeta)
 
 
 MAP_TABLES = tables("map")
@@ -161,5 +203,7 @@ def test_every_map_is_described():
 
 
 def test_rev_columns_match_code():
-    (spec, name, rows), = tables("columns")
-    assert tuple(code_name(r[0]) for r in rows) == resolve(name)
+    described = tables("columns")
+    assert {name for _, name, _ in described} == {"records._REV_COLS", "files._FILE_COLS"}
+    for spec, name, rows in described:
+        assert tuple(code_name(r[0]) for r in rows) == resolve(name)

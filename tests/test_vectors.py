@@ -11,6 +11,7 @@ received checkpoints and the manifests untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -20,7 +21,8 @@ import pytest
 
 from bundler import errors
 from bundler.apply import apply_bundle
-from bundler.container import BundleReader
+from bundler.container import FRAME_BLOB, FRAME_RECORDS, BundleReader
+from bundler.files import decode_files_frame
 from bundler.make import apply_manifest
 from bundler.manifest import read_manifest
 from bundler.model import format_timestamp
@@ -108,6 +110,9 @@ def decoded(side: Side, path: str) -> list[str]:
                 f" updates={c.updates} frames={c.frames} text_bytes={c.text_bytes}"
             )
             for i, fr in enumerate(r.frames()):
+                if fr.type != FRAME_RECORDS:
+                    out += files_decoded(i, fr)
+                    continue
                 fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title)
                 out.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 q = lambda s: json.dumps(s, ensure_ascii=False)  # noqa: E731
@@ -123,6 +128,18 @@ def decoded(side: Side, path: str) -> list[str]:
     finally:
         store.close()
     return out
+
+
+def files_decoded(i: int, fr) -> list[str]:
+    if fr.type == FRAME_BLOB:
+        return [f"blob frame {i} sha1={fr.meta['sha1'].hex()} off={fr.meta['off']} bytes={len(fr.body)}"]
+    versions, blobs = decode_files_frame(fr, f"frame {i}")
+    q = lambda s: json.dumps(s, ensure_ascii=False)  # noqa: E731
+    return (
+        [f"files frame {i} versions={len(versions)} blobs={len(blobs)} raw_len={fr.raw_len}"]
+        + [f"file {q(v.name)} ts={format_timestamp(v.timestamp)} sha1={v.sha1} size={v.size}" for v in versions]
+        + [f"blob {sha} size={size} enc={enc} base={base or '-'} stored={stored}" for sha, size, enc, base, stored in blobs]
+    )
 
 
 def check_store(side: Side, summary: list[str]) -> None:
@@ -141,6 +158,11 @@ def check_store(side: Side, summary: list[str]) -> None:
                 assert store.db.execute("SELECT page_id FROM revision WHERE rev_id=?", (ident,)).fetchone()[0] == int(f["page"])
             elif kind == "delete":
                 assert store.page(ident)[1] is True
+            elif kind == "file":  # the version is there, and so are its bytes, whole
+                name = json.loads(rest.split(" ts=", 1)[0])
+                sha1 = rest.split("sha1=", 1)[1].split(" ", 1)[0]
+                assert sha1 in {v.sha1 for v in store.file_versions(name)}
+                assert hashlib.sha1(store.blob_bytes(sha1)).hexdigest() == sha1
             elif kind == "update":
                 deleted, comment = store.db.execute("SELECT deleted, comment FROM revision WHERE rev_id=?", (ident,)).fetchone()
                 assert deleted == int(f["deleted"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import apply as apply_cmd
+from . import edit as edit_cmd
 from . import export as export_cmd
 from . import inspect as inspect_cmd
 from . import make as make_cmd
@@ -32,6 +33,9 @@ app.command("apply")(apply_cmd.apply)
 app.command("inspect")(inspect_cmd.inspect)
 app.command("export")(export_cmd.export)
 app.command("import")(export_cmd.import_)
+app.command("edit")(edit_cmd.edit)
+app.command("show")(edit_cmd.show)
+app.command("upload")(edit_cmd.upload)
 
 
 @app.callback(invoke_without_command=True)

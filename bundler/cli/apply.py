@@ -17,17 +17,25 @@ def apply(
     bundle: list[str] = typer.Argument(..., help="The bundle file; or all its parts (.partNNN-of-MMM files, or a folder holding them)."),
     dir: str = DirOption,
     manifest_out: str = typer.Option(None, "--manifest-out", help="Also where to write the manifest to carry back (default: DIR/manifests/)."),
+    return_out: str = typer.Option(None, "--return-out", help="Then write the return bundle: every edit, move and deletion made here since the last sync, for the sender."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Check a bundle (format, hash, signature, basis) and import it in one transaction.
 
     Nothing is changed unless every check passes. Applying the same bundle again
-    changes nothing and says so. Carry the manifest it writes back to the sender,
-    who gives it to 'bundle make --since'.
+    changes nothing and says so.
 
-    Example:  bundle apply -C school /media/usb/update.bundle --manifest-out /media/usb/school.wbm
+    On the offline side, --return-out writes the return bundle in the same step:
+    the edits made here go back on the same stick, and it tells the sender what
+    arrived (no manifest needs to travel). On the online side, applying a return
+    bundle lands each offline edit as a new edit; a page changed on both sides is
+    merged three ways, and an overlapping change is kept as a conflict (online
+    text current, offline text in the history, a notice on the talk page).
+
+    Example:  bundle apply -C school /media/usb/update.bundle --return-out /media/usb/return.bundle
     """
     side = Side.open(dir)
+    ret = None
     with side.locked():
         path, cleanup = _whole_bundle(side, bundle)
         try:
@@ -37,6 +45,10 @@ def apply(
         finally:
             if cleanup and os.path.exists(path):
                 os.unlink(path)
+        if return_out:
+            from .make import make_from_side
+
+            ret = make_from_side(side, return_out, to=res.header.sender)
     bundle = path if not cleanup else f"{len(bundle)} parts"
     h = res.header
     info = {
@@ -49,7 +61,14 @@ def apply(
         "revisions_already_present": res.revisions_present,
         "moves": [{"from": a, "to": b} for a, b in res.moves],
         "deletions": res.deletions,
+        "merged": res.merged,
+        "conflicts": res.conflicts,
+        "notices": res.notices,
+        "files_added": res.files_added,
+        "file_contents_added": res.blobs_added,
         "manifest": res.manifest,
+        "return_bundle": ret.path if ret else None,
+        "return_revisions": ret.counts.revisions if ret else None,
         "notes": res.notes,
         "api_requests": res.api_requests,
         "seconds": round(res.elapsed, 3),
@@ -62,7 +81,9 @@ def apply(
     else:
         out.print(
             f"Applied bundle {h.seq}: {res.revisions_added:,} revisions added to {res.pages:,} pages, "
-            f"{len(res.moves)} moves, {len(res.deletions)} deletions ({res.elapsed:.1f}s)."
+            f"{len(res.moves)} moves, {len(res.deletions)} deletions"
+            + (f", {res.files_added:,} file versions ({res.blobs_added:,} new contents)" if res.files_added else "")
+            + f" ({res.elapsed:.1f}s)."
         )
         for a, b in res.moves[:10]:
             out.print(f"  moved   {escape(a)} → {escape(b)}")
@@ -70,9 +91,18 @@ def apply(
             out.print(f"  deleted {escape(t)}")
         for n in res.notes:
             out.print(f"  [yellow]note:[/] {escape(n)}")
+    if res.merged or res.conflicts:
+        out.print(f"{len(res.merged)} pages merged cleanly, [bold]{len(res.conflicts)} edit conflicts[/] (online text kept, offline text in the history).")
+    for n in res.notices:
+        out.print(f"  [yellow]![/] {escape(n)}")
     if res.api_requests is not None:
         out.print(f"{res.api_requests:,} API requests to {escape(side.wiki)}")
-    out.print(f"Manifest for the sender: {escape(res.manifest or '')}")
+    if ret is not None:
+        c = ret.counts
+        out.print(f"Return bundle {escape(ret.path)}: {c.revisions:,} revisions on {c.pages:,} pages, {c.moves} moves, "
+                  f"{c.deletions} deletions ({ret.size:,} bytes). Carry it back and run: bundle apply -C DIR {escape(os.path.basename(ret.path))}")
+    else:
+        out.print(f"Manifest for the sender: {escape(res.manifest or '')}")
 
 
 def _whole_bundle(side: Side, args: list[str]) -> tuple[str, bool]:

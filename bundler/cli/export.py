@@ -13,6 +13,7 @@ import typer
 from ..errors import UsageError
 from ..export import XmlWriter
 from ..importer import import_dump
+from ..model import file_title_to_name
 from ..state import Side
 from .common import DirOption, escape, handle_errors, out, progress_bar
 
@@ -51,7 +52,8 @@ def export(
             try:
                 w = XmlWriter(f, store.siteinfo())
                 for ph in store.pages():
-                    w.page(ph.page, ph.revisions)
+                    uploads = store.file_versions(file_title_to_name(ph.page.title)) if ph.page.namespace == 6 else ()
+                    w.page(ph.page, ph.revisions, uploads, store.blob_chunks)
                     n_pages += 1
                     n_revs += ph.revision_count
                     bar(n_pages)
@@ -91,7 +93,10 @@ def import_(
     out.print(
         f"Imported {escape(os.path.basename(dump))}: {res.revisions_added:,} new revisions "
         f"({res.revisions_present:,} already here) on {res.pages:,} pages, {res.moves} moves, {res.deletions} deletions."
+        + (f" {res.files_added:,} new file versions." if res.files_added else "")
     )
+    if res.files_skipped:
+        out.print(f"[yellow]{res.files_skipped:,} file versions had no bytes in the dump (no <contents>) and were left out.[/]")
 
 
 def _embedded_only(side: Side, command: str) -> None:

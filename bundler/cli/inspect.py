@@ -53,6 +53,8 @@ def inspect(
         "capabilities": list(h.capabilities),
         "counts": h.counts.to_wire(),
         "breakdown": h.breakdown,
+        "acknowledges": {"seq": h.ack_seq, "checkpoint": h.ack.hex()} if h.ack_seq else None,
+        "notices": list(h.notices),
         "frames": frames,
     }
     if as_json:
@@ -67,19 +69,30 @@ def inspect(
     t.add_row("made", f"{info['created']} by {escape(h.tool)} from {escape(h.source)}")
     t.add_row("signer", h.signer + ("" if verified is None else f"  [green]{escape(verified)}[/]"))
     t.add_row("latest only", "yes" if h.latest_only else "no (full history)")
+    if h.ack_seq:
+        t.add_row("acknowledges", f"bundle {h.ack_seq} from the receiver, applied by the sender")
+    for n in h.notices:
+        t.add_row("notice", escape(n))
     for k, v in h.counts.to_wire().items():
         t.add_row(k.replace("_", " "), human(v) if k == "text_bytes" else f"{v:,}")
-    comp = sum(f["compressed"] for f in frames)
-    t.add_row("size", f"{human(info['bytes'])} ({human(comp)} compressed frames; {human(info['bytes'] - comp)} header, index and signature)")
+    files = h.breakdown.get("files")
+    if files:
+        t.add_row("files", f"{files.get('versions', 0):,} versions, {files.get('blobs', 0):,} new contents"
+                  f" ({human(files.get('bytes', 0))}), {files.get('refs', 0):,} held already or shared")
+    comp = sum(f["compressed"] for f in frames if f["type"] == "records")
+    fcomp = sum(f["compressed"] for f in frames if f["type"] != "records")
+    t.add_row("size", f"{human(info['bytes'])} ({human(comp)} compressed text frames; {human(fcomp)} files;"
+              f" {human(info['bytes'] - comp - fcomp)} header, index and signature)")
     out.print(t)
-    _where_the_bytes_go(h, comp)
+    _where_the_bytes_go(h, comp, frames)
 
 
-def _where_the_bytes_go(h, comp: int) -> None:
-    """Shares of the uncompressed payload, applied to the compressed size: an
-    estimate (text and metadata compress differently), labelled as one."""
+def _where_the_bytes_go(h, comp: int, frames: list[dict]) -> None:
+    """Text and metadata: shares of the uncompressed payload, applied to the
+    compressed size, an estimate (they compress differently), labelled as one.
+    Files: exact, from the frame index (metadata frames and blob bytes)."""
     b = h.breakdown
-    if not b or not b.get("namespaces"):
+    if not b or not (b.get("namespaces") or b.get("files")):
         return
     inserted, metadata = b.get("inserted", 0), b.get("metadata", 0)
     total = max(1, inserted + metadata)
@@ -89,27 +102,40 @@ def _where_the_bytes_go(h, comp: int) -> None:
     t.add_column("uncompressed", justify="right")
     t.add_column("≈ in the bundle", justify="right")
     names = {0: "(main)", 1: "Talk", 2: "User", 3: "User talk", 4: "Project", 6: "File", 8: "MediaWiki", 10: "Template", 12: "Help", 14: "Category", 828: "Module"}
-    for ns, (revs, chars) in sorted(b["namespaces"].items(), key=lambda kv: -kv[1][1]):
+    for ns, (revs, chars) in sorted(b.get("namespaces", {}).items(), key=lambda kv: -kv[1][1]):
         t.add_row(f"text, namespace {ns} {names.get(ns, '')}", f"{revs:,}", human(chars), human(int(comp * chars / total)))
-    t.add_row("metadata (ids, times, users, comments, titles, delta operations)", "", human(metadata), human(int(comp * metadata / total)))
+    if b.get("namespaces"):
+        t.add_row("metadata (ids, times, users, comments, titles, delta operations)", "", human(metadata), human(int(comp * metadata / total)))
+    f = b.get("files")
+    if f:
+        meta = [x for x in frames if x["type"] == "files"]
+        t.add_row(f"file metadata ({f.get('versions', 0):,} versions)", "", human(sum(x["uncompressed"] for x in meta)),
+                  human(sum(x["compressed"] for x in meta)))
+        for key, label in (("raw", "as they are (compressed media)"), ("zstd", "zstd"), ("deltas", "deltas against older versions")):
+            if f.get(key):
+                t.add_row(f"file bytes: {f[key]:,} {label}", "", "", "")
+        t.add_row(f"file bytes ({f.get('blobs', 0):,} new contents; {f.get('refs', 0):,} held already or shared: 0 bytes)", "",
+                  human(f.get("bytes", 0)), human(sum(x["compressed"] for x in frames if x["type"] == "blob")))
     out.print(t)
 
 
 def _frame_index(r: BundleReader) -> list[dict]:
     """Frame sizes from the frame headers only (hops over bodies; nothing decompressed)."""
-    from ..container import FRAME_FIXED, FRAME_RECORDS
+    from ..container import FRAME_BLOB, FRAME_FILES, FRAME_FIXED, FRAME_RECORDS
     from .. import wire
 
     res = []
     pos = r.header_end
+    kinds = {FRAME_RECORDS: "records", FRAME_FILES: "files", FRAME_BLOB: "blob"}
     while pos + FRAME_FIXED.size <= r.body_len:
         r.f.seek(pos)
         ftype, meta_len, comp_len, raw_len = FRAME_FIXED.unpack(r.f.read(FRAME_FIXED.size))
-        if ftype != FRAME_RECORDS:
+        if ftype not in kinds:
             break
         meta = wire.unpackb(r.f.read(meta_len), what="frame meta")
         res.append(
             {
+                "type": kinds[ftype],
                 "offset": pos,
                 "compressed": comp_len,
                 "uncompressed": raw_len,

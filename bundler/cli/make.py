@@ -22,6 +22,7 @@ def make(
     out_path: str = typer.Option(..., "--out", "-o", help="Where to write the bundle (e.g. /media/usb/update.bundle)."),
     since: str = typer.Option(None, "--since", help="The manifest the receiver wrote when it last applied a bundle."),
     from_dump: str = typer.Option(None, "--from", help="Read this MediaWiki XML dump instead of the side's wiki."),
+    files_dir: str = typer.Option(None, "--files", help="With --from: a folder with the dump's files (a copy of MediaWiki's images directory, or files named like the uploads), for dumps without <contents>."),
     latest_only: bool = typer.Option(False, "--latest-only", help="Carry only the newest revision of each changed page (read-only mirrors)."),
     to: str = typer.Option(None, "--to", help="The peer (label or wiki id prefix); needed only when this side has several."),
     full: bool = typer.Option(False, "--full", help="Ignore what the peer reported and carry everything."),
@@ -53,41 +54,73 @@ def make(
     limit = parse_size(max_size, "--max-size") if max_size else None
     if since and cont:
         raise UsageError("--since and --continue name two different bases", hint="Use one of them.")
+    if files_dir and not from_dump:
+        raise UsageError("--files names where a dump's files are; it needs --from DUMP", hint="Add --from DUMP, or leave --files out.")
+    if files_dir and not os.path.isdir(files_dir):
+        raise UsageError(f"--files {files_dir} is not a folder", hint="Give the folder that holds the files (MediaWiki's images directory).")
+    skipped: list = []
     with side.locked():
-        store = None if from_dump or side.is_api else side.store()
-        client = side.api_client() if side.is_api and not from_dump else None
+        res, client = _make(side, out_path, from_dump=from_dump, files_dir=files_dir, skipped=skipped, max_size=limit, to=to,
+                            since=since, full=full, cont=cont, allow_deletions=allow_deletions, latest_only=latest_only, until=until_ts)
+    _report(res, client, side, part_size=part_size, max_size=max_size, as_json=as_json, skipped=skipped)
 
-        def open_source():
-            if from_dump:
-                reader = open_dump(from_dump)
-                return reader, reader.siteinfo, os.path.basename(from_dump), reader.close
-            if client is not None:
-                from ..sources.api import ApiSource
-                from ..targets.mediawiki import own_revisions
 
-                src = ApiSource(client, own_revisions(side.state))
-                return src.pages(), src.siteinfo, side.wiki, lambda: None
-            return store.pages(), store.siteinfo(), "store", lambda: None
+def make_from_side(side: Side, out_path: str, *, to: str):
+    """A bundle for ``to`` from the side's own wiki (the return half of 'bundle apply --return-out')."""
+    res, _client = _make(side, out_path, from_dump=None, max_size=None, to=to, since=None, full=False, cont=False,
+                         allow_deletions=False, latest_only=False, until=None)
+    return res
 
-        try:
-            with progress_bar("Reading " + (os.path.basename(from_dump) if from_dump else "the wiki"), None) as bar:
-                res = make_bundle_retrying(
-                    side,
-                    out_path,
-                    open_source,
-                    max_size=limit,
-                    to=to,
-                    since=since,
-                    full=full,
-                    cont=cont,
-                    allow_deletions=allow_deletions,
-                    latest_only=latest_only,
-                    until=until_ts,
-                    progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"),
-                )
-        finally:
-            if store is not None:
-                store.close()
+
+def _id_map(side: Side, to: str | None, since: str | None):
+    """For a MediaWiki that takes updates from the peer: its ids, as the peer knows them."""
+    from ..manifest import read_manifest
+    from ..model import local_id_range
+    from ..sources.api import IdMap
+
+    st = side.state
+    peer = read_manifest(since, st.peer_by_key_id)[1].wiki_id if since else st.find_peer(to).wiki_id
+    return IdMap(st.db, peer, local_id_range(side.wiki_id)) if st.is_upstream(peer) else None
+
+
+def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, skipped=None, **kw):
+    """Make a bundle from the side's wiki or a dump; returns (result, API client or None)."""
+    store = None if from_dump or side.is_api else side.store()
+    client = side.api_client() if side.is_api and not from_dump else None
+
+    def open_source():
+        if from_dump:
+            reader = open_dump(from_dump, files_dir=files_dir)
+            if skipped is not None:
+                skipped[:] = [reader.files]
+            return reader, reader.siteinfo, os.path.basename(from_dump), reader.close, reader.files
+        if client is not None:
+            from ..sources.api import ApiSource
+            from ..targets.mediawiki import own_revisions
+
+            src = ApiSource(client, own_revisions(side.state), _id_map(side, kw.get("to"), kw.get("since")))
+            return src, src.siteinfo, side.wiki, lambda: None
+        from ..files import StoreFiles
+
+        return store.pages(), store.siteinfo(), "store", lambda: None, StoreFiles(store)
+
+    try:
+        with progress_bar("Reading " + (os.path.basename(from_dump) if from_dump else "the wiki"), None) as bar:
+            res = make_bundle_retrying(
+                side,
+                out_path,
+                open_source,
+                max_size=max_size,
+                progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"),
+                **kw,
+            )
+    finally:
+        if store is not None:
+            store.close()
+    return res, client
+
+
+def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skipped: list) -> None:
     parts: list[str] = []
     if part_size:
         from ..parts import split_bundle
@@ -109,6 +142,10 @@ def make(
         "api_requests": client.requests if client is not None else None,
         "api_bytes": client.bytes_received if client is not None else None,
     }
+    files = res.files
+    info["files"] = files
+    n_skipped = skipped[0].skipped if skipped else 0
+    info["files_without_bytes"] = n_skipped
     if as_json:
         print(json.dumps(info, indent=2))
         return
@@ -118,6 +155,9 @@ def make(
     for k in ("pages", "revisions", "moves", "deletions", "frames"):
         t.add_row(k, f"{getattr(res.counts, k):,}")
     t.add_row("text carried (uncompressed)", human(res.counts.text_bytes))
+    if files:
+        t.add_row("file versions", f"{files['versions']:,} ({files['blobs']:,} new contents, {files['refs']:,} held or shared)")
+        t.add_row("file bytes (in the bundle)", f"{human(files['bytes'])} ({human(files['stored'])})")
     t.add_row("bundle size", human(res.size))
     out.print(t)
     if client is not None:
@@ -126,6 +166,12 @@ def make(
         out.print(
             f"[yellow]{res.deferred:,} pages did not fit in {escape(max_size or '')}[/] and wait for the next bundle: "
             f"bundle make -C DIR --continue --max-size {escape(max_size or '')} --out NEXT.bundle"
+        )
+    if n_skipped:
+        out.print(
+            f"[yellow]{n_skipped:,} file versions were left out: the dump has no <contents> for them[/]"
+            f" ({escape(', '.join(skipped[0].skipped_names))}). Export with dumpBackup.php --uploads --include-files,"
+            " or give the wiki's images folder with --files DIR."
         )
     if parts:
         out.print(f"Wrote {len(parts)} parts of at most {escape(part_size)}: {escape(os.path.basename(parts[0]))} … {escape(os.path.basename(parts[-1]))}")

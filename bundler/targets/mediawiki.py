@@ -88,7 +88,7 @@ from typing import Iterable, Iterator
 from .. import wire
 from ..errors import ContentError, WikiError
 from ..export import XmlWriter
-from ..model import Deleted, Page, PageId, RevId, Revision, SiteInfo, Slot, format_timestamp, parse_timestamp
+from ..model import Deleted, Page, PageId, RevId, Revision, SiteInfo, Slot, format_timestamp, local_id_range, parse_timestamp
 from ..store import INT64, StoreCounts
 
 # One action=import request carries pages up to this much XML. PHP's default
@@ -196,6 +196,7 @@ class MediaWikiTarget:
         self.side = side
         self.db = side.state.db
         self.client = client if client is not None else side.api_client()
+        self._local = local_id_range(side.wiki_id)
         self.sender = ""
         self.seq = 0
         self.sha256 = ""
@@ -428,6 +429,7 @@ class MediaWikiTarget:
         # f. what applying made itself; the newest text current
         self._learn_own(started)
         self._newest_current([p.page_id for p in pages], reason)
+        self._local_edits_current([p.page_id for p in pages], reason)
         with self.side.state.transaction():
             self.db.execute(
                 "UPDATE mw_journal SET step='written' WHERE sender=? AND seq=? AND sha256=?",
@@ -620,17 +622,81 @@ class MediaWikiTarget:
         bundle: import and move null revisions. Remembered so ``bundle make`` skips them."""
         if not self._user:
             return
-        params = {"list": "allrevisions", "arvprop": "ids|timestamp", "arvuser": self._user, "arvdir": "newer",
+        params = {"list": "allrevisions", "arvprop": "ids|timestamp|sha1", "arvuser": self._user, "arvdir": "newer",
                   "arvlimit": "max", "arvstart": _ts(started)}
-        own = []
+        # Null revisions only (the parent's text again): an edit someone made with this
+        # account in the same second is an edit, and must travel back.
+        candidates: list[tuple[int, int, str]] = []
         for batch in self.client.query(params):
             for p in batch.get("query", {}).get("allrevisions", ()):
                 for r in p.get("revisions", ()):
                     rid = int(r["revid"])
                     if self.db.execute("SELECT 1 FROM mw_revs WHERE mw_rev_id=? LIMIT 1", (rid,)).fetchone() is None:
-                        own.append((rid, self.sender, self.seq))
+                        candidates.append((rid, int(r.get("parentid") or 0), str(r.get("sha1", ""))))
+        parents = self._sha1s([parent for _rid, parent, _sha in candidates if parent])
+        own = [(rid, self.sender, self.seq) for rid, parent, sha in candidates if parent and parents.get(parent) == sha]
         with self.side.state.transaction():
             self.db.executemany("INSERT OR IGNORE INTO mw_own_revs VALUES (?,?,?)", own)
+
+    def _local_edits_current(self, page_ids: list[int], reason: str) -> None:
+        """An edit made on this wiki that is as new as what arrived stays current (as on
+        the embedded store, where it sorts after a revision of the same second): an
+        imported revision of the same second, or a null revision of a move, would
+        otherwise hide it until the return trip brings the merge back."""
+        own = own_revisions(self.side.state)
+        for pid in page_ids:
+            m = self._mw_page(pid)
+            cur = self._currents([m.mw_page_id], fresh=True).get(m.mw_page_id) if m else None
+            if cur is None:
+                continue
+            history = [r for r in self._history(cur.title, content=False) if r.rev_id not in own]
+            local = [r for r in history if not self._mw_came_in_bundle(r.rev_id)]
+            if not local or not history or history[-1].rev_id == local[-1].rev_id:
+                continue
+            mine, theirs = local[-1], history[-1]
+            if mine.timestamp < theirs.timestamp or mine.sha1 == cur.sha1:
+                continue
+            text = self.get_text_mw(mine.rev_id)
+            if text is None:
+                continue
+            res = self.client.edit(cur.title, text, f"{reason}: the edit made here stays current", nocreate=True)
+            with self.side.state.transaction():
+                self.db.execute("INSERT OR IGNORE INTO mw_own_revs VALUES (?,?,?)", (res.rev_id, self.sender, self.seq))
+            self.notes.append(f"{cur.title!r}: kept the edit {mine.rev_id} made here current; it travels back to be merged")
+
+    def get_text_mw(self, mw_rev_id: int) -> str | None:
+        self._fetch_texts([mw_rev_id])
+        return self._texts.get(mw_rev_id)
+
+    def _below_own(self, rev_id: int) -> int | None:
+        """The first revision under ``rev_id`` (one of ours) that is not ours."""
+        for _hop in range(16):
+            parent = None
+            for batch in self.client.query({"prop": "revisions", "revids": rev_id, "rvprop": "ids"}):
+                for p in batch.get("query", {}).get("pages", ()):
+                    for r in p.get("revisions", ()):
+                        parent = int(r.get("parentid") or 0) or None
+            if parent is None:
+                return None
+            if self.db.execute("SELECT 1 FROM mw_own_revs WHERE mw_rev_id=?", (parent,)).fetchone() is None:
+                return parent
+            rev_id = parent
+        return None
+
+    def _mw_came_in_bundle(self, mw_rev_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM mw_revs WHERE mw_rev_id=? LIMIT 1", (mw_rev_id,)).fetchone() is not None
+
+    def _sha1s(self, rev_ids: list[int]) -> dict[int, str]:
+        """The API's sha1 of these revisions, IDS_PER_REQUEST per request."""
+        out: dict[int, str] = {}
+        ids = sorted(set(rev_ids))
+        for i in range(0, len(ids), IDS_PER_REQUEST):
+            chunk = ids[i:i + IDS_PER_REQUEST]
+            for batch in self.client.query({"prop": "revisions", "revids": "|".join(map(str, chunk)), "rvprop": "ids|sha1"}):
+                for p in batch.get("query", {}).get("pages", ()):
+                    for r in p.get("revisions", ()):
+                        out[int(r["revid"])] = str(r.get("sha1", ""))
+        return out
 
     def _newest_current(self, page_ids: list[int], reason: str) -> None:
         """Where one of our own null revisions is newer than what a bundle brought,
@@ -648,6 +714,12 @@ class MediaWikiTarget:
             if self.db.execute("SELECT 1 FROM mw_own_revs WHERE mw_rev_id=?", (cur.rev_id,)).fetchone() is None:
                 self.notes.append(f"{cur.title!r}: kept the newer revision {cur.rev_id} made on this wiki")
                 continue
+            below = self._below_own(cur.rev_id)
+            if below is not None and self._mw_came_in_bundle(below) is False:
+                # Our null revision sits on an edit made here, newer than what arrived: that
+                # edit stays current; it travels back and is merged on the other side.
+                self.notes.append(f"{cur.title!r}: kept the newer edit {below} made on this wiki")
+                continue
             res = self.client.edit(cur.title, newest.text, f"{reason}: newest text", nocreate=True)
             with self.side.state.transaction():
                 self.db.execute("INSERT OR IGNORE INTO mw_own_revs VALUES (?,?,?)", (res.rev_id, self.sender, self.seq))
@@ -658,7 +730,11 @@ class MediaWikiTarget:
         if rev_id not in INT64:
             return None
         row = self.db.execute("SELECT mw_rev_id FROM mw_revs WHERE sender=? AND rev_id=?", (self.sender, rev_id)).fetchone()
-        return row[0] if row else None
+        if row:
+            return row[0]
+        # This wiki's own revisions travel in its local id range (sources/api.py IdMap);
+        # the peer names them so when it builds on them.
+        return rev_id - self._local.start if rev_id in self._local else None
 
     def _mw_page(self, page_id: int) -> _Mapped | None:
         if page_id not in INT64:
@@ -666,7 +742,12 @@ class MediaWikiTarget:
         row = self.db.execute(
             "SELECT mw_page_id, title FROM mw_pages WHERE sender=? AND page_id=?", (self.sender, page_id)
         ).fetchone()
-        return _Mapped(row[0], row[1]) if row else None
+        if row:
+            return _Mapped(row[0], row[1])
+        if page_id in self._local:
+            cur = self._currents([page_id - self._local.start]).get(page_id - self._local.start)
+            return _Mapped(page_id - self._local.start, cur.title if cur else "")
+        return None
 
     def _set_page(self, page_id: int, mw_page_id: int, title: str, *, transaction: bool = True) -> None:
         sql = "INSERT OR REPLACE INTO mw_pages VALUES (?,?,?,?)"

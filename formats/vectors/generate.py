@@ -48,7 +48,8 @@ from bundler.container import (  # noqa: E402
     VERSION,
 )
 from bundler.make import make_bundle  # noqa: E402
-from bundler.model import Deleted, Page, PageId, RevId, Revision, format_timestamp  # noqa: E402
+from bundler.files import decode_files_frame  # noqa: E402
+from bundler.model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, format_timestamp  # noqa: E402
 from bundler.records import FrameBuilder, decode_frame  # noqa: E402
 from bundler.signing import PublicKey, SecretKey  # noqa: E402
 from bundler.sources.dump import PageHistory, open_dump  # noqa: E402
@@ -332,6 +333,9 @@ def summarize(receiver: Side, path: str) -> list[str]:
                 f" updates={c.updates} frames={c.frames} text_bytes={c.text_bytes}"
             )
             for i, fr in enumerate(r.frames()):
+                if fr.type != FRAME_RECORDS:
+                    lines += files_lines(i, fr)
+                    continue
                 fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title)
                 lines.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 for p in fc.pages:
@@ -350,6 +354,73 @@ def summarize(receiver: Side, path: str) -> list[str]:
     finally:
         store.close()
     return lines
+
+
+def files_lines(i: int, fr) -> list[str]:
+    """Summary lines of a files frame (its versions and announced blobs) or a blob frame."""
+    if fr.type == container.FRAME_BLOB:
+        return [f"blob frame {i} sha1={fr.meta['sha1'].hex()} off={fr.meta['off']} bytes={len(fr.body)}"]
+    versions, blobs = decode_files_frame(fr, f"frame {i}")
+    out = [f"files frame {i} versions={len(versions)} blobs={len(blobs)} raw_len={fr.raw_len}"]
+    out += [f"file {json.dumps(v.name, ensure_ascii=False)} ts={format_timestamp(v.timestamp)} sha1={v.sha1} size={v.size}" for v in versions]
+    out += [f"blob {sha} size={size} enc={enc} base={base or '-'} stored={stored}" for sha, size, enc, base, stored in blobs]
+    return out
+
+
+class ListFiles:
+    """A file source from (version, bytes) pairs."""
+
+    def __init__(self, items: list[tuple[FileVersion, bytes]]):
+        self.items = items
+        self.data = {v.sha1: b for v, b in items}
+
+    def versions(self):
+        return sorted((v for v, _ in self.items), key=lambda v: (v.name, v.timestamp, v.sha1))
+
+    def open(self, sha1: str):
+        import io
+
+        return io.BytesIO(self.data[sha1]) if sha1 in self.data else None
+
+
+def file_version(name: str, ts: int, path: str, comment: str) -> tuple[FileVersion, bytes]:
+    with open(os.path.join(DATA, "files", path), "rb") as f:
+        b = f.read()
+    return FileVersion(name, ts, hashlib.sha1(b).hexdigest(), len(b), "Vector", 1, comment), b
+
+
+def files_vectors(out: str, tmp: str, recv: Side) -> None:
+    """Bundles with files (capability files-v1), from the ally (its own sequence)."""
+    ally = fixed_side(os.path.join(tmp, "ally"), ALLY_WIKI, SEEDS["ally"], "ally", [RECEIVER_PUB])
+    jpg = file_version("Headbg.jpg", CREATED - 3 * 86400, "headbg.jpg", "MonoBook header")
+    svg1 = file_version("Wikitext_editor.svg", CREATED - 2 * 86400, "betafeatures-icon-WikitextEditor-ltr.svg", "icon")
+    svg2 = file_version("Wikitext_editor.svg", CREATED - 86400, "betafeatures-icon-WikitextEditor-rtl.svg", "mirrored")
+    copy = dataclasses.replace(jpg[0], name="Header_copy.jpg", timestamp=CREATED - 3600, comment="the same bytes again")
+    b1 = os.path.join(tmp, "f1.bundle")
+    first = make(ally, b1, [], SiteInfo(sitename="ally"), 1, files=ListFiles([jpg, svg1]))
+    put(out, "ok-files-first", first, expect="ok", summary=summarize(recv, b1),
+        description="bundle 1 of the ally: two files (a real JPEG, raw; a real SVG, zstd) in a files frame and blob frames")
+    m1 = os.path.join(tmp, "f1.wbm")
+    apply_bundle(recv, b1, manifest_out=m1)
+    b2 = os.path.join(tmp, "f2.bundle")
+    second = make(ally, b2, [], SiteInfo(sitename="ally"), 2, since=m1, files=ListFiles([jpg, svg1, svg2, (copy, jpg[1])]))
+    put(out, "ok-files-delta", second, expect="ok", requires=("ok-files-first",), summary=summarize(recv, b2),
+        description="bundle 2 of the ally: a new version of the SVG as a zstd delta against the held one, and the JPEG's bytes under a new name as a reference only (no blob)")
+
+    p = split(first)
+    frames = p.frames
+    at = next(i for i, fr in enumerate(frames) if fr[0] == container.FRAME_BLOB and fr[1]["sha1"].hex() == jpg[0].sha1)
+    bad = bytearray(frames[at][2])
+    bad[len(bad) // 2] ^= 0x01
+    frames_bad = [list(fr) for fr in frames]
+    frames_bad[at][2] = bytes(bad)
+    put(out, "files-bad-sha1", rebuild(Parts(p.version, p.header, frames_bad), key=ALLY_KEY), expect="content error",
+        description="ok-files-first with one bit of the raw JPEG's bytes flipped, re-signed: the blob's sha1 does not match; nothing is stored")
+    put(out, "files-blob-missing", rebuild(Parts(p.version, p.header, [fr for i, fr in enumerate(frames) if i != at]), key=ALLY_KEY),
+        expect="format error", description="ok-files-first without the JPEG's blob frame: the bytes the files frame announced never arrive")
+    no_cap = dict(p.header, capabilities=list(container.WRITTEN_CAPABILITIES))
+    put(out, "files-without-capability", rebuild(Parts(p.version, no_cap, frames), key=ALLY_KEY), expect="format error",
+        description="ok-files-first with files-v1 left out of the capabilities: frame types 2 and 3 are unknown frame types")
 
 
 def make(side: Side, out: str, pages, siteinfo, seq: int, **kw) -> bytes:
@@ -405,6 +476,7 @@ def generate(out: str) -> None:
         manifest_vectors(out, manifest1)
         fresh = fixed_side(os.path.join(tmp, "fresh"), RECEIVER_WIKI, SEEDS["receiver"], "fresh", [SENDER_PUB, ALLY_PUB])
         hand_built(out, tmp, first, delta, fresh)
+        files_vectors(out, tmp, recv)
     with open(os.path.join(out, "INDEX"), "w") as f:
         for name, v in VECTORS:
             f.write(f"{name}\t{v['expect']}\t{' '.join(v['requires']) or '-'}\n")
@@ -452,6 +524,14 @@ def hand_built(out: str, tmp: str, first: bytes, delta: bytes, fresh: Side) -> N
     q = split(first)
     q.header["kind"] = "sideways"
     put(out, "unknown-kind", rebuild(q), expect="format error", description="header kind 'sideways', validly signed")
+    q = split(first)
+    q.header["ack"] = [1, b"\x01" * 15]
+    put(out, "ack-short-checkpoint", rebuild(q), expect="format error",
+        description="header ack [1, 15-byte checkpoint id]; ids are 16 bytes, validly signed")
+    q = split(first)
+    q.header["notices"] = ["merged", 7]
+    put(out, "notices-not-strings", rebuild(q), expect="format error",
+        description="header notices holds an integer; it must be a list of strings, validly signed")
     q = split(first)
     q.header["seq"] = 0
     put(out, "seq-zero", rebuild(q), expect="format error", description="seq 0 (basis_seq must be < seq), validly signed")

@@ -1,0 +1,209 @@
+"""A MediaWiki as the online side of the return trip: what ``merge.ReturnApplier``
+needs of a wiki (``merge.StoreTarget`` is the embedded store's), over the Action API.
+
+Offline edits land as real edits (``action=edit``) by the sync account, the
+summary naming the offline author, place and time — MediaWiki cannot back-date
+an edit or edit in another user's name, and an edit (unlike an import) shows in
+recent changes and watchlists, where the wiki's people review changes. Moves
+and deletions are ``action=move`` (no redirect: a redirect made offline arrives
+as its own page) and ``action=delete``.
+
+Never trust MediaWiki's edit-conflict detection (it merges silently, and
+ignores conflicts with the same account's edits: FINDINGS G9): every edit names
+its base revision, and is checked twice — the page's current revision must be
+the base just before, and the saved revision's text must be the text sent just
+after. Anything else is a ``ContentError`` that says which page changed; a
+re-run then decides anew from the wiki's current state.
+
+Ids. The return names this wiki's pages and revisions by this wiki's ids (it
+was built from updates made from this wiki), and its own by the offline
+side's. What landed is kept in the side's state (``mw_pages``/``mw_revs``
+under the offline side's wiki id), committed after every edit, so a re-run
+after a kill or a dropped connection lands nothing twice.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from ..errors import ContentError
+from ..mediawiki import _revision
+from ..model import Page, PageId, RevId, Revision, text_sha1
+
+_REV_PROP = "ids|timestamp|user|userid|comment|flags|sha1|content|contentmodel"
+
+
+class MediaWikiReturnTarget:
+    keeps_user = False  # edits are the sync account's; the summary names the offline author
+
+    def __init__(self, client, state, sender: str, own: frozenset[int] = frozenset()):
+        self.client = client
+        self.state = state
+        self.sender = sender
+        self.own = own  # revisions applying bundles made (null revisions): not part of a history
+        self._handles: dict[int, tuple[int | None, str]] = {}  # new page handle -> (peer page id, title)
+        self._resolved: dict[int, int] = {}
+        self._site = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield  # a wiki is not transactional: every landed edit is recorded as it lands
+
+    # --- reading ------------------------------------------------------------------
+
+    def _info(self, **which) -> dict | None:
+        for batch in self.client.query({"prop": "info", **which}):
+            for p in batch.get("query", {}).get("pages", ()):
+                if not p.get("missing") and not p.get("invalid"):
+                    return p
+        return None
+
+    def find_page(self, peer_page_id: int) -> int | None:
+        row = self.state.db.execute(
+            "SELECT mw_page_id FROM mw_pages WHERE sender=? AND page_id=?", (self.sender, peer_page_id)
+        ).fetchone()
+        if row:
+            return row[0]
+        if not 0 < peer_page_id < 1 << 31:
+            return None
+        return peer_page_id if self._info(pageids=peer_page_id) else None
+
+    def page(self, page_id: int):
+        page_id = self.resolve(page_id)
+        if page_id < 0:
+            return None
+        p = self._info(pageids=page_id)
+        return (Page(PageId(page_id), int(p["ns"]), p["title"]), False) if p else None
+
+    def page_by_title(self, title: str) -> Page | None:
+        p = self._info(titles=title)
+        return Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"]) if p else None
+
+    def head(self, page_id: int) -> Revision | None:
+        page_id = self.resolve(page_id)
+        if page_id < 0:
+            return None
+        for batch in self.client.query({"prop": "revisions", "pageids": page_id, "rvprop": _REV_PROP,
+                                        "rvslots": "main", "rvlimit": 1}):
+            for p in batch.get("query", {}).get("pages", ()):
+                for r in p.get("revisions", ()):
+                    return _with_text_sha1(_revision(r, PageId(page_id)))
+        return None
+
+    def _rev(self, rev_id: int) -> Revision | None:
+        if not 0 < rev_id < 1 << 31:
+            return None
+        for batch in self.client.query({"prop": "revisions", "revids": rev_id, "rvprop": _REV_PROP, "rvslots": "main"}):
+            for p in batch.get("query", {}).get("pages", ()):
+                for r in p.get("revisions", ()):
+                    return _with_text_sha1(_revision(r, PageId(int(p["pageid"]))))
+        return None
+
+    def get_text(self, rev_id: int) -> str | None:
+        r = self._rev(rev_id)
+        return r.text if r else None
+
+    def revision_sha1(self, rev_id: int) -> str | None:
+        r = self._rev(rev_id)
+        return r.sha1 if r else None
+
+    def revision_keys(self, page_id: int) -> list[Revision]:
+        here = self.page(page_id)
+        if here is None:
+            return []
+        return [
+            _with_text_sha1(r) for r in self.client.page_revisions(here[0].title) if r.rev_id not in self.own
+        ]
+
+    def siteinfo(self):
+        if self._site is None:
+            self._site = self.client.siteinfo().site
+        return self._site
+
+    # --- what landed ------------------------------------------------------------------
+
+    def origin(self, peer_rev_id: int) -> int | None:
+        row = self.state.db.execute(
+            "SELECT mw_rev_id FROM mw_revs WHERE sender=? AND rev_id=?", (self.sender, peer_rev_id)
+        ).fetchone()
+        return row[0] if row else None
+
+    def record_origin(self, peer_rev_id: int, rev_id: int) -> None:
+        with self.state.transaction():
+            self.state.db.execute("INSERT OR REPLACE INTO mw_revs VALUES (?,?,?)", (self.sender, peer_rev_id, rev_id))
+
+    def record_page_origin(self, peer_page_id: int, page_id: int) -> None:
+        here = self.page(page_id)
+        with self.state.transaction():
+            self.state.db.execute(
+                "INSERT OR REPLACE INTO mw_pages VALUES (?,?,?,?)",
+                (self.sender, peer_page_id, page_id, here[0].title if here else ""),
+            )
+
+    # --- writing ------------------------------------------------------------------
+
+    def new_page(self, peer_page_id: int | None, namespace: int, title: str, redirect: str | None) -> int:
+        """A handle for a page that the first edit creates (a MediaWiki page cannot be empty)."""
+        handle = -(len(self._handles) + 1)
+        self._handles[handle] = (peer_page_id, title)
+        return handle
+
+    def resolve(self, page_id: int) -> int:
+        return self._resolved.get(page_id, page_id)
+
+    def edit(self, page_id: int, title: str, head: Revision | None, text: str | None, user: str | None,
+             comment: str, minor: bool, stamp: int, like: Revision | None) -> Revision:
+        if text is None:
+            raise ContentError(
+                f"{title}: an offline revision with hidden text cannot be saved as an edit",
+                hint="Unhide it on the offline wiki, or apply the return to an embedded store.",
+            )
+        page_id = self.resolve(page_id)
+        if page_id >= 0:
+            here = self.page(page_id)
+            title = here[0].title if here else title
+            current = self.head(page_id)
+            if (current.rev_id if current else None) != (head.rev_id if head else None):
+                raise ContentError(
+                    f"{title} changed on the wiki while the return was being applied "
+                    f"(expected revision {head.rev_id if head else 'none'}, found {current.rev_id if current else 'none'})",
+                    hint="Run 'bundle apply' again: what landed is recorded, the rest is decided anew.",
+                )
+        res = self.client.edit(title, text, comment[:500], baserevid=head.rev_id if head else None,
+                               createonly=head is None, nocreate=head is not None, minor=minor)
+        if page_id < 0:
+            peer_page_id, _t = self._handles[page_id]
+            self._resolved[page_id] = int(res.page_id)
+            if peer_page_id is not None:
+                self.record_page_origin(peer_page_id, int(res.page_id))
+        saved = self._rev(int(res.rev_id))
+        if saved is None or saved.sha1 != text_sha1(text.rstrip()) and saved.sha1 != text_sha1(text):
+            raise ContentError(
+                f"{title}: the wiki saved other text than was sent (revision {res.rev_id}); it merged a concurrent edit",
+                hint="Check the page's history; run 'bundle apply' again to land the rest.",
+            )
+        return Revision(RevId(int(res.rev_id)), PageId(int(res.page_id)), saved.timestamp, saved.text,
+                        user=saved.user, comment=saved.comment, parent_id=head.rev_id if head else None,
+                        minor=minor, sha1=saved.sha1)
+
+    def move(self, page_id: int, namespace: int, new_title: str, reason: str) -> None:
+        here = self.page(page_id)
+        if here is not None and here[0].title != new_title:
+            self.client.move(here[0].title, new_title, reason, noredirect=True)
+
+    def delete(self, page_id: int, reason: str) -> None:
+        here = self.page(page_id)
+        if here is not None:
+            self.client.delete(here[0].title, reason)
+
+    def undelete(self, page_id: int, title: str, reason: str) -> None:
+        self.client.undelete(title, reason)
+
+
+def _with_text_sha1(r: Revision) -> Revision:
+    """The API's sha1 is of the whole revision; the text's is what travels."""
+    if r.text is None:
+        return r
+    return Revision(r.rev_id, r.page_id, r.timestamp, r.text, r.user, r.user_id, r.comment, r.parent_id, r.minor,
+                    r.deleted, r.model, r.format, r.slots)
