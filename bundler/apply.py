@@ -5,6 +5,10 @@ body hash → signature by a trusted key that belongs to the sender → sequence
 and basis against what this side has applied → decode and import every frame
 inside one store transaction (all or nothing) → record the checkpoint → write
 the signed manifest. Re-applying a bundle already applied changes nothing.
+
+On a side whose wiki is a MediaWiki the "transaction" is ``targets.mediawiki``'s:
+everything is decoded and staged first, written when the block ends, and a
+re-run after a failure finishes the writes (the bundle is recorded only then).
 """
 
 from __future__ import annotations
