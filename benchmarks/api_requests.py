@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 
@@ -63,18 +64,27 @@ def main() -> None:
                     c.edit(f"Page {i}", f"Page {i}\n\nFirst text of page {i}.\nEdit {n}.\n", f"edit {n}")
             out = os.path.join(tmp, f"b{n}.bundle")
             since = ["--since", manifest] if manifest else []
-            info = json.loads(bundle("make", "-C", hq, "--out", out, "--json", *since))
+            # The baseline first, on the same basis: list every page (what make did before
+            # it read the log); its bundle is not applied.
+            every = json.loads(bundle("make", "-C", hq, "--out", out + ".every", "--json", *since,
+                                      env=dict(env, WIKIBUNDLE_API_READ="every-page", WIKIBUNDLE_API_SLACK="1")))
+            time.sleep(1.5)
+            info = json.loads(bundle("make", "-C", hq, "--out", out, "--json", *since, env=dict(env, WIKIBUNDLE_API_SLACK="1")))
             manifest = os.path.join(tmp, f"m{n}.wbm")
             bundle("apply", "-C", school, out, "--manifest-out", manifest)
-            rows.append(("first sync" if k is None else str(k), info))
+            rows.append(("first sync" if k is None else str(k), info, every))
+            time.sleep(1.5)  # the next edits come after this bundle's mark (slack: 1 s)
     finally:
         wiki.stop()
     t = Table(title=f"bundle make against MediaWiki 1.39 ({args.pages} pages), Action API on 127.0.0.1")
-    for col in ("pages edited", "requests", "KB received", "revisions carried", "bundle bytes", "requests / changed revision"):
+    for col in ("pages edited", "requests: every page", "requests: since the basis", "ratio",
+                "KB: every page", "KB: since", "revisions carried", "bundle bytes"):
         t.add_column(col, justify="right")
-    for label, info in rows:
-        per = f"{info['api_requests'] / info['revisions']:.2f}" if info["revisions"] else "-"
-        t.add_row(label, str(info["api_requests"]), f"{info['api_bytes'] / 1000:.1f}", str(info["revisions"]), str(info["bytes"]), per)
+    for label, info, every in rows:
+        assert info["revisions"] == every["revisions"], "both ways must carry the same"
+        t.add_row(label, str(every["api_requests"]), str(info["api_requests"]),
+                  f"{info['api_requests'] / every['api_requests']:.2f}", f"{every['api_bytes'] / 1000:.1f}",
+                  f"{info['api_bytes'] / 1000:.1f}", str(info["revisions"]), str(info["bytes"]))
     Console().print(t)
 
 

@@ -5,6 +5,10 @@ body hash → signature by a trusted key that belongs to the sender → sequence
 and basis against what this side has applied → decode and import every frame
 inside one store transaction (all or nothing) → record the checkpoint → write
 the signed manifest. Re-applying a bundle already applied changes nothing.
+
+On a side whose wiki is a MediaWiki the "transaction" is ``targets.mediawiki``'s:
+everything is decoded and staged first, written when the block ends, and a
+re-run after a failure finishes the writes (the bundle is recorded only then).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from .container import EMPTY_CHECKPOINT, FRAME_BLOB, FRAME_FILES, BundleReader, 
 from .errors import BasisError, FormatError, StaleBundleError, UsageError, WrongPeerError
 from .manifest import new_manifest, write_manifest
 from .make import mkey
-from .merge import ReturnApplier, StoreTarget, edit_ids
+from .merge import Changes, ReturnApplier, StoreTarget, edit_ids
 from .model import local_id_range, page_rkeys
 from .files import FileImporter, record_sent_by
 from .records import decode_frame
@@ -29,17 +33,9 @@ from .store import INT64, WikiStore
 
 
 @dataclass
-class ApplyResult:
+class ApplyResult(Changes):
     header: Header
     already: bool = False
-    pages: int = 0
-    revisions_added: int = 0
-    revisions_present: int = 0
-    moves: list[tuple[str, str]] = field(default_factory=list)
-    deletions: list[str] = field(default_factory=list)
-    merged: list[str] = field(default_factory=list)
-    conflicts: list[str] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)  # what a person should read: merges, conflicts, kept pages
     files_added: int = 0  # file versions
     blobs_added: int = 0  # distinct file contents stored
     file_versions: list = field(default_factory=list)  # FileVersions the bundle carried
@@ -203,11 +199,8 @@ def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult,
         files.write(f"wikibundle: return bundle {h.seq} from {peer.label if peer else h.sender[:8]}")
         result.notes = list(getattr(store, "notes", ()))  # files the wiki refused
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
-    result.pages = out.pages
-    result.revisions_added = out.revisions_added
-    result.revisions_present = out.revisions_present
-    result.moves, result.deletions = out.moves, out.deletions
-    result.merged, result.conflicts, result.notices = out.merged, out.conflicts, out.notices
+    for f in dataclasses.fields(Changes):
+        setattr(result, f.name, getattr(out, f.name))
     # The peer holds each landed revision under its own ids; the rkey is this side's.
     revs, pages = [], []
     landed: dict[int, dict[int, int]] = {}

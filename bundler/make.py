@@ -249,6 +249,16 @@ def make_bundle(
     key = side.secret_key()
     ack = st.last_received(peer.wiki_id)
 
+    # A source that can read only what changed since the basis (a MediaWiki) says which
+    # pages to read and which titles were deleted; deletions then come from it, not
+    # from absence.
+    deleted_titles = None
+    if hasattr(pages, "for_basis"):
+        source = pages
+        pages, deleted_titles = source.for_basis(st, peer.wiki_id, basis_seq)
+    else:
+        source = None
+
     writer = BundleWriter(out)
     fb = FrameBuilder()
     n_pages = n_revs = n_moves = n_dels = n_updates = text_bytes = 0
@@ -409,7 +419,8 @@ def make_bundle(
                     flush()
             # Deletions: pages the peer holds alive that the source no longer has.
             live = list(st.view_live_pages())
-            gone = [(pid, ns, title) for pid, ns, title in live if not _seen(st, pid)]
+            gone = [(pid, ns, title) for pid, ns, title in live if not _seen(st, pid)
+                    and (deleted_titles is None or title in deleted_titles)]
             if len(gone) > MASS_DELETION_MIN and len(gone) * 2 > len(live) and not allow_deletions:
                 raise UsageError(
                     f"this bundle would delete {len(gone):,} of the {len(live):,} pages the peer holds",
@@ -474,6 +485,10 @@ def make_bundle(
             st.record_sent(
                 Sent(peer.wiki_id, seq, checkpoint, basis_seq, header.created, sha, latest_only, si_sent)
             )
+            # (Not after --until or with pages left for later: the next bundle must read
+            # them, so it lists every page.)
+            if source is not None and source.mark is not None and until is None and not deferred:
+                st.record_source_mark(peer.wiki_id, seq, source.mark)
         # Named only once the state knows it (a kill in between leaves a recorded
         # bundle that never appeared: the next make simply builds on the same basis).
         writer.publish()

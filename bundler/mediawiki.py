@@ -574,6 +574,39 @@ class MediaWikiClient:
             for e in batch.get("query", {}).get("logevents", ()):
                 yield _log_event(e)
 
+    def server_time(self) -> int:
+        """The wiki's clock now (``curtimestamp``): marks where the next read "since" starts."""
+        data = self._call({"action": "query", "curtimestamp": 1})
+        return parse_timestamp(data["curtimestamp"])
+
+    def iter_changed_pages(self, start_ts: int) -> Iterator[Page]:
+        """Each page with a visible revision saved at or after ``start_ts``, once, under its
+        current title: ``list=allrevisions`` without content (500 per request with
+        apihighlimits, else 500 too: no content), oldest first."""
+        seen: set[int] = set()
+        params = {"list": "allrevisions", "arvprop": "ids", "arvlimit": "max", "arvdir": "newer",
+                  "arvstart": format_timestamp(start_ts)}
+        for batch in self.query(params):
+            for p in batch.get("query", {}).get("allrevisions", ()):
+                pid = int(p["pageid"])
+                if pid not in seen:
+                    seen.add(pid)
+                    yield Page(PageId(pid), int(p["ns"]), p["title"])
+
+    def page_info(self, titles: Sequence[str]) -> dict[str, Page]:
+        """Pages that exist now, by title as asked (normalized titles followed back)."""
+        out: dict[str, Page] = {}
+        for i in range(0, len(titles), 50):
+            chunk = list(titles[i:i + 50])
+            for batch in self.query({"prop": "info", "titles": chunk}):
+                q = batch.get("query", {})
+                back = {n["to"]: n["from"] for n in q.get("normalized", ())}
+                for p in q.get("pages", ()):
+                    if p.get("missing") or p.get("invalid"):
+                        continue
+                    out[back.get(p["title"], p["title"])] = Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
+        return out
+
     def iter_allpages_latest(self, namespaces: Iterable[int] | None = None) -> Iterator[PageLatest]:
         """Every page with its current revision's id and sha1, namespace by namespace."""
         if namespaces is None:

@@ -49,9 +49,9 @@ class PageWork:
     delete: PageDelete | None = None
 
 
-@dataclass
-class ReturnOutcome:
-    """What applying a return did, for the report and for the state."""
+@dataclass(kw_only=True)
+class Changes:
+    """What applying a bundle changed in the wiki (``apply.ApplyResult`` reports it)."""
 
     pages: int = 0
     revisions_added: int = 0
@@ -60,7 +60,13 @@ class ReturnOutcome:
     deletions: list[str] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)  # everything a person should read
+    notices: list[str] = field(default_factory=list)  # what a person should read: merges, conflicts, kept pages
+
+
+@dataclass(kw_only=True)
+class ReturnOutcome(Changes):
+    """What applying a return did, for the report and for the state."""
+
     # (peer page id, peer rev id, local rev id) for every offline revision that is here now
     landed: list[tuple[int, int, int]] = field(default_factory=list)
     # (peer page id, local page id, namespace, title, deleted) of every page the return

@@ -103,13 +103,22 @@ MIGRATIONS = [
         """,
     ),
     (
+        # A MediaWiki source: the wiki's clock when each bundle began reading it, so the
+        # next bundle reads only what changed since (sources/api.py).
+        "0005-source-marks",
+        """
+        CREATE TABLE source_marks (peer TEXT NOT NULL, seq INTEGER NOT NULL, wiki_time INTEGER NOT NULL,
+            PRIMARY KEY (peer, seq));
+        """,
+    ),
+    (
         # File versions applying uploaded to a MediaWiki (targets/mediawiki_files.py).
         # The API uploads as the sync account, now: the wiki's version has its own time
         # (``mw_timestamp``), user and comment. The row keeps the sender's version it
         # stands for, so ``bundle make`` from this wiki (sources/api_files.py) reports
         # it as that version, which the sender holds: it never travels back as a new
         # upload, as ``mw_own_revs`` keeps null revisions from travelling back.
-        "0005-mediawiki-files",
+        "0006-mediawiki-files",
         """
         CREATE TABLE mw_files (sender TEXT NOT NULL, name TEXT NOT NULL, timestamp INTEGER NOT NULL,
             sha1 TEXT NOT NULL, mw_timestamp INTEGER NOT NULL, user TEXT, user_id INTEGER, comment TEXT,
@@ -397,6 +406,13 @@ class State:
 
     def is_upstream(self, peer: str) -> bool:
         return self.db.execute("SELECT 1 FROM upstream WHERE peer=?", (peer,)).fetchone() is not None
+
+    def record_source_mark(self, peer: str, seq: int, wiki_time: int) -> None:
+        self.db.execute("INSERT OR REPLACE INTO source_marks VALUES (?,?,?)", (peer, seq, wiki_time))
+
+    def source_mark(self, peer: str, seq: int) -> int | None:
+        row = self.db.execute("SELECT wiki_time FROM source_marks WHERE peer=? AND seq=?", (peer, seq)).fetchone()
+        return row[0] if row else None
 
     def has_upstream(self) -> bool:
         return self.db.execute("SELECT 1 FROM upstream LIMIT 1").fetchone() is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 
 import pytest
 
@@ -72,3 +73,54 @@ def test_wrong_password_is_one_clear_error_and_nothing_is_made(mediawiki, tmp_pa
     r = run_cli("init", "-C", tmp_path / "hq", "--wiki", mediawiki.api_url, "--user", mediawiki.bot_user, code=52)
     assert "not-the-password" not in r.output and "hint:" in r.output
     assert not (tmp_path / "hq" / "config.json").exists()
+
+
+@pytest.mark.mediawiki
+def test_later_bundles_read_only_what_changed_since_the_basis(mediawiki, tmp_path, monkeypatch):
+    """After the first bundle, make reads the pages with new revisions and the log since
+    the wiki's clock was noted — not every page — and finds deletions in the log:
+    a page deleted, a page moved then deleted, a page restored with its old revisions."""
+    wiki = MediaWikiClient(mediawiki.api_url, mediawiki.bot_user, mediawiki.bot_password)
+    for i in range(30):
+        wiki.edit(f"Page {i}", f"text {i}\n", "create")
+    hq, school = tmp_path / "hq", tmp_path / "school"
+    monkeypatch.setenv("WIKIBUNDLE_PASSWORD", mediawiki.bot_password)
+    run_cli("init", "-C", hq, "--wiki", mediawiki.api_url, "--user", mediawiki.bot_user)
+    run_cli("init", "-C", school, "--wiki", school / "w.sqlite")
+    (tmp_path / "hq.pub").write_text(run_cli("key", "-C", hq).output)
+    (tmp_path / "school.pub").write_text(run_cli("key", "-C", school).output)
+    run_cli("trust", "-C", hq, tmp_path / "school.pub")
+    run_cli("trust", "-C", school, tmp_path / "hq.pub")
+    # Two minutes of slack would cover this whole test: a second here, and time passes.
+    import bundler.sources.api
+
+    monkeypatch.setattr(bundler.sources.api, "SLACK", 1)
+    time.sleep(2)
+    run_cli("make", "-C", hq, "--out", tmp_path / "b1.bundle", "--json")
+    run_cli("apply", "-C", school, tmp_path / "b1.bundle", "--manifest-out", tmp_path / "m1.wbm")
+    time.sleep(2)
+
+    wiki.delete("Page 3", "gone")  # restored below: its old revisions come back
+    wiki.edit("Page 1", "text 1\nmore\n", "edit")
+    wiki.delete("Page 2", "gone")
+    wiki.move("Page 4", "Page four", "rename", noredirect=True)
+    wiki.delete("Page four", "gone after a move")
+    wiki.undelete("Page 3", "needed after all")
+    wiki.edit("New page", "new\n", "create")
+    second = json.loads(
+        run_cli("make", "-C", hq, "--since", tmp_path / "m1.wbm", "--out", tmp_path / "b2.bundle", "--json").output
+    )
+    assert second["deletions"] == 2 and second["pages"] >= 2
+    run_cli("apply", "-C", school, tmp_path / "b2.bundle", "--manifest-out", tmp_path / "m2.wbm")
+    assert store_history(Side.open(str(school))) == api_history(wiki)
+    # Every page listed was ~20 requests (one per namespace) plus histories; since the
+    # basis it is the clock, the log, the changed pages and their histories.
+    full = json.loads(run_cli("make", "-C", hq, "--full", "--out", tmp_path / "full.bundle", "--json").output)
+    assert second["api_requests"] < full["api_requests"] / 3
+    # Nothing changed: a third bundle is empty and cheap.
+    time.sleep(2)
+    third = json.loads(
+        run_cli("make", "-C", hq, "--since", tmp_path / "m2.wbm", "--out", tmp_path / "b3.bundle", "--json").output
+    )
+    # (login, site information, the clock, the log, the revisions since: about ten requests)
+    assert (third["revisions"], third["pages"], third["deletions"]) == (0, 0, 0) and third["api_requests"] <= 12

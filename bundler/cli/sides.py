@@ -17,14 +17,14 @@ from .common import DirOption, escape, handle_errors, out
 @handle_errors
 def init(
     dir: str = DirOption,
-    wiki: str = typer.Option(..., "--wiki", help="The wiki: a path to an embedded SQLite wiki store (created if missing)."),
+    wiki: str = typer.Option(..., "--wiki", help="The wiki: a path to an embedded SQLite wiki store (created if missing), or a MediaWiki's api.php URL."),
     label: str = typer.Option(None, "--label", help="A short name peers will see (default: the directory's name)."),
     user: str = typer.Option(None, "--user", help="Bot user name (Name@app) for a MediaWiki API wiki."),
 ) -> None:
     """Make DIR a side: a signing key, a wiki, and empty sync state.
 
     WIKI is a path to an embedded SQLite wiki store (created if missing), or a
-    MediaWiki's api.php URL (make bundles from it; applying to one comes later).
+    MediaWiki's api.php URL (make bundles from it and apply bundles to it).
     A bot password (Special:BotPasswords, "Name@app") comes from the environment
     variable WIKIBUNDLE_PASSWORD or a prompt, never from the command line, and
     is kept only in DIR, readable by you alone.

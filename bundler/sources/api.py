@@ -1,13 +1,21 @@
 """A MediaWiki reached over its Action API as a source for ``bundle make``.
 
-Each page is listed with its current revision (``generator=allpages``, one
-request per 500 pages with the apihighlimits right); a page whose current
-revision the peer already holds, under the same title, costs nothing more. Only
-for the others is the full history fetched (``prop=revisions``, oldest first,
-with content). Deletions fall out of the listing: a page the peer holds that is
-not listed is gone. This is the "compare every page's latest revision" strategy
-of issue 3, which never misses a deletion; reading only the recent changes and
-logs since the checkpoint (fewer requests on big wikis) is the next step.
+Two ways to find what changed, chosen per bundle (``for_basis``):
+
+* **Since the basis** (the usual case): the wiki's clock was noted when the
+  basis bundle was made (``source_marks``); the pages with a revision since then
+  (``list=allrevisions`` without content, 500 per request) and the log since
+  then (``list=logevents``, every type: deletions, restores, imports, history
+  merges and revision deletions — whose revisions may carry any timestamp —
+  and moves) name every page that can differ. Only those pages' histories are
+  read; deletions come from the delete log, not from absence. Two minutes of
+  slack cover saves in flight when the clock was read.
+* **Every page** (a first bundle, ``--full``, a basis made before marks were kept,
+  or a log entry whose title is hidden and so cannot be followed): each page is
+  listed with its current revision (``generator=allpages``, one request per 500
+  pages); a page whose current revision the peer already holds costs nothing
+  more, the others' histories are read, and a page the peer holds that is not
+  listed is gone. This never misses a deletion, whatever the logs say.
 
 MediaWiki ids are stable, so pages are matched by page id and revisions by id
 (``PageHistory.rev_ids``), as for the embedded store. On a side that takes
@@ -20,6 +28,7 @@ and revisions in this side's local id range, where they cannot clash.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Iterator
 
 from ..mediawiki import MediaWikiClient
@@ -49,14 +58,74 @@ class IdMap:
         return row[0] if row and row[0] is not None else self._own(mw_id)
 
 
+# Log entries after which a page's history can hold revisions of any age (not
+# found by their timestamp) or lose some: such pages are read whole.
+_REREAD = {("delete", "restore"), ("delete", "revision"), ("suppress", "revision"), ("merge", "merge"),
+           ("import", "upload"), ("import", "interwiki")}
+SLACK = int(os.environ.get("WIKIBUNDLE_API_SLACK", "120"))  # seconds before the noted clock: saves in flight
+
+
 class ApiSource:
     def __init__(self, client: MediaWikiClient, own_revisions: frozenset[int] = frozenset(), ids: IdMap | None = None):
         self.client = client
         self.ids = ids
+        self.mark: int | None = None  # the wiki's clock when this make began reading
+        self.mode = "every page"
         self.siteinfo: SiteInfo = client.siteinfo().site
         # Revisions that applying bundles made on this wiki (import and move null
         # revisions): not edits, never sent (targets/mediawiki.py, "Null revisions").
         self.own = own_revisions
+
+    def __iter__(self) -> Iterator[PageHistory]:
+        return self.pages()
+
+    def for_basis(self, state, peer: str, basis_seq: int):
+        """(pages to read, titles deleted since the basis or None). None: every page is
+        listed, and a page the peer holds that is not listed is gone."""
+        self.mark = self.client.server_time()
+        since = state.source_mark(peer, basis_seq) if basis_seq else None
+        if os.environ.get("WIKIBUNDLE_API_READ") == "every-page":  # the baseline, for benchmarks/api_requests.py
+            since = None
+        if since is None:
+            return self.pages(), None
+        titles: set[str] = set()
+        deleted: set[str] = set()
+        moves: list[tuple[str, str]] = []
+        for e in self.client.iter_logevents(None, since - SLACK):
+            if e.title is None:
+                return self.pages(), None  # a hidden log entry: cannot follow it
+            if e.type == "delete" and e.action in ("delete", "delete_redir"):
+                deleted.add(e.title)
+            elif (e.type, e.action) in _REREAD:
+                titles.add(e.title)
+            elif e.type == "move":
+                target = e.params.get("target_title")
+                if target:
+                    titles.add(target)
+                    moves.append((e.title, target))
+        # A page moved, then deleted: the peer knows it by a title the delete log never names.
+        grew = True
+        while grew:
+            grew = False
+            for old, new in moves:
+                if new in deleted and old not in deleted:
+                    deleted.add(old)
+                    grew = True
+        self.mode = "since the basis"
+        return self._changed(since - SLACK, titles), deleted
+
+    def _changed(self, since: int, titles: set[str]) -> Iterator[PageHistory]:
+        ids = self.ids
+        done: set[int] = set()
+        listed = list(self.client.iter_changed_pages(since))
+        more = self.client.page_info(sorted(titles)) if titles else {}
+        for p in listed + [p for p in more.values()]:
+            if p.page_id in done:
+                continue
+            done.add(p.page_id)
+            pid = ids.page(p.page_id) if ids else p.page_id
+            page = Page(PageId(pid), p.namespace, p.title, None)
+            yield PageHistory(page, self._history(page.title, page.page_id), 0, None)
 
     def pages(self) -> Iterator[PageHistory]:
         ids = self.ids

@@ -55,6 +55,12 @@ an older revision that arrives in a later bundle (edited online after bundle
 1 was made, before it was applied). Step f finds such pages (current revision
 is one of ours, text differs from the bundle's newest) and saves the newest
 text once more, as an edit by the importing account, also remembered as ours.
+A null revision of ours with the same second and text as an incoming revision
+is that revision to the importer (which then skips the incoming one): once
+mapped, it is no longer counted as ours. (Ours are found as the revisions by
+the importing account since applying started that no bundle brought: an edit
+someone makes by hand with the same account while a bundle is being applied
+would be counted too. Give the tool an account of its own.)
 
 When ``importDump.php`` is the better choice: a first sync of a large wiki by
 someone who can run commands on the wiki's server (no upload size limit, no
@@ -62,6 +68,7 @@ null revisions, about 1.5 times faster: FINDINGS §3), e.g. ``bundle export``
 from an embedded side followed by ``importDump.php`` and
 ``rebuildrecentchanges.php``. Later bundles then go over the API.
 
+Not imported: revisions whose text is hidden on the sender (see ``_import``).
 Not applied to a MediaWiki: ``updates`` records (a user renamed, a comment
 hidden on the sender): the API cannot change an existing revision's
 attribution. They are counted in ``notes``.
@@ -73,6 +80,7 @@ import io
 import json
 import re
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -80,7 +88,7 @@ from typing import Iterable, Iterator
 from .. import wire
 from ..errors import ContentError, WikiError
 from ..export import XmlWriter
-from ..model import Page, PageId, RevId, Revision, SiteInfo, Slot, local_id_range, parse_timestamp
+from ..model import Deleted, Page, PageId, RevId, Revision, SiteInfo, Slot, format_timestamp, local_id_range, parse_timestamp
 from ..store import INT64, StoreCounts
 
 # One action=import request carries pages up to this much XML. PHP's default
@@ -202,6 +210,7 @@ class MediaWikiTarget:
         self._stage: _Stage | None = None
         self._texts: dict[int, str | None] = {}  # wiki rev id -> text (None: hidden)
         self._current: dict[int, _Current | None] = {}  # wiki page id -> its current state (None: gone)
+        self._titles: dict[int, str] = {}  # wiki page id -> title, seen while fetching base texts
         self.import_requests = 0
         self._files = None  # the bundle's uploads (targets/mediawiki_files.py), once asked for
 
@@ -259,7 +268,10 @@ class MediaWikiTarget:
         return StoreCounts(int(s.get("pages", 0)), int(s.get("edits", 0)), 0)
 
     def prefetch_texts(self, rev_ids: Iterable) -> None:
-        """Fetch the texts of these bundle revisions (a frame's bases) in batches."""
+        """Fetch the texts of these bundle revisions (a frame's bases) in batches.
+        Called once per frame: the previous frame's texts are dropped, so memory is
+        bounded by one frame's bases (BUNDLE.md's limits), not by the bundle."""
+        self._texts.clear()
         want = []
         for r in rev_ids:
             if not isinstance(r, int) or isinstance(r, bool) or r not in INT64:
@@ -299,6 +311,8 @@ class MediaWikiTarget:
         m = self._mw_page(page_id)
         if m is None:
             return None
+        if m.mw_page_id in self._titles:  # most pages with new revisions: their base was just fetched
+            return self._titles[m.mw_page_id]
         cur = self._currents([m.mw_page_id]).get(m.mw_page_id)
         return cur.title if cur is not None else None
 
@@ -374,7 +388,8 @@ class MediaWikiTarget:
         with self.side.state.transaction():
             self.db.execute(
                 "INSERT OR IGNORE INTO mw_journal VALUES (?,?,?,?,?)",
-                (self.sender, self.seq, self.sha256, (self._wiki_time or 0) - 1, "writing"),
+                # the wiki's clock (siteinfo), else ours: revisions of ours are found from here on
+                (self.sender, self.seq, self.sha256, (self._wiki_time or int(time.time())) - 1, "writing"),
             )
         started = self.db.execute(
             "SELECT started FROM mw_journal WHERE sender=? AND seq=? AND sha256=?", (self.sender, self.seq, self.sha256)
@@ -494,12 +509,19 @@ class MediaWikiTarget:
                 self._import_batch(batch, reason)
             batch, size = [], 0
 
+        hidden = 0
         for page, title in items:
             revs: list[Revision] = []
             page_bytes = 0
             for rev in st.revisions(page.page_id):
                 if self._mw_rev(rev.rev_id) is not None:
                     continue  # landed in an earlier run
+                if rev.text is None:
+                    # Text hidden on the sender: action=import would store an empty,
+                    # visible text (measured), and store it again on every re-run
+                    # (its sha1 never matches). Left out.
+                    hidden += 1
+                    continue
                 n = 400 + len(rev.comment or "") + len((rev.text or "").encode("utf-8"))
                 if revs and size + page_bytes + n > IMPORT_MAX_BYTES:
                     # A history larger than one request goes in pieces, oldest first.
@@ -520,6 +542,8 @@ class MediaWikiTarget:
             if size >= IMPORT_MAX_BYTES or len(batch) >= IMPORT_MAX_PAGES:
                 flush()
         flush()
+        if hidden:
+            self.notes.append(f"{hidden} revisions whose text is hidden on the sender were not imported")
 
     def _import_batch(self, batch: list[tuple[Page, str, list[Revision]]], reason: str) -> None:
         buf = io.StringIO()
@@ -532,15 +556,47 @@ class MediaWikiTarget:
         landed = self.client.import_xml(buf.getvalue().encode("utf-8"), reason, self.prefix)
         # The answer names each page as the wiki titled it, in the order sent.
         titles = [str(r.get("title")) for r in landed] if len(landed) == len(batch) else [t for _p, t, _r in batch]
+        listed = self._list_batch(titles, [revs for _p, _t, revs in batch])
         for (page, _title, revs), title in zip(batch, titles):
-            self._learn_ids(page, title, revs)
+            if listed is not None:
+                history = listed.get(title, [])
+            else:
+                lo, hi = min(r.timestamp for r in revs), max(r.timestamp for r in revs)
+                history = list(self._history(title, content=False, start=lo, end=hi))
+            self._learn_ids(page, title, revs, history)
 
-    def _learn_ids(self, page: Page, title: str, revs: list[Revision]) -> None:
+    def _list_batch(self, titles: list[str], revs: list[list[Revision]]) -> dict[str, list[Revision]] | None:
+        """The batch's pages' revisions in its time span, from one ``list=allrevisions``
+        listing (500 or 5,000 ids per request): one request for a batch of recent
+        edits instead of one per page. A span that holds much more than the batch (a
+        first sync of old history) is given up after half a request per page: None,
+        and the pages are read one by one."""
+        lo = min(r.timestamp for rs in revs for r in rs)
+        hi = max(r.timestamp for rs in revs for r in rs)
+        wanted = set(titles)
+        out: dict[str, list[Revision]] = {}
+        budget = max(1, len(titles) // 2)
+        params = {"list": "allrevisions", "arvprop": "ids|timestamp|sha1", "arvlimit": "max", "arvdir": "newer",
+                  "arvstart": _ts(lo), "arvend": _ts(hi)}
+        for n, data in enumerate(self.client.query(params), 1):
+            for p in data.get("query", {}).get("allrevisions", ()):
+                if p.get("title") in wanted:
+                    out.setdefault(p["title"], []).extend(
+                        Revision(RevId(int(r["revid"])), PageId(int(p["pageid"])), parse_timestamp(r["timestamp"]),
+                                 None, sha1=str(r.get("sha1", "")))
+                        for r in p.get("revisions", ())
+                    )
+            if n >= budget and data.get("continue"):
+                return None
+        for hist in out.values():
+            hist.sort(key=lambda r: (r.timestamp, r.rev_id))
+        return out
+
+    def _learn_ids(self, page: Page, title: str, revs: list[Revision], history: list[Revision]) -> None:
         """Find the imported revisions on the wiki by (timestamp, sha1) and record their ids."""
-        lo, hi = min(r.timestamp for r in revs), max(r.timestamp for r in revs)
         found: dict[tuple[int, str], list[int]] = {}
         mw_page = None
-        for r in self._history(title, content=False, start=lo, end=hi):
+        for r in history:
             found.setdefault((r.timestamp, r.sha1), []).append(r.rev_id)
             mw_page = r.page_id
         if mw_page is None:
@@ -564,6 +620,10 @@ class MediaWikiTarget:
             rows.append((self.sender, rev.rev_id, ids[min(i, len(ids) - 1)]))
         with self.side.state.transaction():
             self.db.executemany("INSERT OR REPLACE INTO mw_revs VALUES (?,?,?)", rows)
+            # A null revision of ours with the second and text of an incoming revision
+            # is that revision to MediaWiki's importer (it skipped the incoming one):
+            # from now on it stands for a real revision, and must not be left out.
+            self.db.executemany("DELETE FROM mw_own_revs WHERE mw_rev_id=?", [(r[2],) for r in rows])
             self._set_page(page.page_id, mw_page, title, transaction=False)
         self._current.pop(mw_page, None)
         if missing:
@@ -720,6 +780,8 @@ class MediaWikiTarget:
             ):
                 q = data.get("query", {})
                 for p in q.get("pages", ()):
+                    if "pageid" in p and "title" in p:
+                        self._titles[int(p["pageid"])] = p["title"]
                     for r in p.get("revisions", ()):
                         self._texts[int(r["revid"])] = _main_text(r)
                 bad.extend(int(k) for k in (q.get("badrevids") or {}))
@@ -784,8 +846,6 @@ def own_revisions(state) -> frozenset[int]:
 
 
 def _ts(t: int) -> str:
-    from ..model import format_timestamp
-
     return format_timestamp(t)
 
 
@@ -802,8 +862,6 @@ def _rev_to_json(r: Revision) -> list:
 
 
 def _rev_from_json(v: list) -> Revision:
-    from ..model import Deleted
-
     return Revision(
         rev_id=RevId(v[0]), page_id=PageId(v[1]), timestamp=v[2], text=v[3], user=v[4], user_id=v[5], comment=v[6],
         parent_id=v[7], minor=bool(v[8]), deleted=Deleted(v[9]), model=v[10], format=v[11],
