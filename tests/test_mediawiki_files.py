@@ -13,12 +13,14 @@ import hashlib
 import json
 import sqlite3
 import struct
+import time
 import zlib
 from pathlib import Path
 
 import pytest
 
 from bundler.mediawiki import MediaWikiClient
+from bundler.sources import api as api_source
 from helpers import run_cli
 
 pytestmark = pytest.mark.mediawiki
@@ -93,12 +95,24 @@ def test_every_file_version_reaches_the_offline_wiki_once_with_its_bytes(sides, 
         return real_download(self, url, **kw)
 
     monkeypatch.setattr(MediaWikiClient, "download", counted)
+    asked: list[str] = []  # titles bundle make asks imageinfo for
+    real_imageinfo = MediaWikiClient.imageinfo
+
+    def imageinfo(self, titles):
+        titles = list(titles)
+        if self.api_url == sides.online.api_url:
+            asked.extend(titles)
+        return real_imageinfo(self, titles)
+
+    monkeypatch.setattr(MediaWikiClient, "imageinfo", imageinfo)
     red, green, blue = png(4, 3, (255, 0, 0)), png(5, 5, (0, 255, 0)), png(6, 2, (0, 0, 255))
     svg = (DATA / "betafeatures-icon-WikitextEditor-ltr.svg").read_bytes()
     w.upload("Dot.png", red, "first version", text="A dot.")
     w.upload("Dot.png", green, "second version")
     w.upload("Icon.svg", svg, "an icon", text="An icon.")
     w.edit("Alpha", "a\n", "create")
+    monkeypatch.setattr(api_source, "SLACK", 0)  # no saves in flight here: read the log from the mark itself
+    time.sleep(1.1)  # the mark's second: after the uploads above
 
     first = sides.make()
     assert first["files"]["versions"] == 3 and first["files"]["blobs"] == 3
@@ -116,7 +130,10 @@ def test_every_file_version_reaches_the_offline_wiki_once_with_its_bytes(sides, 
     w.upload("Dot.png", blue, "third version")
     w.upload("Copy of dot.png", red, "same bytes, another name", text="Copy.")
     downloads.clear()
+    asked.clear()
     second = sides.make()
+    # Since the basis, only the files the upload log names are read, not the SVG.
+    assert sorted(asked) == ["File:Copy_of_dot.png", "File:Dot.png"]
     # Only the new version, and the one before it as the delta base to try: not the
     # SVG, not the first version (nor its copy), which the offline wiki holds.
     assert len(downloads) == 2 and "archive" in downloads[1] and "archive" not in downloads[0]

@@ -100,7 +100,7 @@ def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, ski
             from ..targets.mediawiki import own_revisions
 
             src = ApiSource(client, own_revisions(side.state), _id_map(side, kw.get("to"), kw.get("since")))
-            files = ApiFiles(client, side.state.db)  # downloads only what the peer lacks
+            files = ApiFiles(client, side.state.db, src)  # downloads only what the peer lacks
             return src, src.siteinfo, side.wiki, files.close, files
         from ..files import StoreFiles
 

@@ -112,6 +112,7 @@ class ApiSource:
                     deleted.add(old)
                     grew = True
         self.mode = "since the basis"
+        self.since = since  # the files source (api_files.py) reads the same stretch of log
         return self._changed(since - SLACK, titles), deleted
 
     def _changed(self, since: int, titles: set[str]) -> Iterator[PageHistory]:

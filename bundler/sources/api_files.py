@@ -1,9 +1,13 @@
 """A MediaWiki's uploads as a ``FileSource`` for ``bundle make`` (bundler/files.py).
 
-Listing: ``list=allimages`` gives every file name (500 a request with the
-apihighlimits right), then ``prop=imageinfo`` with ``iilimit=max`` gives each
-file's versions, old ones included, 50 files a request, with continuation
-(``MediaWikiClient.imageinfo``). The API's sha1 is hex (FINDINGS G8), as the
+Listing: which files, as the page source (sources/api.py) decides for the
+pages. When it reads since the basis, the files are those the log names since
+the same moment (``list=logevents`` of types upload, delete, import and move,
+in the File namespace): every upload, overwrite and revert is logged. Else (a
+first bundle, ``--full``, a hidden log entry) ``list=allimages`` gives every
+file name (500 a request with the apihighlimits right). Then ``prop=imageinfo``
+with ``iilimit=max`` gives each file's versions, old ones included, 50 files a
+request, with continuation (``MediaWikiClient.imageinfo``). The API's sha1 is hex (FINDINGS G8), as the
 bundle's; names are ``img_name`` (no namespace prefix, underscores). A version
 whose bytes are hidden (revision-deleted) has no sha1 and no URL: it is left out.
 
@@ -31,15 +35,19 @@ from typing import BinaryIO, Iterator
 
 from ..errors import WikiError
 from ..mediawiki import MediaWikiClient, TITLES_PER_REQUEST
-from ..model import FileVersion
+from ..model import FileVersion, file_title_to_name
+from . import api
 
 CHUNK = 1 << 20
+FILE_NS = 6
 
 
 class ApiFiles:
-    def __init__(self, client: MediaWikiClient, db=None):
+    def __init__(self, client: MediaWikiClient, db=None, pages=None):
         self.client = client
         self.db = db  # the side's state (mw_files), or None
+        self.pages = pages  # the page source (sources/api.py): when it reads since the basis, so do we
+        self.mode = "every file"
         self._urls: dict[str, tuple[str, int, str]] = {}  # sha1 -> (url, size, name) of one version with those bytes
         self._tmpdir: str | None = None
         self.downloads = 0
@@ -52,9 +60,29 @@ class ApiFiles:
             for img in batch.get("query", {}).get("allimages", ()):
                 yield str(img["name"])
 
+    def _changed_names(self, since: int) -> list[str] | None:
+        """Files with a log entry since ``since`` (uploads, overwrites, reverts, imports,
+        deletions and restores of versions, moves), or None when a hidden entry
+        cannot be followed."""
+        names: set[str] = set()
+        for e in self.client.iter_logevents(("upload", "delete", "import", "move"), since - api.SLACK):
+            if e.title is None:
+                return None
+            if e.namespace == FILE_NS:
+                names.add(file_title_to_name(e.title))
+            target = e.params.get("target_title") if e.type == "move" else None
+            if target and e.params.get("target_ns") == FILE_NS:
+                names.add(file_title_to_name(str(target)))
+        return sorted(names)
+
     def versions(self) -> Iterator[FileVersion]:
+        src = self.pages
+        names = None
+        if src is not None and getattr(src, "mode", None) == "since the basis":
+            names = self._changed_names(src.since)
+        self.mode = "every file" if names is None else "since the basis"
         chunk: list[str] = []
-        for name in self._names():
+        for name in self._names() if names is None else names:
             chunk.append(name)
             if len(chunk) == TITLES_PER_REQUEST:
                 yield from self._versions_of(chunk)
