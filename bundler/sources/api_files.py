@@ -1,9 +1,10 @@
 """A MediaWiki's uploads as a ``FileSource`` for ``bundle make`` (bundler/files.py).
 
 Listing: which files, as the page source (sources/api.py) decides for the
-pages. When it reads since the basis, the files are those the log names since
-the same moment (``list=logevents`` of types upload, delete, import and move,
-in the File namespace): every upload, overwrite and revert is logged. Else (a
+pages. When it reads since the basis, the files are those its log read
+(``list=logevents`` since the same moment, every type) names in the File
+namespace: every upload, overwrite and revert is logged, and so are deletions,
+restores, imports and moves of files; no request of our own. Else (a
 first bundle, ``--full``, a hidden log entry) ``list=allimages`` gives every
 file name (500 a request with the apihighlimits right). Then ``prop=imageinfo``
 with ``iilimit=max`` gives each file's versions, old ones included, 50 files a
@@ -35,11 +36,9 @@ from typing import BinaryIO, Iterator
 
 from ..errors import WikiError
 from ..mediawiki import MediaWikiClient, TITLES_PER_REQUEST
-from ..model import FileVersion, file_title_to_name
-from . import api
+from ..model import FileVersion
 
 CHUNK = 1 << 20
-FILE_NS = 6
 
 
 class ApiFiles:
@@ -60,26 +59,11 @@ class ApiFiles:
             for img in batch.get("query", {}).get("allimages", ()):
                 yield str(img["name"])
 
-    def _changed_names(self, since: int) -> list[str] | None:
-        """Files with a log entry since ``since`` (uploads, overwrites, reverts, imports,
-        deletions and restores of versions, moves), or None when a hidden entry
-        cannot be followed."""
-        names: set[str] = set()
-        for e in self.client.iter_logevents(("upload", "delete", "import", "move"), since - api.SLACK):
-            if e.title is None:
-                return None
-            if e.namespace == FILE_NS:
-                names.add(file_title_to_name(e.title))
-            target = e.params.get("target_title") if e.type == "move" else None
-            if target and e.params.get("target_ns") == FILE_NS:
-                names.add(file_title_to_name(str(target)))
-        return sorted(names)
-
     def versions(self) -> Iterator[FileVersion]:
         src = self.pages
         names = None
         if src is not None and getattr(src, "mode", None) == "since the basis":
-            names = self._changed_names(src.since)
+            names = src.file_names  # from the log it read since the basis: no request of our own
         self.mode = "every file" if names is None else "since the basis"
         chunk: list[str] = []
         for name in self._names() if names is None else names:
