@@ -150,12 +150,14 @@ def test_every_file_version_reaches_the_offline_wiki_once_with_its_bytes(sides, 
     assert files_of(sides.offline) == files_of(w)
 
     # Applying again: nothing changes. A re-run that lost the record of the bundle
-    # (a crash before the end) finds every version mapped and uploads none twice.
+    # and of the last upload (killed right after the wiki stored it) finds the
+    # versions on the wiki and uploads none twice.
     again = sides.apply()
     assert again["already_applied"] and again["files_added"] == 0
     db = sqlite3.connect(sides.school / "state.sqlite")
     with db:
         db.execute("DELETE FROM received WHERE seq=2")
+        assert db.execute("DELETE FROM mw_files WHERE sha1=?", (hashlib.sha1(blue).hexdigest(),)).rowcount == 1
     db.close()
     rerun = sides.apply()
     assert rerun["files_added"] == 0
