@@ -77,9 +77,11 @@ def test_offline_edits_reach_the_online_wiki_merged_or_kept_as_conflicts(mediawi
     off.edit("Vaccines", "Measles: 9 months.", "new page")
     off.edit("Malaria", "Malaria is spread by mosquitoes.\nSleep under a net.", "nets")  # deleted online meanwhile
     off.edit("Cholera", "Cholera: offline text.", "created offline")
+    on.edit("Cholera", "Cholera: online text.", "created online")  # the same title on both sides
 
     school, hq = loop.update_and_return()
-    assert hq["merged"] == ["Clinic"] and hq["conflicts"] == ["Sandbox"]
+    # Cholera was created on both sides: one page, a conflict with an empty base.
+    assert hq["merged"] == ["Clinic"] and sorted(hq["conflicts"]) == ["Cholera", "Sandbox"]
     assert any("Malaria" in n and "kept" in n for n in school["notices"]), "the offline edit keeps the page there"
     assert any("Malaria" in n and "restored" in n for n in hq["notices"])
     texts = {t: list(on.page_revisions(t))[-1].text for t in ("Clinic", "Sandbox", "Drinking water", "Vaccines")}
@@ -87,6 +89,8 @@ def test_offline_edits_reach_the_online_wiki_merged_or_kept_as_conflicts(mediawi
     assert texts["Sandbox"] == edited(BASE, 4, "Line 5: opens at 8."), "the online text stays"
     assert texts["Drinking water"].endswith("Filter it first."), "an offline edit follows an online move"
     assert texts["Vaccines"] == "Measles: 9 months."
+    assert list(on.page_revisions("Cholera"))[-1].text == "Cholera: online text.", "created on both sides: online text current"
+    assert text_sha1("Cholera: offline text.") in all_texts(on), "and the offline text kept"
     assert list(on.page_revisions("Malaria"))[-1].text.endswith("Sleep under a net."), "deleted online, edited offline: kept"
     talk = list(on.page_revisions("Talk:Sandbox"))[-1].text
     assert "Offline edit conflict" in talk
