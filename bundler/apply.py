@@ -160,7 +160,7 @@ def _confirm_ack(side: Side, h) -> None:
             side.state.confirm(h.sender, h.ack_seq)
 
 
-def _held_rows(store, page_ids: dict[int, dict[int, int]], titles: dict[int, tuple[int, str]]):
+def _held_rows(store, page_ids: dict[int, dict[int, int]], titles: dict[int, tuple[int, str]], gone: set[int] = frozenset()):
     """(revision rows, page rows) of what the sender of an update now holds, for the
     pages it touched: rkeys as this side's history gives them, titles as the sender has them."""
     revs, pages = [], []
@@ -170,7 +170,7 @@ def _held_rows(store, page_ids: dict[int, dict[int, int]], titles: dict[int, tup
             continue
         page, deleted = here
         ns, title = titles.get(pid, (page.namespace, page.title))
-        pages.append((pid, ns, title, deleted))
+        pages.append((pid, ns, title, deleted or pid in gone))  # (kept here, but gone there)
         history = store.revision_keys(pid)
         for rev, k in zip(history, page_rkeys(history)):
             if rev.rev_id in incoming:
@@ -230,6 +230,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
     chain = st.chain(h.sender, st.confirmed_seq(h.sender))
 
     titles: dict[int, tuple[int, str]] = {}  # page -> (namespace, title) as the sender has it
+    gone: set[int] = set()  # pages the sender deleted (kept here when they hold unsent edits)
 
     def sender_title(pid: int) -> str | None:
         """A page's title as the sender knows it (a page moved or deleted here keeps its old one there)."""
@@ -239,10 +240,14 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
     embedded = isinstance(store, WikiStore)
 
     def unsent_edits(pid: int) -> bool:
-        if pid not in INT64 or not embedded:
-            return False  # no such page here (the store refuses the id); a MediaWiki: not yet
-        mine = {r[0] for r in store.db.execute(
-            "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (pid, local.start, local.stop))}
+        """Does the page hold edits made here that the sender does not hold yet?"""
+        if pid not in INT64:
+            return False  # no such page here (the store refuses the id)
+        if embedded:
+            mine = {r[0] for r in store.db.execute(
+                "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (pid, local.start, local.stop))}
+        else:  # a MediaWiki: its own revisions travel in the local range (sources/api.py IdMap)
+            mine = {local.start + m for m in store.local_revisions(pid) if m < len(local)}
         return bool(mine - st.held_rev_ids(h.sender, pid, chain))
 
     files = FileImporter(store) if embedded else _files_for(store)
@@ -291,6 +296,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
             for d in content.deletes:
                 incoming.setdefault(d.page_id, {})
                 titles[d.page_id] = (d.namespace, d.title)
+                gone.add(d.page_id)
                 if unsent_edits(d.page_id):
                     result.notices.append(f"{d.title}: deleted online but edited here; kept, and your edits travel back")
                     continue
@@ -311,7 +317,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
         progress(n_revs)
     for pid in page_ids:
         incoming.setdefault(pid, {})
-    return _held_rows(store, incoming, titles)
+    return _held_rows(store, incoming, titles, gone)
 
 
 def _files_for(target):

@@ -159,6 +159,9 @@ class StoreTarget:
     def resolve(self, page_id: int) -> int:
         return page_id
 
+    def restore_deleted(self, title: str, reason: str) -> int | None:
+        return None  # the store keeps a deleted page under its id: find_page finds it
+
     def edit(self, page_id: int, title: str, head: Revision | None, text: str | None, user: str | None,
              comment: str, minor: bool, stamp: int, like: Revision | None) -> Revision:
         rev = Revision(
@@ -292,6 +295,11 @@ class ReturnApplier:
             # Created on both sides under one title: one page, merged with an empty base.
             self.t.record_page_origin(w.page.page_id, taken.page_id)
             return taken.page_id
+        restored = self.t.restore_deleted(w.page.title, f"edited on {self.label} while deleted here")
+        if restored is not None:  # a wiki that forgets deleted pages' ids (MediaWiki) finds them by title
+            self.t.record_page_origin(w.page.page_id, restored)
+            self._notice(f"{w.page.title}: deleted online but edited on {self.label}; restored with the offline edits")
+            return restored
         return self.t.new_page(w.page.page_id, w.page.namespace, w.page.title, w.page.redirect)
 
     def _land_revisions(self, w: PageWork, local: int, fresh: list[Revision]) -> int:

@@ -124,3 +124,29 @@ def test_later_bundles_read_only_what_changed_since_the_basis(mediawiki, tmp_pat
     )
     # (login, site information, the clock, the log, the revisions since: about ten requests)
     assert (third["revisions"], third["pages"], third["deletions"]) == (0, 0, 0) and third["api_requests"] <= 12
+
+
+def test_a_wiki_before_1_27_is_read_by_listing_every_page():
+    """No list=allrevisions there (and an unknown list is only a warning): reading
+    "since the basis" would find nothing, so every page is listed (unit test, stub client)."""
+    from types import SimpleNamespace
+
+    from bundler.sources.api import ApiSource
+
+    class Old:
+        def siteinfo(self):
+            return SimpleNamespace(site=None, version="MediaWiki 1.26.4")
+
+        def server_time(self):
+            return 2_000_000_000
+
+        def iter_logevents(self, *a, **k):
+            raise AssertionError("the log is not read")
+
+    class State:
+        def source_mark(self, peer, seq):
+            return 1_900_000_000
+
+    src = ApiSource(Old())
+    _pages, deleted = src.for_basis(State(), "peer", 3)
+    assert deleted is None and src.mode == "every page"

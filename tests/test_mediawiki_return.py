@@ -70,21 +70,28 @@ def test_offline_edits_reach_the_online_wiki_merged_or_kept_as_conflicts(mediawi
     on.edit("Clinic", edited(BASE, 1, "Line 2: closed on Sundays."), "sundays")
     on.edit("Sandbox", edited(BASE, 4, "Line 5: opens at 8."), "online hours")
     on.move("Water", "Drinking water", "clearer", noredirect=True)
+    on.delete("Malaria", "merged elsewhere")
     off.edit("Clinic", edited(BASE, 10, "Line 11: the nurse visits on Tuesdays."), "nurse")
     off.edit("Sandbox", edited(BASE, 4, "Line 5: opens at 7."), "offline hours")
     off.edit("Water", "Boil water for one minute.\nFilter it first.", "filter")
     off.edit("Vaccines", "Measles: 9 months.", "new page")
-    off.delete("Malaria", "not needed here")
+    off.edit("Malaria", "Malaria is spread by mosquitoes.\nSleep under a net.", "nets")  # deleted online meanwhile
+    off.edit("Cholera", "Cholera: offline text.", "created offline")
+    on.edit("Cholera", "Cholera: online text.", "created online")  # the same title on both sides
 
     school, hq = loop.update_and_return()
-    assert hq["merged"] == ["Clinic"] and hq["conflicts"] == ["Sandbox"]
-    assert hq["deletions"] == ["Malaria"]
+    # Cholera was created on both sides: one page, a conflict with an empty base.
+    assert hq["merged"] == ["Clinic"] and sorted(hq["conflicts"]) == ["Cholera", "Sandbox"]
+    assert any("Malaria" in n and "kept" in n for n in school["notices"]), "the offline edit keeps the page there"
+    assert any("Malaria" in n and "restored" in n for n in hq["notices"])
     texts = {t: list(on.page_revisions(t))[-1].text for t in ("Clinic", "Sandbox", "Drinking water", "Vaccines")}
     assert "closed on Sundays" in texts["Clinic"] and "visits on Tuesdays" in texts["Clinic"]
     assert texts["Sandbox"] == edited(BASE, 4, "Line 5: opens at 8."), "the online text stays"
     assert texts["Drinking water"].endswith("Filter it first."), "an offline edit follows an online move"
     assert texts["Vaccines"] == "Measles: 9 months."
-    assert "Malaria" not in current(on)
+    assert list(on.page_revisions("Cholera"))[-1].text == "Cholera: online text.", "created on both sides: online text current"
+    assert text_sha1("Cholera: offline text.") in all_texts(on), "and the offline text kept"
+    assert list(on.page_revisions("Malaria"))[-1].text.endswith("Sleep under a net."), "deleted online, edited offline: kept"
     talk = list(on.page_revisions("Talk:Sandbox"))[-1].text
     assert "Offline edit conflict" in talk
     assert text_sha1(edited(BASE, 4, "Line 5: opens at 7.")) in all_texts(on), "the offline text is kept"

@@ -353,3 +353,68 @@ def test_a_file_uploaded_offline_reaches_the_online_wiki_once(tmp_path):
     assert not up.files, "the file does not travel back to where it came from"
     again, _ = loop.back()
     assert not again.files
+
+
+def test_a_return_apply_killed_anywhere_then_run_again_lands_everything_once(tmp_path):
+    """SIGKILL of the real command while it lands a return (many offline edits, merges,
+    a conflict), at measured fractions of its run; a second run ends where an
+    uninterrupted one does: the same current texts, no revision landed twice."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    loop = Loop(str(tmp_path / "w"))
+    store = loop.hq.store()
+    import_dump(store, LDNONT[-1])
+    store.close()
+    loop.update()
+    loop.back()
+    cur = Loop.current(loop.hq)
+    titles = sorted(t for t in cur if ":" not in t)[:40]
+    for i, t in enumerate(titles):
+        lines = cur[t].split("\n") + ["", "", ""]
+        edit_page(loop.school, t, "\n".join(["Offline first line."] + lines[1:]), user="Teacher")
+        if i % 4 == 0:  # the same first line online: a conflict; else a different line: a merge
+            edit_page(loop.hq, t, "\n".join((["Online first line."] if i % 8 == 0 else lines[:1]) + lines[1:] + ["Online."]), user="Editor")
+    loop.update()
+    ret = loop.make(loop.school, "return-killed.bundle").path
+    pristine = str(tmp_path / "hq-pristine")
+    shutil.copytree(loop.hq.path, pristine)
+    env = {**os.environ, "WIKIBUNDLE_NO_PROGRESS": "1"}
+    cmd = [sys.executable, "-m", "bundler", "apply", "-C"]
+
+    def fresh(name: str) -> str:
+        d = str(tmp_path / name)
+        shutil.copytree(pristine, d)
+        return d
+
+    def outcome(d: str):
+        side = Side.open(d)
+        store = side.store()
+        try:
+            n = store.db.execute("SELECT count(*) FROM revision").fetchone()[0]
+        finally:
+            store.close()
+        return Loop.current(side), n
+
+    ref = fresh("ref")
+    t0 = time.monotonic()
+    subprocess.run(cmd + [ref, ret], env=env, check=True, capture_output=True)
+    total = time.monotonic() - t0
+    want = outcome(ref)
+    killed = 0
+    for i, f in enumerate((0.2, 0.4, 0.55, 0.7, 0.8, 0.9, 0.97)):
+        d = fresh(f"k{i}")
+        p = subprocess.Popen(cmd + [d, ret], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            p.wait(timeout=total * f)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            killed += 1
+        r = subprocess.run(cmd + [d, ret], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert outcome(d) == want
+    assert killed >= 3

@@ -101,6 +101,8 @@ def status(dir: str = DirOption, as_json: bool = typer.Option(False, "--json", h
                 "bundles_made": st.last_sent_seq(p.wiki_id),
                 "confirmed": st.confirmed_seq(p.wiki_id),
                 "applied_from": last_in.seq if last_in else 0,
+                # the peer this side takes updates from (bundles to it are returns), or one it updates
+                "role": "upstream" if st.is_upstream(p.wiki_id) else "downstream",
             }
         )
     info = {"label": side.label, "wiki_id": side.wiki_id, "wiki": side.wiki_path, "key_id": side.public_key().key_id, "peers": rows}
@@ -114,7 +116,8 @@ def status(dir: str = DirOption, as_json: bool = typer.Option(False, "--json", h
         return
     out.print(f"[bold]{escape(side.label)}[/]  wiki {side.wiki_id}  key {info['key_id']}")
     out.print(f"  {escape(side.wiki_path)}: {info.get('pages', '?')} pages, {info.get('revisions', '?')} revisions")
-    t = Table("peer", "wiki id", "bundles made", "confirmed by peer", "applied from peer")
+    t = Table("peer", "wiki id", "role", "bundles made", "confirmed by peer", "applied from peer")
     for r in rows:
-        t.add_row(escape(r["peer"]), r["wiki_id"][:8], str(r["bundles_made"]), str(r["confirmed"]), str(r["applied_from"]))
+        role = "sends us updates" if r["role"] == "upstream" else "gets our updates"
+        t.add_row(escape(r["peer"]), r["wiki_id"][:8], role, str(r["bundles_made"]), str(r["confirmed"]), str(r["applied_from"]))
     out.print(t)

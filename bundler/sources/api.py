@@ -85,6 +85,8 @@ class ApiSource:
         listed, and a page the peer holds that is not listed is gone."""
         self.mark = self.client.server_time()
         since = state.source_mark(peer, basis_seq) if basis_seq else None
+        if since is not None and _version(self.client.siteinfo().version) < (1, 27):
+            since = None  # no list=allrevisions before 1.27 (an unknown list is only a warning)
         if os.environ.get("WIKIBUNDLE_API_READ") == "every-page":  # the baseline, for benchmarks/api_requests.py
             since = None
         if since is None:
@@ -166,3 +168,11 @@ class ApiSource:
                     parent_id=RevId(ids.rev(rev.parent_id)) if rev.parent_id else None,
                 )
             yield dataclasses.replace(rev, sha1="") if rev.text is not None else rev
+
+
+def _version(generator: str) -> tuple[int, ...]:
+    """(1, 39) from "MediaWiki 1.39.17"; (0,) when it cannot be read (then every page is listed)."""
+    import re
+
+    m = re.search(r"(\d+)\.(\d+)", generator or "")
+    return (int(m.group(1)), int(m.group(2))) if m else (0,)

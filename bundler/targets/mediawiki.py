@@ -370,6 +370,16 @@ class MediaWikiTarget:
         self._staged().updates += 1
         return False
 
+    def local_revisions(self, page_id: int) -> set[int]:
+        """Wiki ids of the page's revisions made here: in no bundle, not the tool's own."""
+        m = self._mw_page(page_id)
+        cur = self._currents([m.mw_page_id]).get(m.mw_page_id) if m else None
+        if cur is None:
+            return set()
+        own = own_revisions(self.side.state)
+        return {r.rev_id for r in self._history(cur.title, content=False)
+                if r.rev_id not in own and not self._mw_came_in_bundle(r.rev_id)}
+
     def delete_page(self, page_id: int) -> bool:
         st = self._staged()
         p = self._mw_page(page_id)

@@ -98,6 +98,12 @@ class MediaWikiReturnTarget:
             for p in batch.get("query", {}).get("pages", ()):
                 for r in p.get("revisions", ()):
                     return _with_text_sha1(_revision(r, PageId(int(p["pageid"]))))
+        # A revision of a page deleted here (an offline edit built on it brings it back).
+        for batch in self.client.query({"prop": "deletedrevisions", "revids": rev_id, "drvprop": _REV_PROP,
+                                        "drvslots": "main"}):
+            for p in batch.get("query", {}).get("pages", ()):
+                for r in p.get("deletedrevisions", ()):
+                    return _with_text_sha1(_revision(r, PageId(int(p.get("pageid") or 0))))
         return None
 
     def get_text(self, rev_id: int) -> str | None:
@@ -148,6 +154,20 @@ class MediaWikiReturnTarget:
         handle = -(len(self._handles) + 1)
         self._handles[handle] = (peer_page_id, title)
         return handle
+
+    def restore_deleted(self, title: str, reason: str) -> int | None:
+        """Undelete a page deleted here (its history comes back); its new id, or None."""
+        if self.page_by_title(title) is not None:
+            return None
+        found = False
+        for batch in self.client.query({"prop": "deletedrevisions", "titles": title, "drvlimit": 1, "drvprop": "ids"}):
+            for p in batch.get("query", {}).get("pages", ()):
+                found = found or bool(p.get("deletedrevisions"))
+        if not found:
+            return None
+        self.client.undelete(title, reason)
+        page = self.page_by_title(title)
+        return page.page_id if page else None
 
     def resolve(self, page_id: int) -> int:
         return self._resolved.get(page_id, page_id)
