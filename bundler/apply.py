@@ -191,10 +191,13 @@ def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult,
     applier = ReturnApplier(
         target, h.sender, peer.label if peer else "", lambda page_id, rkey: side.state.holds_rev(h.sender, page_id, rkey),
     )
-    files = FileImporter(store) if not side.is_api else _FilesRefused()
+    files = FileImporter(store) if not side.is_api else _files_for(store)
     with target.transaction():
         out = applier.run(reader, progress, files.take)
         files.finish()
+    if side.is_api and hasattr(files, "write"):  # a MediaWiki: the offline uploads, after the edits
+        files.write(f"wikibundle: return bundle {h.seq} from {peer.label if peer else h.sender[:8]}")
+        result.notes = list(getattr(store, "notes", ()))  # files the wiki refused
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     for f in dataclasses.fields(Changes):
         setattr(result, f.name, getattr(out, f.name))
@@ -247,7 +250,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
             mine = {local.start + m for m in store.local_revisions(pid) if m < len(local)}
         return bool(mine - st.held_rev_ids(h.sender, pid, chain))
 
-    files = FileImporter(store) if embedded else _FilesRefused()
+    files = FileImporter(store) if embedded else _files_for(store)
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
             if files.take(frame, what=f"frame {i} (offset {frame.offset})"):
@@ -317,8 +320,13 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
     return _held_rows(store, incoming, titles, gone)
 
 
+def _files_for(target):
+    """A target's own taker of files frames (a MediaWiki uploads them), else a refusal."""
+    return target.files() if hasattr(target, "files") else _FilesRefused()
+
+
 class _FilesRefused:
-    """A MediaWiki target takes no files yet: say so while the bundle is staged, before
+    """A target that takes no files: say so while the bundle is staged, before
     anything is written."""
 
     versions_added = blobs_added = 0
@@ -327,7 +335,7 @@ class _FilesRefused:
     def take(self, frame, what: str) -> bool:
         if frame.type in (FRAME_FILES, FRAME_BLOB):
             raise UsageError(
-                f"{what}: this bundle carries files (uploads), which this version cannot apply to a MediaWiki yet",
+                f"{what}: this bundle carries files (uploads), which this version cannot apply to this kind of wiki yet",
                 hint="Nothing was changed. Ask the sender for a bundle without files, or apply it to an embedded store.",
             )
         return False

@@ -111,6 +111,22 @@ MIGRATIONS = [
             PRIMARY KEY (peer, seq));
         """,
     ),
+    (
+        # File versions applying uploaded to a MediaWiki (targets/mediawiki_files.py).
+        # The API uploads as the sync account, now: the wiki's version has its own time
+        # (``mw_timestamp``), user and comment. The row keeps the sender's version it
+        # stands for, so ``bundle make`` from this wiki (sources/api_files.py) reports
+        # it as that version, which the sender holds: it never travels back as a new
+        # upload, as ``mw_own_revs`` keeps null revisions from travelling back.
+        "0006-mediawiki-files",
+        """
+        CREATE TABLE mw_files (sender TEXT NOT NULL, name TEXT NOT NULL, timestamp INTEGER NOT NULL,
+            sha1 TEXT NOT NULL, mw_timestamp INTEGER NOT NULL, user TEXT, user_id INTEGER, comment TEXT,
+            seq INTEGER NOT NULL, PRIMARY KEY (sender, name, timestamp, sha1));
+        CREATE INDEX mw_files_mw ON mw_files(name, mw_timestamp, sha1);
+        CREATE INDEX mw_files_sha1 ON mw_files(sha1);
+        """,
+    ),
 ]
 
 

@@ -96,10 +96,12 @@ def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, ski
             return reader, reader.siteinfo, os.path.basename(from_dump), reader.close, reader.files
         if client is not None:
             from ..sources.api import ApiSource
+            from ..sources.api_files import ApiFiles
             from ..targets.mediawiki import own_revisions
 
             src = ApiSource(client, own_revisions(side.state), _id_map(side, kw.get("to"), kw.get("since")))
-            return src, src.siteinfo, side.wiki, lambda: None
+            files = ApiFiles(client, side.state.db, src)  # downloads only what the peer lacks
+            return src, src.siteinfo, side.wiki, files.close, files
         from ..files import StoreFiles
 
         return store.pages(), store.siteinfo(), "store", lambda: None, StoreFiles(store)

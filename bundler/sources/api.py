@@ -32,7 +32,7 @@ import os
 from typing import Iterator
 
 from ..mediawiki import MediaWikiClient
-from ..model import Page, PageId, RevId, Revision, SiteInfo
+from ..model import Page, PageId, RevId, Revision, SiteInfo, file_title_to_name
 from .dump import PageHistory
 
 
@@ -62,6 +62,7 @@ class IdMap:
 # found by their timestamp) or lose some: such pages are read whole.
 _REREAD = {("delete", "restore"), ("delete", "revision"), ("suppress", "revision"), ("merge", "merge"),
            ("import", "upload"), ("import", "interwiki")}
+FILE_NS = 6
 SLACK = int(os.environ.get("WIKIBUNDLE_API_SLACK", "120"))  # seconds before the noted clock: saves in flight
 
 
@@ -93,9 +94,13 @@ class ApiSource:
         titles: set[str] = set()
         deleted: set[str] = set()
         moves: list[tuple[str, str]] = []
+        files: set[str] = set()
         for e in self.client.iter_logevents(None, since - SLACK):
             if e.title is None:
                 return self.pages(), None  # a hidden log entry: cannot follow it
+            for ns, title in ((e.namespace, e.title), (e.params.get("target_ns"), e.params.get("target_title"))):
+                if ns == FILE_NS and title:
+                    files.add(file_title_to_name(str(title)))  # uploads, overwrites, reverts, file moves ...
             if e.type == "delete" and e.action in ("delete", "delete_redir"):
                 deleted.add(e.title)
             elif (e.type, e.action) in _REREAD:
@@ -114,6 +119,7 @@ class ApiSource:
                     deleted.add(old)
                     grew = True
         self.mode = "since the basis"
+        self.file_names = sorted(files)  # what the files source (api_files.py) reads
         return self._changed(since - SLACK, titles), deleted
 
     def _changed(self, since: int, titles: set[str]) -> Iterator[PageHistory]:

@@ -212,8 +212,18 @@ class MediaWikiTarget:
         self._current: dict[int, _Current | None] = {}  # wiki page id -> its current state (None: gone)
         self._titles: dict[int, str] = {}  # wiki page id -> title, seen while fetching base texts
         self.import_requests = 0
+        self._files = None  # the bundle's uploads (targets/mediawiki_files.py), once asked for
+
+    def files(self):
+        """What takes the bundle's files and blob frames, and uploads them after the pages."""
+        from .mediawiki_files import MediaWikiFiles
+
+        self._files = MediaWikiFiles(self)
+        return self._files
 
     def close(self) -> None:
+        if self._files is not None:
+            self._files.close()
         if self._stage is not None:
             self._stage.close()
             self._stage = None
@@ -436,6 +446,8 @@ class MediaWikiTarget:
         self._moves([(page, cur) for page, cur in held], reason)
         # e. new pages under their own titles
         self._import([(page, page.title) for page in new], reason)
+        if self._files is not None:  # uploads: their null revisions are learnt as ours in f
+            self._files.write(reason)
         # f. what applying made itself; the newest text current
         self._learn_own(started)
         self._newest_current([p.page_id for p in pages], reason)
