@@ -165,3 +165,20 @@ def cli_sides(tmp_path):
     run_cli("trust", "-C", hq, tmp_path / "school.pub")
     run_cli("trust", "-C", school, tmp_path / "hq.pub")
     return tmp_path, hq, school
+
+
+def api_sides(pair, tmp_path, monkeypatch, online: str = "online", offline: str = "offline"):
+    """Two sides over the Action API of a ``mediawiki_pair``, trusting each other:
+    (online client, offline client, online side dir, offline side dir). The labels are
+    the directories' names (the online one is the offline wiki's interwiki prefix)."""
+    from bundler.mediawiki import MediaWikiClient
+
+    clients = [MediaWikiClient(w.api_url, w.bot_user, w.bot_password) for w in (pair.online, pair.offline)]
+    dirs = [tmp_path / online, tmp_path / offline]
+    for d, wiki in zip(dirs, (pair.online, pair.offline)):
+        monkeypatch.setenv("WIKIBUNDLE_PASSWORD", wiki.bot_password)
+        run_cli("init", "-C", d, "--wiki", wiki.api_url, "--user", wiki.bot_user)
+        (tmp_path / f"{d.name}.pub").write_text(run_cli("key", "-C", d).output)
+    run_cli("trust", "-C", dirs[0], tmp_path / f"{offline}.pub")
+    run_cli("trust", "-C", dirs[1], tmp_path / f"{online}.pub")
+    return clients[0], clients[1], dirs[0], dirs[1]

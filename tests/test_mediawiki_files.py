@@ -21,7 +21,7 @@ import pytest
 
 from bundler.mediawiki import MediaWikiClient
 from bundler.sources import api as api_source
-from helpers import run_cli
+from helpers import api_sides, run_cli
 
 pytestmark = pytest.mark.mediawiki
 
@@ -52,15 +52,7 @@ def files_of(client: MediaWikiClient) -> dict[str, list[tuple[str, str]]]:
 class Sides:
     def __init__(self, pair, tmp_path, monkeypatch):
         self.tmp = tmp_path
-        self.online = MediaWikiClient(pair.online.api_url, pair.online.bot_user, pair.online.bot_password)
-        self.offline = MediaWikiClient(pair.offline.api_url, pair.offline.bot_user, pair.offline.bot_password)
-        self.hq, self.school = tmp_path / "online", tmp_path / "offline"
-        for d, wiki in ((self.hq, pair.online), (self.school, pair.offline)):
-            monkeypatch.setenv("WIKIBUNDLE_PASSWORD", wiki.bot_password)
-            run_cli("init", "-C", d, "--wiki", wiki.api_url, "--user", wiki.bot_user)
-            (tmp_path / f"{d.name}.pub").write_text(run_cli("key", "-C", d).output)
-        run_cli("trust", "-C", self.hq, tmp_path / "offline.pub")
-        run_cli("trust", "-C", self.school, tmp_path / "online.pub")
+        self.online, self.offline, self.hq, self.school = api_sides(pair, tmp_path, monkeypatch, "online", "offline")
         self.n = 0
 
     def make(self) -> dict:

@@ -11,7 +11,7 @@ import pytest
 
 from bundler.mediawiki import MediaWikiClient
 from bundler.model import text_sha1
-from helpers import run_cli
+from helpers import api_sides, run_cli
 
 pytestmark = pytest.mark.mediawiki
 
@@ -36,15 +36,7 @@ def all_texts(client: MediaWikiClient) -> set[str]:
 class Loop:
     def __init__(self, pair, tmp_path, monkeypatch):
         self.tmp = tmp_path
-        self.online = MediaWikiClient(pair.online.api_url, pair.online.bot_user, pair.online.bot_password)
-        self.offline = MediaWikiClient(pair.offline.api_url, pair.offline.bot_user, pair.offline.bot_password)
-        self.hq, self.school = tmp_path / "hq", tmp_path / "school"
-        for d, wiki in ((self.hq, pair.online), (self.school, pair.offline)):
-            monkeypatch.setenv("WIKIBUNDLE_PASSWORD", wiki.bot_password)
-            run_cli("init", "-C", d, "--wiki", wiki.api_url, "--user", wiki.bot_user)
-            (tmp_path / f"{d.name}.pub").write_text(run_cli("key", "-C", d).output)
-        run_cli("trust", "-C", self.hq, tmp_path / "school.pub")
-        run_cli("trust", "-C", self.school, tmp_path / "hq.pub")
+        self.online, self.offline, self.hq, self.school = api_sides(pair, tmp_path, monkeypatch, "hq", "school")
         self.n = 0
 
     def update_and_return(self) -> tuple[dict, dict]:

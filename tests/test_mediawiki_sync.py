@@ -33,7 +33,7 @@ from bundler.sources.api import ApiSource
 from bundler.state import Side
 from bundler.targets.mediawiki import own_revisions as own_revisions_of
 from bundler.sources.dump import open_dump
-from helpers import data, run_cli
+from helpers import api_sides, data, run_cli
 
 pytestmark = pytest.mark.mediawiki
 
@@ -71,15 +71,7 @@ class Sync:
     def __init__(self, pair, tmp_path, monkeypatch):
         self.tmp = tmp_path
         self.online_wiki, self.offline_wiki = pair.online, pair.offline
-        self.online = MediaWikiClient(pair.online.api_url, pair.online.bot_user, pair.online.bot_password)
-        self.offline = MediaWikiClient(pair.offline.api_url, pair.offline.bot_user, pair.offline.bot_password)
-        self.hq, self.school = tmp_path / PEER, tmp_path / "offline"
-        for d, wiki in ((self.hq, pair.online), (self.school, pair.offline)):
-            monkeypatch.setenv("WIKIBUNDLE_PASSWORD", wiki.bot_password)
-            run_cli("init", "-C", d, "--wiki", wiki.api_url, "--user", wiki.bot_user)
-            (tmp_path / f"{d.name}.pub").write_text(run_cli("key", "-C", d).output)
-        run_cli("trust", "-C", self.hq, tmp_path / "offline.pub")
-        run_cli("trust", "-C", self.school, tmp_path / f"{PEER}.pub")
+        self.online, self.offline, self.hq, self.school = api_sides(pair, tmp_path, monkeypatch, PEER, "offline")
         self.n = 0
 
     def make(self) -> dict:
