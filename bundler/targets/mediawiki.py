@@ -244,15 +244,12 @@ class MediaWikiTarget:
         self._site = info.site
         self._ns = {key: name for key, _case, name in info.site.namespaces}
         self._wiki_time = parse_timestamp(str(info.general.get("time"))) if info.general.get("time") else None
-        missing = [r for r in _NEEDED_RIGHTS if r not in info.rights]
-        if missing:
-            raise WikiError(
-                f"{self.client.api_url}: the account {info.user} may not import revisions here"
-                f" (missing right{'s' if len(missing) > 1 else ''}: {', '.join(missing)}); nothing was changed",
-                hint="Give the bot password the grant 'Import revisions' (Special:BotPasswords) and the account the"
-                " 'import' and 'importupload' rights (sysop has them by default; check $wgGroupPermissions).",
-                code="cantimport",
-            )
+        require_rights(
+            self.client.api_url, info, _NEEDED_RIGHTS, "import revisions here",
+            hint="Give the bot password the grant 'Import revisions' (Special:BotPasswords) and the account the"
+            " 'import' and 'importupload' rights (sysop has them by default; check $wgGroupPermissions).",
+            code="cantimport",
+        )
 
     # --- the store interface, read side ----------------------------------------------
 
@@ -844,6 +841,18 @@ class MediaWikiTarget:
                         RevId(int(r["revid"])), PageId(int(p["pageid"])), parse_timestamp(r["timestamp"]),
                         _main_text(r) if content else None, sha1=str(r.get("sha1", "")),
                     )
+
+
+def require_rights(api_url: str, info, rights, what: str, *, hint: str, code: str) -> None:
+    """Refuse, before anything is written, an account that lacks ``rights``."""
+    missing = [r for r in rights if r not in info.rights]
+    if missing:
+        raise WikiError(
+            f"{api_url}: the account {info.user} may not {what}"
+            f" (missing right{'s' if len(missing) > 1 else ''}: {', '.join(missing)}); nothing was changed",
+            hint=hint,
+            code=code,
+        )
 
 
 def own_revisions(state) -> frozenset[int]:

@@ -137,15 +137,14 @@ class MediaWikiFiles:
                 " without files.",
                 code="uploaddisabled",
             )
-        missing = [r for r in _NEEDED_RIGHTS if r not in info.rights]
-        if missing:
-            raise WikiError(
-                f"{self.client.api_url}: this bundle carries files (uploads), and the account {info.user} may not"
-                f" upload here (missing right{'s' if len(missing) > 1 else ''}: {', '.join(missing)}); nothing was changed",
-                hint="Give the bot password the grants 'Upload new files' and 'Upload, replace, and move files'"
-                " (Special:BotPasswords), and the account the 'upload' and 'reupload' rights.",
-                code="cantupload",
-            )
+        from .mediawiki import require_rights
+
+        require_rights(
+            self.client.api_url, info, _NEEDED_RIGHTS, "upload the files (uploads) this bundle carries",
+            hint="Give the bot password the grants 'Upload new files' and 'Upload, replace, and move files'"
+            " (Special:BotPasswords), and the account the 'upload' and 'reupload' rights.",
+            code="cantupload",
+        )
 
     def finish(self) -> None:
         self.importer.finish()
