@@ -92,7 +92,9 @@ def apply(
         for n in res.notes:
             out.print(f"  [yellow]note:[/] {escape(n)}")
     if res.merged or res.conflicts:
-        out.print(f"{len(res.merged)} pages merged cleanly, [bold]{len(res.conflicts)} edit conflicts[/] (online text kept, offline text in the history).")
+        m, c = len(res.merged), len(res.conflicts)
+        out.print(f"{m} page{'s' * (m != 1)} merged cleanly, [bold]{c} edit conflict{'s' * (c != 1)}[/]"
+                  + (" (online text kept, offline text in the history)." if c else "."))
     for n in res.notices:
         out.print(f"  [yellow]![/] {escape(n)}")
     if res.api_requests is not None:
