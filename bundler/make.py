@@ -73,8 +73,9 @@ def _seen(st, page_id: int) -> bool:
     return st.db.execute("SELECT 1 FROM seen_pages WHERE page_id=?", (page_id,)).fetchone() is not None
 
 
-def _match_page(st, ph: PageHistory, revs: list[Revision] | None, fresh: _Fresh):
-    """Which page of the peer's this source page is: (page_id, view, held revisions).
+def _match_page(st, ph: PageHistory, read: Callable[[PageHistory], list[Revision]], fresh: _Fresh, peer_sends: bool):
+    """Which page of the peer's this source page is: (page_id, view, held revisions,
+    the history if it had to be read, else None).
 
     By page id when the histories agree (the normal case: ids are stable); else by
     shared revisions (a source that renumbered its pages); else a new page, under
@@ -87,22 +88,23 @@ def _match_page(st, ph: PageHistory, revs: list[Revision] | None, fresh: _Fresh)
     if ph.rev_ids is not None:
         if view is not None and not view[2] and view[1] == src.title and ph.rev_ids <= {rid for rid, _m in held.values()}:
             st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (src.page_id,))
-            return None, view, held
-        if view is not None or revs is None:
-            return src.page_id, view, held
+            return None, view, held, None
+        if view is not None or not peer_sends:
+            return src.page_id, view, held, None
         # A page the peer does not know by this id may still be one it sent us (a page
         # made here from its return under another id): match by revisions below.
+    revs = read(ph)
     keys = page_rkeys(revs) if revs else []
     claimed = _seen(st, src.page_id)
     if view is not None and not claimed and (not keys or any(k in held for k in keys)):
-        return src.page_id, view, held
+        return src.page_id, view, held, revs
     for pid, _n in st.pages_holding(keys[:64]):
         if not _seen(st, pid):
-            return pid, st.view_page(pid), st.view_revs(pid)
+            return pid, st.view_page(pid), st.view_revs(pid), revs
     pid = src.page_id
     if claimed or st.page_id_taken(pid, keys):
         pid = fresh.page_id()
-    return pid, None, {}
+    return pid, None, {}, revs
 
 
 @dataclass
@@ -306,11 +308,9 @@ def make_bundle(
 
             for ph in pages:
                 pages_seen += 1
-                # Histories are read up front when ids alone cannot tell the page (a dump,
-                # or a page unknown by id to a peer that has sent us pages).
-                unknown = ph.rev_ids is not None and peer_sends and st.view_page(ph.page.page_id) is None
-                revs = history(ph) if ph.rev_ids is None or unknown else None
-                page_id, view, held = _match_page(st, ph, revs, fresh)
+                # (The history is read there when ids alone cannot tell the page: a dump,
+                # or a page unknown by id to a peer that has sent us pages.)
+                page_id, view, held, revs = _match_page(st, ph, history, fresh, peer_sends)
                 if page_id is None:
                     continue  # (fast path) nothing new on a page the peer holds
                 if revs is None:
