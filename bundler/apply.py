@@ -191,7 +191,7 @@ def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult,
     applier = ReturnApplier(
         target, h.sender, peer.label if peer else "", lambda page_id, rkey: side.state.holds_rev(h.sender, page_id, rkey),
     )
-    files = FileImporter(store) if not side.is_api else _files_for(store)
+    files = _files_for(store)
     with target.transaction():
         out = applier.run(reader, progress, files.take)
         files.finish()
@@ -250,7 +250,7 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
             mine = {local.start + m for m in store.local_revisions(pid) if m < len(local)}
         return bool(mine - st.held_rev_ids(h.sender, pid, chain))
 
-    files = FileImporter(store) if embedded else _files_for(store)
+    files = _files_for(store)
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
             if files.take(frame, what=f"frame {i} (offset {frame.offset})"):
@@ -321,7 +321,10 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
 
 
 def _files_for(target):
-    """A target's own taker of files frames (a MediaWiki uploads them), else a refusal."""
+    """What takes a bundle's files frames: the embedded store's importer, a target's own
+    (a MediaWiki uploads them), else a refusal."""
+    if isinstance(target, WikiStore):
+        return FileImporter(target)
     return target.files() if hasattr(target, "files") else _FilesRefused()
 
 
