@@ -225,8 +225,6 @@ class ReturnApplier:
         for i, frame in enumerate(reader.frames()):
             if take_frame(frame, what=f"frame {i} (offset {frame.offset})"):
                 continue
-            if hasattr(self.t, "prefetch_texts") and isinstance(frame.meta.get("dict"), list):
-                self.t.prefetch_texts([self.t.origin(r) or r for r in frame.meta["dict"] if isinstance(r, int)])
             content = decode_frame(
                 frame.meta, frame.body, frame.raw_len, self.get_text,
                 what=f"frame {i} (offset {frame.offset})", get_title=self.get_title,
