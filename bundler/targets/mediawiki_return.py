@@ -45,6 +45,7 @@ class MediaWikiReturnTarget:
         self._handles: dict[int, tuple[int | None, str]] = {}  # new page handle -> (peer page id, title)
         self._resolved: dict[int, int] = {}
         self._site = None
+        self._revs: dict[int, Revision | None] = {}  # by id: a revision's text and sha1 never change
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -94,6 +95,11 @@ class MediaWikiReturnTarget:
     def _rev(self, rev_id: int) -> Revision | None:
         if not 0 < rev_id < 1 << 31:
             return None
+        if rev_id not in self._revs:
+            self._revs[rev_id] = self._fetch_rev(rev_id)
+        return self._revs[rev_id]
+
+    def _fetch_rev(self, rev_id: int) -> Revision | None:
         for batch in self.client.query({"prop": "revisions", "revids": rev_id, "rvprop": _REV_PROP, "rvslots": "main"}):
             for p in batch.get("query", {}).get("pages", ()):
                 for r in p.get("revisions", ()):
