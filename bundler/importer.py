@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from .history import history_of
 from .model import FRESH_IDS, LOCAL_IDS, Page, PageId, RevId, page_rkeys
 from .sources.dump import open_dump
 from .store import WikiStore
@@ -40,8 +41,8 @@ def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, pr
             store.set_siteinfo(reader.siteinfo)
         for ph in reader:
             src = ph.page
-            revs = list(ph.revisions)
-            rev_keys = page_rkeys(revs)
+            revs = history_of(ph.revisions)  # read again below: spooled to disk if large
+            rev_keys = page_rkeys(revs.meta())
             keys = set(rev_keys)
 
             def page_keys(pid: int) -> set[int]:
@@ -81,6 +82,7 @@ def import_dump(store: WikiStore, path: str, *, delete_missing: bool = False, pr
                 store.put_revision(replace(rev, rev_id=RevId(rid), page_id=PageId(target), parent_id=parent))
                 have.add(k)
                 res.revisions_added += 1
+            revs.close()
         for fv in reader.files.versions():
             if not store.has_blob(fv.sha1):
                 with reader.files.open(fv.sha1) as f:

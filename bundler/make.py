@@ -31,6 +31,7 @@ from .files import FilesSent, FileSource, carry_files
 from .errors import BasisError, UsageError, WrongPeerError
 from .manifest import read_manifest
 from .model import FRESH_IDS, LOCAL_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
+from .history import History, history_of
 from .records import FrameBuilder
 from .sources.dump import PageHistory
 from .state import Sent, Side
@@ -73,9 +74,10 @@ def _seen(st, page_id: int) -> bool:
     return st.db.execute("SELECT 1 FROM seen_pages WHERE page_id=?", (page_id,)).fetchone() is not None
 
 
-def _match_page(st, ph: PageHistory, read: Callable[[PageHistory], list[Revision]], fresh: _Fresh, peer_sends: bool):
+def _match_page(st, ph: PageHistory, read: Callable[[PageHistory], tuple[History, list[int]]], fresh: _Fresh,
+                peer_sends: bool):
     """Which page of the peer's this source page is: (page_id, view, held revisions,
-    the history if it had to be read, else None).
+    (history, keys) if it had to be read, else None).
 
     By page id when the histories agree (the normal case: ids are stable); else by
     shared revisions (a source that renumbered its pages); else a new page, under
@@ -93,18 +95,99 @@ def _match_page(st, ph: PageHistory, read: Callable[[PageHistory], list[Revision
             return src.page_id, view, held, None
         # A page the peer does not know by this id may still be one it sent us (a page
         # made here from its return under another id): match by revisions below.
-    revs = read(ph)
-    keys = page_rkeys(revs) if revs else []
+    hist, keys = read(ph)
     claimed = _seen(st, src.page_id)
     if view is not None and not claimed and (not keys or any(k in held for k in keys)):
-        return src.page_id, view, held, revs
+        return src.page_id, view, held, (hist, keys)
     for pid, _n in st.pages_holding(keys[:64]):
         if not _seen(st, pid):
-            return pid, st.view_page(pid), st.view_revs(pid), revs
+            return pid, st.view_page(pid), st.view_revs(pid), (hist, keys)
     pid = src.page_id
     if claimed or st.page_id_taken(pid, keys):
         pid = fresh.page_id()
-    return pid, None, {}, revs
+    return pid, None, {}, (hist, keys)
+
+
+@dataclass
+class _PagePlan:
+    """What the peer lacks of one page, found from the revisions' metadata alone."""
+
+    ids: dict[int, int] = field(default_factory=dict)  # source rev_id -> the id the peer knows it by
+    new: set[int] = field(default_factory=set)  # rkeys of the revisions the peer lacks
+    updates: list[tuple[Revision, int, int]] = field(default_factory=list)  # (rev without text, mkey, rkey)
+
+
+def _plan_page(st, page: Page, hist: History, keys: list[int], held: dict, fresh: _Fresh, claimed_revs: set[int]) -> _PagePlan:
+    """Give each revision the peer lacks its id (``held`` then includes them), and
+    note the held ones whose attribution or visibility changed since they were sent."""
+    plan = _PagePlan()
+    for rev, k in zip(hist.meta(), keys):
+        if k in held:
+            hid, hm = held[k]
+            plan.ids[rev.rev_id] = hid
+            m = mkey(rev)
+            if m != hm:
+                plan.updates.append((_renumber(rev, hid, page.page_id, plan.ids), m, k))
+            continue
+        rid = rev.rev_id
+        if rid in claimed_revs or st.rev_id_taken(rid, k):
+            rid = fresh.rev_id()
+        claimed_revs.add(rid)
+        plan.ids[rev.rev_id] = rid
+        plan.new.add(k)
+        held[k] = (rid, 0)
+    return plan
+
+
+def _text_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _carried(hist: History, keys: list[int], plan: _PagePlan, page_id: int, latest_only: bool):
+    """The revisions the peer lacks, in history order, one at a time: (rev in the
+    peer's ids, base id, base text, rkey). Each is based on the newest text the
+    receiver has of the page by then (one it holds, or the previous one carried);
+    ``latest_only``: just the newest, based on the newest held text.
+
+    A revert to a text the receiver holds travels as a copy of it, not as a delta
+    against the vandalised text. Only held texts can be bases out of order (a
+    frame's dictionary holds only texts the receiver has before it decodes the
+    frame); they are remembered by sha1 and a digest, not kept: a revert's text is
+    the held text itself, so it serves as its own base.
+    """
+    ids: dict[int, int] = {}  # as far as the history has been read: a parent later in it is not mapped
+    base_id: int | None = None
+    base_text: str | None = None
+    by_sha1: dict[str, tuple[int, bytes]] = {}
+    last = None
+    for rev, k in zip(hist, keys):
+        rid = ids[rev.rev_id] = plan.ids[rev.rev_id]
+        if k not in plan.new:
+            if rev.text is not None:
+                base_id, base_text = rid, rev.text
+                if rev.sha1 not in by_sha1:
+                    by_sha1[rev.sha1] = (rid, _text_digest(rev.text))
+            continue
+        same = by_sha1.get(rev.sha1) if rev.text is not None else None
+        if same is not None and same[1] == _text_digest(rev.text):
+            bid, btext = same[0], rev.text
+        else:
+            bid, btext = base_id, base_text
+        item = (_renumber(rev, rid, page_id, ids), bid, btext, k)
+        if latest_only:
+            last = item
+            continue
+        yield item
+        if rev.text is not None:
+            base_id, base_text = rid, rev.text
+    if last is not None:
+        yield last
+
+
+# Under --max-size, the delta operations of the revisions found to fit are kept for
+# adding them, up to this much of ``FrameBuilder.revision_cost``; beyond, they are
+# computed again (a first bundle of a long history may fit far more than a frame).
+HELD_OPS_COST = 16 << 20
 
 
 @dataclass
@@ -303,120 +386,88 @@ def make_bundle(
             if st.siteinfo_in_view() != si_json:
                 fb.siteinfo = siteinfo.to_wire()
                 si_sent = si_json
-            def history(ph: PageHistory) -> list[Revision]:
-                return [r for r in ph.revisions if until is None or r.timestamp <= until]
+            def read(ph: PageHistory) -> tuple[History, list[int]]:
+                hist = history_of(ph.revisions, until=until)
+                return hist, page_rkeys(hist.meta())
 
             for ph in pages:
                 pages_seen += 1
                 # (The history is read there when ids alone cannot tell the page: a dump,
                 # or a page unknown by id to a peer that has sent us pages.)
-                page_id, view, held, revs = _match_page(st, ph, history, fresh, peer_sends)
+                page_id, view, held, hist_keys = _match_page(st, ph, read, fresh, peer_sends)
                 if page_id is None:
                     continue  # (fast path) nothing new on a page the peer holds
-                if revs is None:
-                    revs = history(ph)
-                if not revs:
-                    continue  # after --until: the page does not exist yet
-                st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (page_id,))
-                src = ph.page
-                page = Page(PageId(page_id), src.namespace, src.title, src.redirect)
-                # Which revisions the peer lacks, and the ids it will know them by.
-                ids: dict[int, int] = {}  # source rev_id -> peer rev_id
-                updates: list[tuple[Revision, int, int]] = []  # (rev, mkey, rkey)
-                carry: list[tuple[Revision, int | None, str | None, int]] = []  # (rev, base id, base text, rkey)
-                base_id: int | None = None
-                base_text: str | None = None
-                last_new = None
-                # Texts of this page the receiver already holds, by sha1: a revert to
-                # one of them travels as a copy of it, not as a delta against the
-                # vandalised text. (Only held ones: a frame's dictionary can hold
-                # only texts the receiver has before it decodes the frame.)
-                by_sha1: dict[str, tuple[int, str]] = {}
-                for rev, k in zip(revs, page_rkeys(revs)):
-                    if k in held:
-                        hid, hm = held[k]
-                        ids[rev.rev_id] = hid
-                        m = mkey(rev)
-                        if m != hm:  # attribution or visibility changed since it was sent
-                            updates.append((_renumber(rev, hid, page.page_id, ids), m, k))
-                        if rev.text is not None:
-                            base_id, base_text = hid, rev.text
-                            by_sha1.setdefault(rev.sha1, (hid, rev.text))
+                hist, keys = hist_keys if hist_keys is not None else read(ph)
+                try:
+                    if not keys:
+                        continue  # after --until: the page does not exist yet
+                    st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (page_id,))
+                    src = ph.page
+                    page = Page(PageId(page_id), src.namespace, src.title, src.redirect)
+                    # Which revisions the peer lacks, and the ids it will know them by.
+                    plan = _plan_page(st, page, hist, keys, held, fresh, claimed_revs)
+                    updates = plan.updates
+                    n_carry = min(len(plan.new), 1) if latest_only else len(plan.new)
+                    alive = view is not None and not view[2]  # the peer holds the page, not deleted
+                    moved = alive and view[1] != page.title
+                    if not n_carry and not updates and alive and not moved:
                         continue
-                    rid = rev.rev_id
-                    if rid in claimed_revs or st.rev_id_taken(rid, k):
-                        rid = fresh.rev_id()
-                    claimed_revs.add(rid)
-                    ids[rev.rev_id] = rid
-                    held[k] = (rid, 0)
-                    same = by_sha1.get(rev.sha1) if rev.text is not None else None
-                    bid, btext = same if same is not None else (base_id, base_text)
-                    item = (_renumber(rev, rid, page.page_id, ids), bid, btext, k)
-                    if latest_only:
-                        last_new = item
-                        continue
-                    carry.append(item)
-                    if rev.text is not None:
-                        base_id, base_text = rid, rev.text
-                if latest_only:
-                    carry = [last_new] if last_new is not None else []
-                alive = view is not None and not view[2]  # the peer holds the page, not deleted
-                moved = alive and view[1] != page.title
-                if not carry and not updates and alive and not moved:
-                    continue
-                if budget is not None:
-                    # Whole pages where they fit, else the oldest revisions that fit (so
-                    # no revision travels without its parent); the rest waits.
-                    head = 64 + len(page.title) * 2 + sum(40 + len(r.comment or "") for r, _ in updates)
-                    if not fits(head):
-                        deferred += 1
-                        continue
-                    kept = []
-                    cost = head
-                    for rev, bid, btext, k in carry:
-                        ops = FrameBuilder.revision_ops(rev, btext if bid is not None else None)
-                        c = FrameBuilder.revision_cost(rev, ops)
-                        if not fits(cost + c):
-                            break
-                        cost += c
-                        kept.append((rev, bid, btext, ops, k))
-                    if len(kept) < len(carry):
-                        deferred += 1
-                        # Nothing of its history fits: a new (or undeleted) page waits whole,
-                        # and so does a held one unless it has a move or updates to carry.
-                        if not kept and (not alive or not (moved or updates)):
+                    kept_ops: list | None = None  # under a budget: ops of the revisions that fit (None: compute again)
+                    if budget is not None:
+                        # Whole pages where they fit, else the oldest revisions that fit (so
+                        # no revision travels without its parent); the rest waits.
+                        head = 64 + len(page.title) * 2 + sum(40 + len(r.comment or "") for r, _, _ in updates)
+                        if not fits(head):
+                            deferred += 1
                             continue
-                    items = kept
-                else:
-                    items = [(rev, bid, btext, None, k) for rev, bid, btext, k in carry]
-                if moved:
-                    fb.add_move(PageMove(page.page_id, page.namespace, view[1], page.title))
-                    n_moves += 1
-                if alive and not moved:
-                    fb.known_pages.add(page.page_id)  # its title need not travel
-                fb.add_page(page)
-                n_pages += 1
-                rows = []
-                for rev, m, k in updates:
-                    fb.add_update(page, rev)
-                    rows.append((page.page_id, rev.rev_id, k, m))
-                n_updates += len(updates)
-                for rev, bid, btext, ops, k in items:
-                    before = fb.inserted
-                    fb.add_revision(page, rev, bid, btext, ops)
-                    rows.append((page.page_id, rev.rev_id, k, mkey(rev)))
-                    ns_row = by_ns.setdefault(page.namespace, [0, 0])
-                    ns_row[0] += 1
-                    ns_row[1] += fb.inserted - before
-                    if fb.full() or (budget and budget.should_flush(writer.frame_bytes, fb.raw_estimate)):
+                        kept_ops = []
+                        cost = head
+                        for rev, bid, btext, k in _carried(hist, keys, plan, page.page_id, latest_only):
+                            ops = FrameBuilder.revision_ops(rev, btext if bid is not None else None)
+                            c = FrameBuilder.revision_cost(rev, ops)
+                            if not fits(cost + c):
+                                break
+                            cost += c
+                            kept_ops.append(ops if cost - head <= HELD_OPS_COST else None)
+                        if len(kept_ops) < n_carry:
+                            deferred += 1
+                            # Nothing of its history fits: a new (or undeleted) page waits whole,
+                            # and so does a held one unless it has a move or updates to carry.
+                            if not kept_ops and (not alive or not (moved or updates)):
+                                continue
+                    if moved:
+                        fb.add_move(PageMove(page.page_id, page.namespace, view[1], page.title))
+                        n_moves += 1
+                    if alive and not moved:
+                        fb.known_pages.add(page.page_id)  # its title need not travel
+                    fb.add_page(page)
+                    n_pages += 1
+                    rows = []
+                    for rev, m, k in updates:
+                        fb.add_update(page, rev)
+                        rows.append((page.page_id, rev.rev_id, k, m))
+                    n_updates += len(updates)
+                    n_kept = n_carry if kept_ops is None else len(kept_ops)
+                    carried = _carried(hist, keys, plan, page.page_id, latest_only)
+                    for i, (rev, bid, btext, k) in zip(range(n_kept), carried):
+                        before = fb.inserted
+                        fb.add_revision(page, rev, bid, btext, kept_ops[i] if kept_ops is not None else None)
+                        rows.append((page.page_id, rev.rev_id, k, mkey(rev)))
+                        ns_row = by_ns.setdefault(page.namespace, [0, 0])
+                        ns_row[0] += 1
+                        ns_row[1] += fb.inserted - before
+                        if fb.full() or (budget and budget.should_flush(writer.frame_bytes, fb.raw_estimate)):
+                            flush()
+                    carried.close()
+                    n_revs += n_kept
+                    st.record_held_revs(peer.wiki_id, seq, rows)
+                    st.record_held_page(peer.wiki_id, seq, page.page_id, page.namespace, page.title, False)
+                    if progress:
+                        progress(pages_seen, n_revs)
+                    if fb.full():
                         flush()
-                n_revs += len(items)
-                st.record_held_revs(peer.wiki_id, seq, rows)
-                st.record_held_page(peer.wiki_id, seq, page.page_id, page.namespace, page.title, False)
-                if progress:
-                    progress(pages_seen, n_revs)
-                if fb.full():
-                    flush()
+                finally:
+                    hist.close()
             # Deletions: pages the peer holds alive that the source no longer has.
             live = list(st.view_live_pages())
             gone = [(pid, ns, title) for pid, ns, title in live if not _seen(st, pid)

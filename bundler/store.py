@@ -124,6 +124,25 @@ class StoreCounts:
     deleted_pages: int
 
 
+class StoredHistory:
+    """One page's history in the store, read again from the database at each
+    iteration (a ``history.History``: ``bundle make`` reads it in several passes
+    without holding it)."""
+
+    def __init__(self, store: "WikiStore", page_id: int) -> None:
+        self.store = store
+        self.page_id = page_id
+
+    def __iter__(self) -> Iterator[Revision]:
+        return self.store._revisions(self.page_id)
+
+    def meta(self) -> Iterator[Revision]:
+        return self.store._revisions_meta(self.page_id)
+
+    def close(self) -> None:
+        pass  # nothing held
+
+
 class WikiStore:
     def __init__(self, path: str, *, create: bool = False):
         self.path = path
@@ -249,10 +268,11 @@ class WikiStore:
                 return
             for pid, ns, title, redirect in batch:
                 ids = frozenset(r[0] for r in self.db.execute("SELECT rev_id FROM revision WHERE page_id=?", (pid,)))
-                yield PageHistory(Page(PageId(pid), ns, title, redirect), self._revisions(pid), len(ids), ids)
+                yield PageHistory(Page(PageId(pid), ns, title, redirect), StoredHistory(self, pid), len(ids), ids)
             last = batch[-1][0]
 
     def _revisions(self, page_id: int) -> Iterator[Revision]:
+        """A page's revisions in history order, texts loaded as they are iterated."""
         rows = self.db.execute(
             "SELECT r.rev_id, r.parent_id, r.timestamp, r.user, r.user_id, r.comment, r.minor, r.deleted,"
             " r.model, r.format, r.sha1, r.slots, t.data FROM revision r LEFT JOIN text t ON t.sha1 = r.sha1"
@@ -293,6 +313,15 @@ class WikiStore:
             (rev_id,),
         ).fetchone()
         return self._row_to_rev(row[0], row[1:]) if row else None
+
+    def _revisions_meta(self, page_id: int) -> Iterator[Revision]:
+        """As ``_revisions`` without reading any text (``text`` is None)."""
+        for row in self.db.execute(
+            "SELECT rev_id, parent_id, timestamp, user, user_id, comment, minor, deleted, model, format, sha1, slots, NULL"
+            " FROM revision WHERE page_id=? ORDER BY timestamp, rev_id",
+            (page_id,),
+        ):
+            yield self._row_to_rev(page_id, row)
 
     def revision_meta(self, page_id: int) -> dict[int, Revision]:
         """A page's revisions without text, by id: attribution and visibility."""
