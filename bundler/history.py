@@ -28,7 +28,7 @@ from typing import Iterable, Iterator, Protocol, runtime_checkable
 from . import wire
 from .model import Revision
 
-SPOOL_BYTES = 32 << 20  # characters of text kept in memory before a history goes to disk
+SPOOL_BYTES = 16 << 20  # characters of text kept in memory before a history goes to disk
 
 
 @runtime_checkable
