@@ -23,25 +23,24 @@ import httpx
 import pytest
 
 from bundler import mediawiki as mw_module
-
 from bundler.mediawiki import MediaWikiClient
 from bundler.model import text_sha1
 from bundler.sources.dump import open_dump
 from bundler.state import Side
 from bundler.targets import mediawiki as target
+from bundler.targets.mediawiki import own_revisions as own_revisions_of
 from helpers import LDNONT, api_sides, data, embedded_to_wiki_sides, run_cli
 
 pytestmark = pytest.mark.mediawiki
 
 
 def own_revisions(school) -> set[int]:
-    from bundler.targets.mediawiki import own_revisions as own
-
-    return set(own(Side.open(str(school)).state))
+    return set(own_revisions_of(Side.open(str(school)).state))
 
 
 def key(namespace: int, title: str) -> str:
-    """A page's title without its namespace's name (which differs between wikis), and the namespace."""
+    """A page's key across wikis: its namespace number and title without the
+    namespace's name (the project namespace is named after each wiki)."""
     return f"{namespace}:{title.split(':', 1)[1]}" if namespace else title
 
 
@@ -104,7 +103,7 @@ class CountingTransport(httpx.HTTPTransport):
 
 @pytest.fixture
 def imports(monkeypatch):
-    """Count (and perhaps drop) the import requests of every API client the CLI
+    """Count (and perhaps cut off) the import requests of every API client the CLI
     opens: ``imports(cut_after=None)`` starts a new count and returns it."""
     real = Side.api_client
     current = [Imports()]
