@@ -211,6 +211,12 @@ def test_a_write_that_fails_later_is_one_clear_error_and_leaves_nothing(cli_side
         assert "no space left on the device" in r.output and "hint:" in r.output
     assert _snapshot(tmp, hq, school) == before
     assert json.loads(run("make", "-C", hq, "--from", PAIR, "--out", tmp / "b1.bundle", "--json").output)["seq"] == 1
+    # The return bundle is written after the update was applied: the error says so.
+    with monkeypatch.context() as m:
+        m.setattr(container.BundleWriter, "finish", full)
+        r = run("apply", "-C", school, tmp / "b1.bundle", "--return-out", tmp / "r.bundle", code=1)
+    assert "bundle 1 was applied, but the return bundle" in r.output and "bundle make -C" in r.output
+    assert sorted(p.name for p in tmp.iterdir() if p.is_file()) == ["b1.bundle", "hq.pub", "school.pub"]
 
 
 def _snapshot(tmp, *sides) -> tuple:

@@ -8,8 +8,9 @@ import os
 import typer
 
 from ..apply import apply_bundle
+from ..errors import BundleError
 from ..state import Side
-from .common import DirOption, check_output, escape, handle_errors, open_side, out, progress_bar
+from .common import DirOption, check_output, escape, handle_errors, open_side, out, progress_bar, why
 
 
 @handle_errors
@@ -53,7 +54,13 @@ def apply(
         if return_out:
             from .make import make_from_side
 
-            ret = make_from_side(side, return_out, to=res.header.sender)
+            try:
+                ret = make_from_side(side, return_out, to=res.header.sender)
+            except OSError as e:  # checked above, so a full disk or a stick pulled out
+                raise BundleError(
+                    f"bundle {res.header.seq} was applied, but the return bundle {return_out} could not be written: {why(e)}",
+                    hint=f"Make room, then write it with: bundle make -C {dir} --out {return_out}",
+                ) from None
     bundle = path if not cleanup else f"{len(bundle)} parts"
     h = res.header
     info = {
