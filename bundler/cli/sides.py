@@ -32,9 +32,7 @@ def init(
     Examples:  bundle init -C school --wiki school/wiki.sqlite
                bundle init -C hq --wiki https://wiki.example.org/w/api.php --user Sync@bundle
     """
-    check_new_folder(dir, "-C", "Give a new or empty folder for the side, in a place you may write to.")
-    if not wiki.startswith(("http://", "https://")):
-        _check_store_path(wiki, dir)
+    check_new_folder(dir, "-C", "Give a folder for the side (new or existing) in a place you may write to.")
     if wiki.startswith(("http://", "https://")):
         password = None
         if user:
@@ -50,6 +48,7 @@ def init(
     else:
         if user:
             raise UsageError("--user is for a MediaWiki reached over its API", hint="An embedded store needs no user.")
+        _check_store_path(wiki)
         side = Side.create(dir, wiki, label)
         store = side.store(create=True)
         store.close()
@@ -58,7 +57,7 @@ def init(
     out.print(f"Next: [bold]bundle key -C {escape(dir)} > {escape(side.label)}.pub[/] and carry that file to your peer.")
 
 
-def _check_store_path(wiki: str, dir: str) -> None:
+def _check_store_path(wiki: str) -> None:
     """The embedded store's file: an existing file, or a name in a folder that is
     there (or is made with the side: ``--wiki hq/wiki.sqlite`` beside ``-C hq``)."""
     if os.path.isdir(wiki):
