@@ -182,3 +182,19 @@ def api_sides(pair, tmp_path, monkeypatch, online: str = "online", offline: str 
     run_cli("trust", "-C", dirs[0], tmp_path / f"{offline}.pub")
     run_cli("trust", "-C", dirs[1], tmp_path / f"{online}.pub")
     return clients[0], clients[1], dirs[0], dirs[1]
+
+
+def embedded_to_wiki_sides(wiki, tmp_path, monkeypatch):
+    """An embedded side ``hq`` sending to a side ``school`` whose wiki is the real
+    MediaWiki ``wiki`` (a harness ``WikiServer``), trusting each other: (hq dir,
+    school dir, a client of the wiki logged in as the school's account)."""
+    from bundler.mediawiki import MediaWikiClient
+
+    hq, school = tmp_path / "hq", tmp_path / "school"
+    run_cli("init", "-C", hq, "--wiki", hq / "w.sqlite")
+    monkeypatch.setenv("WIKIBUNDLE_PASSWORD", wiki.bot_password)
+    run_cli("init", "-C", school, "--wiki", wiki.api_url, "--user", wiki.bot_user)
+    for a, b in ((hq, school), (school, hq)):
+        (tmp_path / "k.pub").write_text(run_cli("key", "-C", b).output)
+        run_cli("trust", "-C", a, tmp_path / "k.pub")
+    return hq, school, MediaWikiClient(wiki.api_url, wiki.bot_user, wiki.bot_password)

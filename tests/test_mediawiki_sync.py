@@ -33,7 +33,7 @@ from bundler.sources.api import ApiSource
 from bundler.state import Side
 from bundler.targets.mediawiki import own_revisions as own_revisions_of
 from bundler.sources.dump import open_dump
-from helpers import api_sides, data, run_cli
+from helpers import api_sides, data, embedded_to_wiki_sides, run_cli
 
 pytestmark = pytest.mark.mediawiki
 
@@ -277,17 +277,10 @@ def test_refused_import_wrong_password_unreachable_wiki_are_clear_errors(sync, m
 def test_a_revision_whose_text_is_hidden_is_left_out_and_said_so(mediawiki, tmp_path, monkeypatch):
     # A dump with a suppressed text (<text deleted="deleted"/>), sent from an embedded side.
     dump = data("MediawikiDumperOutputTest.Simplewiki.Sample.xml")
-    hq, school = tmp_path / "hq", tmp_path / "school"
-    run_cli("init", "-C", hq, "--wiki", hq / "w.sqlite")
-    monkeypatch.setenv("WIKIBUNDLE_PASSWORD", mediawiki.bot_password)
-    run_cli("init", "-C", school, "--wiki", mediawiki.api_url, "--user", mediawiki.bot_user)
-    for a, b in ((hq, school), (school, hq)):
-        (tmp_path / "k.pub").write_text(run_cli("key", "-C", b).output)
-        run_cli("trust", "-C", a, tmp_path / "k.pub")
+    hq, school, wiki = embedded_to_wiki_sides(mediawiki, tmp_path, monkeypatch)
     made = json.loads(run_cli("make", "-C", hq, "--from", dump, "--out", tmp_path / "b.bundle", "--json").output)
     applied = json.loads(run_cli("apply", "-C", school, tmp_path / "b.bundle", "--json").output)
     assert any("hidden" in n for n in applied["notes"])
-    wiki = MediaWikiClient(mediawiki.api_url, mediawiki.bot_user, mediawiki.bot_password)
     own = own_revisions(school)
     kept = [rev for page, rev in wiki.iter_allrevisions() if rev.rev_id not in own and page.title != "Main Page"]
     with open_dump(dump) as d:

@@ -8,8 +8,9 @@ import os
 import typer
 
 from ..apply import apply_bundle
+from ..errors import BundleError
 from ..state import Side
-from .common import DirOption, escape, handle_errors, out, progress_bar
+from .common import DirOption, check_output, escape, handle_errors, open_side, out, progress_bar, why
 
 
 @handle_errors
@@ -34,7 +35,12 @@ def apply(
 
     Example:  bundle apply -C school /media/usb/update.bundle --return-out /media/usb/return.bundle
     """
-    side = Side.open(dir)
+    side = open_side(dir)
+    # Both are written after the wiki changed: refuse a place they cannot go before.
+    if manifest_out:
+        check_output(manifest_out, "--manifest-out", "manifest.wbm")
+    if return_out:
+        check_output(return_out, "--return-out", "return.bundle")
     ret = None
     with side.locked():
         path, cleanup = _whole_bundle(side, bundle)
@@ -48,7 +54,13 @@ def apply(
         if return_out:
             from .make import make_from_side
 
-            ret = make_from_side(side, return_out, to=res.header.sender)
+            try:
+                ret = make_from_side(side, return_out, to=res.header.sender)
+            except OSError as e:  # checked above, so a full disk or a stick pulled out
+                raise BundleError(
+                    f"bundle {res.header.seq} was applied, but the return bundle {return_out} could not be written: {why(e)}",
+                    hint=f"Make room, then write it with: bundle make -C {dir} --out {return_out}",
+                ) from None
     bundle = path if not cleanup else f"{len(bundle)} parts"
     h = res.header
     info = {
@@ -114,6 +126,9 @@ def _whole_bundle(side: Side, args: list[str]) -> tuple[str, bool]:
 
     if len(args) == 1 and not os.path.isdir(args[0]) and not is_part(args[0]):
         return args[0], False
+    for a in args:
+        if os.path.isdir(a) and not any(is_part(os.path.join(a, n)) for n in os.listdir(a)):
+            raise UsageError(f"the folder {a} holds no bundle parts", hint="Give the bundle file, or the folder with its .partNNN-of-MMM files.")
     parts = collect(args)
     incoming = os.path.join(side.path, "incoming")
     os.makedirs(incoming, exist_ok=True)

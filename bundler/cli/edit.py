@@ -9,8 +9,7 @@ import typer
 
 from ..edit import delete_page, edit_page, move_page
 from ..errors import UsageError
-from ..state import Side
-from .common import DirOption, escape, handle_errors, out
+from .common import DirOption, escape, handle_errors, open_side, out, why
 
 
 @handle_errors
@@ -39,7 +38,7 @@ def edit(
     if chosen != 1:
         raise UsageError("say what to do: --file TEXT, --move-to TITLE or --delete (one of them)",
                          hint="bundle edit -C DIR TITLE --file page.txt --summary '...' --user NAME")
-    side = Side.open(dir)
+    side = open_side(dir)
     with side.locked():
         if delete:
             res = delete_page(side, title)
@@ -66,8 +65,10 @@ def _read(path: str) -> str:
             return sys.stdin.read()
         with open(path, encoding="utf-8") as f:
             return f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {path}: {e}", hint="Give a UTF-8 text file with the page's wikitext.") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {why(e)}", hint="Give a UTF-8 text file with the page's wikitext.") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read {path}: it is not UTF-8 text", hint="Give a UTF-8 text file with the page's wikitext.") from None
 
 
 @handle_errors
@@ -87,7 +88,7 @@ def show(
 
     from ..model import format_timestamp
 
-    side = Side.open(dir)
+    side = open_side(dir)
     store = side.store()
     try:
         if rev is not None:
@@ -130,7 +131,7 @@ def upload(
     """
     from ..edit import upload_file
 
-    side = Side.open(dir)
+    side = open_side(dir)
     with side.locked():
         res = upload_file(side, file, name=name, user=user, comment=comment)
     if not res.changed:

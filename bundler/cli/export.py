@@ -15,7 +15,7 @@ from ..export import XmlWriter
 from ..importer import import_dump
 from ..model import file_title_to_name
 from ..state import Side
-from .common import DirOption, escape, handle_errors, out, progress_bar
+from .common import DirOption, check_output, escape, handle_errors, open_side, out, progress_bar
 
 
 def _open_out(path: str):
@@ -41,8 +41,9 @@ def export(
 
     Load it into a MediaWiki with:  php maintenance/importDump.php FILE.xml
     """
-    side = Side.open(dir)
+    side = open_side(dir)
     _embedded_only(side, "export")
+    check_output(out_path, "--out", "wiki.xml")
     store = side.store()
     tmp = out_path + ".part"
     n_pages = n_revs = 0
@@ -79,7 +80,7 @@ def import_(
     Pages keep the dump's page ids, so a later dump of the same wiki brings its
     moves along; with --delete-missing also its deletions.
     """
-    side = Side.open(dir)
+    side = open_side(dir)
     _embedded_only(side, "import")
     if not os.path.exists(dump):
         raise UsageError(f"no such dump: {dump}", hint="Check the path.")

@@ -10,8 +10,7 @@ import typer
 from rich.table import Table
 
 from ..container import BundleReader
-from ..state import Side
-from .common import escape, handle_errors, human, out
+from .common import escape, handle_errors, human, open_side, out
 
 
 @handle_errors
@@ -29,7 +28,7 @@ def inspect(
         h = r.header
         verified = None
         if dir:
-            side = Side.open(dir)
+            side = open_side(dir)
             signer = r.verify(side.state.peer_by_key_id)
             verified = f"signature good, by {signer.label or '?'} ({signer.key_id})"
         frames = _frame_index(r)

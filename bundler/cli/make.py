@@ -13,7 +13,7 @@ from ..make import make_bundle_retrying
 from ..model import parse_timestamp
 from ..sources.dump import open_dump
 from ..state import Side
-from .common import DirOption, escape, handle_errors, human, out, parse_size, progress_bar
+from .common import DirOption, check_output, escape, handle_errors, human, open_side, out, parse_size, progress_bar
 
 
 @handle_errors
@@ -40,15 +40,14 @@ def make(
 
     Example:  bundle make -C hq --since school-manifest.wbm --out /media/usb/update.bundle
     """
-    side = Side.open(dir)
+    side = open_side(dir)
     until_ts = None
     if until:
         try:
             until_ts = parse_timestamp(until)
         except ValueError:
             raise UsageError(f"--until {until!r} is not a time", hint="Write it as 2023-01-31T00:00:00Z.") from None
-    if os.path.isdir(out_path):
-        raise UsageError(f"--out {out_path} is a directory", hint="Give a file name, e.g. update.bundle.")
+    check_output(out_path, "--out", "update.bundle")
     if part_size:
         parse_size(part_size, "--part-size")  # before any work
     limit = parse_size(max_size, "--max-size") if max_size else None
@@ -57,7 +56,8 @@ def make(
     if files_dir and not from_dump:
         raise UsageError("--files names where a dump's files are; it needs --from DUMP", hint="Add --from DUMP, or leave --files out.")
     if files_dir and not os.path.isdir(files_dir):
-        raise UsageError(f"--files {files_dir} is not a folder", hint="Give the folder that holds the files (MediaWiki's images directory).")
+        what = "is a file, not a folder" if os.path.exists(files_dir) else "does not exist"
+        raise UsageError(f"--files {files_dir} {what}", hint="Give the folder that holds the files (MediaWiki's images directory).")
     skipped: list = []
     with side.locked():
         res, client = _make(side, out_path, from_dump=from_dump, files_dir=files_dir, skipped=skipped, max_size=limit, to=to,

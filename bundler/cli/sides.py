@@ -8,10 +8,10 @@ import os
 import typer
 from rich.table import Table
 
-from ..errors import UsageError
+from ..errors import KeyFileError, UsageError
 from ..signing import parse_key_line
 from ..state import Side
-from .common import DirOption, escape, handle_errors, out
+from .common import DirOption, check_new_folder, escape, handle_errors, open_side, out, why
 
 
 @handle_errors
@@ -32,6 +32,7 @@ def init(
     Examples:  bundle init -C school --wiki school/wiki.sqlite
                bundle init -C hq --wiki https://wiki.example.org/w/api.php --user Sync@bundle
     """
+    check_new_folder(dir, "-C", "Give a folder for the side (new or existing) in a place you may write to.")
     if wiki.startswith(("http://", "https://")):
         password = None
         if user:
@@ -47,6 +48,7 @@ def init(
     else:
         if user:
             raise UsageError("--user is for a MediaWiki reached over its API", hint="An embedded store needs no user.")
+        _check_store_path(wiki)
         side = Side.create(dir, wiki, label)
         store = side.store(create=True)
         store.close()
@@ -55,10 +57,23 @@ def init(
     out.print(f"Next: [bold]bundle key -C {escape(dir)} > {escape(side.label)}.pub[/] and carry that file to your peer.")
 
 
+def _check_store_path(wiki: str) -> None:
+    """The embedded store's file: an existing file, or a name in a folder that is
+    there (or is made with the side: ``--wiki hq/wiki.sqlite`` beside ``-C hq``)."""
+    if os.path.isdir(wiki):
+        raise UsageError(f"--wiki {wiki} is a folder; the embedded wiki store is a file",
+                         hint=f"Give a file name, e.g. {os.path.join(wiki, 'wiki.sqlite')}.")
+    if os.path.lexists(wiki) and not os.path.isfile(wiki):
+        raise UsageError(f"--wiki {wiki} is not a regular file", hint="Give a new or existing SQLite file, e.g. wiki.sqlite.")
+    if not os.path.exists(wiki):
+        check_new_folder(os.path.dirname(os.path.abspath(wiki)), "--wiki",
+                         "Give a file in a folder you may write to, e.g. DIR/wiki.sqlite beside -C DIR.", shown=wiki)
+
+
 @handle_errors
 def key(dir: str = DirOption) -> None:
     """Print this side's public key: one line to carry to the peer, who runs 'bundle trust'."""
-    side = Side.open(dir)
+    side = open_side(dir)
     print(side.public_key().line())
 
 
@@ -68,12 +83,14 @@ def trust(
     dir: str = DirOption,
 ) -> None:
     """Trust a peer's key: accept bundles and manifests it signs, and make bundles for it."""
-    side = Side.open(dir)
+    side = open_side(dir)
     try:
         with open(keyfile, encoding="utf-8") as f:
             text = f.read(4096)
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read key file {keyfile}: {e}", hint="Give the file that 'bundle key' wrote on the peer.") from None
+    except OSError as e:
+        raise KeyFileError(f"cannot read the key file {keyfile}: {why(e)}", hint="Give the file that 'bundle key' wrote on the peer.") from None
+    except UnicodeDecodeError:
+        raise KeyFileError(f"the key file {keyfile} is not text", hint="Give the file that 'bundle key' wrote on the peer.") from None
     pk = parse_key_line(text, source=keyfile)
     if pk.wiki_id == side.wiki_id:
         raise UsageError("that is this side's own key", hint="Trust the other side's key (run 'bundle key' over there).")
@@ -88,7 +105,7 @@ def trust(
 @handle_errors
 def status(dir: str = DirOption, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """What this side is, whom it trusts, and where each sync stands."""
-    side = Side.open(dir)
+    side = open_side(dir)
     st = side.state
     rows = []
     for p in st.peers():

@@ -20,7 +20,8 @@ not transactional:
       when the title is free (the wiki still has the revisions); else a
       *content error* that says which page holds the title;
    c. new revisions of pages the wiki holds, imported under the page's
-      *current* title (``action=import``, one request per batch of pages);
+      *current* title (``action=import``, one request per batch of pages; a
+      page's revisions share one request, or go newest piece first: ``_import``);
    d. moves (``action=move``, ``noredirect``: the source's redirect, if any,
       arrives as its own page; a swap goes through a temporary title);
    e. new pages, imported under their own titles;
@@ -116,6 +117,16 @@ class _Current:
     sha1: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """Consecutive staged revisions of one page (``ord`` first..last) that go in one
+    import request, and the bytes they take there."""
+
+    first: int
+    last: int
+    bytes: int
+
+
 class _Stage:
     """What a bundle brings, decoded and checked, before anything is written: a
     private temporary SQLite file (deleted on close), so memory stays flat."""
@@ -128,7 +139,7 @@ class _Stage:
                 title TEXT NOT NULL, redirect TEXT);
             CREATE TABLE rev (ord INTEGER PRIMARY KEY AUTOINCREMENT, rev_id INTEGER UNIQUE NOT NULL,
                 page_id INTEGER NOT NULL, timestamp INTEGER NOT NULL, sha1 TEXT NOT NULL, hidden INTEGER NOT NULL,
-                data BLOB NOT NULL);
+                cost INTEGER NOT NULL, data BLOB NOT NULL);
             CREATE INDEX rev_page ON rev(page_id, ord);
             CREATE TABLE del (page_id INTEGER PRIMARY KEY, ord INTEGER NOT NULL, title TEXT NOT NULL);
             """
@@ -151,8 +162,8 @@ class _Stage:
     def put_revision(self, rev: Revision) -> bool:
         data = wire.store_pack_text(json.dumps(_rev_to_json(rev)))
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO rev (rev_id, page_id, timestamp, sha1, hidden, data) VALUES (?,?,?,?,?,?)",
-            (rev.rev_id, rev.page_id, rev.timestamp, rev.sha1, int(rev.text is None), data),
+            "INSERT OR IGNORE INTO rev (rev_id, page_id, timestamp, sha1, hidden, cost, data) VALUES (?,?,?,?,?,?,?)",
+            (rev.rev_id, rev.page_id, rev.timestamp, rev.sha1, int(rev.text is None), _xml_cost(rev), data),
         )
         return cur.rowcount > 0
 
@@ -177,9 +188,17 @@ class _Stage:
     def deletes(self) -> list[tuple[int, str]]:
         return self.db.execute("SELECT page_id, title FROM del ORDER BY ord").fetchall()
 
-    def revisions(self, page_id: int) -> Iterator[Revision]:
-        for (data,) in self.db.execute("SELECT data FROM rev WHERE page_id=? ORDER BY ord", (page_id,)).fetchall():
+    def revisions(self, page_id: int, first: int = 0, last: int = INT64.stop) -> Iterator[Revision]:
+        """The page's staged revisions in the bundle's order, those with ``ord`` in [first, last]."""
+        for (data,) in self.db.execute(
+            "SELECT data FROM rev WHERE page_id=? AND ord BETWEEN ? AND ? ORDER BY ord", (page_id, first, last)
+        ).fetchall():
             yield _rev_from_json(json.loads(wire.store_unpack_text(data)))
+
+    def costs(self, page_id: int) -> Iterator[tuple[int, int, bool, int]]:
+        """(ord, rev_id, hidden, bytes in an import request) of the page's staged
+        revisions in the bundle's order, without decoding their texts."""
+        yield from self.db.execute("SELECT ord, rev_id, hidden, cost FROM rev WHERE page_id=? ORDER BY ord", (page_id,))
 
     def newest(self, page_id: int) -> Revision | None:
         """The page's newest revision in the bundle: what MediaWiki should show as current."""
@@ -358,10 +377,11 @@ class MediaWikiTarget:
         self._staged().put_page(page)
 
     def put_revision(self, rev: Revision) -> bool:
-        """Stage ``rev``; False if the wiki already holds it (or it is staged)."""
-        if self._mw_rev(rev.rev_id) is not None:
-            return False
-        return self._staged().put_revision(rev)
+        """Stage ``rev``; False if the wiki already holds it (or it is staged). What the
+        wiki holds is staged too: after a re-run it may be the page's newest revision,
+        the text step f keeps current (``_import`` leaves it out)."""
+        staged = self._staged().put_revision(rev)
+        return staged and self._mw_rev(rev.rev_id) is None
 
     def update_revision_meta(self, rev: Revision) -> bool:
         self._staged().updates += 1
@@ -505,52 +525,74 @@ class MediaWikiTarget:
 
     def _import(self, items: list[tuple[Page, str]], reason: str) -> None:
         """``action=import`` of the staged revisions the wiki lacks, batched by size;
-        after each batch the new ids are learnt and recorded."""
-        st = self._staged()
-        batch: list[tuple[Page, str, list[Revision]]] = []
+        after each batch the new ids are learnt and recorded.
+
+        Each request adds a null revision to every page it brings revisions to,
+        repeating the page's *current* text. So a page never straddles two requests
+        when its new revisions fit one: a first piece would get a null revision of an
+        older text above the newer revisions of the next piece, a revert that never
+        happened. A page larger than one request goes in pieces, the NEWEST first:
+        the importer puts older revisions below the current one (newest timestamp
+        wins), and every null revision repeats the newest text."""
+        batch: list[tuple[Page, str, _Piece]] = []
         size = 0
 
         def flush() -> None:
             nonlocal batch, size
             if batch:
-                self._import_batch(batch, reason)
+                self._import_batch([(page, title, self._lacking(page.page_id, piece)) for page, title, piece in batch], reason)
             batch, size = [], 0
 
         hidden = 0
         for page, title in items:
-            revs: list[Revision] = []
-            page_bytes = 0
-            for rev in st.revisions(page.page_id):
-                if self._mw_rev(rev.rev_id) is not None:
-                    continue  # landed in an earlier run
-                if rev.text is None:
-                    # Text hidden on the sender: action=import would store an empty,
-                    # visible text (measured), and store it again on every re-run
-                    # (its sha1 never matches). Left out.
-                    hidden += 1
-                    continue
-                n = 400 + len(rev.comment or "") + len((rev.text or "").encode("utf-8"))
-                if revs and size + page_bytes + n > IMPORT_MAX_BYTES:
-                    # A history larger than one request goes in pieces, oldest first.
-                    batch.append((page, title, revs))
-                    flush()
-                    revs, page_bytes = [], 0
-                revs.append(rev)
-                page_bytes += n
-            if revs:
-                batch.append((page, title, revs))
-                size += page_bytes
-            elif self._mw_page(page.page_id) is None:
-                # Nothing left to import (all landed in an earlier run) but the page is
-                # not mapped yet: learn it from its title.
-                cur = self._current_by_title(title)
-                if cur is not None:
-                    self._set_page(page.page_id, cur.page_id, cur.title)
+            pieces, page_hidden = self._pieces(page.page_id)
+            hidden += page_hidden
+            if not pieces:
+                if self._mw_page(page.page_id) is None:
+                    # Nothing left to import (all landed in an earlier run) but the page is
+                    # not mapped yet: learn it from its title.
+                    cur = self._current_by_title(title)
+                    if cur is not None:
+                        self._set_page(page.page_id, cur.page_id, cur.title)
+                continue
+            if len(pieces) > 1 or size + pieces[0].bytes > IMPORT_MAX_BYTES:
+                flush()
+            for piece in reversed(pieces[1:]):  # newest first, each a request of its own
+                batch.append((page, title, piece))
+                flush()
+            batch.append((page, title, pieces[0]))
+            size += pieces[0].bytes
             if size >= IMPORT_MAX_BYTES or len(batch) >= IMPORT_MAX_PAGES:
                 flush()
         flush()
         if hidden:
             self.notes.append(f"{hidden} revisions whose text is hidden on the sender were not imported")
+
+    def _lacking(self, page_id: int, piece: _Piece) -> list[Revision]:
+        """The revisions of ``piece`` to send (as ``_pieces`` counted them)."""
+        return [r for r in self._staged().revisions(page_id, piece.first, piece.last)
+                if r.text is not None and self._mw_rev(r.rev_id) is None]
+
+    def _pieces(self, page_id: int) -> tuple[list[_Piece], int]:
+        """The page's staged revisions the wiki lacks, cut into pieces of at most one
+        request (oldest first; one piece when they fit), and how many were left out
+        because their text is hidden on the sender: ``action=import`` would store an
+        empty, visible text (measured), and again on every re-run (its sha1 never
+        matches)."""
+        pieces: list[_Piece] = []
+        hidden = 0
+        for ord_, rev_id, is_hidden, cost in self._staged().costs(page_id):
+            if self._mw_rev(rev_id) is not None:
+                continue  # landed in an earlier run
+            if is_hidden:
+                hidden += 1
+                continue
+            last = pieces[-1] if pieces else None
+            if last is None or last.bytes + cost > IMPORT_MAX_BYTES:
+                pieces.append(_Piece(ord_, ord_, cost))
+            else:
+                pieces[-1] = _Piece(last.first, ord_, last.bytes + cost)
+        return pieces, hidden
 
     def _import_batch(self, batch: list[tuple[Page, str, list[Revision]]], reason: str) -> None:
         buf = io.StringIO()
@@ -873,6 +915,11 @@ def _main_text(r: dict) -> str | None:
     if main.get("texthidden") or main.get("missing"):
         return None
     return main.get("content")
+
+
+def _xml_cost(rev: Revision) -> int:
+    """About the bytes ``rev`` takes in an import request (its text, comment and tags)."""
+    return 400 + len(rev.comment or "") + len((rev.text or "").encode("utf-8"))
 
 
 def _rev_to_json(r: Revision) -> list:
