@@ -106,7 +106,7 @@ HOSTILE = {
     "unknown schema": '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.99/" version="0.99">' + page(revs=rev()) + "</mediawiki>",
     "not a dump": "<html><body>Not Found</body></html>",
     "empty": "",
-    "no page id": HEAD + "<page><title>A</title><revision><id>1</id><timestamp>2020-01-01T00:00:00Z</timestamp><text>x</text></revision></page></mediawiki>",
+    "no page title": HEAD + "<page><id>1</id><revision><id>1</id><timestamp>2020-01-01T00:00:00Z</timestamp><text>x</text></revision></page></mediawiki>",
     "bad timestamp": HEAD + page(revs=rev(ts="yesterday")) + "</mediawiki>",
     "duplicate revision, other text": HEAD + page(revs=rev(1, text="a") + rev(1, text="b")) + "</mediawiki>",
     "stub dump": HEAD + page(revs='<revision><id>1</id><timestamp>2020-01-01T00:00:00Z</timestamp><text location="tt:1" id="1" bytes="3" /></revision>') + "</mediawiki>",

@@ -50,10 +50,14 @@ from ..model import (
     Slot,
     base36_to_sha1,
     parse_timestamp,
+    synthetic_id,
+    text_sha1,
 )
+from .dump_pages import Block, PageIndex, SplitPages, index_pages, title_key
 
 SUPPORTED_SCHEMAS = ("0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10", "0.11")
 SPILL_BYTES = 64 * 1024 * 1024
+FIRST_PASS_SHARE = 0.1  # of the reading time, measured (benchmarks/split_pages.py); for progress
 SPOOL_MARK = "@wikibundle-spool:"  # stands in an upload's <contents> for bytes already decoded to a file
 _HINT_DUMP = "Give a MediaWiki XML dump (Special:Export or dumpBackup.php --full), plain or .gz/.bz2/.xz/.zst."
 
@@ -69,7 +73,8 @@ class PageHistory:
     rev_ids: frozenset[int] | None = None
 
 
-def _open_binary(path: str) -> BinaryIO:
+def _open_binary(path: str) -> tuple[BinaryIO, BinaryIO]:
+    """(decompressed stream, the file on disk)."""
     try:
         raw = open(path, "rb")
     except OSError as e:
@@ -77,26 +82,34 @@ def _open_binary(path: str) -> BinaryIO:
     magic = raw.read(6)
     raw.seek(0)
     if magic[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+        return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
     if magic[:3] == b"BZh":
-        return bz2.BZ2File(raw)  # type: ignore[return-value]
+        return bz2.BZ2File(raw), raw  # type: ignore[return-value]
     if magic == b"\xfd7zXZ\x00":
-        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+        return lzma.LZMAFile(raw), raw  # type: ignore[return-value]
     if magic[:4] == b"\x28\xb5\x2f\xfd":
         dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
-        return dctx.stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
+        return dctx.stream_reader(raw, read_across_frames=True), raw  # type: ignore[return-value]
     if magic[:6] == b"7z\xbc\xaf\x27\x1c":
         raw.close()
         raise DumpError(f"{path} is a 7-Zip archive", hint="Extract it first: 7z x " + os.path.basename(path))
-    return raw
+    return raw, raw
 
 
 class _CountingReader(io.RawIOBase):
-    """Counts bytes read from the decompressed stream, for progress and errors."""
+    """Counts bytes read from the decompressed stream, for errors; ``position`` is how far
+    into the file on disk that is (compressed bytes), for progress."""
 
-    def __init__(self, inner: BinaryIO):
-        self.inner = inner
+    def __init__(self, path: str):
+        self.inner, self.raw = _open_binary(path)
         self.count = 0
+
+    @property
+    def position(self) -> int:
+        try:
+            return self.raw.tell()
+        except (OSError, ValueError):
+            return 0
 
     def readable(self) -> bool:
         return True
@@ -113,6 +126,7 @@ class _CountingReader(io.RawIOBase):
 
     def close(self) -> None:
         self.inner.close()
+        self.raw.close()
         super().close()
 
 
@@ -452,7 +466,12 @@ class _SpoolContents(io.RawIOBase):
 class DumpReader:
     """Iterate ``PageHistory`` records from an XML dump. Use as a context manager.
 
-    The ``<upload>``s of its pages are collected in ``files`` (``DumpFiles``)."""
+    One ``PageHistory`` per title, however many ``<page>`` blocks hold its revisions
+    (``dump_pages``: a first pass indexes the blocks, the second reads them).
+    The ``<upload>``s of its pages are collected in ``files`` (``DumpFiles``).
+
+    ``progress`` gets how far both passes are, in bytes of the file on disk: the first
+    pass fills the first ``FIRST_PASS_SHARE`` of ``os.path.getsize(path)``."""
 
     def __init__(self, path: str, progress: Callable[[int], None] | None = None, files_dir: str | None = None):
         self.path = path
@@ -460,7 +479,9 @@ class DumpReader:
         self.siteinfo = SiteInfo()
         self.schema = ""
         self._progress = progress
-        self._stream = _CountingReader(_open_binary(path))
+        self._size = os.path.getsize(path) if os.path.exists(path) else 0
+        self._stream = _CountingReader(path)
+        self._index: PageIndex | None = None
         self._events = iterparse(
             io.BufferedReader(_SpoolContents(self._stream, self.files), 1 << 20), events=("start", "end"), forbid_dtd=True
         )
@@ -478,6 +499,8 @@ class DumpReader:
     def close(self) -> None:
         self._stream.close()
         self.files.close()
+        if self._index is not None:
+            self._index.close()
 
     @property
     def bytes_read(self) -> int:
@@ -559,11 +582,34 @@ class DumpReader:
             return self._ns_by_prefix.get(prefix, 0)
         return 0
 
+    def _first_pass(self) -> PageIndex:
+        index = PageIndex()
+        stream = _CountingReader(self.path)
+        report = None
+        if self._progress is not None:
+            report = lambda: self._progress(int(stream.position * FIRST_PASS_SHARE))  # noqa: E731
+        try:
+            index_pages(stream, index, report)  # type: ignore[arg-type]
+        finally:
+            stream.close()
+        index.finish()
+        return index
+
+    def _report(self) -> None:
+        if self._progress is not None:
+            share = FIRST_PASS_SHARE
+            self._progress(int(self._size * share + self._stream.position * (1 - share)))
+
     def __iter__(self) -> Iterator[PageHistory]:
+        if self._index is None:
+            self._index = self._first_pass()
+        split = SplitPages(self._index)
         depth_page = False
         depth = 0
         page_fields: dict = {}
         buf: _PageBuffer | None = None
+        block: Block | None = None
+        top: tuple[int, int] | None = None  # the block's newest revision, (timestamp, rev_id)
         last_progress = 0
         if self._pending_start is not None:
             pending, self._pending_start = self._pending_start, None
@@ -582,6 +628,8 @@ class DumpReader:
                     depth = 0
                     page_fields = {}
                     buf = _PageBuffer()
+                    block = None
+                    top = None
                 elif depth_page:
                     depth += 1
                 continue
@@ -593,7 +641,14 @@ class DumpReader:
                     self._root.clear()  # log items are not carried by a revision bundle
                 continue
             if name == "revision":
-                buf.add(self._parse_revision(elem, page_fields))  # type: ignore[union-attr]
+                if block is None:
+                    block = self._block(page_fields)
+                rev = self._parse_revision(elem, page_fields)
+                top = max(top, (rev.timestamp, rev.rev_id)) if top else (rev.timestamp, rev.rev_id)
+                if block.blocks > 1:
+                    split.add(block.kid, rev)
+                else:
+                    buf.add(rev)  # type: ignore[union-attr]
                 elem.clear()
             elif name == "upload":
                 self._parse_upload(elem)
@@ -605,20 +660,47 @@ class DumpReader:
                     page_fields[name] = elem.text or ""
             elif name == "page":
                 depth_page = False
-                page = self._make_page(page_fields)
-                assert buf is not None
-                yield PageHistory(page, buf.sorted(), buf.count)
-                buf = None
+                if block is None:
+                    block = self._block(page_fields)
+                page = self._make_page(page_fields, block)
                 self._root.clear()
+                if block.blocks == 1:
+                    assert buf is not None
+                    yield PageHistory(page, buf.sorted(), buf.count)
+                elif split.block_done(block.kid, page.namespace, page.title, page.redirect, top):
+                    yield self._merged(split, block)
+                buf = None
                 if self._progress and self._stream.count - last_progress > (1 << 20):
-                    self._progress(self._stream.count)
+                    self._report()
                     last_progress = self._stream.count
         if depth_page:
             raise DumpError(
                 f"{os.path.basename(self.path)} ends inside a <page>", hint="The dump is truncated. " + _HINT_DUMP
             )
+        for kid in split.unfinished():
+            yield self._merged(split, Block(kid, PageId(0), 0))
         if self._progress:
-            self._progress(self._stream.count)
+            self._progress(self._size)
+
+    def _merged(self, split: SplitPages, block: Block) -> PageHistory:
+        ns, title, redirect, count, revisions = split.take(block.kid)
+        pid = self._index.lookup(title).page_id  # type: ignore[union-attr]
+        return PageHistory(Page(pid, ns, title, redirect), revisions, count)
+
+    def _block(self, f: dict) -> Block:
+        """Which page this ``<page>`` block belongs to (pass 1 said); sets its page id."""
+        title = f.get("title")
+        if not title:
+            raise DumpError("a <page> has no <title> before its revisions", hint=_HINT_DUMP)
+        block = self._index.lookup(title)  # type: ignore[union-attr]
+        if block is None:  # pass 1 misread this block (markup in a comment): on its own
+            try:
+                pid = int(f["id"])
+            except (KeyError, ValueError):
+                pid = synthetic_id("page", title_key(title))
+            block = Block(0, PageId(pid), 1)
+        f["page_id"] = block.page_id
+        return block
 
     def _parse_upload(self, elem) -> None:
         f: dict = {}
@@ -644,21 +726,16 @@ class DumpReader:
                 f[n] = c.text if c.text is not None else ""
         self.files.add(f, contents)
 
-    def _make_page(self, f: dict) -> Page:
-        title = f.get("title")
-        if not title:
-            raise DumpError("a <page> has no <title>", hint=_HINT_DUMP)
-        try:
-            page_id = int(f["id"])
-        except (KeyError, ValueError):
-            raise DumpError(f"page {title!r} has no valid <id>", hint="Dumps without page ids cannot show moves; " + _HINT_DUMP) from None
+    def _make_page(self, f: dict, block: Block) -> Page:
+        title = f["title"]
         ns = f.get("ns")
-        namespace = int(ns) if ns not in (None, "") else self._namespace_of(title)
-        return Page(PageId(page_id), namespace, title, f.get("redirect"))
+        try:
+            namespace = int(ns) if ns not in (None, "") else self._namespace_of(title)
+        except ValueError:
+            raise DumpError(f"page {title!r} has a malformed <ns> {ns!r}", hint=_HINT_DUMP) from None
+        return Page(block.page_id, namespace, title, f.get("redirect"))
 
     def _parse_revision(self, elem, page_fields: dict) -> Revision:
-        if "id" not in page_fields:
-            raise DumpError("a <revision> comes before its page's <id>", hint=_HINT_DUMP)
         rev_id = parent_id = None
         timestamp = None
         user = None
@@ -731,17 +808,14 @@ class DumpReader:
                 slots.append(
                     Slot(role, _child_text(c, "model") or "", _child_text(c, "format") or "", ctext)
                 )
-        page_id = int(page_fields["id"])
-        try:
-            rid = int(rev_id)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise DumpError(f"a revision of page {page_id} has no valid <id>", hint=_HINT_DUMP) from None
+        page_id = page_fields["page_id"]
+        what = f"revision {rev_id}" if rev_id else f"a revision of {page_fields['title']!r}"
         if not timestamp:
-            raise DumpError(f"revision {rid} has no <timestamp>", hint=_HINT_DUMP)
+            raise DumpError(f"{what} has no <timestamp>", hint=_HINT_DUMP)
         try:
             ts = parse_timestamp(timestamp)
         except ValueError:
-            raise DumpError(f"revision {rid} has a malformed timestamp {timestamp!r}", hint=_HINT_DUMP) from None
+            raise DumpError(f"{what} has a malformed timestamp {timestamp!r}", hint=_HINT_DUMP) from None
         if not text_seen and not deleted & Deleted.TEXT:
             text = ""
         if text is None and not deleted & Deleted.TEXT:
@@ -749,7 +823,16 @@ class DumpReader:
         # The dump's sha1 is of the text as stored; ours is recomputed from what we carry.
         # When the text is hidden we keep the dump's sha1 so the revision stays identifiable.
         if text is not None:
-            sha1 = ""
+            sha1 = text_sha1(text)
+        if rev_id is None:
+            # No <id> (schema 0.3 exports): one from what MediaWiki's importer knows a
+            # revision by, so the same revision listed twice is kept once, as it does.
+            rid = synthetic_id("rev", title_key(page_fields["title"]), ts, sha1)
+        else:
+            try:
+                rid = int(rev_id)
+            except ValueError:
+                raise DumpError(f"a revision of {page_fields['title']!r} has a malformed <id> {rev_id!r}", hint=_HINT_DUMP) from None
         try:
             pid = int(parent_id) if parent_id else None
         except ValueError:
