@@ -1,8 +1,12 @@
 """MediaWiki XML dumps as a source: schemas 0.3 to 0.11, plain or compressed.
 
 ``open_dump(path)`` returns a ``DumpReader``; iterating it yields one
-``PageHistory`` per ``<page>``: the page and its revisions in history order,
+``PageHistory`` per page: the page and its revisions in history order,
 ``(timestamp, rev_id)``, because real dumps do not always list them that way.
+A page is a title, as MediaWiki's importer has it: archives list one page in many
+``<page>`` blocks, and ``dump_pages`` puts them together (a first pass over the
+file finds which titles have several). Pages and revisions without ``<id>`` get
+stable synthetic ids (``model.synthetic_id``).
 
 Why not mwxml: it stops on real dumps (``Unexpected tag ... 'sha1'`` on Wikia's
 page-level ``<sha1>``), cannot read ``<upload>``, and asserts on input. This

@@ -119,12 +119,14 @@ class PageIndex:
     def finish(self) -> None:
         """Give every title its page id: its first id unless an earlier title holds it."""
         db = self.db
+        db.execute("CREATE INDEX k_first ON k (first_id)")
         db.execute(
             "UPDATE k SET page_id = first_id WHERE first_id IS NOT NULL AND kid = "
             "(SELECT min(kid) FROM k AS o WHERE o.first_id = k.first_id)"
         )
         for kid, key in db.execute("SELECT kid, key FROM k WHERE page_id IS NULL").fetchall():
             db.execute("UPDATE k SET page_id = ? WHERE kid = ?", (synthetic_id("page", key), kid))
+        db.execute("CREATE INDEX k_page ON k (page_id)")
         # Two titles hashed to one synthetic id (or onto a real one): the later moves up.
         while dups := db.execute("SELECT page_id FROM k GROUP BY page_id HAVING count(*) > 1").fetchall():
             for (pid,) in dups:

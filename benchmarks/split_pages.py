@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""What reading a dump costs now that one page may be in several ``<page>`` blocks.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/split_pages.py DUMP [--keep DIR]
+
+``DumpReader`` reads a dump twice (``bundler/sources/dump_pages.py``): a byte scan of the
+block heads (pass 1), then the parse (pass 2, what the reader did alone before). For
+DUMP as it is and for a split version of it, this prints side by side:
+
+- pass 1 and pass 2 CPU seconds and their ratio (the baseline is pass 2: the one-pass
+  reader's work);
+- peak RSS of a child process that reads the whole dump (GNU ``/usr/bin/time -v``).
+
+The split version is the worst case for memory: every page with 3+ revisions cut into
+three blocks of consecutive revisions, each newest first, and all first blocks written
+before all second blocks before all third: every split page is open at once, so pass 2
+holds two thirds of the history in its spill file before the first split page is done.
+It is written zstd-compressed (level 3) like the corpus, so both pay the same
+decompression. Room needed: the split file (~12 MB for the corpus) and, while it is
+written, three uncompressed parts (~the dump's XML size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import zstandard
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from bundler.sources.dump import DumpReader, _open_binary  # noqa: E402
+
+PAGE = re.compile(rb"<page>.*?</page>\s*", re.S)
+REVISION = re.compile(rb"\s*<revision>.*?</revision>", re.S)
+
+
+def _pages(stream, chunk: int = 1 << 24):
+    """("head", bytes before the first page), ("page", each page's bytes)..., ("tail", the rest)."""
+    buf = b""
+    started = False
+    while True:
+        data = stream.read(chunk)
+        buf += data
+        if not started:
+            i = buf.find(b"<page>")
+            if i < 0 and data:
+                continue
+            yield "head", buf[: max(i, 0)] if i >= 0 else buf
+            buf = buf[i:] if i >= 0 else b""
+            started = True
+        pos = 0
+        for m in PAGE.finditer(buf):
+            yield "page", m.group(0)
+            pos = m.end()
+        buf = buf[pos:]
+        if not data:
+            yield "tail", buf
+            return
+
+
+def write_split(src: str, out: str) -> None:
+    stream, _raw = _open_binary(src)
+    tmp = tempfile.mkdtemp(prefix="split-pages-", dir=os.path.dirname(out))
+    parts = [open(os.path.join(tmp, f"part{i}"), "wb") for i in range(3)]
+    head = tail = b""
+    for kind, data in _pages(stream):
+        if kind == "head":
+            head = data
+        elif kind == "tail":
+            tail = data
+        else:
+            revs = [m.group(0) for m in REVISION.finditer(data)]
+            if len(revs) < 3:
+                parts[0].write(data)
+                continue
+            first = data.index(b"<revision>")
+            page_head = data[: first].rstrip()
+            n = len(revs)
+            cuts = [0, n // 3, 2 * n // 3, n]
+            for i in range(3):
+                chunk = revs[cuts[i] : cuts[i + 1]][::-1]  # newest first, as wikiteam3 --xmlrevisions_page
+                parts[i].write(page_head + b"".join(chunk) + b"\n  </page>\n")
+    for p in parts:
+        p.close()
+    cctx = zstandard.ZstdCompressor(level=3, threads=-1)
+    with open(out, "wb") as f, cctx.stream_writer(f) as w:
+        w.write(head)
+        for i in range(3):
+            with open(os.path.join(tmp, f"part{i}"), "rb") as p:
+                shutil.copyfileobj(p, w, 1 << 22)
+        w.write(tail)
+    shutil.rmtree(tmp)
+
+
+def passes(path: str) -> dict:
+    """CPU seconds of pass 1 and pass 2 (both in this process, one after the other)."""
+    with DumpReader(path) as reader:
+        t0 = time.process_time()
+        reader._index = reader._first_pass()
+        t1 = time.process_time()
+        pages = revisions = 0
+        for ph in reader:
+            pages += 1
+            revisions += sum(1 for _ in ph.revisions)
+        t2 = time.process_time()
+        return {"pass1": t1 - t0, "pass2": t2 - t1, "pages": pages, "revisions": revisions,
+                "blocks": reader._index.blocks, "split_titles": reader._index.split_titles}
+
+
+READ_ALL = (
+    "import sys; from bundler.sources.dump import open_dump\n"
+    "with open_dump(sys.argv[1]) as d:\n"
+    "    for ph in d:\n"
+    "        for r in ph.revisions: pass\n"
+)
+
+
+def peak_rss_mb(path: str) -> float:
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    r = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", READ_ALL, path],
+                       capture_output=True, text=True, env=env, check=True)
+    kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr).group(1))
+    return kb / 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dump")
+    ap.add_argument("--keep", help="directory for the split dump (default: a temporary one, removed)")
+    args = ap.parse_args()
+    work = args.keep or tempfile.mkdtemp(prefix="split-bench-")
+    os.makedirs(work, exist_ok=True)
+    split = os.path.join(work, "split.xml.zst")
+    try:
+        if not os.path.exists(split):
+            write_split(args.dump, split)
+        rows = []
+        for label, path in (("as it is", args.dump), ("split in 3 blocks, far apart, newest first", split)):
+            r = passes(path)
+            r["rss"] = peak_rss_mb(path)
+            rows.append((label, r))
+        print(f"| {os.path.basename(args.dump)} | blocks | split titles | pages / revisions | pass 1 CPU s | "
+              "pass 2 CPU s | pass 1 / pass 2 | peak RSS (MB) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, r in rows:
+            print(f"| {label} | {r['blocks']:,} | {r['split_titles']:,} | {r['pages']:,} / {r['revisions']:,} | "
+                  f"{r['pass1']:.1f} | {r['pass2']:.1f} | {r['pass1'] / r['pass2']:.2f} | {r['rss']:.0f} |")
+        base = rows[0][1]
+        r = rows[1][1]
+        print(f"\nsplit vs as it is: pass 2 {r['pass2'] / base['pass2']:.2f}x, peak RSS {r['rss'] / base['rss']:.2f}x")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
