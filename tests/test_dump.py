@@ -255,4 +255,20 @@ def test_progress_covers_both_passes_in_bytes_of_the_file(tmp_path):
         for ph in d:
             list(ph.revisions)
     assert seen == sorted(seen) and seen[-1] == os.path.getsize(path)
-    assert seen[0] <= os.path.getsize(path) * dump_mod.FIRST_PASS_SHARE
+    assert seen[0] <= os.path.getsize(path) * dump_mod.FIRST_PASS_SHARE["xz"]
+
+
+@pytest.mark.parametrize("opener, ext", [(bz2.open, ".bz2"), (lzma.open, ".xz")])
+def test_slow_codecs_are_decompressed_once_into_a_copy_that_is_removed(tmp_path, opener, ext, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    p = tmp_path / ("split.xml" + ext)
+    with opener(p, "wt", encoding="utf-8") as f:
+        f.write(HEAD + SPLIT + "</mediawiki>")
+    with open_dump(str(p)) as d:
+        it = iter(d)
+        first = next(it)
+        assert first.page.title == "B" and d._stream.raw.name.endswith(".xml.zst")  # pass 2 reads the copy
+        assert not list(tmp_path.glob("wikibundle-dump-*"))  # unlinked once opened
+        rest = [(ph.page.title, len(list(ph.revisions))) for ph in it]
+    assert rest == [("C", 1), ("A_", 4)]
+    assert d.siteinfo == read_all(write(tmp_path, SPLIT))[0].siteinfo

@@ -61,7 +61,9 @@ from .dump_pages import Block, PageIndex, SplitPages, index_pages, title_key
 
 SUPPORTED_SCHEMAS = ("0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10", "0.11")
 SPILL_BYTES = 64 * 1024 * 1024
-FIRST_PASS_SHARE = 0.1  # of the reading time, measured (benchmarks/split_pages.py); for progress
+# The first pass's part of the reading time, by codec (benchmarks/split_pages.py): the
+# progress bar's first stretch. bz2 and xz are copied to zstd in the first pass (below).
+FIRST_PASS_SHARE = {"plain": 0.07, "gzip": 0.07, "zstd": 0.07, "bzip2": 0.5, "xz": 0.5}
 SPOOL_MARK = "@wikibundle-spool:"  # stands in an upload's <contents> for bytes already decoded to a file
 _HINT_DUMP = "Give a MediaWiki XML dump (Special:Export or dumpBackup.php --full), plain or .gz/.bz2/.xz/.zst."
 
@@ -100,12 +102,38 @@ def _open_binary(path: str) -> tuple[BinaryIO, BinaryIO]:
     return raw, raw
 
 
+def _codec(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError:
+        return "plain"
+    for codec, m in (("gzip", b"\x1f\x8b"), ("bzip2", b"BZh"), ("xz", b"\xfd7zXZ\x00"), ("zstd", b"\x28\xb5\x2f\xfd")):
+        if magic.startswith(m):
+            return codec
+    return "plain"
+
+
+class _Tee:
+    """Reads from ``inner`` and writes what it read to ``out``."""
+
+    def __init__(self, inner: BinaryIO, out):
+        self.inner = inner
+        self.out = out
+
+    def read(self, n: int) -> bytes:
+        data = self.inner.read(n)
+        self.out.write(data)
+        return data
+
+
 class _CountingReader(io.RawIOBase):
     """Counts bytes read from the decompressed stream, for errors; ``position`` is how far
     into the file on disk that is (compressed bytes), for progress."""
 
     def __init__(self, path: str):
         self.inner, self.raw = _open_binary(path)
+        self.size = os.fstat(self.raw.fileno()).st_size
         self.count = 0
 
     @property
@@ -483,16 +511,19 @@ class DumpReader:
         self.siteinfo = SiteInfo()
         self.schema = ""
         self._progress = progress
-        self._size = os.path.getsize(path) if os.path.exists(path) else 0
         self._stream = _CountingReader(path)
+        self._size = self._stream.size  # of the file on disk: what progress counts in
         self._index: PageIndex | None = None
-        self._events = iterparse(
-            io.BufferedReader(_SpoolContents(self._stream, self.files), 1 << 20), events=("start", "end"), forbid_dtd=True
-        )
+        self._copy: str | None = None  # pass 1's decompressed copy, until pass 2 opens it
+        self._share = FIRST_PASS_SHARE["plain"]
+        self._events = self._parse(self._stream)
         self._ns_by_prefix: dict[str, int] = {}
         self._root = None
         self._pending_start = None
         self._read_header()
+
+    def _parse(self, stream: "_CountingReader"):
+        return iterparse(io.BufferedReader(_SpoolContents(stream, self.files), 1 << 20), events=("start", "end"), forbid_dtd=True)
 
     def __enter__(self) -> "DumpReader":
         return self
@@ -505,6 +536,8 @@ class DumpReader:
         self.files.close()
         if self._index is not None:
             self._index.close()
+        if self._copy is not None and os.path.exists(self._copy):
+            os.unlink(self._copy)  # pass 1 did not finish
 
     @property
     def bytes_read(self) -> int:
@@ -587,22 +620,44 @@ class DumpReader:
         return 0
 
     def _first_pass(self) -> PageIndex:
+        """Index the blocks. A dump whose codec is slow to decompress (bz2, xz: most of
+        the reading time) is also copied, decompressed, into a temporary zstd file on
+        the way, and the second pass reads that copy instead of decompressing twice."""
         index = PageIndex()
         stream = _CountingReader(self.path)
+        share = self._share = FIRST_PASS_SHARE[_codec(self.path)]
         report = None
         if self._progress is not None:
-            report = lambda: self._progress(int(stream.position * FIRST_PASS_SHARE))  # noqa: E731
+            report = lambda: self._progress(int(stream.position * share))  # noqa: E731
+        copy = None
         try:
-            index_pages(stream, index, report)  # type: ignore[arg-type]
+            if share > FIRST_PASS_SHARE["plain"]:
+                fd, self._copy = tempfile.mkstemp(prefix="wikibundle-dump-", suffix=".xml.zst")
+                copy = _Tee(stream, zstandard.ZstdCompressor(level=1).stream_writer(os.fdopen(fd, "wb")))
+            index_pages(copy or stream, index, report)  # type: ignore[arg-type]
         finally:
             stream.close()
+            if copy is not None:
+                copy.out.close()
         index.finish()
+        if self._copy is not None:
+            self._reopen(self._copy)
         return index
+
+    def _reopen(self, path: str) -> None:
+        """Go on from the decompressed copy: its header again, then its pages."""
+        self._stream.close()
+        self._stream = _CountingReader(path)
+        os.unlink(path)  # the open file stays readable; nothing is left behind on a crash
+        self._copy = None
+        self._events = self._parse(self._stream)
+        self._pending_start = None
+        self._read_header()
 
     def _report(self) -> None:
         if self._progress is not None:
-            share = FIRST_PASS_SHARE
-            self._progress(int(self._size * share + self._stream.position * (1 - share)))
+            done = self._stream.position / max(1, self._stream.size)
+            self._progress(int(self._size * (self._share + done * (1 - self._share))))
 
     def __iter__(self) -> Iterator[PageHistory]:
         if self._index is None:
