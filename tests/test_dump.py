@@ -272,3 +272,16 @@ def test_slow_codecs_are_decompressed_once_into_a_copy_that_is_removed(tmp_path,
         rest = [(ph.page.title, len(list(ph.revisions))) for ph in it]
     assert rest == [("C", 1), ("A_", 4)]
     assert d.siteinfo == read_all(write(tmp_path, SPLIT))[0].siteinfo
+
+
+@pytest.mark.parametrize("chunk", [5, 7, 64])
+def test_first_pass_finds_block_heads_across_read_boundaries(tmp_path, monkeypatch, chunk):
+    from bundler.sources import dump_pages
+
+    path = write(tmp_path, SPLIT)
+    want = read_all(path)[1]
+    monkeypatch.setattr(dump_pages, "CHUNK", chunk)
+    assert read_all(path)[1] == want
+    _, got = read_all(LDNONT[-1])
+    monkeypatch.setattr(dump_pages, "CHUNK", 1 << 20)
+    assert got == read_all(LDNONT[-1])[1]
