@@ -60,7 +60,7 @@ SUPPORTED_SCHEMAS = ("0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10", "0
 SPILL_BYTES = 64 * 1024 * 1024
 # The first pass's part of the reading time, by codec (benchmarks/split_pages.py): the
 # progress bar's first stretch. bz2 and xz are copied to zstd in the first pass (below).
-FIRST_PASS_SHARE = {"plain": 0.07, "gzip": 0.07, "zstd": 0.07, "bzip2": 0.5, "xz": 0.5}
+FIRST_PASS_SHARE = {"plain": 0.05, "zstd": 0.05, "gzip": 0.1, "bzip2": 0.35, "xz": 0.3}
 _HINT_DUMP = HINT_DUMP
 
 
@@ -75,39 +75,32 @@ class PageHistory:
     rev_ids: frozenset[int] | None = None
 
 
-def _open_binary(path: str) -> tuple[BinaryIO, BinaryIO]:
-    """(decompressed stream, the file on disk)."""
+_MAGIC = (("gzip", b"\x1f\x8b"), ("bzip2", b"BZh"), ("xz", b"\xfd7zXZ\x00"), ("zstd", b"\x28\xb5\x2f\xfd"),
+          ("7z", b"7z\xbc\xaf\x27\x1c"))
+
+
+def _open_binary(path: str) -> tuple[BinaryIO, BinaryIO, str]:
+    """(decompressed stream, the file on disk, its codec: plain, gzip, bzip2, xz or zstd)."""
     try:
         raw = open(path, "rb")
     except OSError as e:
         raise DumpError(f"cannot open dump {path}: {e.strerror}", hint="Check the path.") from None
     magic = raw.read(6)
     raw.seek(0)
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
-    if magic[:3] == b"BZh":
-        return bz2.BZ2File(raw), raw  # type: ignore[return-value]
-    if magic == b"\xfd7zXZ\x00":
-        return lzma.LZMAFile(raw), raw  # type: ignore[return-value]
-    if magic[:4] == b"\x28\xb5\x2f\xfd":
+    codec = next((c for c, m in _MAGIC if magic.startswith(m)), "plain")
+    if codec == "gzip":
+        return gzip.GzipFile(fileobj=raw), raw, codec  # type: ignore[return-value]
+    if codec == "bzip2":
+        return bz2.BZ2File(raw), raw, codec  # type: ignore[return-value]
+    if codec == "xz":
+        return lzma.LZMAFile(raw), raw, codec  # type: ignore[return-value]
+    if codec == "zstd":
         dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
-        return dctx.stream_reader(raw, read_across_frames=True), raw  # type: ignore[return-value]
-    if magic[:6] == b"7z\xbc\xaf\x27\x1c":
+        return dctx.stream_reader(raw, read_across_frames=True), raw, codec  # type: ignore[return-value]
+    if codec == "7z":
         raw.close()
         raise DumpError(f"{path} is a 7-Zip archive", hint="Extract it first: 7z x " + os.path.basename(path))
-    return raw, raw
-
-
-def _codec(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(6)
-    except OSError:
-        return "plain"
-    for codec, m in (("gzip", b"\x1f\x8b"), ("bzip2", b"BZh"), ("xz", b"\xfd7zXZ\x00"), ("zstd", b"\x28\xb5\x2f\xfd")):
-        if magic.startswith(m):
-            return codec
-    return "plain"
+    return raw, raw, codec
 
 
 class _Tee:
@@ -128,7 +121,7 @@ class _CountingReader(io.RawIOBase):
     into the file on disk that is (compressed bytes), for progress."""
 
     def __init__(self, path: str):
-        self.inner, self.raw = _open_binary(path)
+        self.inner, self.raw, self.codec = _open_binary(path)
         self.size = os.fstat(self.raw.fileno()).st_size
         self.count = 0
 
@@ -357,7 +350,7 @@ class DumpReader:
         the way, and the second pass reads that copy instead of decompressing twice."""
         index = PageIndex()
         stream = _CountingReader(self.path)
-        share = self._share = FIRST_PASS_SHARE[_codec(self.path)]
+        share = self._share = FIRST_PASS_SHARE[stream.codec]
         report = None
         if self._progress is not None:
             report = lambda: self._progress(int(stream.position * share))  # noqa: E731
