@@ -285,3 +285,14 @@ def test_first_pass_finds_block_heads_across_read_boundaries(tmp_path, monkeypat
     _, got = read_all(LDNONT[-1])
     monkeypatch.setattr(dump_pages, "CHUNK", 1 << 20)
     assert got == read_all(LDNONT[-1])[1]
+
+
+def test_damaged_compression_in_the_first_pass_is_one_error_and_leaves_no_copy(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    data_ = lzma.compress((HEAD + SPLIT * 200 + "</mediawiki>").encode())
+    p = tmp_path / "cut.xml.xz"
+    p.write_bytes(data_[: len(data_) // 2])
+    with pytest.raises(DumpError) as ei:
+        read_all(str(p))
+    assert ei.value.hint
+    assert not list(tmp_path.glob("wikibundle-dump-*"))
