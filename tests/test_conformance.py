@@ -28,7 +28,7 @@ from bundler.store import WikiStore
 
 def _eslagunanegra_subset():
     """20 pages of 5–40 revisions and 10 of one, from the Wikia dump (0.6): 470 revisions,
-    8 non-ASCII titles, 9 redirects, user, template and category pages."""
+    8 non-ASCII titles, 9 redirects, a user page."""
     counts = {"many": 0, "one": 0}
 
     def keep(page: Page) -> bool:
