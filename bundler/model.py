@@ -164,6 +164,22 @@ def local_id_range(wiki_id: str) -> range:
     return range(start, start + LOCAL_SPAN)
 
 
+# Pages and revisions a dump gives no <id> (schema 0.3 exports, which MediaWiki's
+# importer accepts) get ids derived from what names them: a page from its title, a
+# revision from its page's title, timestamp and sha1. So every dump of one wiki gives
+# them the same ids. The range lies above every local range (which end below 1 << 49)
+# and within signed 64 bits, so they never clash with real, fresh or local ids.
+SYNTHETIC_IDS = 1 << 60
+SYNTHETIC_SPAN = 1 << 59
+
+
+def synthetic_id(*parts: str | int) -> int:
+    h = hashlib.blake2b(digest_size=8, person=b"wb-synthetic-id")
+    for p in parts:
+        h.update(str(p).encode("utf-8") + b"\x00")
+    return SYNTHETIC_IDS + int.from_bytes(h.digest(), "big") % SYNTHETIC_SPAN
+
+
 def rkey(rev: Revision, occurrence: int = 0) -> int:
     """A revision's identity across dumps of one wiki, whatever ids they give it.
 

@@ -1,8 +1,12 @@
 """MediaWiki XML dumps as a source: schemas 0.3 to 0.11, plain or compressed.
 
 ``open_dump(path)`` returns a ``DumpReader``; iterating it yields one
-``PageHistory`` per ``<page>``: the page and its revisions in history order,
+``PageHistory`` per page: the page and its revisions in history order,
 ``(timestamp, rev_id)``, because real dumps do not always list them that way.
+A page is a title, as MediaWiki's importer has it: archives list one page in many
+``<page>`` blocks, and ``dump_pages`` puts them together (a first pass over the
+file finds which titles have several). Pages and revisions without ``<id>`` get
+stable synthetic ids (``model.synthetic_id``).
 
 Why not mwxml: it stops on real dumps (``Unexpected tag ... 'sha1'`` on Wikia's
 page-level ``<sha1>``), cannot read ``<upload>``, and asserts on input. This
@@ -11,7 +15,7 @@ declarations and external entities (billion laughs, XXE) before they expand.
 
 Uploads (``<upload>``) are collected in ``DumpReader.files`` with their bytes in
 temporary files: base64 ``<contents>`` is decoded on its way to the parser
-(``_SpoolContents``), so a 100 MB file never becomes a string.
+(``dump_files._SpoolContents``), so a 100 MB file never becomes a string.
 
 Memory: elements are cleared as soon as they are read. A page's history is
 kept in memory up to ``SPILL_BYTES`` of text and spilled to a temporary SQLite
@@ -20,14 +24,11 @@ file beyond that, so a page with 50,000 revisions costs disk, not RAM.
 
 from __future__ import annotations
 
-import binascii
 import bz2
 import gzip
-import hashlib
 import io
 import lzma
 import os
-import shutil
 import sqlite3
 import tempfile
 from dataclasses import dataclass
@@ -41,7 +42,6 @@ from defusedxml.ElementTree import iterparse
 from ..errors import DumpError
 from ..model import (
     Deleted,
-    FileVersion,
     Page,
     PageId,
     RevId,
@@ -50,12 +50,18 @@ from ..model import (
     Slot,
     base36_to_sha1,
     parse_timestamp,
+    synthetic_id,
+    text_sha1,
 )
+from .dump_files import HINT_DUMP, SPOOL_MARK, DumpFiles, _SpoolContents  # noqa: F401 (SPOOL_MARK: tests)
+from .dump_pages import Block, PageIndex, SplitPages, index_pages, title_key
 
 SUPPORTED_SCHEMAS = ("0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10", "0.11")
 SPILL_BYTES = 64 * 1024 * 1024
-SPOOL_MARK = "@wikibundle-spool:"  # stands in an upload's <contents> for bytes already decoded to a file
-_HINT_DUMP = "Give a MediaWiki XML dump (Special:Export or dumpBackup.php --full), plain or .gz/.bz2/.xz/.zst."
+# The first pass's part of the reading time, by codec (benchmarks/split_pages.py): the
+# progress bar's first stretch. bz2 and xz are copied to zstd in the first pass (below).
+FIRST_PASS_SHARE = {"plain": 0.05, "zstd": 0.05, "gzip": 0.1, "bzip2": 0.35, "xz": 0.3}
+_HINT_DUMP = HINT_DUMP
 
 
 @dataclass(slots=True)
@@ -69,34 +75,62 @@ class PageHistory:
     rev_ids: frozenset[int] | None = None
 
 
-def _open_binary(path: str) -> BinaryIO:
+_MAGIC = (("gzip", b"\x1f\x8b"), ("bzip2", b"BZh"), ("xz", b"\xfd7zXZ\x00"), ("zstd", b"\x28\xb5\x2f\xfd"),
+          ("7z", b"7z\xbc\xaf\x27\x1c"))
+
+
+def _open_binary(path: str) -> tuple[BinaryIO, BinaryIO, str]:
+    """(decompressed stream, the file on disk, its codec: plain, gzip, bzip2, xz or zstd)."""
     try:
         raw = open(path, "rb")
     except OSError as e:
         raise DumpError(f"cannot open dump {path}: {e.strerror}", hint="Check the path.") from None
     magic = raw.read(6)
     raw.seek(0)
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if magic[:3] == b"BZh":
-        return bz2.BZ2File(raw)  # type: ignore[return-value]
-    if magic == b"\xfd7zXZ\x00":
-        return lzma.LZMAFile(raw)  # type: ignore[return-value]
-    if magic[:4] == b"\x28\xb5\x2f\xfd":
+    codec = next((c for c, m in _MAGIC if magic.startswith(m)), "plain")
+    if codec == "gzip":
+        return gzip.GzipFile(fileobj=raw), raw, codec  # type: ignore[return-value]
+    if codec == "bzip2":
+        return bz2.BZ2File(raw), raw, codec  # type: ignore[return-value]
+    if codec == "xz":
+        return lzma.LZMAFile(raw), raw, codec  # type: ignore[return-value]
+    if codec == "zstd":
         dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
-        return dctx.stream_reader(raw, read_across_frames=True)  # type: ignore[return-value]
-    if magic[:6] == b"7z\xbc\xaf\x27\x1c":
+        return dctx.stream_reader(raw, read_across_frames=True), raw, codec  # type: ignore[return-value]
+    if codec == "7z":
         raw.close()
         raise DumpError(f"{path} is a 7-Zip archive", hint="Extract it first: 7z x " + os.path.basename(path))
-    return raw
+    return raw, raw, codec
+
+
+class _Tee:
+    """Reads from ``inner`` and writes what it read to ``out``."""
+
+    def __init__(self, inner: BinaryIO, out):
+        self.inner = inner
+        self.out = out
+
+    def read(self, n: int) -> bytes:
+        data = self.inner.read(n)
+        self.out.write(data)
+        return data
 
 
 class _CountingReader(io.RawIOBase):
-    """Counts bytes read from the decompressed stream, for progress and errors."""
+    """Counts bytes read from the decompressed stream, for errors; ``position`` is how far
+    into the file on disk that is (compressed bytes), for progress."""
 
-    def __init__(self, inner: BinaryIO):
-        self.inner = inner
+    def __init__(self, path: str):
+        self.inner, self.raw, self.codec = _open_binary(path)
+        self.size = os.fstat(self.raw.fileno()).st_size
         self.count = 0
+
+    @property
+    def position(self) -> int:
+        try:
+            return self.raw.tell()
+        except (OSError, ValueError):
+            return 0
 
     def readable(self) -> bool:
         return True
@@ -113,6 +147,7 @@ class _CountingReader(io.RawIOBase):
 
     def close(self) -> None:
         self.inner.close()
+        self.raw.close()
         super().close()
 
 
@@ -185,274 +220,15 @@ class _PageBuffer:
         self.db.close()
 
 
-class DumpFiles:
-    """The ``<upload>`` versions of a dump, collected while its pages are read (a file
-    source for ``files.carry_files``, complete once the pages have been iterated).
-
-    Bytes come from the upload's base64 ``<contents>`` (``dumpBackup.php --uploads
-    --include-files``), decoded into a temporary file while the XML streams past,
-    one file per distinct sha1;
-    or, with ``files_dir``, from that folder: ``<rel>`` under it (a copy of
-    MediaWiki's images directory, archive/ included) or a file named like the
-    upload (a flat folder of current files). A version whose bytes are in neither,
-    or do not match the dump's sha1, is skipped and counted in ``skipped``: the
-    dump's ``<src>`` URL is never fetched.
-    """
-
-    def __init__(self, files_dir: str | None = None):
-        self.files_dir = files_dir
-        self.tmpdir: str | None = None
-        self._versions: list[FileVersion] = []
-        self._paths: dict[str, str] = {}  # sha1 -> file holding those bytes
-        self.skipped = 0
-        self.skipped_names: list[str] = []
-        self._spools: list[tuple[str, _Base64Sink]] = []
-
-    def versions(self) -> list[FileVersion]:
-        return sorted(self._versions, key=lambda v: (v.name, v.timestamp, v.sha1))
-
-    def open(self, sha1: str) -> BinaryIO | None:
-        p = self._paths.get(sha1)
-        return open(p, "rb") if p is not None else None
-
-    def close(self) -> None:
-        if self.tmpdir is not None:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-            self.tmpdir = None
-
-    def spool(self) -> tuple[int, _Base64Sink]:
-        """A new file for the decoded bytes of one ``<contents>``: (number, sink)."""
-        if self.tmpdir is None:
-            self.tmpdir = tempfile.mkdtemp(prefix="wikibundle-dump-files-")
-        fd, path = tempfile.mkstemp(dir=self.tmpdir)
-        sink = _Base64Sink(os.fdopen(fd, "wb"))
-        self._spools.append((path, sink))
-        return len(self._spools) - 1, sink
-
-    def _skip(self, name: str) -> None:
-        self.skipped += 1
-        if len(self.skipped_names) < 10:
-            self.skipped_names.append(name)
-
-    def add(self, f: dict, contents: str | None) -> None:
-        from ..files import sniff  # files imports the container; keep the dump reader light
-
-        name = (f.get("filename") or "").replace(" ", "_")
-        if not name or not f.get("timestamp"):
-            raise DumpError("an <upload> has no <filename> or <timestamp>", hint=_HINT_DUMP)
-        try:
-            ts = parse_timestamp(f["timestamp"])
-        except ValueError:
-            raise DumpError(f"upload {name!r} has a malformed timestamp {f['timestamp']!r}", hint=_HINT_DUMP) from None
-        want = None
-        if f.get("sha1base36", "").strip():
-            try:
-                want = base36_to_sha1(f["sha1base36"].strip())
-            except ValueError:
-                want = None
-        spooled = self._spooled(contents)
-        if spooled is not None:  # decoded while the XML streamed past (_SpoolContents)
-            tmp, sink = spooled
-            if sink.error:
-                raise DumpError(f"the <contents> of upload {name!r} is not valid base64 ({sink.error})",
-                                hint="The dump is damaged; export it again.")
-            sha1, size, head = sink.sha1.hexdigest(), sink.size, sink.head
-        else:
-            if self.tmpdir is None:
-                self.tmpdir = tempfile.mkdtemp(prefix="wikibundle-dump-files-")
-            fd, tmp = tempfile.mkstemp(dir=self.tmpdir)
-            h = hashlib.sha1()
-            size = 0
-            head = b""
-            with os.fdopen(fd, "wb") as out:
-                if contents is not None:
-                    chunks = _b64_chunks(contents, name)
-                else:
-                    src = self._local_file(f, name)
-                    if src is None:
-                        os.unlink(tmp)
-                        self._skip(name)
-                        return
-                    chunks = _file_chunks(src)
-                for chunk in chunks:
-                    if not head:
-                        head = chunk[:64]
-                    h.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-            sha1 = h.hexdigest()
-        if want is not None and want != sha1:
-            os.unlink(tmp)
-            if contents is not None:
-                raise DumpError(
-                    f"the bytes of upload {name!r} ({f['timestamp']}) do not match its <sha1base36>",
-                    hint="The dump is damaged; export it again.",
-                )
-            self._skip(name)  # --files holds another version of it (e.g. the current one)
-            return
-        if sha1 in self._paths:
-            os.unlink(tmp)
-        else:
-            self._paths[sha1] = tmp
-        user = f.get("username") if f.get("username") is not None else f.get("ip")
-        self._versions.append(FileVersion(
-            name=name, timestamp=ts, sha1=sha1, size=size, user=user, user_id=f.get("user_id"),
-            comment=f.get("comment"), mime=sniff(head)[0],
-        ))
-
-    def _spooled(self, contents: str | None) -> tuple[str, _Base64Sink] | None:
-        if contents is None or not contents.startswith(SPOOL_MARK):
-            return None
-        try:
-            n = int(contents[len(SPOOL_MARK):])
-        except ValueError:
-            return None
-        return self._spools[n] if 0 <= n < len(self._spools) else None
-
-    def _local_file(self, f: dict, name: str) -> str | None:
-        if self.files_dir is None:
-            return None
-        for rel in (f.get("rel"), name):
-            if rel and not os.path.isabs(rel) and ".." not in rel.split("/"):
-                p = os.path.join(self.files_dir, rel)
-                if os.path.isfile(p):
-                    return p
-        return None
-
-
-def _b64_chunks(text: str, name: str) -> Iterator[bytes]:
-    """Decode base64 in slices (never a second copy of a 100 MB file in memory)."""
-    carry = ""
-    step = 4 << 20
-    try:
-        for i in range(0, len(text), step):
-            part = carry + "".join(text[i : i + step].split())
-            cut = len(part) - len(part) % 4
-            carry = part[cut:]
-            if cut:
-                yield binascii.a2b_base64(part[:cut], strict_mode=True)
-        if carry:
-            raise binascii.Error("length is not a multiple of 4")
-    except binascii.Error as e:
-        raise DumpError(f"the <contents> of upload {name!r} is not valid base64 ({e})", hint="The dump is damaged; export it again.") from None
-
-
-def _file_chunks(path: str) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            yield chunk
-
-
-class _Base64Sink:
-    """Decodes base64 fed in pieces (whitespace anywhere) into a file, hashing as it goes."""
-
-    def __init__(self, out: BinaryIO):
-        self.out = out
-        self.carry = b""
-        self.sha1 = hashlib.sha1()
-        self.size = 0
-        self.head = b""
-        self.error: str | None = None
-
-    def _write(self, data: bytes) -> None:
-        if not self.head:
-            self.head = data[:64]
-        self.sha1.update(data)
-        self.size += len(data)
-        self.out.write(data)
-
-    def feed(self, text: bytes) -> None:
-        if self.error:
-            return
-        part = self.carry + b"".join(text.split())
-        cut = len(part) - len(part) % 4
-        self.carry = part[cut:]
-        try:
-            if cut:
-                self._write(binascii.a2b_base64(part[:cut], strict_mode=True))
-        except binascii.Error as e:
-            self.error = str(e)
-
-    def close(self) -> None:
-        if self.carry and not self.error:
-            self.error = "length is not a multiple of 4"
-        self.out.close()
-
-
-class _SpoolContents(io.RawIOBase):
-    """Takes the base64 text of every ``<contents>`` out of the XML byte stream as it
-    passes, decodes it into a file of ``files`` and leaves a short marker in its place.
-
-    ElementTree gathers an element's text whole: a 100 MB upload would be a 133 MB
-    string (twice, while it is joined). Base64 has no ``<``, so the element's text
-    ends at the next ``</``; wikitext elsewhere is escaped (``&lt;contents``), so a
-    literal ``<contents`` in the bytes is always the tag. A dump in UTF-16 (no
-    match on these bytes) goes through unchanged and is decoded in memory.
-    """
-
-    OPEN = b"<contents"
-
-    def __init__(self, inner, files: "DumpFiles"):
-        self.inner = inner
-        self.files = files
-        self.buf = b""  # read, not yet looked at (in XML: at most a cut-off "<contents" tag)
-        self.out = memoryview(b"")  # looked at, to hand to the parser
-        self.sink: _Base64Sink | None = None
-        self.eof = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        while not self.out and not self.eof:
-            self.out = memoryview(self._fill())
-        n = min(len(b), len(self.out))
-        b[:n] = self.out[:n]
-        self.out = self.out[n:]
-        return n
-
-    def _fill(self) -> bytes:
-        data = self.inner.read(1 << 20)
-        if not data:
-            self.eof = True
-        buf = self.buf + data if self.buf else data
-        out: list[bytes] = []
-        while True:
-            if self.sink is not None:
-                k = buf.find(b"<")
-                if k < 0:
-                    self.sink.feed(buf)
-                    buf = b""
-                    break
-                self.sink.feed(buf[:k])
-                self.sink.close()
-                self.sink = None
-                buf = buf[k:]
-                continue
-            i = buf.find(self.OPEN)
-            j = buf.find(b">", i) if i >= 0 else -1
-            if i < 0 or j < 0:
-                keep = 0 if self.eof else min(len(buf), len(buf) - i if i >= 0 else len(self.OPEN) - 1)
-                out.append(buf[: len(buf) - keep] if keep else buf)
-                buf = buf[len(buf) - keep :] if keep else b""
-                break
-            tag = buf[i : j + 1]
-            out.append(buf[: j + 1])
-            buf = buf[j + 1 :]
-            if tag[len(self.OPEN) : len(self.OPEN) + 1] in (b" ", b"\t", b"\r", b"\n", b">") and not tag.endswith(b"/>"):
-                n, self.sink = self.files.spool()
-                out.append(b"%s%d" % (SPOOL_MARK.encode(), n))
-        self.buf = buf
-        if self.eof and self.sink is not None:
-            self.sink.close()  # the XML parser reports the dump as cut short
-            self.sink = None
-        return out[0] if len(out) == 1 else b"".join(out)
-
-
 class DumpReader:
     """Iterate ``PageHistory`` records from an XML dump. Use as a context manager.
 
-    The ``<upload>``s of its pages are collected in ``files`` (``DumpFiles``)."""
+    One ``PageHistory`` per title, however many ``<page>`` blocks hold its revisions
+    (``dump_pages``: a first pass indexes the blocks, the second reads them).
+    The ``<upload>``s of its pages are collected in ``files`` (``DumpFiles``).
+
+    ``progress`` gets how far both passes are, in bytes of the file on disk: the first
+    pass fills the first ``FIRST_PASS_SHARE`` of ``os.path.getsize(path)``."""
 
     def __init__(self, path: str, progress: Callable[[int], None] | None = None, files_dir: str | None = None):
         self.path = path
@@ -460,14 +236,19 @@ class DumpReader:
         self.siteinfo = SiteInfo()
         self.schema = ""
         self._progress = progress
-        self._stream = _CountingReader(_open_binary(path))
-        self._events = iterparse(
-            io.BufferedReader(_SpoolContents(self._stream, self.files), 1 << 20), events=("start", "end"), forbid_dtd=True
-        )
+        self._stream = _CountingReader(path)
+        self._size = self._stream.size  # of the file on disk: what progress counts in
+        self._index: PageIndex | None = None
+        self._copy: str | None = None  # pass 1's decompressed copy, until pass 2 opens it
+        self._share = FIRST_PASS_SHARE["plain"]
+        self._events = self._parse(self._stream)
         self._ns_by_prefix: dict[str, int] = {}
         self._root = None
         self._pending_start = None
         self._read_header()
+
+    def _parse(self, stream: "_CountingReader"):
+        return iterparse(io.BufferedReader(_SpoolContents(stream, self.files), 1 << 20), events=("start", "end"), forbid_dtd=True)
 
     def __enter__(self) -> "DumpReader":
         return self
@@ -478,6 +259,10 @@ class DumpReader:
     def close(self) -> None:
         self._stream.close()
         self.files.close()
+        if self._index is not None:
+            self._index.close()
+        if self._copy is not None and os.path.exists(self._copy):
+            os.unlink(self._copy)  # pass 1 did not finish
 
     @property
     def bytes_read(self) -> int:
@@ -559,11 +344,56 @@ class DumpReader:
             return self._ns_by_prefix.get(prefix, 0)
         return 0
 
+    def _first_pass(self) -> PageIndex:
+        """Index the blocks. A dump whose codec is slow to decompress (bz2, xz: most of
+        the reading time) is also copied, decompressed, into a temporary zstd file on
+        the way, and the second pass reads that copy instead of decompressing twice."""
+        index = PageIndex()
+        stream = _CountingReader(self.path)
+        share = self._share = FIRST_PASS_SHARE[stream.codec]
+        report = None
+        if self._progress is not None:
+            report = lambda: self._progress(int(stream.position * share))  # noqa: E731
+        copy = None
+        try:
+            if share > FIRST_PASS_SHARE["plain"]:
+                fd, self._copy = tempfile.mkstemp(prefix="wikibundle-dump-", suffix=".xml.zst")
+                copy = _Tee(stream, zstandard.ZstdCompressor(level=1).stream_writer(os.fdopen(fd, "wb")))
+            index_pages(copy or stream, index, report)  # type: ignore[arg-type]
+        finally:
+            stream.close()
+            if copy is not None:
+                copy.out.close()
+        index.finish()
+        if self._copy is not None:
+            self._reopen(self._copy)
+        return index
+
+    def _reopen(self, path: str) -> None:
+        """Go on from the decompressed copy: its header again, then its pages."""
+        self._stream.close()
+        self._stream = _CountingReader(path)
+        os.unlink(path)  # the open file stays readable; nothing is left behind on a crash
+        self._copy = None
+        self._events = self._parse(self._stream)
+        self._pending_start = None
+        self._read_header()
+
+    def _report(self) -> None:
+        if self._progress is not None:
+            done = self._stream.position / max(1, self._stream.size)
+            self._progress(int(self._size * (self._share + done * (1 - self._share))))
+
     def __iter__(self) -> Iterator[PageHistory]:
+        if self._index is None:
+            self._index = self._first_pass()
+        split = SplitPages(self._index)
         depth_page = False
         depth = 0
         page_fields: dict = {}
         buf: _PageBuffer | None = None
+        block: Block | None = None
+        top: tuple[int, int] | None = None  # the block's newest revision, (timestamp, rev_id)
         last_progress = 0
         if self._pending_start is not None:
             pending, self._pending_start = self._pending_start, None
@@ -582,6 +412,8 @@ class DumpReader:
                     depth = 0
                     page_fields = {}
                     buf = _PageBuffer()
+                    block = None
+                    top = None
                 elif depth_page:
                     depth += 1
                 continue
@@ -593,7 +425,14 @@ class DumpReader:
                     self._root.clear()  # log items are not carried by a revision bundle
                 continue
             if name == "revision":
-                buf.add(self._parse_revision(elem, page_fields))  # type: ignore[union-attr]
+                if block is None:
+                    block = self._block(page_fields)
+                rev = self._parse_revision(elem, page_fields)
+                top = max(top, (rev.timestamp, rev.rev_id)) if top else (rev.timestamp, rev.rev_id)
+                if block.blocks > 1:
+                    split.add(block.kid, rev)
+                else:
+                    buf.add(rev)  # type: ignore[union-attr]
                 elem.clear()
             elif name == "upload":
                 self._parse_upload(elem)
@@ -605,20 +444,47 @@ class DumpReader:
                     page_fields[name] = elem.text or ""
             elif name == "page":
                 depth_page = False
-                page = self._make_page(page_fields)
-                assert buf is not None
-                yield PageHistory(page, buf.sorted(), buf.count)
-                buf = None
+                if block is None:
+                    block = self._block(page_fields)
+                page = self._make_page(page_fields, block)
                 self._root.clear()
+                if block.blocks == 1:
+                    assert buf is not None
+                    yield PageHistory(page, buf.sorted(), buf.count)
+                elif split.block_done(block.kid, page.namespace, page.title, page.redirect, top):
+                    yield self._merged(split, block)
+                buf = None
                 if self._progress and self._stream.count - last_progress > (1 << 20):
-                    self._progress(self._stream.count)
+                    self._report()
                     last_progress = self._stream.count
         if depth_page:
             raise DumpError(
                 f"{os.path.basename(self.path)} ends inside a <page>", hint="The dump is truncated. " + _HINT_DUMP
             )
+        for kid in split.unfinished():
+            yield self._merged(split, Block(kid, PageId(0), 0))
         if self._progress:
-            self._progress(self._stream.count)
+            self._progress(self._size)
+
+    def _merged(self, split: SplitPages, block: Block) -> PageHistory:
+        ns, title, redirect, count, revisions = split.take(block.kid)
+        pid = self._index.lookup(title).page_id  # type: ignore[union-attr]
+        return PageHistory(Page(pid, ns, title, redirect), revisions, count)
+
+    def _block(self, f: dict) -> Block:
+        """Which page this ``<page>`` block belongs to (pass 1 said); sets its page id."""
+        title = f.get("title")
+        if not title:
+            raise DumpError("a <page> has no <title> before its revisions", hint=_HINT_DUMP)
+        block = self._index.lookup(title)  # type: ignore[union-attr]
+        if block is None:  # pass 1 misread this block (markup in a comment): on its own
+            try:
+                pid = int(f["id"])
+            except (KeyError, ValueError):
+                pid = synthetic_id("page", title_key(title))
+            block = Block(0, PageId(pid), 1)
+        f["page_id"] = block.page_id
+        return block
 
     def _parse_upload(self, elem) -> None:
         f: dict = {}
@@ -644,21 +510,16 @@ class DumpReader:
                 f[n] = c.text if c.text is not None else ""
         self.files.add(f, contents)
 
-    def _make_page(self, f: dict) -> Page:
-        title = f.get("title")
-        if not title:
-            raise DumpError("a <page> has no <title>", hint=_HINT_DUMP)
-        try:
-            page_id = int(f["id"])
-        except (KeyError, ValueError):
-            raise DumpError(f"page {title!r} has no valid <id>", hint="Dumps without page ids cannot show moves; " + _HINT_DUMP) from None
+    def _make_page(self, f: dict, block: Block) -> Page:
+        title = f["title"]
         ns = f.get("ns")
-        namespace = int(ns) if ns not in (None, "") else self._namespace_of(title)
-        return Page(PageId(page_id), namespace, title, f.get("redirect"))
+        try:
+            namespace = int(ns) if ns not in (None, "") else self._namespace_of(title)
+        except ValueError:
+            raise DumpError(f"page {title!r} has a malformed <ns> {ns!r}", hint=_HINT_DUMP) from None
+        return Page(block.page_id, namespace, title, f.get("redirect"))
 
     def _parse_revision(self, elem, page_fields: dict) -> Revision:
-        if "id" not in page_fields:
-            raise DumpError("a <revision> comes before its page's <id>", hint=_HINT_DUMP)
         rev_id = parent_id = None
         timestamp = None
         user = None
@@ -731,17 +592,14 @@ class DumpReader:
                 slots.append(
                     Slot(role, _child_text(c, "model") or "", _child_text(c, "format") or "", ctext)
                 )
-        page_id = int(page_fields["id"])
-        try:
-            rid = int(rev_id)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise DumpError(f"a revision of page {page_id} has no valid <id>", hint=_HINT_DUMP) from None
+        page_id = page_fields["page_id"]
+        what = f"revision {rev_id}" if rev_id else f"a revision of {page_fields['title']!r}"
         if not timestamp:
-            raise DumpError(f"revision {rid} has no <timestamp>", hint=_HINT_DUMP)
+            raise DumpError(f"{what} has no <timestamp>", hint=_HINT_DUMP)
         try:
             ts = parse_timestamp(timestamp)
         except ValueError:
-            raise DumpError(f"revision {rid} has a malformed timestamp {timestamp!r}", hint=_HINT_DUMP) from None
+            raise DumpError(f"{what} has a malformed timestamp {timestamp!r}", hint=_HINT_DUMP) from None
         if not text_seen and not deleted & Deleted.TEXT:
             text = ""
         if text is None and not deleted & Deleted.TEXT:
@@ -749,7 +607,16 @@ class DumpReader:
         # The dump's sha1 is of the text as stored; ours is recomputed from what we carry.
         # When the text is hidden we keep the dump's sha1 so the revision stays identifiable.
         if text is not None:
-            sha1 = ""
+            sha1 = text_sha1(text)
+        if rev_id is None:
+            # No <id> (schema 0.3 exports): one from what MediaWiki's importer knows a
+            # revision by, so the same revision listed twice is kept once, as it does.
+            rid = synthetic_id("rev", title_key(page_fields["title"]), ts, sha1)
+        else:
+            try:
+                rid = int(rev_id)
+            except ValueError:
+                raise DumpError(f"a revision of {page_fields['title']!r} has a malformed <id> {rev_id!r}", hint=_HINT_DUMP) from None
         try:
             pid = int(parent_id) if parent_id else None
         except ValueError:
