@@ -57,7 +57,7 @@ from .dump_files import HINT_DUMP, SPOOL_MARK, DumpFiles, _SpoolContents  # noqa
 from .dump_pages import Block, PageIndex, SplitPages, index_pages, title_key
 
 SUPPORTED_SCHEMAS = ("0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10", "0.11")
-SPILL_BYTES = 64 * 1024 * 1024
+SPILL_BYTES = 16 * 1024 * 1024  # as make's history spool (history.SPOOL_BYTES): one long page costs disk, not RAM
 # The first pass's part of the reading time, by codec (benchmarks/split_pages.py): the
 # progress bar's first stretch. bz2 and xz are copied to zstd in the first pass (below).
 FIRST_PASS_SHARE = {"plain": 0.05, "zstd": 0.05, "gzip": 0.1, "bzip2": 0.35, "xz": 0.3}
