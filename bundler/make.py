@@ -30,7 +30,7 @@ from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES,
 from .files import FilesSent, FileSource, carry_files
 from .errors import BasisError, UsageError, WrongPeerError
 from .manifest import read_manifest
-from .model import FRESH_IDS, LOCAL_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
+from .model import FRESH_IDS, LOCAL_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys, rkey
 from .records import FrameBuilder
 from .sources.dump import PageHistory
 from .state import Sent, Side
@@ -44,6 +44,26 @@ def mkey(rev: Revision) -> int:
         h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
     h.update(b"1" if rev.comment is None else b"0")
     return struct.unpack(">q", h.digest())[0] >> 1
+
+
+def partial_rkeys(revs: list[Revision], held: dict[int, tuple[int, int]]) -> list[int]:
+    """``rkey`` of each revision of a partial history (``PageHistory.partial``): a
+    revision the peer holds under its id gets that key; a new one the first
+    occurrence whose key is neither held nor given to an earlier revision here. For a
+    page whose held revisions were keyed by ``page_rkeys``, this gives each new
+    revision the key the whole history would."""
+    by_id = {rid: k for k, (rid, _m) in held.items()}
+    taken = set(held)
+    keys = []
+    for rev in revs:
+        n = 0
+        k = rkey(rev, 0)
+        while k in taken and by_id.get(rev.rev_id) != k:
+            n += 1
+            k = rkey(rev, n)
+        taken.add(k)
+        keys.append(k)
+    return keys
 
 
 def _renumber(rev: Revision, rev_id: int, page_id: int, ids: dict[int, int]) -> Revision:
@@ -86,7 +106,8 @@ def _match_page(st, ph: PageHistory, read: Callable[[PageHistory], list[Revision
     view = st.view_page(src.page_id)
     held = st.view_revs(src.page_id) if view is not None else {}
     if ph.rev_ids is not None:
-        if view is not None and not view[2] and view[1] == src.title and ph.rev_ids <= {rid for rid, _m in held.values()}:
+        if view is not None and not view[2] and view[1] == src.title and not ph.changed \
+                and ph.rev_ids <= {rid for rid, _m in held.values()}:
             st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (src.page_id,))
             return None, view, held, None
         if view is not None or not peer_sends:
@@ -332,7 +353,7 @@ def make_bundle(
                 # vandalised text. (Only held ones: a frame's dictionary can hold
                 # only texts the receiver has before it decodes the frame.)
                 by_sha1: dict[str, tuple[int, str]] = {}
-                for rev, k in zip(revs, page_rkeys(revs)):
+                for rev, k in zip(revs, partial_rkeys(revs, held) if ph.partial else page_rkeys(revs)):
                     if k in held:
                         hid, hm = held[k]
                         ids[rev.rev_id] = hid
@@ -488,7 +509,8 @@ def make_bundle(
             # (Not after --until or with pages left for later: the next bundle must read
             # them, so it lists every page.)
             if source is not None and source.mark is not None and until is None and not deferred:
-                st.record_source_mark(peer.wiki_id, seq, source.mark)
+                st.record_source_mark(peer.wiki_id, seq, source.mark, source.top_rev_id, source.top_page_id,
+                                      source.verified)
         # Named only once the state knows it (a kill in between leaves a recorded
         # bundle that never appeared: the next make simply builds on the same basis).
         writer.publish()
