@@ -71,7 +71,7 @@ def make(
                             since=since, full=full, cont=cont, allow_deletions=allow_deletions, latest_only=latest_only,
                             until=until_ts, checks=checks)
     _report(res, client, side, part_size=part_size, max_size=max_size, as_json=as_json, skipped=skipped,
-            drift=checks.get("drift"))
+            drift=checks.get("drift"), verify_asked=verify)
 
 
 def make_from_side(side: Side, out_path: str, *, to: str):
@@ -137,7 +137,8 @@ def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, ski
     return res, client
 
 
-def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skipped: list, drift=None) -> None:
+def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skipped: list, drift=None,
+            verify_asked: bool = False) -> None:
     parts: list[str] = []
     if part_size:
         from ..parts import split_bundle
@@ -159,6 +160,8 @@ def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skip
         "api_requests": client.requests if client is not None else None,
         "api_bytes": client.bytes_received if client is not None else None,
     }
+    if verify_asked and drift is None:
+        info["verify"] = None
     if drift is not None:
         info["verify"] = {"lacking_revisions": drift.lacking_revs, "lacking_pages": len(drift.lacking_pages),
                           "extra_revisions": drift.extra_revs, "extra_pages": len(drift.extra_pages)}
@@ -192,6 +195,9 @@ def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skip
             )
         else:
             out.print("Verified against the wiki: the peer holds every revision it shows.")
+    elif verify_asked:
+        out.print("[yellow]--verify compared nothing:[/] a first or --full bundle carries every page anyway, and a wiki "
+                  "that takes updates from the peer renumbered what it imported (its ids are not the peer's).")
     if res.deferred:
         out.print(
             f"[yellow]{res.deferred:,} pages did not fit in {escape(max_size or '')}[/] and wait for the next bundle: "

@@ -124,7 +124,9 @@ class ApiSource:
         if prev is None:
             return self._every_page(state, peer, basis_seq, newest)
         titles: set[str] = set()
-        deleted: set[str] = set()
+        deleted: set[str] = set()  # titles of deleted pages whose id the log does not give
+        deleted_ids: set[int] = set()
+        log_deleted: set[str] = set()
         moves: list[tuple[str, str]] = []
         files: set[str] = set()
         for e in self.client.iter_logevents(None, prev.wiki_time - SLACK):
@@ -134,7 +136,13 @@ class ApiSource:
                 if ns == FILE_NS and title:
                     files.add(file_title_to_name(str(title)))  # uploads, overwrites, reverts, file moves ...
             if e.type == "delete" and e.action in ("delete", "delete_redir"):
-                deleted.add(e.title)
+                # By the page's id: the log is read from a little before the basis was
+                # made, and a title deleted then may have been made again since.
+                log_deleted.add(e.title)
+                if e.page_id:
+                    deleted_ids.add(e.page_id)
+                else:
+                    deleted.add(e.title)
             elif (e.type, e.action) in _REREAD:
                 titles.add(e.title)
                 if e.params.get("dest_title"):  # a history merge: the revisions went there
@@ -156,14 +164,19 @@ class ApiSource:
         # ones leave gaps: the probe goes on at least up to the newest id anyone can see
         # (the newest revision by time, and the deleted revisions of pages the log says
         # were deleted).
-        gone = self.client.deleted_revision_ids(sorted(deleted)) if deleted else []
+        gone = self.client.deleted_revision_ids(sorted(log_deleted)) if log_deleted else []
         lower = max([newest, *(gone or ())])
         new = self._new_since(prev.top_rev_id, lower, unseen_gap=gone is None)
         new_pages = self._pages_above(prev.top_page_id or 0, max(new, default=0))
         every = self.verify_every
         if self.verify or (every > 0 and (state.bundles_since_verified(peer, basis_seq) + 1 >= every or self._small())):
-            self._reconcile(state, peer, basis_seq, prev.top_rev_id, deleted)
+            self._reconcile(state, peer, basis_seq, prev.top_rev_id, log_deleted)
         extra = {title for _pid, title in self.drift.extra_pages} if self.drift else set()
+        state.set_view(peer, state.chain(peer, basis_seq) + state.received_chain(peer))
+        for pid in deleted_ids:
+            view = state.view_page(self.ids.page(pid) if self.ids else pid)
+            if view is not None and not view[2]:
+                deleted.add(view[1])  # the title the peer knows it by (it may have moved since)
         return self._changed(new, new_pages, titles), deleted | extra
 
     def _every_page(self, state, peer: str, basis_seq: int, newest: int):
@@ -265,7 +278,11 @@ class ApiSource:
         peer holds), texts fetched by revision id, 50 a request across pages."""
         batch: list[tuple[_NewRevs, list[int]]] = []
         size = 0
+        whole = os.environ.get("WIKIBUNDLE_API_READ") == "whole-pages"  # the former way, for benchmarks/api_requests.py
         for n in pages:
+            if whole:
+                yield PageHistory(n.page, self._clean(self.client.page_revisions(n.page.title), n.page.page_id), 0, None)
+                continue
             plan = self._plan(n)
             if plan is None:
                 yield self._read(n.page)
