@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+import sqlite3
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from ..mediawiki import MediaWikiClient
@@ -74,12 +75,38 @@ SLACK = int(os.environ.get("WIKIBUNDLE_API_SLACK", "120"))  # seconds before the
 VERIFY_EVERY = 10  # bundles between two automatic reconciliations (bundle make --verify-every)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _NewRevs:
-    """The new revisions of one page, from the id listing (no text yet)."""
+    """The new revisions of one page, from the id listing (no text yet): (rev_id, parent_id)."""
 
     page: Page
-    revs: list[Revision] = field(default_factory=list)
+    revs: list[tuple[int, int | None]]
+
+
+class _NewListing:
+    """The revisions above the top, from the id listing, in a temporary SQLite file (an
+    import of a million revisions does not fill memory); read back page by page."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect("")  # "": a private temporary file, removed on close
+        self.db.execute("CREATE TABLE new_revs (rev_id INTEGER PRIMARY KEY, parent_id INTEGER, page_id INTEGER NOT NULL,"
+                        " namespace INTEGER NOT NULL, title TEXT NOT NULL)")
+        self.db.execute("CREATE INDEX new_revs_page ON new_revs(page_id)")
+        self.page_ids: set[int] = set()
+
+    def add(self, page: Page, rev: Revision) -> None:
+        self.db.execute("INSERT OR REPLACE INTO new_revs VALUES (?,?,?,?,?)",
+                        (rev.rev_id, rev.parent_id, page.page_id, page.namespace, page.title))
+        self.page_ids.add(page.page_id)
+
+    def page(self, page_id: int) -> Page:
+        ns, title = self.db.execute("SELECT namespace, title FROM new_revs WHERE page_id=? LIMIT 1", (page_id,)).fetchone()
+        return Page(PageId(page_id), ns, title)
+
+    def pages(self, skip: set[int]) -> Iterator[_NewRevs]:
+        for pid in sorted(self.page_ids - skip):
+            revs = self.db.execute("SELECT rev_id, parent_id FROM new_revs WHERE page_id=? ORDER BY rev_id", (pid,))
+            yield _NewRevs(self.page(pid), [(r, p) for r, p in revs])
 
 
 class ApiSource:
@@ -167,7 +194,7 @@ class ApiSource:
         gone = self.client.deleted_revision_ids(sorted(log_deleted)) if log_deleted else []
         lower = max([newest, *(gone or ())])
         new = self._new_since(prev.top_rev_id, lower, unseen_gap=gone is None)
-        new_pages = self._pages_above(prev.top_page_id or 0, max(new, default=0))
+        new_pages = self._pages_above(prev.top_page_id or 0, max(new.page_ids, default=0))
         every = self.verify_every
         if self.verify or (every > 0 and (state.bundles_since_verified(peer, basis_seq) + 1 >= every or self._small())):
             self._reconcile(state, peer, basis_seq, prev.top_rev_id, log_deleted)
@@ -227,16 +254,16 @@ class ApiSource:
             if not last and i > lower:
                 return
 
-    def _new_since(self, top_rev: int, lower: int, *, unseen_gap: bool) -> dict[int, _NewRevs]:
-        """The revisions above ``top_rev`` (ids and parents, no text), by page; sets the new top."""
+    def _new_since(self, top_rev: int, lower: int, *, unseen_gap: bool) -> _NewListing:
+        """The revisions above ``top_rev`` (ids and parents, no text); sets the new top."""
         if unseen_gap:
             lower += self.client.revids_per_request  # deleted revisions we cannot see: one batch more
-        by_page: dict[int, _NewRevs] = {}
+        listing = _NewListing()
         for page, rev in self._probe(top_rev + 1, lower):
-            by_page.setdefault(page.page_id, _NewRevs(page)).revs.append(rev)
+            listing.add(page, rev)
             top_rev = max(top_rev, rev.rev_id)
         self.top_rev_id = top_rev
-        return by_page
+        return listing
 
     def _pages_above(self, top_page: int, newest: int) -> list[Page]:
         """Pages above ``top_page`` (``prop=info&pageids=``). A page is made with a
@@ -256,24 +283,25 @@ class ApiSource:
         self.top_page_id = max(top_page, newest)
         return found
 
-    def _changed(self, new: dict[int, _NewRevs], new_pages: list[Page], titles: set[str]) -> Iterator[PageHistory]:
+    def _changed(self, new: _NewListing, new_pages: list[Page], titles: set[str]) -> Iterator[PageHistory]:
         """Pages the log names, pages above the top without new revisions and pages that
         drifted (--verify) are read whole; the others are their new revisions and the
         base the peer holds (``_new_revisions``)."""
         done: set[int] = set()
         drifted = set(self.drift.lacking_pages) if self.drift else set()
         named = list(self.client.page_info(sorted(titles)).values()) if titles else []
-        known = {p.page_id for p in named} | set(new) | {p.page_id for p in new_pages}
-        reread = named + [p for p in new_pages if p.page_id not in new]
-        reread += [new[pid].page for pid in sorted(drifted & set(new))]
+        known = {p.page_id for p in named} | new.page_ids | {p.page_id for p in new_pages}
+        reread = named + [p for p in new_pages if p.page_id not in new.page_ids]
+        reread += [new.page(pid) for pid in sorted(drifted & new.page_ids)]
         reread += self.client.pages_by_id(sorted(drifted - known)) if drifted - known else []
         for p in reread:
             if p.page_id not in done:
                 done.add(p.page_id)
                 yield self._read(p)
-        yield from self._new_revisions([n for pid, n in new.items() if pid not in done])
+        yield from self._new_revisions(new.pages(done))
+        new.db.close()
 
-    def _new_revisions(self, pages: list[_NewRevs]) -> Iterator[PageHistory]:
+    def _new_revisions(self, pages: Iterable[_NewRevs]) -> Iterator[PageHistory]:
         """Each page's new revisions with the revision they were made on (the base the
         peer holds), texts fetched by revision id, 50 a request across pages."""
         batch: list[tuple[_NewRevs, list[int]]] = []
@@ -298,10 +326,10 @@ class ApiSource:
         """The ids to fetch with text for a page with new revisions, or None when it must
         be read whole (an offline wiki's ids, a revision of ours, a base the peer lacks,
         a page new to the peer that has older revisions)."""
-        if self.ids is not None or self._state is None or any(r.rev_id in self.own for r in n.revs):
+        if self.ids is not None or self._state is None or any(rid in self.own for rid, _p in n.revs):
             return None
-        new_ids = {r.rev_id for r in n.revs}
-        bases = {r.parent_id for r in n.revs if r.parent_id and r.parent_id not in new_ids}
+        new_ids = {rid for rid, _p in n.revs}
+        bases = {p for _r, p in n.revs if p and p not in new_ids}
         view = self._state.view_page(n.page.page_id)
         if view is None or view[2]:
             return None if bases else sorted(new_ids)  # a new page: its revisions are its history
