@@ -94,9 +94,9 @@ class _NewListing:
         self.db.execute("CREATE INDEX new_revs_page ON new_revs(page_id)")
         self.page_ids: set[int] = set()
 
-    def add(self, page: Page, rev: Revision) -> None:
+    def add(self, page: Page, rev_id: int, parent_id: int | None) -> None:
         self.db.execute("INSERT OR REPLACE INTO new_revs VALUES (?,?,?,?,?)",
-                        (rev.rev_id, rev.parent_id, page.page_id, page.namespace, page.title))
+                        (rev_id, parent_id, page.page_id, page.namespace, page.title))
         self.page_ids.add(page.page_id)
 
     def page(self, page_id: int) -> Page:
@@ -235,9 +235,9 @@ class ApiSource:
         self.verified = True
 
     def _probe(self, start: int, lower: int, *, collect: bool = True) -> Iterator:
-        """Revisions with ids from ``start`` up, no text: until a whole batch is missing
-        above ``lower`` (deleted revisions leave gaps below it). Yields (page, revision),
-        or only the ids found when not ``collect``.
+        """Revisions with ids from ``start`` up (ids only): until a whole batch is missing
+        above ``lower`` (deleted revisions leave gaps below it). Yields (page, rev_id,
+        parent_id), or only the ids found when not ``collect``.
 
         Each missing id costs ~40 bytes of ``badrevids``: a batch asks for the ids up to
         ``lower``, and twice as many as the last batch found, at least ``PROBE_TAIL``,
@@ -247,9 +247,9 @@ class ApiSource:
         while True:
             size = min(step, max(PROBE_TAIL, lower - i + 1, 2 * last))
             last = 0
-            for page, rev in self.client.revisions_by_id(range(i, i + size), content=False):
+            for page, rev_id, parent_id in self.client.revision_ids(range(i, i + size)):
                 last += 1
-                yield (page, rev) if collect else rev.rev_id
+                yield (page, rev_id, parent_id) if collect else rev_id
             i += size
             if not last and i > lower:
                 return
@@ -259,9 +259,9 @@ class ApiSource:
         if unseen_gap:
             lower += self.client.revids_per_request  # deleted revisions we cannot see: one batch more
         listing = _NewListing()
-        for page, rev in self._probe(top_rev + 1, lower):
-            listing.add(page, rev)
-            top_rev = max(top_rev, rev.rev_id)
+        for page, rev_id, parent_id in self._probe(top_rev + 1, lower):
+            listing.add(page, rev_id, parent_id)
+            top_rev = max(top_rev, rev_id)
         self.top_rev_id = top_rev
         return listing
 
@@ -362,7 +362,8 @@ class ApiSource:
             rev_ids = None if ids or (self.drift and latest.page.page_id in self.drift.lacking_pages) \
                 else frozenset({latest.rev_id})
             self.top_page_id = max(self.top_page_id or 0, latest.page.page_id)
-            yield PageHistory(page, self._lacking(latest.page), 0, rev_ids)
+            yield PageHistory(page, self._clean(self.client.page_revisions(latest.page.title), latest.page.page_id),
+                              0, rev_ids)
 
     def _read(self, p: Page) -> PageHistory:
         """A page read whole (its ids; texts only where the peer lacks them). Its ids are
