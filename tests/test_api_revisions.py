@@ -18,7 +18,7 @@ from bundler.mediawiki import MediaWikiClient
 from bundler.model import Page, PageId, RevId, Revision, page_rkeys, rkey
 from bundler.sources.dump import open_dump
 from bundler.state import Side
-from helpers import LDNONT, run_cli, store_history
+from helpers import LDNONT, cli_sides, run_cli, store_history  # noqa: F401
 from mediawiki_harness import BOT_GRANTS
 from test_api_source import api_history
 
@@ -225,3 +225,12 @@ def test_partial_history_keys_are_the_whole_historys_keys():
     twin = [_rev(1, 5, "x"), _rev(2, 5, "x")]
     held = {rkey(twin[0], 0): (1, 0), rkey(twin[1], 1): (2, 0)}
     assert partial_rkeys([twin[1], _rev(3, 5, "x")], held) == [rkey(twin[1], 1), rkey(twin[0], 2)]
+
+
+def test_verify_on_a_side_without_a_mediawiki_is_a_usage_error(cli_sides):
+    """--verify compares a MediaWiki's listing: on a side whose wiki is its own store it
+    says so, with a hint, and makes nothing."""
+    tmp, hq, _school = cli_sides
+    r = run_cli("make", "-C", hq, "--out", tmp / "b.bundle", "--verify", code=2)
+    assert "--verify" in r.output and "hint:" in r.output
+    assert not (tmp / "b.bundle").exists()

@@ -2,20 +2,32 @@
 
 Two ways to find what changed, chosen per bundle (``for_basis``):
 
-* **Since the basis** (the usual case): the wiki's clock was noted when the
-  basis bundle was made (``source_marks``); the pages with a revision since then
-  (``list=allrevisions`` without content, 500 per request) and the log since
-  then (``list=logevents``, every type: deletions, restores, imports, history
-  merges and revision deletions — whose revisions may carry any timestamp —
-  and moves) name every page that can differ. Only those pages' histories are
-  read; deletions come from the delete log, not from absence. Two minutes of
-  slack cover saves in flight when the clock was read.
-* **Every page** (a first bundle, ``--full``, a basis made before marks were kept,
+* **Since the basis** (the usual case). The basis bundle noted the wiki's clock and
+  the highest revision and page id it saw (``State.source_tops``). Ids only grow,
+  whatever the timestamps (``importDump.php`` keeps an archive's old ones and logs
+  nothing), so every revision above the top is new: they are listed by id
+  (``prop=revisions&revids=``, ids only) up past the newest id known to exist —
+  the newest revision by time, the deleted revisions of pages deleted since —
+  because deletions leave gaps. Their texts, and the revision each page's new ones
+  were made on (the base the peer holds), are then fetched by id, 50 a request
+  across pages: a *partial* history (``PageHistory.partial``, ``make.partial_rkeys``).
+  The log since the clock (``list=logevents``, two minutes of slack for saves in
+  flight) gives deletions (by page id), moves, and the pages whose history changed
+  below the top — restores, history merges (revisions change page, ids stay),
+  imports, revision deletions (visibility) — which are re-read: their ids first,
+  then only the texts the peer lacks (``_lacking``).
+* **Every page** (a first bundle, ``--full``, a basis made before tops were kept,
   or a log entry whose title is hidden and so cannot be followed): each page is
   listed with its current revision (``generator=allpages``, one request per 500
   pages); a page whose current revision the peer already holds costs nothing
   more, the others' histories are read, and a page the peer holds that is not
   listed is gone. This never misses a deletion, whatever the logs say.
+
+**Reconciliation** (``--verify``, every ``verify_every``-th bundle, or a wiki whose id
+listing is one request): every revision id up to the basis's top
+(``list=allrevisions`` without content) against the peer's view (``State.drift``):
+pages holding revisions the peer lacks are re-read, pages it holds that the wiki no
+longer has are deleted. It finds what detection missed or the state got wrong.
 
 MediaWiki ids are stable, so pages are matched by page id and revisions by id
 (``PageHistory.rev_ids``), as for the embedded store. On a side that takes
