@@ -234,3 +234,19 @@ def test_verify_on_a_side_without_a_mediawiki_is_a_usage_error(cli_sides):
     r = run_cli("make", "-C", hq, "--out", tmp / "b.bundle", "--verify", code=2)
     assert "--verify" in r.output and "hint:" in r.output
     assert not (tmp / "b.bundle").exists()
+
+
+def test_bundles_since_the_last_reconciliation_are_counted_along_the_chain(tmp_path):
+    """--verify-every N: the state counts the bundles since the last verified one along
+    the basis chain (a bundle made on another basis does not count), and remembers the
+    tops each bundle saw (migration 0007)."""
+    from bundler.state import Sent, State
+
+    st = State(str(tmp_path / "state.sqlite"))
+    with st.transaction():
+        for seq, basis in ((1, 0), (2, 1), (3, 2), (4, 2)):  # 4 is made on 2 as well: 3 is not its basis
+            st.record_sent(Sent("peer", seq, bytes(16), basis, 0, "", False, None))
+            st.record_source_mark("peer", seq, 1000 + seq, 10 * seq, seq, verified=seq == 1)
+    assert st.source_tops("peer", 3).top_rev_id == 30 and st.source_tops("peer", 3).top_page_id == 3
+    assert st.source_mark("peer", 3) == 1003
+    assert [st.bundles_since_verified("peer", s) for s in (1, 2, 3, 4)] == [0, 1, 2, 2]
