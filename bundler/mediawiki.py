@@ -157,7 +157,6 @@ class WikiInfo:
     groups: frozenset[str]
     rights: frozenset[str]
     general: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    edits: int = -1  # the wiki's edit count (siteinfo statistics; -1 when not given), a size hint
 
     @property
     def apihighlimits(self) -> bool:
@@ -488,7 +487,7 @@ class MediaWikiClient:
 
     def siteinfo(self) -> WikiInfo:
         data = self._call(
-            {"action": "query", "meta": "siteinfo|userinfo", "siprop": "general|namespaces|statistics",
+            {"action": "query", "meta": "siteinfo|userinfo", "siprop": "general|namespaces",
              "uiprop": "rights|groups"}
         )
         q = data["query"]
@@ -507,7 +506,6 @@ class MediaWikiClient:
             site=site, version=g.get("generator", ""), server=g.get("server", ""),
             user=u.get("name", ""), user_id=int(u.get("id", 0)),
             groups=frozenset(u.get("groups", ())), rights=frozenset(u.get("rights", ())), general=g,
-            edits=int((q.get("statistics") or {}).get("edits", -1)),
         )
 
     def iter_allrevisions(

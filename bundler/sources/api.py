@@ -229,8 +229,9 @@ class ApiSource:
         return self.pages(), None
 
     def _small(self) -> bool:
-        """A wiki whose whole id listing takes one request: reconciling costs nothing."""
-        return 0 <= self.info.edits <= (5000 if self.info.apihighlimits else 500)
+        """A wiki whose whole id listing takes one request: reconciling costs nothing.
+        (Ids are never fewer than the revisions, whatever the site statistics say.)"""
+        return (self.top_rev_id or 0) <= (5000 if self.info.apihighlimits else 500)
 
     def _reconcile(self, state, peer: str, basis_seq: int, top_rev: int, deleted: set[str]) -> None:
         """The wiki's every revision id up to ``top_rev`` (what the basis saw) against the
