@@ -189,10 +189,9 @@ def test_one_edit_reads_the_new_revision_and_its_base_not_the_history(sync):
         site = d.siteinfo
     sync.import_dump([(page, revs)], "page.xml", site)
     sync.carry("--verify-every", "0")
-    title = next(iter(p for p in api_history(sync.client) if p != "Main Page"))
-    text = sync.client.page_revisions(title).__iter__()
-    latest = list(text)[-1].text
-    sync.client.edit(title, latest + "\nOne more line.\n", "one edit")
+    title = next(p for p in api_history(sync.client) if p != "Main Page")
+    *_older, latest = sync.client.page_revisions(title)
+    sync.client.edit(title, latest.text + "\nOne more line.\n", "one edit")
     info = sync.carry("--verify-every", "0")
     assert info["revisions"] == 1
     history_bytes = sum(len((r.text or "").encode()) for r in revs)
