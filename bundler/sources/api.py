@@ -154,12 +154,15 @@ class ApiSource:
         if _version(self.info.version) < (1, 27):
             self.mark = self.client.server_time()
             return self.pages(), None  # no list=allrevisions before 1.27 (an unknown list is only a warning)
-        self.mark, newest = self.client.clock()
         prev = state.source_tops(peer, basis_seq) if basis_seq else None
         if prev is not None and prev.top_rev_id is None:
             prev = None  # a basis made before tops were kept (0007)
         if os.environ.get("WIKIBUNDLE_API_READ") == "every-page":  # the baseline, for benchmarks/api_requests.py
             prev = None
+        # The clock, the newest id by time, and the revisions saved since the basis's
+        # clock (less the slack): also those whose ids were taken before the basis read
+        # its top but that were committed after (a database may commit out of order).
+        self.mark, newest, recent = self.client.clock(prev.wiki_time - SLACK if prev else None)
         if prev is None:
             return self._every_page(state, peer, basis_seq, newest)
         titles: set[str] = set()
@@ -206,6 +209,9 @@ class ApiSource:
         gone = self.client.deleted_revision_ids(sorted(log_deleted)) if log_deleted else []
         lower = max([newest, *(gone or ())])
         new = self._new_since(prev.top_rev_id, lower, unseen_gap=gone is None)
+        for page, rev_id, parent_id in recent:
+            if rev_id <= prev.top_rev_id:  # (those above are listed already) the peer may hold it: see _plan
+                new.add(page, rev_id, parent_id)
         new_pages = self._pages_above(prev.top_page_id or 0, max(new.page_ids, default=0))
         every = self.verify_every
         if self.verify or (every > 0 and (state.bundles_since_verified(peer, basis_seq) + 1 >= every or self._small())):
@@ -328,6 +334,8 @@ class ApiSource:
             if plan is None:
                 yield self._read(n.page)
                 continue
+            if not plan:
+                continue  # every revision listed is held
             batch.append((n, plan))
             size += len(plan)
             if size >= CONTENT_PER_REQUEST:
@@ -341,12 +349,14 @@ class ApiSource:
         a page new to the peer that has older revisions)."""
         if self.ids is not None or self._state is None or any(rid in self.own for rid, _p in n.revs):
             return None
-        new_ids = {rid for rid, _p in n.revs}
-        bases = {p for _r, p in n.revs if p and p not in new_ids}
         view = self._state.view_page(n.page.page_id)
-        if view is None or view[2]:
+        alive = view is not None and not view[2]
+        held = {rid for rid, _m in self._state.view_revs(n.page.page_id).values()} if alive else set()
+        revs = [(r, p) for r, p in n.revs if r not in held]  # (the recent ones below the top: mostly held)
+        new_ids = {r for r, _p in revs}
+        bases = {p for _r, p in revs if p and p not in new_ids}
+        if not alive:
             return None if bases else sorted(new_ids)  # a new page: its revisions are its history
-        held = {rid for rid, _m in self._state.view_revs(n.page.page_id).values()}
         if not bases <= held:
             return None
         return sorted(new_ids | bases)
