@@ -30,7 +30,7 @@ from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES,
 from .files import FilesSent, FileSource, carry_files
 from .errors import BasisError, UsageError, WrongPeerError
 from .manifest import read_manifest
-from .model import FRESH_IDS, LOCAL_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys
+from .model import FRESH_IDS, LOCAL_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, page_rkeys, rkey
 from .history import History, history_of
 from .records import FrameBuilder
 from .sources.dump import PageHistory
@@ -45,6 +45,26 @@ def mkey(rev: Revision) -> int:
         h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
     h.update(b"1" if rev.comment is None else b"0")
     return struct.unpack(">q", h.digest())[0] >> 1
+
+
+def partial_rkeys(revs: Iterable[Revision], held: dict[int, tuple[int, int]]) -> list[int]:
+    """``rkey`` of each revision of a partial history (``PageHistory.partial``): a
+    revision the peer holds under its id gets that key; a new one the first
+    occurrence whose key is neither held nor given to an earlier revision here. For a
+    page whose held revisions were keyed by ``page_rkeys``, this gives each new
+    revision the key the whole history would."""
+    by_id = {rid: k for k, (rid, _m) in held.items()}
+    taken = set(held)
+    keys = []
+    for rev in revs:
+        n = 0
+        k = rkey(rev, 0)
+        while k in taken and by_id.get(rev.rev_id) != k:
+            n += 1
+            k = rkey(rev, n)
+        taken.add(k)
+        keys.append(k)
+    return keys
 
 
 def _renumber(rev: Revision, rev_id: int, page_id: int, ids: dict[int, int]) -> Revision:
@@ -74,7 +94,7 @@ def _seen(st, page_id: int) -> bool:
     return st.db.execute("SELECT 1 FROM seen_pages WHERE page_id=?", (page_id,)).fetchone() is not None
 
 
-def _match_page(st, ph: PageHistory, read: Callable[[PageHistory], tuple[History, list[int]]], fresh: _Fresh,
+def _match_page(st, ph: PageHistory, read: Callable[[PageHistory, dict], tuple[History, list[int]]], fresh: _Fresh,
                 peer_sends: bool):
     """Which page of the peer's this source page is: (page_id, view, held revisions,
     (history, keys) if it had to be read, else None).
@@ -88,14 +108,15 @@ def _match_page(st, ph: PageHistory, read: Callable[[PageHistory], tuple[History
     view = st.view_page(src.page_id)
     held = st.view_revs(src.page_id) if view is not None else {}
     if ph.rev_ids is not None:
-        if view is not None and not view[2] and view[1] == src.title and ph.rev_ids <= {rid for rid, _m in held.values()}:
+        if view is not None and not view[2] and view[1] == src.title and not ph.changed \
+                and ph.rev_ids <= {rid for rid, _m in held.values()}:
             st.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (src.page_id,))
             return None, view, held, None
         if view is not None or not peer_sends:
             return src.page_id, view, held, None
         # A page the peer does not know by this id may still be one it sent us (a page
         # made here from its return under another id): match by revisions below.
-    hist, keys = read(ph)
+    hist, keys = read(ph, held)
     claimed = _seen(st, src.page_id)
     if view is not None and not claimed and (not keys or any(k in held for k in keys)):
         return src.page_id, view, held, (hist, keys)
@@ -386,9 +407,11 @@ def make_bundle(
             if st.siteinfo_in_view() != si_json:
                 fb.siteinfo = siteinfo.to_wire()
                 si_sent = si_json
-            def read(ph: PageHistory) -> tuple[History, list[int]]:
+            def read(ph: PageHistory, held: dict) -> tuple[History, list[int]]:
                 hist = history_of(ph.revisions, until=until)
-                return hist, page_rkeys(hist.meta())
+                # A partial history (a MediaWiki's new revisions and their base) counts
+                # repeats of (timestamp, sha1) against what the peer holds of the page.
+                return hist, partial_rkeys(hist.meta(), held) if ph.partial else page_rkeys(hist.meta())
 
             for ph in pages:
                 pages_seen += 1
@@ -397,7 +420,7 @@ def make_bundle(
                 page_id, view, held, hist_keys = _match_page(st, ph, read, fresh, peer_sends)
                 if page_id is None:
                     continue  # (fast path) nothing new on a page the peer holds
-                hist, keys = hist_keys if hist_keys is not None else read(ph)
+                hist, keys = hist_keys if hist_keys is not None else read(ph, held)
                 try:
                     if not keys:
                         continue  # after --until: the page does not exist yet
@@ -539,7 +562,8 @@ def make_bundle(
             # (Not after --until or with pages left for later: the next bundle must read
             # them, so it lists every page.)
             if source is not None and source.mark is not None and until is None and not deferred:
-                st.record_source_mark(peer.wiki_id, seq, source.mark)
+                st.record_source_mark(peer.wiki_id, seq, source.mark, source.top_rev_id, source.top_page_id,
+                                      source.verified)
         # Named only once the state knows it (a kill in between leaves a recorded
         # bundle that never appeared: the next make simply builds on the same basis).
         writer.publish()

@@ -78,6 +78,9 @@ _RETRY_STATUS_UNSENT = frozenset({429, 503})
 _UNSENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 _ARV_PROP = "ids|timestamp|user|userid|comment|flags|sha1|content|size|contentmodel"
+# Without content: what make needs to tell held revisions from new ones (slotsha1:
+# the main slot's sha1, the text's, as ours; sha1 is of all slots).
+_META_PROP = "ids|timestamp|user|userid|comment|flags|sha1|size|slotsha1"
 _LE_PROP = "ids|title|type|user|userid|timestamp|comment|details"
 _II_PROP = "timestamp|user|userid|comment|url|size|sha1|mime|archivename"
 
@@ -263,6 +266,7 @@ class MediaWikiClient:
         }
         self._logged_in = False
         self._csrf: str | None = None
+        self._highlimits: bool | None = None
 
     def __repr__(self) -> str:
         who = self.user or "anonymous"
@@ -497,6 +501,7 @@ class MediaWikiClient:
             generator=g.get("generator", ""), case=g.get("case", "first-letter"), namespaces=namespaces,
         )
         u = q["userinfo"]
+        self._highlimits = "apihighlimits" in u.get("rights", ())
         return WikiInfo(
             site=site, version=g.get("generator", ""), server=g.get("server", ""),
             user=u.get("name", ""), user_id=int(u.get("id", 0)),
@@ -538,16 +543,125 @@ class MediaWikiClient:
             items.sort(key=lambda pr: (pr[1].timestamp, pr[1].rev_id))
             yield from items
 
-    def page_revisions(self, title: str, *, limit: int | str = "max") -> Iterator[Revision]:
-        """The full visible history of one page, oldest first; nothing if the page is missing."""
+    def page_revisions(self, title: str, *, limit: int | str = "max", content: bool = True) -> Iterator[Revision]:
+        """The full visible history of one page, oldest first; nothing if the page is missing.
+
+        Without ``content`` the revisions have no text (``text`` None, ``deleted`` as the
+        wiki says) and ``sha1`` is the main slot's, which is the sha1 of its text: 500
+        revisions a request (5,000 with apihighlimits) instead of 50, and no text bytes."""
         params = {
-            "prop": "revisions", "titles": title, "rvprop": _ARV_PROP, "rvslots": "main",
-            "rvlimit": limit, "rvdir": "newer",
+            "prop": "revisions", "titles": title, "rvprop": _ARV_PROP if content else _META_PROP,
+            "rvslots": "main", "rvlimit": limit, "rvdir": "newer",
         }
         for batch in self.query(params):
             for p in batch.get("query", {}).get("pages", ()):
                 for r in p.get("revisions", ()):
                     yield _revision(r, PageId(int(p["pageid"])))
+
+    def revisions_by_id(self, rev_ids: Iterable[int], *, content: bool = True) -> Iterator[tuple[Page, Revision]]:
+        """The given revisions (``prop=revisions&revids=``), page by page as the API groups
+        them; deleted or unknown ids are left out (the API's ``badrevids``). One request
+        per ``revids_per_request`` ids (continuation when the texts are large)."""
+        ids = list(rev_ids)
+        step = self.revids_per_request
+        for i in range(0, len(ids), step):
+            params = {"prop": "revisions", "revids": ids[i:i + step], "rvslots": "main",
+                      "rvprop": _ARV_PROP if content else _META_PROP}
+            for batch in self.query(params):
+                for p in batch.get("query", {}).get("pages", ()):
+                    if "pageid" not in p:  # a deleted page's revisions: also in badrevids
+                        continue
+                    page = Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
+                    for r in p.get("revisions", ()):
+                        yield page, _revision(r, page.page_id)
+
+    def revision_ids(self, rev_ids: Iterable[int]) -> Iterator[tuple[Page, RevId, RevId | None]]:
+        """(page, rev_id, parent_id) of the given revisions that exist (``rvprop=ids``: no
+        more than the ids, ~60 bytes a revision); deleted or unknown ids are left out."""
+        ids = list(rev_ids)
+        step = self.revids_per_request
+        for i in range(0, len(ids), step):
+            for batch in self.query({"prop": "revisions", "revids": ids[i:i + step], "rvprop": "ids"}):
+                for p in batch.get("query", {}).get("pages", ()):
+                    if "pageid" not in p:  # a deleted page's revisions: also in badrevids
+                        continue
+                    page = Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
+                    for r in p.get("revisions", ()):
+                        yield page, RevId(int(r["revid"])), RevId(int(r["parentid"])) if r.get("parentid") else None
+
+    @property
+    def revids_per_request(self) -> int:
+        """How many ids ``revids=`` (and ``pageids=``) take: 50, or 500 with apihighlimits."""
+        if self._highlimits is None:
+            self._highlimits = self.siteinfo().apihighlimits
+        return 500 if self._highlimits else 50
+
+    def clock(self, since_ts: int | None = None) -> tuple[int, int, Iterator[tuple[Page, RevId, RevId | None]]]:
+        """The wiki's clock now (as ``server_time``), the id of the revision with the
+        newest timestamp (0 on an empty wiki; not always the highest id: imported
+        revisions keep their old timestamps), and (page, rev_id, parent_id) of every
+        revision saved at or after ``since_ts``, newest first (none without it): one
+        request while they fit in one answer (500, or 5,000 with apihighlimits)."""
+        params: dict[str, Any] = {"curtimestamp": 1, "list": "allrevisions", "arvprop": "ids", "arvdir": "older",
+                                  "arvlimit": 1 if since_ts is None else "max"}
+        if since_ts is not None:
+            params["arvend"] = format_timestamp(since_ts)
+        batches = self.query(params)
+        first = next(batches)
+
+        def revisions(batch: dict) -> Iterator[tuple[Page, RevId, RevId | None]]:
+            for p in batch.get("query", {}).get("allrevisions", ()):
+                page = Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
+                for r in p.get("revisions", ()):
+                    yield page, RevId(int(r["revid"])), RevId(int(r["parentid"])) if r.get("parentid") else None
+
+        newest = max((rid for _p, rid, _q in revisions(first)), default=0)
+
+        def since() -> Iterator[tuple[Page, RevId, RevId | None]]:
+            if since_ts is None:
+                return
+            yield from revisions(first)
+            for batch in batches:
+                yield from revisions(batch)
+
+        return parse_timestamp(first["curtimestamp"]), newest, since()
+
+    def deleted_revision_ids(self, titles: Sequence[str]) -> list[int] | None:
+        """Ids of the deleted revisions of these titles (``prop=deletedrevisions``); None
+        when the account may not see them (it lacks the deletedhistory right)."""
+        out: list[int] = []
+        for i in range(0, len(titles), TITLES_PER_REQUEST):
+            params = {"prop": "deletedrevisions", "titles": list(titles[i:i + TITLES_PER_REQUEST]),
+                      "drvprop": "ids", "drvlimit": "max"}
+            try:
+                for batch in self.query(params):
+                    for p in batch.get("query", {}).get("pages", ()):
+                        out.extend(int(r["revid"]) for r in p.get("deletedrevisions", ()))
+            except WikiError as e:
+                if e.code in _RIGHTS_CODES:
+                    return None
+                raise
+        return out
+
+    def pages_by_id(self, page_ids: Iterable[int]) -> list[Page]:
+        """The pages with these ids that exist now (``prop=info&pageids=``)."""
+        ids = list(page_ids)
+        out: list[Page] = []
+        step = self.revids_per_request
+        for i in range(0, len(ids), step):
+            for batch in self.query({"prop": "info", "pageids": ids[i:i + step]}):
+                for p in batch.get("query", {}).get("pages", ()):
+                    if not (p.get("missing") or p.get("invalid")):
+                        out.append(Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"]))
+        return out
+
+    def iter_revision_ids(self) -> Iterator[tuple[PageId, RevId]]:
+        """(page id, revision id) of every visible revision (``list=allrevisions`` without
+        content: 500 a request, 5,000 with apihighlimits), in timestamp order."""
+        for batch in self.query({"list": "allrevisions", "arvprop": "ids", "arvlimit": "max", "arvdir": "newer"}):
+            for p in batch.get("query", {}).get("allrevisions", ()):
+                for r in p.get("revisions", ()):
+                    yield PageId(int(p["pageid"])), RevId(int(r["revid"]))
 
     def iter_logevents(
         self,
@@ -840,6 +954,22 @@ class MediaWikiClient:
         data = self._call({"action": "delete", "title": title, "reason": reason}, token=True, idempotent=False)
         return data["delete"]
 
+    def merge_history(self, from_title: str, to_title: str, reason: str, timestamp: int | None = None) -> dict:
+        """Special:MergeHistory: move ``from_title``'s revisions (up to ``timestamp``, default
+        all) into ``to_title``'s history; their ids stay. Returns the API's ``mergehistory``."""
+        params: dict[str, Any] = {"action": "mergehistory", "from": from_title, "to": to_title, "reason": reason}
+        if timestamp is not None:
+            params["timestamp"] = format_timestamp(timestamp)
+        return self._call(params, token=True, idempotent=False)["mergehistory"]
+
+    def revision_delete(self, rev_ids: Sequence[int], reason: str, *, hide: Sequence[str] = (),
+                        show: Sequence[str] = ()) -> dict:
+        """Hide (or show again) a revision's ``content``, ``comment`` or ``user``
+        (``action=revisiondelete``); returns the API's ``revisiondelete`` object."""
+        data = self._call({"action": "revisiondelete", "type": "revision", "ids": list(rev_ids), "reason": reason,
+                           "hide": list(hide) or None, "show": list(show) or None}, token=True, idempotent=False)
+        return data["revisiondelete"]
+
     def undelete(self, title: str, reason: str) -> dict:
         """Restore all deleted revisions (and file versions) of a page; returns the API's ``undelete`` object."""
         data = self._call({"action": "undelete", "title": title, "reason": reason}, token=True, idempotent=False)
@@ -945,7 +1075,9 @@ def _revision(r: Mapping[str, Any], page_id: PageId) -> Revision:
         deleted=deleted,
         model=main.get("contentmodel") or r.get("contentmodel") or "wikitext",
         format=main.get("contentformat") or "text/x-wiki",
-        sha1="" if r.get("sha1hidden") else str(r.get("sha1", "")),
+        # (A hidden text's sha1 still comes to an account that may see it: the revision
+        # keeps its identity (model.rkey) across a revision deletion.)
+        sha1=str(main.get("sha1") or r.get("sha1") or ""),
     )
 
 

@@ -23,8 +23,9 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
+from .model import FRESH_IDS
 from .errors import LockedError, StateError, UsageError
 from .signing import PublicKey, SecretKey, check_private, write_private
 
@@ -127,7 +128,39 @@ MIGRATIONS = [
         CREATE INDEX mw_files_sha1 ON mw_files(sha1);
         """,
     ),
+    (
+        # A MediaWiki source: the highest revision and page id each bundle saw. Ids only
+        # grow, whatever the timestamps (importDump.php keeps an archive's old ones), so
+        # the next bundle lists every revision above them (sources/api.py). ``verified``:
+        # the bundle compared the wiki's whole listing with the peer's view (--verify).
+        "0007-source-tops",
+        """
+        ALTER TABLE source_marks ADD COLUMN top_rev_id INTEGER;
+        ALTER TABLE source_marks ADD COLUMN top_page_id INTEGER;
+        ALTER TABLE source_marks ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMark:
+    """Where a bundle made from a MediaWiki left off (``source_marks``)."""
+
+    wiki_time: int  # the wiki's clock when the bundle began reading
+    top_rev_id: int | None  # None: made before 0007 (the next bundle lists every page)
+    top_page_id: int | None
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """The wiki's listing against what the peer holds (``bundle make --verify``)."""
+
+    lacking_revs: int  # revisions on the wiki the peer's view lacks
+    lacking_pages: frozenset[int]  # the pages that hold them
+    extra_revs: int  # revisions the view holds of live pages that the wiki no longer shows
+    extra_pages: tuple[tuple[int, str], ...]  # (page_id, title) alive in the view, gone from the wiki
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,12 +440,59 @@ class State:
     def is_upstream(self, peer: str) -> bool:
         return self.db.execute("SELECT 1 FROM upstream WHERE peer=?", (peer,)).fetchone() is not None
 
-    def record_source_mark(self, peer: str, seq: int, wiki_time: int) -> None:
-        self.db.execute("INSERT OR REPLACE INTO source_marks VALUES (?,?,?)", (peer, seq, wiki_time))
+    def record_source_mark(self, peer: str, seq: int, wiki_time: int, top_rev_id: int | None = None,
+                           top_page_id: int | None = None, verified: bool = False) -> None:
+        self.db.execute("INSERT OR REPLACE INTO source_marks VALUES (?,?,?,?,?,?)",
+                        (peer, seq, wiki_time, top_rev_id, top_page_id, int(verified)))
 
     def source_mark(self, peer: str, seq: int) -> int | None:
-        row = self.db.execute("SELECT wiki_time FROM source_marks WHERE peer=? AND seq=?", (peer, seq)).fetchone()
-        return row[0] if row else None
+        m = self.source_tops(peer, seq)
+        return m.wiki_time if m else None
+
+    def source_tops(self, peer: str, seq: int) -> SourceMark | None:
+        row = self.db.execute(
+            "SELECT wiki_time, top_rev_id, top_page_id, verified FROM source_marks WHERE peer=? AND seq=?", (peer, seq)
+        ).fetchone()
+        return SourceMark(row[0], row[1], row[2], bool(row[3])) if row else None
+
+    def bundles_since_verified(self, peer: str, seq: int) -> int:
+        """How many bundles along ``seq``'s chain were made since the last verified one
+        (the whole chain when none was)."""
+        n = 0
+        for s in self.chain(peer, seq):
+            m = self.source_tops(peer, s)
+            if m is not None and m.verified:
+                break
+            n += 1
+        return n
+
+    def drift(self, listing: Iterable[tuple[int, int]], skip: frozenset[int] = frozenset()) -> Drift:
+        """Compare a wiki's (page_id, rev_id) listing with the view (``set_view``); ids are
+        the wiki's (a source with stable ids). ``skip``: revision ids that never travel.
+        The listing goes through a temporary table: memory stays flat with the wiki."""
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS source_listing (rev_id INTEGER PRIMARY KEY, page_id INTEGER NOT NULL)")
+        db.execute("DELETE FROM source_listing")
+        db.executemany("INSERT OR REPLACE INTO source_listing VALUES (?, ?)",
+                       ((rid, pid) for pid, rid in listing if rid not in skip))
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS view_held (rev_id INTEGER PRIMARY KEY, page_id INTEGER NOT NULL)")
+        db.execute("DELETE FROM view_held")
+        live = {pid: title for pid, _ns, title in self.view_live_pages()}
+        db.executemany("INSERT OR REPLACE INTO view_held VALUES (?, ?)", (
+            (rid, pid) for rid, pid in db.execute(
+                "SELECT rev_id, page_id FROM held_revs WHERE peer=? AND seq IN (SELECT seq FROM view_chain)",
+                (self._view_peer,)) if pid in live))
+        lacking = db.execute(
+            "SELECT count(*), group_concat(DISTINCT page_id) FROM source_listing s"
+            " WHERE NOT EXISTS (SELECT 1 FROM view_held v WHERE v.rev_id = s.rev_id)").fetchone()
+        extra_revs = db.execute(
+            "SELECT count(*) FROM view_held v JOIN source_listing p ON p.page_id = v.page_id"
+            " WHERE v.rev_id < ? AND NOT EXISTS (SELECT 1 FROM source_listing s WHERE s.rev_id = v.rev_id)",
+            (FRESH_IDS,)).fetchone()[0]
+        listed = {r[0] for r in db.execute("SELECT DISTINCT page_id FROM source_listing")}
+        pages = frozenset(int(p) for p in (lacking[1] or "").split(",") if p)
+        extra_pages = tuple((pid, title) for pid, title in sorted(live.items()) if pid not in listed)
+        return Drift(lacking[0], pages, extra_revs, extra_pages)
 
     def has_upstream(self) -> bool:
         return self.db.execute("SELECT 1 FROM upstream LIMIT 1").fetchone() is not None

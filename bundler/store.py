@@ -399,7 +399,10 @@ class WikiStore:
         return cur.rowcount > 0
 
     def put_revision(self, rev: Revision) -> bool:
-        """Store ``rev``; False if it was already here (same id and sha1)."""
+        """Store ``rev``; False if it was already here (same id and sha1, same page).
+
+        Already here under another page: a history merge (Special:MergeHistory) moved
+        it there on the sender's wiki, under its id; it moves here too."""
         _check_int64(f"revision {rev.rev_id}", rev_id=rev.rev_id, page_id=rev.page_id, parent_id=rev.parent_id,
                      timestamp=rev.timestamp, user_id=rev.user_id)
         have = self.revision_sha1(rev.rev_id)
@@ -409,7 +412,9 @@ class WikiStore:
                     f"revision {rev.rev_id} is already here with other text (sha1 {have[:12]}…, incoming {rev.sha1[:12]}…)",
                     hint="The two wikis disagree about history; ask the sender for a full bundle.",
                 )
-            return False
+            cur = self.db.execute("UPDATE revision SET page_id=? WHERE rev_id=? AND page_id!=?",
+                                  (rev.page_id, rev.rev_id, rev.page_id))
+            return cur.rowcount > 0
         if rev.text is not None:
             self.db.execute(
                 "INSERT OR IGNORE INTO text (sha1, data) VALUES (?, ?)", (rev.sha1, wire.store_pack_text(rev.text))

@@ -11,6 +11,7 @@ from rich.table import Table
 from ..errors import UsageError
 from ..make import make_bundle_retrying
 from ..model import parse_timestamp
+from ..sources.api import VERIFY_EVERY
 from ..sources.dump import open_dump
 from ..state import Side
 from .common import DirOption, check_output, escape, handle_errors, human, open_side, out, parse_size, progress_bar
@@ -31,6 +32,8 @@ def make(
     allow_deletions: bool = typer.Option(False, "--allow-deletions", help="Carry the deletion of more than half the pages the peer holds (refused by default: usually a partial export)."),
     cont: bool = typer.Option(False, "--continue", help="Build on the last bundle made for the peer, even before its manifest came back (the next of several --max-size bundles)."),
     part_size: str = typer.Option(None, "--part-size", help="Cut the bundle into parts of at most this size (2M for e-mail); they may travel and arrive in any order."),
+    verify: bool = typer.Option(False, "--verify", help="Of a MediaWiki: compare every revision id on the wiki with what the peer holds, report the drift and carry what it lacks."),
+    verify_every: int = typer.Option(10, "--verify-every", min=0, help="Of a MediaWiki: reconcile as --verify every Nth bundle (and always on a wiki of one listing request); 0: only with --verify."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Write a bundle of every revision, move and deletion the peer lacks.
@@ -58,11 +61,17 @@ def make(
     if files_dir and not os.path.isdir(files_dir):
         what = "is a file, not a folder" if os.path.exists(files_dir) else "does not exist"
         raise UsageError(f"--files {files_dir} {what}", hint="Give the folder that holds the files (MediaWiki's images directory).")
+    if verify and (from_dump or not side.is_api):
+        raise UsageError("--verify compares a MediaWiki's listing with the peer's view; this side reads "
+                         + ("a dump" if from_dump else "its own store"), hint="Leave --verify out.")
     skipped: list = []
+    checks = {"verify": verify, "verify_every": verify_every}
     with side.locked():
         res, client = _make(side, out_path, from_dump=from_dump, files_dir=files_dir, skipped=skipped, max_size=limit, to=to,
-                            since=since, full=full, cont=cont, allow_deletions=allow_deletions, latest_only=latest_only, until=until_ts)
-    _report(res, client, side, part_size=part_size, max_size=max_size, as_json=as_json, skipped=skipped)
+                            since=since, full=full, cont=cont, allow_deletions=allow_deletions, latest_only=latest_only,
+                            until=until_ts, checks=checks)
+    _report(res, client, side, part_size=part_size, max_size=max_size, as_json=as_json, skipped=skipped,
+            drift=checks.get("drift"), verify_asked=verify)
 
 
 def make_from_side(side: Side, out_path: str, *, to: str):
@@ -83,8 +92,10 @@ def _id_map(side: Side, to: str | None, since: str | None):
     return IdMap(st.db, peer, local_id_range(side.wiki_id)) if st.is_upstream(peer) else None
 
 
-def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, skipped=None, **kw):
-    """Make a bundle from the side's wiki or a dump; returns (result, API client or None)."""
+def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, skipped=None, checks=None, **kw):
+    """Make a bundle from the side's wiki or a dump; returns (result, API client or None).
+    ``checks``: --verify and --verify-every in; the drift found (or None) out."""
+    checks = checks if checks is not None else {}
     store = None if from_dump or side.is_api else side.store()
     client = side.api_client() if side.is_api and not from_dump else None
 
@@ -99,7 +110,9 @@ def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, ski
             from ..sources.api_files import ApiFiles
             from ..targets.mediawiki import own_revisions
 
-            src = ApiSource(client, own_revisions(side.state), _id_map(side, kw.get("to"), kw.get("since")))
+            src = ApiSource(client, own_revisions(side.state), _id_map(side, kw.get("to"), kw.get("since")),
+                            verify=checks.get("verify", False), verify_every=checks.get("verify_every", VERIFY_EVERY))
+            checks["source"] = src
             files = ApiFiles(client, side.state.db, src)  # downloads only what the peer lacks
             return src, src.siteinfo, side.wiki, files.close, files
         from ..files import StoreFiles
@@ -119,10 +132,13 @@ def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, ski
     finally:
         if store is not None:
             store.close()
+    src = checks.get("source")
+    checks["drift"] = src.drift if src is not None and src.verified else None
     return res, client
 
 
-def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skipped: list) -> None:
+def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skipped: list, drift=None,
+            verify_asked: bool = False) -> None:
     parts: list[str] = []
     if part_size:
         from ..parts import split_bundle
@@ -144,6 +160,11 @@ def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skip
         "api_requests": client.requests if client is not None else None,
         "api_bytes": client.bytes_received if client is not None else None,
     }
+    if verify_asked and drift is None:
+        info["verify"] = None
+    if drift is not None:
+        info["verify"] = {"lacking_revisions": drift.lacking_revs, "lacking_pages": len(drift.lacking_pages),
+                          "extra_revisions": drift.extra_revs, "extra_pages": len(drift.extra_pages)}
     files = res.files
     info["files"] = files
     n_skipped = skipped[0].skipped if skipped else 0
@@ -164,6 +185,19 @@ def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skip
     out.print(t)
     if client is not None:
         out.print(f"{client.requests:,} API requests, {human(client.bytes_received)} received from {escape(side.wiki)}")
+    if drift is not None:
+        if drift.lacking_revs or drift.extra_revs or drift.extra_pages:
+            out.print(
+                f"[yellow]Verified against the wiki: the peer lacked {drift.lacking_revs:,} revisions of "
+                f"{len(drift.lacking_pages):,} pages (carried in this bundle); it holds {len(drift.extra_pages):,} pages "
+                f"the wiki no longer has (deleted in this bundle) and {drift.extra_revs:,} revisions of live pages "
+                "the wiki no longer shows (left as they are)[/]"
+            )
+        else:
+            out.print("Verified against the wiki: the peer holds every revision it shows.")
+    elif verify_asked:
+        out.print("[yellow]--verify compared nothing:[/] a first or --full bundle carries every page anyway, and a wiki "
+                  "that takes updates from the peer renumbered what it imported (its ids are not the peer's).")
     if res.deferred:
         out.print(
             f"[yellow]{res.deferred:,} pages did not fit in {escape(max_size or '')}[/] and wait for the next bundle: "

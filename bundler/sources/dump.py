@@ -73,6 +73,13 @@ class PageHistory:
     # may come from a wiki that was re-imported and renumbered): lets make skip
     # unchanged pages without reading their texts.
     rev_ids: frozenset[int] | None = None
+    # Only the revisions the peer lacks and the base they were made on, not the whole
+    # history (sources/api.py): make then counts repeats of (timestamp, sha1) against
+    # what the peer holds (make.partial_rkeys), not within the list.
+    partial: bool = False
+    # The source knows the page changed though every id may be held (a revision
+    # deletion changes visibility, not ids): make compares every revision.
+    changed: bool = False
 
 
 _MAGIC = (("gzip", b"\x1f\x8b"), ("bzip2", b"BZh"), ("xz", b"\xfd7zXZ\x00"), ("zstd", b"\x28\xb5\x2f\xfd"),
