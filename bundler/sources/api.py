@@ -230,7 +230,10 @@ class ApiSource:
         self.mode = "every page"
         self.top_rev_id = max([newest, *self._probe(newest + 1, newest, collect=False)])
         self.top_page_id = 0
-        if self.verify and basis_seq:
+        # Listing every page skips a page whose current revision the peer holds, even
+        # when revisions were imported below it since: with a basis, reconcile (an id
+        # listing without texts) so that none is missed.
+        if basis_seq:
             self._reconcile(state, peer, basis_seq, self.top_rev_id, set())
         return self.pages(), None
 
@@ -398,10 +401,10 @@ class ApiSource:
             return PageHistory(page, self._clean(self.client.page_revisions(p.title), p.page_id), 0, None)
         page = Page(p.page_id, p.namespace, p.title, None)
         view = self._state.view_page(p.page_id) if self._state is not None else None
-        if view is None or view[2]:  # new to the peer: every text travels
-            revs = list(self._clean(self.client.page_revisions(p.title), p.page_id))
-            return PageHistory(page, revs, 0, frozenset(r.rev_id for r in revs), changed=True)
-        raw = list(self.client.page_revisions(p.title, content=False))
+        raw = list(self.client.page_revisions(p.title, content=False))  # ids: no texts held in memory
+        if view is None or view[2]:  # new to the peer: every text travels, streamed
+            return PageHistory(page, self._clean(self.client.page_revisions(p.title), p.page_id), 0,
+                               frozenset(r.rev_id for r in raw), changed=True)
         return PageHistory(page, self._lacking(p, raw), 0, frozenset(r.rev_id for r in raw), changed=True)
 
     def _lacking(self, p: Page, raw: list[Revision] | None = None) -> Iterator[Revision]:
