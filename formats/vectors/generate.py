@@ -479,6 +479,7 @@ def generate(out: str) -> None:
         hand_built(out, tmp, first, delta, fresh)
         files_first, files_second = files_vectors(out, tmp, recv)
         spec_vectors(out, tmp, first, fresh)
+        more_spec_vectors(out, tmp, first, fresh, recv)
         files_spec_vectors(out, tmp, files_first, files_second, fresh)
     with open(os.path.join(out, "INDEX"), "w") as f:
         for name, v in VECTORS:
@@ -851,6 +852,44 @@ def files_spec_vectors(out: str, tmp: str, first: bytes, second: bytes, fresh: S
     q.frames[files_at] = [fr[0], fr[1], wire.compress(raw, level=19), len(raw)]
     put(out, "files-delta-base-missing", rebuild(q, key=ALLY_KEY), expect="content error", requires=("ok-files-first",),
         description="ok-files-delta whose delta blob names a base sha1 the receiver does not hold: refused before decoding, nothing stored")
+
+
+def more_spec_vectors(out: str, tmp: str, first: bytes, fresh: Side, recv: Side) -> None:
+    """A repeated map key, a dictionary naming one revision twice, a return with ack and notices."""
+    h = split(first).header
+    import msgpack
+
+    raw = b"\xde" + (len(h) + 1).to_bytes(2, "big") + wire.packb("kind") + wire.packb("sideways")
+    raw += b"".join(wire.packb(k) + wire.packb(v) for k, v in h.items())
+    assert msgpack.unpackb(raw) == h
+    data = assemble(raw, split(first).frames, SENDER_KEY)
+    put(out, "header-duplicate-key", data, expect="ok", summary=_summary(fresh, tmp, data),
+        description="ok-first whose header map holds 'kind' twice, first 'sideways', then 'update': the last occurrence counts")
+
+    pages, _ = dump_pages()
+    base = next(r for ph in pages for r in ph.revisions if r.rev_id == 185185)
+    text = base.text + "\n[[Category:Pears]]\n"
+    fb = FrameBuilder()
+    fb.add_revision(Page(PageId(24278), 0, "Pear"), Revision(RevId(999999001), PageId(24278), CREATED - 86400, text,
+                                                              user="Vector", user_id=1, comment="category", parent_id=RevId(185185)),
+                    185185, base.text)
+    meta, _body, _raw_len = fb.build()
+    assert meta["dict"] == [185185] and fb.cols["b"] == [1]
+    twice = base.text.encode() * 2
+    payload = {"site": None, "pages": fb.pages, "users": [list(u) for u in fb.users], "models": [list(m) for m in fb.models],
+               "revs": dict(fb.cols, b=[2], par=[0]), "moves": [], "deletes": [], "updates": []}
+    rawp = wire.packb(payload)
+    meta = dict(meta, dict=[185185, 185185], dict_sha256=hashlib.sha256(twice).digest())
+    fr = [FRAME_RECORDS, meta, wire.compress(rawp, level=19, dictionary=twice), len(rawp)]
+    data = assemble(header(seq=2, basis_seq=1, basis=checkpoint(101), counts={"pages": 1, "revisions": 1, "frames": 1, "text_bytes": len(text.encode())}),
+                    [fr], SENDER_KEY)
+    put(out, "dict-same-revision-twice", data, expect="ok", requires=("ok-first",), summary=_summary(recv, tmp, data),
+        description="a frame whose dict names revision 185185 twice (the dictionary holds its text twice); the row builds on b = 2, the second copy")
+
+    ret = assemble(header(kind="return", ack=[3, checkpoint(7)], notices=["Pear: merged the offline edits", "Talk:Pear: edit conflict"]),
+                   [], SENDER_KEY)
+    put(out, "ok-return-ack-notices", ret, expect="ok", summary=_summary(fresh, tmp, ret),
+        description="a return bundle with no frames whose ack names a bundle 3 this side never made (ignored: no error) and two notices (shown)")
 
 
 def _summary(side: Side, tmp: str, data: bytes) -> list[str]:
