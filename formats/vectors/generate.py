@@ -277,12 +277,13 @@ def later(pages: list[PageHistory]) -> list[PageHistory]:
 VECTORS: list[tuple[str, dict]] = []
 
 
-def put(out: str, name: str, data: bytes, *, expect: str, description: str, requires: tuple[str, ...] = (),
+def put(out: str, name: str, data: bytes | None, *, expect: str, description: str, requires: tuple[str, ...] = (),
         ext: str = "bundle", summary: list[str] | None = None, extra: dict | None = None,
         side: str = RECEIVER_WIKI, trusts: str = "keys/sender.pub keys/ally.pub") -> None:
     cls = _KINDS[expect]
-    with open(os.path.join(out, f"{name}.{ext}"), "wb") as f:
-        f.write(data)
+    if data is not None:  # None: the vector's input files are written by the caller (parts)
+        with open(os.path.join(out, f"{name}.{ext}"), "wb") as f:
+            f.write(data)
     lines = [
         f"expect: {expect}",
         f"error: {cls.__name__ if cls else '-'}",
@@ -481,6 +482,7 @@ def generate(out: str) -> None:
         spec_vectors(out, tmp, first, fresh)
         more_spec_vectors(out, tmp, first, fresh, recv)
         files_spec_vectors(out, tmp, files_first, files_second, fresh)
+        parts_vectors(out, tmp, files_first)
     with open(os.path.join(out, "INDEX"), "w") as f:
         for name, v in VECTORS:
             f.write(f"{name}\t{v['expect']}\t{' '.join(v['requires']) or '-'}\n")
@@ -890,6 +892,37 @@ def more_spec_vectors(out: str, tmp: str, first: bytes, fresh: Side, recv: Side)
                    [], SENDER_KEY)
     put(out, "ok-return-ack-notices", ret, expect="ok", summary=_summary(fresh, tmp, ret),
         description="a return bundle with no frames whose ack names a bundle 3 this side never made (ignored: no error) and two notices (shown)")
+
+
+def parts_vectors(out: str, tmp: str, bundle: bytes) -> None:
+    """ok-files-first cut into parts of 4096 bytes (BUNDLE.md §Parts): NAME.part1, NAME.part2, … as given to a reader."""
+    from bundler import parts
+
+    path = os.path.join(tmp, "parts.bundle")
+    with open(path, "wb") as f:
+        f.write(bundle)
+    pieces = []
+    for name in parts.split_bundle(path, parts.MIN_PART_SIZE):
+        with open(name, "rb") as f:
+            pieces.append(f.read())
+    assert len(pieces) == 3
+
+    def write(name: str, files: dict[str, bytes]) -> None:
+        for suffix, data in files.items():
+            with open(os.path.join(out, f"{name}.{suffix}"), "wb") as f:
+                f.write(data)
+
+    write("parts-ok", {"part1": pieces[2], "part2": pieces[0], "part3": pieces[1], "part4": pieces[0]})
+    put(out, "parts-ok", None, ext="part1", expect="ok", extra={"bundle": "ok-files-first"},
+        description="ok-files-first in its three parts, given in another order and part 1 twice: reassembled, the bytes of ok-files-first")
+    write("parts-missing", {"part1": pieces[0], "part2": pieces[2]})
+    put(out, "parts-missing", None, ext="part1", expect="integrity error", extra={"bundle": "ok-files-first", "names": "missing: 2"},
+        description="parts 1 and 3 of ok-files-first's three: part 2 is named missing, nothing is written")
+    bad = bytearray(pieces[1])
+    bad[len(bad) // 2] ^= 0x01
+    write("parts-damaged", {"part1": pieces[0], "part2": bytes(bad), "part3": pieces[2]})
+    put(out, "parts-damaged", None, ext="part1", expect="integrity error", extra={"bundle": "ok-files-first", "names": "damaged: 2"},
+        description="the three parts of ok-files-first, one bit of part 2's payload flipped: its sha256 fails, part 2 is named damaged")
 
 
 def _summary(side: Side, tmp: str, data: bytes) -> list[str]:
