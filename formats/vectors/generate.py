@@ -997,8 +997,11 @@ def manifest_vectors(out: str, ok: bytes) -> None:
     b4 = wire.packb(dict(m, checkpoint=checkpoint(999)))
     mk("manifest-unknown-checkpoint", signed(fixed.pack(manifest.MAGIC, 1, len(b4)), b4), "basis error",
        "validly signed, names checkpoint 1 with an id the sender never made")
+    b6 = wire.packb(dict(m, wiki=RECEIVER_WIKI.upper()))
     b5 = wire.packb(dict(m, seq="1"))
     mk("manifest-bad-field", signed(fixed.pack(manifest.MAGIC, 1, len(b5)), b5), "format error", "seq is a string, validly signed")
+    mk("manifest-uppercase-wiki", signed(fixed.pack(manifest.MAGIC, 1, len(b6)), b6), "wrong peer",
+       "validly signed by the receiver, its wiki id in upper-case hex: compared with the key's wiki id, not parsed")
 
 
 if __name__ == "__main__":
