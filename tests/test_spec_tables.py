@@ -207,3 +207,18 @@ def test_rev_columns_match_code():
     assert {name for _, name, _ in described} == {"records._REV_COLS", "files._FILE_COLS"}
     for spec, name, rows in described:
         assert tuple(code_name(r[0]) for r in rows) == resolve(name)
+
+
+def test_vectors_named_in_the_specs_exist():
+    """Where the spec pins a verdict with 'vector `NAME`', that vector is in formats/vectors/INDEX."""
+    with open(os.path.join(ROOT, "formats", "vectors", "INDEX"), encoding="utf-8") as f:
+        index = {line.split("\t")[0] for line in f if line.strip()}
+    named = set()
+    for path in SPECS:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for clause in re.findall(r"\b[Vv]ectors?:?\s+([^.;|()]*)", text):
+            named |= set(re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", clause))
+    named -= {"records-v1", "char-delta-v1", "files-v1"}
+    assert len(named) > 30  # the regex finds them: a typo in it would make this test pass vacuously
+    assert named <= index, f"named in the specs but not vectors: {sorted(named - index)}"

@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from bundler import errors
+from bundler import errors, parts
 from bundler.apply import apply_bundle
 from bundler.container import FRAME_BLOB, FRAME_RECORDS, BundleReader
 from bundler.files import decode_files_frame
@@ -228,10 +228,30 @@ def test_manifest_vector(name, tmp_path):
     assert side.state.confirmed_seq(sent["peer"]) == 0
 
 
+@pytest.mark.parametrize("name", _names(".part1"))
+def test_parts_vector(name, tmp_path):
+    """``NAME.part1``, ``NAME.part2``, …: a bundle's parts as a reader is given them (BUNDLE.md §Parts)."""
+    exp, _ = load_expect(name)
+    kind = KINDS[exp["expect"]]
+    given = sorted(os.path.join(VECTORS, f) for f in os.listdir(VECTORS) if f.startswith(f"{name}.part"))
+    out = tmp_path / "joined.bundle"
+    if kind is None:
+        parts.reassemble(parts.collect(given), str(out))
+        with open(os.path.join(VECTORS, f"{exp['bundle']}.bundle"), "rb") as f:
+            assert out.read_bytes() == f.read()
+        return
+    with pytest.raises(errors.BundleError) as e:
+        parts.reassemble(parts.collect(given), str(out))
+    assert type(e.value) is kind, f"expected {kind.__name__}, got {type(e.value).__name__}: {e.value}"
+    assert e.value.exit_code == int(exp["exit"])
+    assert exp["names"] in str(e.value)
+    assert os.listdir(tmp_path) == []  # nothing written, not even a temporary file
+
+
 def test_index_lists_every_vector():
     with open(os.path.join(VECTORS, "INDEX")) as f:
         listed = {line.split("\t")[0] for line in f if line.strip()}
-    assert listed == set(_names(".bundle")) | set(_names(".wbm"))
+    assert listed == set(_names(".bundle")) | set(_names(".wbm")) | set(_names(".part1"))
     for name in listed:
         for req in requires(load_expect(name)[0]):
             assert load_expect(req)[0]["expect"] == "ok", f"{name} requires {req}, which is not an ok vector"

@@ -49,7 +49,7 @@ from bundler.container import (  # noqa: E402
 )
 from bundler.make import make_bundle  # noqa: E402
 from bundler.files import decode_files_frame  # noqa: E402
-from bundler.model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, format_timestamp  # noqa: E402
+from bundler.model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot, format_timestamp, text_sha1  # noqa: E402
 from bundler.records import FrameBuilder, decode_frame  # noqa: E402
 from bundler.signing import PublicKey, SecretKey  # noqa: E402
 from bundler.sources.dump import PageHistory, open_dump  # noqa: E402
@@ -277,12 +277,13 @@ def later(pages: list[PageHistory]) -> list[PageHistory]:
 VECTORS: list[tuple[str, dict]] = []
 
 
-def put(out: str, name: str, data: bytes, *, expect: str, description: str, requires: tuple[str, ...] = (),
+def put(out: str, name: str, data: bytes | None, *, expect: str, description: str, requires: tuple[str, ...] = (),
         ext: str = "bundle", summary: list[str] | None = None, extra: dict | None = None,
         side: str = RECEIVER_WIKI, trusts: str = "keys/sender.pub keys/ally.pub") -> None:
     cls = _KINDS[expect]
-    with open(os.path.join(out, f"{name}.{ext}"), "wb") as f:
-        f.write(data)
+    if data is not None:  # None: the vector's input files are written by the caller (parts)
+        with open(os.path.join(out, f"{name}.{ext}"), "wb") as f:
+            f.write(data)
     lines = [
         f"expect: {expect}",
         f"error: {cls.__name__ if cls else '-'}",
@@ -389,7 +390,7 @@ def file_version(name: str, ts: int, path: str, comment: str) -> tuple[FileVersi
     return FileVersion(name, ts, hashlib.sha1(b).hexdigest(), len(b), "Vector", 1, comment), b
 
 
-def files_vectors(out: str, tmp: str, recv: Side) -> None:
+def files_vectors(out: str, tmp: str, recv: Side) -> tuple[bytes, bytes]:
     """Bundles with files (capability files-v1), from the ally (its own sequence)."""
     ally = fixed_side(os.path.join(tmp, "ally"), ALLY_WIKI, SEEDS["ally"], "ally", [RECEIVER_PUB])
     jpg = file_version("Headbg.jpg", CREATED - 3 * 86400, "headbg.jpg", "MonoBook header")
@@ -421,6 +422,7 @@ def files_vectors(out: str, tmp: str, recv: Side) -> None:
     no_cap = dict(p.header, capabilities=list(container.WRITTEN_CAPABILITIES))
     put(out, "files-without-capability", rebuild(Parts(p.version, no_cap, frames), key=ALLY_KEY), expect="format error",
         description="ok-files-first with files-v1 left out of the capabilities: frame types 2 and 3 are unknown frame types")
+    return first, second
 
 
 def make(side: Side, out: str, pages, siteinfo, seq: int, **kw) -> bytes:
@@ -476,7 +478,11 @@ def generate(out: str) -> None:
         manifest_vectors(out, manifest1)
         fresh = fixed_side(os.path.join(tmp, "fresh"), RECEIVER_WIKI, SEEDS["receiver"], "fresh", [SENDER_PUB, ALLY_PUB])
         hand_built(out, tmp, first, delta, fresh)
-        files_vectors(out, tmp, recv)
+        files_first, files_second = files_vectors(out, tmp, recv)
+        spec_vectors(out, tmp, first, fresh)
+        more_spec_vectors(out, tmp, first, fresh, recv)
+        files_spec_vectors(out, tmp, files_first, files_second, fresh)
+        parts_vectors(out, tmp, files_first)
     with open(os.path.join(out, "INDEX"), "w") as f:
         for name, v in VECTORS:
             f.write(f"{name}\t{v['expect']}\t{' '.join(v['requires']) or '-'}\n")
@@ -669,6 +675,256 @@ def hand_built(out: str, tmp: str, first: bytes, delta: bytes, fresh: Side) -> N
         description="ok-delta whose first copy operation copies more lines than its base has, validly signed")
 
 
+# --- vectors that pin what BUNDLE.md once left to guesswork ----------------------------
+
+
+def retouch(fr: list, change) -> list:
+    """A records frame without a dictionary, its payload changed by ``change(payload)`` and recompressed."""
+    payload = wire.unpackb(wire.decompress(fr[2], expected_size=fr[3], what="vector"), what="vector")
+    change(payload)
+    raw = wire.packb(payload)
+    return [fr[0], fr[1], wire.compress(raw, level=19), len(raw)]
+
+
+def nested(depth: int) -> object:
+    """``depth`` arrays, one inside the other."""
+    o: object = 0
+    for _ in range(depth):
+        o = [o]
+    return o
+
+
+def with_dict_id(zframe: bytes, dict_id: int = 5) -> bytes:
+    """The zstd frame with a one-byte dictionary id in its header (writers omit it)."""
+    b = bytearray(zframe)
+    assert b[4] & 3 == 0, "the frame already has a dictionary id"
+    b[4] |= 1  # Dictionary_ID_Flag = 1: one byte, right after the descriptor (single segment: no window byte)
+    return bytes(b[:5]) + bytes([dict_id]) + bytes(b[5:])
+
+
+def hidden_history_frame() -> tuple[list, dict]:
+    """One redirect page, three revisions: a full text with a second slot, a revision whose
+    text is hidden (``hs``), and a text built on the first one (``b`` = 0: the hidden row
+    is not "the previous text") whose parent is the hidden one (``par`` ≠ 0)."""
+    fb = FrameBuilder()
+    page = Page(PageId(9), 0, "Pear (fruit)", redirect="Pear")
+    t1, t3 = "#REDIRECT [[Pear]]\n", "#REDIRECT [[Pear]]\n[[Category:Redirects]]\n"
+    slot = Slot("mediainfo", "wikibase-mediainfo", "application/json", '{"labels":{}}')
+    r1 = Revision(RevId(90), PageId(9), CREATED - 3 * 86400, t1, user="Vector", user_id=1, comment="redirect", slots=(slot,))
+    r2 = Revision(RevId(91), PageId(9), CREATED - 2 * 86400, None, user="Vector", user_id=1, comment=None,
+                  parent_id=RevId(90), deleted=Deleted.TEXT | Deleted.COMMENT, sha1=text_sha1("a text hidden by an admin"))
+    r3 = Revision(RevId(95), PageId(9), CREATED - 86400, t3, user="Vector", user_id=1, comment="category", parent_id=RevId(91))
+    fb.add_revision(page, r1, None, None)
+    fb.add_revision(page, r2, None, None)
+    fb.add_revision(page, r3, 90, t1)
+    meta, body, raw_len = fb.build()
+    assert fb.cols["b"] == [-1, -1, 0] and fb.cols["par"] == [None, 1, 4], fb.cols
+    return [FRAME_RECORDS, meta, body, raw_len], {"pages": 1, "revisions": 3, "frames": 1,
+                                                  "text_bytes": len(t1.encode()) + len(t3.encode())}
+
+
+def spec_vectors(out: str, tmp: str, first: bytes, fresh: Side) -> None:
+    """Records frames and headers: one vector for each choice that decides a verdict."""
+    fr, counts = hidden_history_frame()
+    data = assemble(header(counts=counts), [fr], SENDER_KEY)
+    put(out, "ok-hidden-slots-redirect", data, expect="ok", summary=_summary(fresh, tmp, data),
+        description="a redirect page; rows: a text with a second slot (sl), a hidden text (hs, its sha1 only),"
+        " a text on base 0 = the first row's text (a hidden row is never the previous text), parent the hidden row (par 4)")
+
+    fb = FrameBuilder()  # the hidden row first, then a full text (b = -1) turned into b = 0
+    page = Page(PageId(9), 0, "Pear (fruit)")
+    fb.add_revision(page, Revision(RevId(91), PageId(9), CREATED - 2 * 86400, None, user="Vector", user_id=1,
+                                   deleted=Deleted.TEXT, sha1=text_sha1("a text hidden by an admin")), None, None)
+    fb.add_revision(page, Revision(RevId(95), PageId(9), CREATED - 86400, "Pears.\n", user="Vector", user_id=1), None, None)
+    meta, body, raw_len = fb.build()
+    fr2 = retouch([FRAME_RECORDS, meta, body, raw_len], lambda pl: pl["revs"]["b"].__setitem__(1, 0))
+    put(out, "hidden-row-not-previous",
+        assemble(header(counts={"pages": 1, "revisions": 2, "frames": 1, "text_bytes": 7}), [fr2], SENDER_KEY), expect="format error",
+        description="a hidden row (hs), then a row of the same page with b = 0 whose operations build the text from an empty base:"
+        " a hidden row is never the previous text, so the base is missing, validly signed")
+
+    fr, counts = one_page_frame("Base")
+    put(out, "base-below-minus-one", assemble(header(counts=counts), [retouch(fr, lambda pl: pl["revs"]["b"].__setitem__(0, -2))],
+                                              SENDER_KEY), expect="format error",
+        description="a row with base code b = -2 (only -1, 0 and 1..len(dict) exist), validly signed")
+
+    def negative_n(pl: dict) -> None:
+        cols = pl["revs"]
+        for k in cols:  # a second row, on the same page, with n = +3 so that the sum of n still matches
+            if k in ("pg", "id", "par", "ts", "u", "cm", "fl", "mf", "b"):
+                cols[k].append(cols[k][0] if k not in ("id", "ts", "par") else (1 if k != "par" else None))
+        cols["b"][1] = -1
+        cols["n"] = [-1, cols["n"][0] + 2]  # -1 + 3 = 2 = len(ins)
+        cols["sc"] += [0, 0]
+        cols["ins"] += [""]
+    fr, counts = one_page_frame("Negative")
+    fr = retouch(fr, negative_n)
+    fr[1] = dict(fr[1], revisions=2)
+    put(out, "negative-op-count", assemble(header(counts=dict(counts, revisions=2)), [fr], SENDER_KEY), expect="format error",
+        description="a row with n = -1 (the column sums still match len(ins)): refused, validly signed")
+
+    fr, counts = one_page_frame("Float")
+    put(out, "float-in-column", assemble(header(counts=counts), [retouch(fr, lambda pl: pl["revs"]["ts"].__setitem__(0, 1.5e9))],
+                                         SENDER_KEY), expect="format error",
+        description="a timestamp delta written as a msgpack float: 'int' never accepts a float, validly signed")
+
+    fr, counts = one_page_frame("No hs")
+    put(out, "payload-missing-column", assemble(header(counts=counts), [retouch(fr, lambda pl: pl["revs"].pop("hs"))],
+                                                SENDER_KEY), expect="format error",
+        description="a payload whose revs map has no 'hs' column: all fourteen columns are required, even empty, validly signed")
+
+    fr, counts = one_page_frame("Twice")
+
+    def page_twice(pl: dict) -> None:
+        pl["pages"].append(list(pl["pages"][0]))
+    put(out, "page-twice-in-frame", assemble(header(counts=counts), [retouch(fr, page_twice)], SENDER_KEY), expect="ok",
+        summary=_summary(fresh, tmp, assemble(header(counts=counts), [retouch(fr, page_twice)], SENDER_KEY)),
+        description="a frame whose pages array names page 7 twice: v1 readers accept it, apply both records in order and count the page once")
+
+    q = split(first)
+    del q.header["kind"]
+    put(out, "header-missing-kind", rebuild(q), expect="format error",
+        description="header without 'kind': it is required (there is no default), validly signed")
+    q = split(first)
+    q.header["sender"] = q.header["sender"].upper()
+    put(out, "header-uppercase-sender", rebuild(q), expect="format error",
+        description="header sender in upper-case hex: wiki ids are 32 lower-case hex digits, validly signed")
+    q = split(first)
+    q.header["capabilities"] = []
+    data = rebuild(q)
+    put(out, "ok-no-capabilities", data, expect="ok", summary=_summary(fresh, tmp, data),
+        description="ok-first with an empty capabilities list: records frames and character deltas are v1 itself,"
+        " a v1 reader reads them whether or not records-v1 and char-delta-v1 are listed")
+    put(out, "frame-header-cut-short", rebuild(split(first), end_frame=False, after_end=bytes([FRAME_RECORDS, 0, 0, 0, 1])),
+        expect="truncated", description="the body ends 5 bytes into a frame's 13-byte fixed part (no end frame), validly signed")
+
+    fr, counts = one_page_frame("Dictionary id")
+    put(out, "zstd-dict-id", assemble(header(counts=counts), [[fr[0], fr[1], with_dict_id(fr[2]), fr[3]]], SENDER_KEY),
+        expect="format error", description="a zstd frame whose header names dictionary id 5 (writers omit it): refused, validly signed")
+    fr, counts = one_page_frame("No checksum")
+    raw = wire.decompress(fr[2], expected_size=fr[3], what="vector")
+    import zstandard
+
+    plain = zstandard.ZstdCompressor(level=19, write_checksum=False, write_content_size=True).compress(raw)
+    data = assemble(header(counts=counts), [[fr[0], fr[1], plain, fr[3]]], SENDER_KEY)
+    put(out, "ok-zstd-no-checksum", data, expect="ok", summary=_summary(fresh, tmp, data),
+        description="a zstd frame without the content checksum (writers set it; readers do not require it)")
+    fr, counts = one_page_frame("Corrupt")
+    bad = bytearray(fr[2])
+    bad[len(bad) // 2] ^= 0xFF
+    put(out, "zstd-corrupt", assemble(header(counts=counts), [[fr[0], fr[1], bytes(bad), fr[3]]], SENDER_KEY),
+        expect="format error", description="one byte of a frame's zstd data changed before signing: the zstd checksum or decoding fails")
+
+    # The nesting boundary: the payload map is depth 0, its values depth 1.
+    for depth, expect in ((32, "ok"), (33, "limit error")):
+        fr, counts = one_page_frame(f"Depth {depth}")
+        fr = retouch(fr, lambda pl: pl.__setitem__("x-unknown", nested(depth)))
+        fr[1] = dict(fr[1], **{"x-unknown": 1})
+        data = assemble(header(counts=counts, **{"x-unknown": "ignored"}), [fr], SENDER_KEY)
+        put(out, f"nesting-depth-{depth}", data, expect=expect, summary=_summary(fresh, tmp, data) if expect == "ok" else None,
+            description=f"an unknown payload key whose value is {depth} arrays deep: the innermost at depth {depth}"
+            + (" (the limit: accepted; unknown keys in header, meta and payload are ignored)" if expect == "ok" else " (over the limit of 32)"))
+
+
+def files_spec_vectors(out: str, tmp: str, first: bytes, second: bytes, fresh: Side) -> None:
+    """Files and blob frames: a blob in several pieces, a piece out of place, a delta whose base is not held."""
+    p = split(first)
+    at = next(i for i, fr in enumerate(p.frames) if fr[0] == container.FRAME_BLOB and fr[1]["off"] == 0 and fr[3] > 6000)
+    sha, data = p.frames[at][1]["sha1"], p.frames[at][2]
+
+    def pieces(offsets: list[int], cuts: list[int]) -> bytes:
+        frames = [list(fr) for fr in p.frames]
+        ends = cuts[1:] + [len(data)]
+        frames[at : at + 1] = [[container.FRAME_BLOB, {"sha1": sha, "off": off}, data[a:b], b - a]
+                               for off, a, b in zip(offsets, cuts, ends)]
+        return rebuild(Parts(p.version, p.header, frames), key=ALLY_KEY)
+
+    ok = pieces([0, 3000, 6000], [0, 3000, 6000])
+    put(out, "ok-files-blob-in-pieces", ok, expect="ok", summary=_summary(fresh, tmp, ok),
+        description="ok-files-first with the raw JPEG's 7881 bytes in three blob frames (off 0, 3000, 6000), as a writer cuts a large blob")
+    put(out, "files-blob-piece-gap", pieces([0, 3001, 6000], [0, 3000, 6000]), expect="format error",
+        description="ok-files-first with the JPEG in three blob frames, the second claiming off 3001 after 3000 bytes: a lost or reordered piece, validly signed")
+
+    q = split(second)
+    files_at = next(i for i, fr in enumerate(q.frames) if fr[0] == container.FRAME_FILES)
+    fr = q.frames[files_at]
+    payload = wire.unpackb(wire.decompress(fr[2], expected_size=fr[3], what="vector"), what="vector")
+    payload["blobs"][0][3] = hashlib.sha1(b"a file the receiver never had").digest()
+    raw = wire.packb(payload)
+    q.frames[files_at] = [fr[0], fr[1], wire.compress(raw, level=19), len(raw)]
+    put(out, "files-delta-base-missing", rebuild(q, key=ALLY_KEY), expect="content error", requires=("ok-files-first",),
+        description="ok-files-delta whose delta blob names a base sha1 the receiver does not hold: refused before decoding, nothing stored")
+
+
+def more_spec_vectors(out: str, tmp: str, first: bytes, fresh: Side, recv: Side) -> None:
+    """A repeated map key, a dictionary naming one revision twice, a return with ack and notices."""
+    h = split(first).header
+    import msgpack
+
+    raw = b"\xde" + (len(h) + 1).to_bytes(2, "big") + wire.packb("kind") + wire.packb("sideways")
+    raw += b"".join(wire.packb(k) + wire.packb(v) for k, v in h.items())
+    assert msgpack.unpackb(raw) == h
+    data = assemble(raw, split(first).frames, SENDER_KEY)
+    put(out, "header-duplicate-key", data, expect="ok", summary=_summary(fresh, tmp, data),
+        description="ok-first whose header map holds 'kind' twice, first 'sideways', then 'update': the last occurrence counts")
+
+    pages, _ = dump_pages()
+    base = next(r for ph in pages for r in ph.revisions if r.rev_id == 185185)
+    text = base.text + "\n[[Category:Pears]]\n"
+    fb = FrameBuilder()
+    fb.add_revision(Page(PageId(24278), 0, "Pear"), Revision(RevId(999999001), PageId(24278), CREATED - 86400, text,
+                                                              user="Vector", user_id=1, comment="category", parent_id=RevId(185185)),
+                    185185, base.text)
+    meta, _body, _raw_len = fb.build()
+    assert meta["dict"] == [185185] and fb.cols["b"] == [1]
+    twice = base.text.encode() * 2
+    payload = {"site": None, "pages": fb.pages, "users": [list(u) for u in fb.users], "models": [list(m) for m in fb.models],
+               "revs": dict(fb.cols, b=[2], par=[0]), "moves": [], "deletes": [], "updates": []}
+    rawp = wire.packb(payload)
+    meta = dict(meta, dict=[185185, 185185], dict_sha256=hashlib.sha256(twice).digest())
+    fr = [FRAME_RECORDS, meta, wire.compress(rawp, level=19, dictionary=twice), len(rawp)]
+    data = assemble(header(seq=2, basis_seq=1, basis=checkpoint(101), counts={"pages": 1, "revisions": 1, "frames": 1, "text_bytes": len(text.encode())}),
+                    [fr], SENDER_KEY)
+    put(out, "dict-same-revision-twice", data, expect="ok", requires=("ok-first",), summary=_summary(recv, tmp, data),
+        description="a frame whose dict names revision 185185 twice (the dictionary holds its text twice); the row builds on b = 2, the second copy")
+
+    ret = assemble(header(kind="return", ack=[3, checkpoint(7)], notices=["Pear: merged the offline edits", "Talk:Pear: edit conflict"]),
+                   [], SENDER_KEY)
+    put(out, "ok-return-ack-notices", ret, expect="ok", summary=_summary(fresh, tmp, ret),
+        description="a return bundle with no frames whose ack names a bundle 3 this side never made (ignored: no error) and two notices (shown)")
+
+
+def parts_vectors(out: str, tmp: str, bundle: bytes) -> None:
+    """ok-files-first cut into parts of 4096 bytes (BUNDLE.md §Parts): NAME.part1, NAME.part2, … as given to a reader."""
+    from bundler import parts
+
+    path = os.path.join(tmp, "parts.bundle")
+    with open(path, "wb") as f:
+        f.write(bundle)
+    pieces = []
+    for name in parts.split_bundle(path, parts.MIN_PART_SIZE):
+        with open(name, "rb") as f:
+            pieces.append(f.read())
+    assert len(pieces) == 3
+
+    def write(name: str, files: dict[str, bytes]) -> None:
+        for suffix, data in files.items():
+            with open(os.path.join(out, f"{name}.{suffix}"), "wb") as f:
+                f.write(data)
+
+    write("parts-ok", {"part1": pieces[2], "part2": pieces[0], "part3": pieces[1], "part4": pieces[0]})
+    put(out, "parts-ok", None, ext="part1", expect="ok", extra={"bundle": "ok-files-first"},
+        description="ok-files-first in its three parts, given in another order and part 1 twice: reassembled, the bytes of ok-files-first")
+    write("parts-missing", {"part1": pieces[0], "part2": pieces[2]})
+    put(out, "parts-missing", None, ext="part1", expect="integrity error", extra={"bundle": "ok-files-first", "names": "missing: 2"},
+        description="parts 1 and 3 of ok-files-first's three: part 2 is named missing, nothing is written")
+    bad = bytearray(pieces[1])
+    bad[len(bad) // 2] ^= 0x01
+    write("parts-damaged", {"part1": pieces[0], "part2": bytes(bad), "part3": pieces[2]})
+    put(out, "parts-damaged", None, ext="part1", expect="integrity error", extra={"bundle": "ok-files-first", "names": "damaged: 2"},
+        description="the three parts of ok-files-first, one bit of part 2's payload flipped: its sha256 fails, part 2 is named damaged")
+
+
 def _summary(side: Side, tmp: str, data: bytes) -> list[str]:
     path = os.path.join(tmp, "summary.bundle")
     with open(path, "wb") as f:
@@ -741,8 +997,11 @@ def manifest_vectors(out: str, ok: bytes) -> None:
     b4 = wire.packb(dict(m, checkpoint=checkpoint(999)))
     mk("manifest-unknown-checkpoint", signed(fixed.pack(manifest.MAGIC, 1, len(b4)), b4), "basis error",
        "validly signed, names checkpoint 1 with an id the sender never made")
+    b6 = wire.packb(dict(m, wiki=RECEIVER_WIKI.upper()))
     b5 = wire.packb(dict(m, seq="1"))
     mk("manifest-bad-field", signed(fixed.pack(manifest.MAGIC, 1, len(b5)), b5), "format error", "seq is a string, validly signed")
+    mk("manifest-uppercase-wiki", signed(fixed.pack(manifest.MAGIC, 1, len(b6)), b6), "wrong peer",
+       "validly signed by the receiver, its wiki id in upper-case hex: compared with the key's wiki id, not parsed")
 
 
 if __name__ == "__main__":
