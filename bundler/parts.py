@@ -146,15 +146,17 @@ def reassemble(parts: list[PartInfo], out_path: str) -> None:
             good.setdefault(p.index, p)
         else:
             damaged.append(p.index)
+    # A damaged copy next to a good copy of the same part is no loss: parts may arrive twice.
+    damaged = sorted(set(damaged) - set(good))
     missing = [i for i in range(1, count + 1) if i not in good and i not in damaged]
     if damaged or missing:
         bits = []
         if missing:
             bits.append("missing: " + _ranges(missing))
         if damaged:
-            bits.append("damaged: " + _ranges(sorted(set(damaged) - set(good))))
+            bits.append("damaged: " + _ranges(damaged))
         raise IntegrityError(
-            f"the bundle is incomplete ({count} parts; {'; '.join(b for b in bits if not b.endswith(': '))})",
+            f"the bundle is incomplete ({count} parts; {'; '.join(bits)})",
             hint="Nothing was changed. Copy the missing or damaged parts again and run the same command with all parts.",
         )
     tmp = out_path + ".tmp"
