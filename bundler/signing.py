@@ -26,6 +26,7 @@ from .errors import KeyFileError, SignatureError
 
 KEY_LINE_PREFIX = "wikibundle-key-v1"
 _WIKI_ID = re.compile(r"^[0-9a-f]{32}$")
+_KEY_B64 = re.compile(r"^[A-Za-z0-9_-]{43}=?$")  # 32 bytes in base64url, unpadded or padded
 
 
 def key_id(public: bytes) -> str:
@@ -73,10 +74,9 @@ def parse_key_line(text: str, *, source: str) -> PublicKey:
     label = parts[3] if len(parts) > 3 else ""
     if not _WIKI_ID.match(wiki_id):
         raise KeyFileError(f"{source}: malformed wiki id {wiki_id!r}", hint="Copy the key line again, whole.")
-    try:
-        public = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
-    except ValueError:
-        public = b""
+    # Checked against the alphabet first: the decoder drops characters it does not know,
+    # so a line damaged in copying could otherwise still decode.
+    public = base64.urlsafe_b64decode(b64.rstrip("=") + "=") if _KEY_B64.match(b64) else b""
     if len(public) != 32:
         raise KeyFileError(f"{source}: the public key is not 32 bytes", hint="Copy the key line again, whole.")
     return PublicKey(wiki_id, public, label)
