@@ -34,6 +34,7 @@ from .manifest import read_manifest
 from .model import FRESH_IDS, PageDelete, SiteInfo
 from .plan import PagePlanner, SeenPages, mkey, partial_rkeys
 from .signing import PublicKey, SecretKey
+from .sources import Source
 from .sources.dump import PageHistory
 from .state import Received, Sent, Side, State
 
@@ -120,21 +121,22 @@ class MakeResult:
     files: dict = field(default_factory=dict)  # FilesSent.breakdown() when files travel
 
 
-def make_bundle_retrying(side: Side, out: str, open_source, *, max_size: int | None = None, **kw) -> MakeResult:
-    """``make_bundle`` from a source opened by ``open_source()`` -> (pages, siteinfo,
-    name, close[, files]); under ``max_size``, made again with a smaller target when the
-    estimate overshot (rare: compression is estimated from the frames so far)."""
+def make_bundle_retrying(side: Side, out: str, open_source: Callable[[], Source], *, max_size: int | None = None,
+                         **options) -> MakeResult:
+    """``make_bundle`` from a source opened by ``open_source()`` (``sources.open_source``);
+    under ``max_size``, made again from a source opened again, with a smaller target,
+    when the estimate overshot (rare: compression is estimated from the frames so far)."""
     target = max_size
     for _attempt in range(5):
-        pages, siteinfo, name, close, *files = open_source()
+        src = open_source()
         try:
-            return make_bundle(side, out, pages, siteinfo=siteinfo, source_name=name, max_size=max_size, target=target,
-                               files=files[0] if files else None, **kw)
+            return make_bundle(side, out, src.pages, siteinfo=src.siteinfo, source_name=src.name, files=src.files,
+                               max_size=max_size, target=target, **options)
         except OverBudget as e:
             assert max_size is not None and target is not None
             target = int(target * max_size / e.size * 0.95)
         finally:
-            close()
+            src.close()
     raise UsageError(f"could not fit a bundle under {max_size} bytes", hint="Give a larger --max-size, or use --part-size.")
 
 
