@@ -248,6 +248,305 @@ def check_title(title: str, what: str) -> str:
     return title
 
 
+class FrameReader:
+    """Reads one records frame, one method per section of formats/BUNDLE.md §Frames,
+    in the order the checks are made: the frame meta, the dictionary, the payload
+    (compression), its records, and (lazily, as the caller imports) the rebuilt texts.
+
+    ``get_text(rev_id)``: the receiver's text of a revision (None: not held);
+    ``get_title(page_id)``: the title under which it holds a page alive (None: not held).
+    """
+
+    def __init__(self, frame_meta: dict, get_text: Callable[[int], str | None], *, what: str,
+                 get_title: Callable[[int], str | None] = lambda page_id: None) -> None:
+        self.meta = frame_meta
+        self.get_text = get_text
+        self.get_title = get_title
+        self.what = what
+
+    def read(self, body: bytes, raw_len: int) -> FrameContent:
+        dict_revs = self.frame_meta()
+        texts = self.base_texts(dict_revs)
+        payload = self.payload(body, raw_len, dict_revs, _dictionary([t.encode("utf-8") for t in texts]))
+        siteinfo = self.site(payload)
+        pages = self.pages(payload)
+        rows = self.rows(payload, pages, dict_revs, texts)
+        return FrameContent(siteinfo, pages, rows.revisions(), self.moves(payload), self.deletes(payload),
+                            self.updates(payload))
+
+    # §Frame meta
+    def frame_meta(self) -> list:
+        what = self.what
+        dict_revs = _list(self.meta, "dict", what)
+        for key, size in (("dict_sha256", 32), ("text_sha256", 32)):
+            v = self.meta.get(key)
+            if not isinstance(v, bytes) or len(v) != size:
+                raise FormatError(f"{what}: frame meta {key!r} must be {size} bytes")
+        _int(self.meta.get("revisions"), what)
+        if len(dict_revs) > MAX_DICT_TEXTS:
+            raise LimitError(f"{what}: the frame builds on {len(dict_revs)} texts; the limit is {MAX_DICT_TEXTS}")
+        return dict_revs
+
+    # §Frame meta, Dictionary
+    def base_texts(self, dict_revs: list) -> list[str]:
+        what = self.what
+        texts: list[str] = []
+        dict_size = 0
+        for r in dict_revs:
+            t = self.get_text(_int(r, what))
+            if t is None:
+                raise ContentError(
+                    f"{what}: the bundle builds on revision {r}, which this side does not hold",
+                    hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
+                )
+            texts.append(t)
+            dict_size += len(t)
+            if dict_size > MAX_DICT_CHARS:
+                raise LimitError(f"{what}: the frame's base texts exceed {MAX_DICT_CHARS} characters")
+        return texts
+
+    # §Frame meta, Compression
+    def payload(self, body: bytes, raw_len: int, dict_revs: list, dictionary: bytes) -> dict:
+        what = self.what
+        if hashlib.sha256(dictionary).digest() != self.meta.get("dict_sha256"):
+            raise ContentError(
+                f"{what}: this side's copies of the base revisions {_short(dict_revs)} differ from the sender's",
+                hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",
+            )
+        payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what=what), what=what)
+        if not isinstance(payload, dict):
+            raise FormatError(f"{what}: payload must be a map")
+        return payload
+
+    # §Payload: site
+    def site(self, payload: dict) -> SiteInfo | None:
+        site = payload.get("site")
+        try:
+            return SiteInfo.from_wire(site) if isinstance(site, dict) else None
+        except (TypeError, ValueError):
+            raise FormatError(f"{self.what}: malformed site information") from None
+
+    # §Payload: pages
+    def pages(self, payload: dict) -> list[Page]:
+        what = self.what
+        pages = []
+        for p in _list(payload, "pages", what):
+            if not isinstance(p, list) or len(p) != 4:
+                raise FormatError(f"{what}: malformed page record")
+            pid = _int(p[0], what)
+            title = _str(p[2], what, nullable=True)
+            if title is None:  # a page the receiver holds under its current title
+                title = self.get_title(pid)
+                if title is None:
+                    raise ContentError(
+                        f"{what}: the bundle updates page {pid}, which this side does not hold",
+                        hint="This side's wiki lost pages since the last sync; ask the sender for a full bundle (bundle make --full).",
+                    )
+            pages.append(Page(PageId(pid), _int(p[1], what), check_title(title, what), _str(p[3], what, nullable=True)))
+        return pages
+
+    # §Payload: users, models, revs (the columns and their cross-checks)
+    def rows(self, payload: dict, pages: list[Page], dict_revs: list, texts: list[str]) -> _Rows:
+        what = self.what
+        users = _list(payload, "users", what)
+        models = _list(payload, "models", what)
+        cols = payload.get("revs")
+        if not isinstance(cols, dict):
+            raise FormatError(f"{what}: 'revs' must be a map")
+        c = {k: _list(cols, k, what) for k in _REV_COLS}
+        n = len(c["pg"])
+        for k in ("id", "par", "ts", "u", "cm", "fl", "mf", "b", "n"):
+            if len(c[k]) != n:
+                raise FormatError(f"{what}: column {k!r} has {len(c[k])} entries, expected {n}")
+        if n != self.meta.get("revisions"):
+            raise FormatError(f"{what}: {n} revisions, the frame meta says {self.meta.get('revisions')}")
+        if len(c["sc"]) != 2 * len(c["ins"]) or sum(_int(x, what) for x in c["n"]) != len(c["ins"]):
+            raise FormatError(f"{what}: delta operation columns disagree")
+        return _Rows(what, c, n, pages, users, models, dict_revs, texts, self._hidden(c["hs"]), self._slots(c["sl"]),
+                     self.meta.get("text_sha256"))
+
+    # §Payload: column hs
+    def _hidden(self, hs: list) -> dict[int, str]:
+        what = self.what
+        hidden = {}
+        for item in hs:
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], bytes)):
+                raise FormatError(f"{what}: malformed hidden-text record")
+            if len(item[1]) not in (0, 20):
+                raise FormatError(f"{what}: a hidden text's sha1 must be 20 bytes")
+            hidden[_int(item[0], what)] = item[1].hex()
+        return hidden
+
+    # §Payload: column sl
+    def _slots(self, sl: list) -> dict[int, tuple[Slot, ...]]:
+        what = self.what
+        slots = {}
+        for item in sl:
+            if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], list)):
+                raise FormatError(f"{what}: malformed slot record")
+            ss = []
+            for s in item[1]:
+                if not (isinstance(s, list) and len(s) == 4):
+                    raise FormatError(f"{what}: malformed slot")
+                ss.append(Slot(_str(s[0], what), _str(s[1], what), _str(s[2], what), _str(s[3], what, nullable=True)))
+            slots[_int(item[0], what)] = tuple(ss)
+        return slots
+
+    # §Payload: moves
+    def moves(self, payload: dict) -> list[PageMove]:
+        what = self.what
+        moves = []
+        for m in _list(payload, "moves", what):
+            if not (isinstance(m, list) and len(m) == 4):
+                raise FormatError(f"{what}: malformed move record")
+            moves.append(PageMove(PageId(_int(m[0], what)), _int(m[1], what), check_title(_str(m[2], what), what),
+                                  check_title(_str(m[3], what), what)))
+        return moves
+
+    # §Payload: deletes
+    def deletes(self, payload: dict) -> list[PageDelete]:
+        what = self.what
+        deletes = []
+        for d in _list(payload, "deletes", what):
+            if not (isinstance(d, list) and len(d) == 3):
+                raise FormatError(f"{what}: malformed delete record")
+            deletes.append(PageDelete(PageId(_int(d[0], what)), _int(d[1], what), check_title(_str(d[2], what), what)))
+        return deletes
+
+    # §Payload: updates
+    def updates(self, payload: dict) -> list[Revision]:
+        what = self.what
+        updates = []
+        for u in _list(payload, "updates", what):
+            if not (isinstance(u, list) and len(u) == 5):
+                raise FormatError(f"{what}: malformed update record")
+            fl = _int(u[4], what)
+            updates.append(Revision(
+                rev_id=RevId(_int(u[0], what)), page_id=PageId(0), timestamp=0, text=None,
+                user=_str(u[1], what, nullable=True), user_id=None if u[2] is None else _int(u[2], what),
+                comment=_str(u[3], what, nullable=True), minor=bool(fl & 1), deleted=Deleted(fl >> 1 & 15),
+            ))
+        return updates
+
+
+@dataclass
+class _Rows:
+    """The revision rows of one frame, checked column by column; ``revisions()``
+    rebuilds them in order (BUNDLE.md §Rebuilding texts)."""
+
+    what: str
+    c: dict[str, list]
+    n: int
+    pages: list[Page]
+    users: list
+    models: list
+    dict_revs: list
+    texts: list[str]
+    hidden: dict[int, str]
+    slots: dict[int, tuple[Slot, ...]]
+    text_sha256: bytes | None
+    # as the rows are read:
+    last_text: dict[int, str] = field(default_factory=dict)  # page_id -> its previous text in this frame
+    last_id: dict[int, int] = field(default_factory=dict)  # page_id -> that text's rev_id
+    rev_id: int = 0
+    ts: int = 0
+    op_at: int = 0
+    rebuilt: int = 0
+
+    def revisions(self) -> Iterator[Revision]:
+        # Lazily, so a frame's rebuilt texts are never all in memory at once. The
+        # text check comes at the end: the caller imports inside a transaction and
+        # must consume every revision before committing.
+        text_hash = hashlib.sha256()
+        for i in range(self.n):
+            rev = self._row(i)
+            if rev.text is not None:
+                text_hash.update(bytes.fromhex(rev.sha1))
+            yield rev
+        if text_hash.digest() != self.text_sha256:
+            raise ContentError(
+                f"{self.what}: the rebuilt texts do not match the sender's (SHA-256 of the frame's texts differs)",
+                hint="This side's copy of a base revision differs from the sender's; ask for a full bundle (bundle make --full).",
+            )
+
+    def _row(self, i: int) -> Revision:
+        c, what = self.c, self.what
+        pi = _int(c["pg"][i], what)
+        if not 0 <= pi < len(self.pages):
+            raise FormatError(f"{what}: revision {i} names page index {pi} of {len(self.pages)}")
+        page = self.pages[pi]
+        self.rev_id += _int(c["id"][i], what)
+        self.ts += _int(c["ts"][i], what)
+        rev_id = self.rev_id
+        ui, mi = _int(c["u"][i], what), _int(c["mf"][i], what)
+        users, models = self.users, self.models
+        if not (0 <= ui < len(users) and isinstance(users[ui], list) and len(users[ui]) == 2):
+            raise FormatError(f"{what}: bad user index")
+        if not (0 <= mi < len(models) and isinstance(models[mi], list) and len(models[mi]) == 2):
+            raise FormatError(f"{what}: bad model index")
+        user = _str(users[ui][0], what, nullable=True)
+        user_id = users[ui][1] if users[ui][1] is None else _int(users[ui][1], what)
+        fl = _int(c["fl"][i], what)
+        b = _int(c["b"][i], what)
+        ops = self._ops(_int(c["n"][i], what))
+        if i in self.hidden:
+            text, sha1, base_rev = None, self.hidden[i], None
+        else:
+            text, base_rev = self._text(page, rev_id, b, ops)
+            sha1 = ""
+        parent = self._parent(c["par"][i], rev_id, base_rev)
+        return Revision(
+            rev_id=RevId(rev_id), page_id=page.page_id, timestamp=self.ts, text=text, user=user, user_id=user_id,
+            comment=_str(c["cm"][i], what, nullable=True), parent_id=parent,
+            minor=bool(fl & 1), deleted=Deleted(fl >> 1 & 15), model=_str(models[mi][0], what),
+            format=_str(models[mi][1], what), slots=self.slots.get(i, ()), sha1=sha1,
+        )
+
+    def _ops(self, nops: int) -> list[Op]:
+        c, what = self.c, self.what
+        if nops < 0:
+            raise FormatError(f"{what}: negative operation count")
+        ops = [(_int(c["sc"][2 * k], what), _str(c["ins"][k], what), _int(c["sc"][2 * k + 1], what))
+               for k in range(self.op_at, self.op_at + nops)]
+        self.op_at += nops
+        return ops
+
+    def _text(self, page: Page, rev_id: int, b: int, ops: list[Op]) -> tuple[str, int | None]:
+        """The row's text rebuilt on its base, and the base's rev_id (None: no base)."""
+        what = self.what
+        base_rev = None
+        if b == BASE_NONE:
+            base = ""
+        elif b == BASE_PREVIOUS:
+            if page.page_id not in self.last_text:
+                raise FormatError(f"{what}: revision {rev_id} refers to a previous revision the frame does not have")
+            base = self.last_text[page.page_id]
+            base_rev = self.last_id[page.page_id]
+        elif 1 <= b <= len(self.texts):
+            base = self.texts[b - 1]
+            base_rev = self.dict_revs[b - 1]
+        else:
+            raise FormatError(f"{what}: revision {rev_id} names base {b}")
+        text = apply_delta(base, ops, what=f"{what}, revision {rev_id}")
+        if len(text) > wire_max_text():
+            raise LimitError(f"{what}: revision {rev_id} is larger than any MediaWiki revision")
+        self.rebuilt += len(text)
+        if self.rebuilt > MAX_REBUILT_CHARS:
+            raise LimitError(f"{what}: the frame rebuilds more than {MAX_REBUILT_CHARS} characters of text")
+        self.last_text[page.page_id] = text
+        self.last_id[page.page_id] = rev_id
+        return text, base_rev
+
+    def _parent(self, par, rev_id: int, base_rev: int | None) -> RevId | None:
+        if par is None:
+            return None
+        if _int(par, self.what) == PARENT_IS_BASE:
+            if base_rev is None:
+                raise FormatError(f"{self.what}: revision {rev_id} names its base as parent but has no base")
+            return RevId(base_rev)
+        return RevId(rev_id - par)
+
+
 def decode_frame(
     frame_meta: dict,
     body: bytes,
@@ -257,211 +556,8 @@ def decode_frame(
     what: str,
     get_title: Callable[[int], str | None] = lambda page_id: None,
 ) -> FrameContent:
-    dict_revs = _list(frame_meta, "dict", what)
-    for key, size in (("dict_sha256", 32), ("text_sha256", 32)):
-        v = frame_meta.get(key)
-        if not isinstance(v, bytes) or len(v) != size:
-            raise FormatError(f"{what}: frame meta {key!r} must be {size} bytes")
-    _int(frame_meta.get("revisions"), what)
-    if len(dict_revs) > MAX_DICT_TEXTS:
-        raise LimitError(f"{what}: the frame builds on {len(dict_revs)} texts; the limit is {MAX_DICT_TEXTS}")
-    texts: list[str] = []
-    dict_size = 0
-    for r in dict_revs:
-        t = get_text(_int(r, what))
-        if t is None:
-            raise ContentError(
-                f"{what}: the bundle builds on revision {r}, which this side does not hold",
-                hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
-            )
-        texts.append(t)
-        dict_size += len(t)
-        if dict_size > MAX_DICT_CHARS:
-            raise LimitError(f"{what}: the frame's base texts exceed {MAX_DICT_CHARS} characters")
-    dictionary = _dictionary([t.encode("utf-8") for t in texts])
-    if hashlib.sha256(dictionary).digest() != frame_meta.get("dict_sha256"):
-        raise ContentError(
-            f"{what}: this side's copies of the base revisions {_short(dict_revs)} differ from the sender's",
-            hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",
-        )
-    payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what=what), what=what)
-    if not isinstance(payload, dict):
-        raise FormatError(f"{what}: payload must be a map")
-
-    site = payload.get("site")
-    try:
-        siteinfo = SiteInfo.from_wire(site) if isinstance(site, dict) else None
-    except (TypeError, ValueError):
-        raise FormatError(f"{what}: malformed site information") from None
-    pages = []
-    for p in _list(payload, "pages", what):
-        if not isinstance(p, list) or len(p) != 4:
-            raise FormatError(f"{what}: malformed page record")
-        pid = _int(p[0], what)
-        title = _str(p[2], what, nullable=True)
-        if title is None:  # a page the receiver holds under its current title
-            title = get_title(pid)
-            if title is None:
-                raise ContentError(
-                    f"{what}: the bundle updates page {pid}, which this side does not hold",
-                    hint="This side's wiki lost pages since the last sync; ask the sender for a full bundle (bundle make --full).",
-                )
-        pages.append(Page(PageId(pid), _int(p[1], what), check_title(title, what), _str(p[3], what, nullable=True)))
-    users = _list(payload, "users", what)
-    models = _list(payload, "models", what)
-    cols = payload.get("revs")
-    if not isinstance(cols, dict):
-        raise FormatError(f"{what}: 'revs' must be a map")
-    c = {k: _list(cols, k, what) for k in _REV_COLS}
-    n = len(c["pg"])
-    for k in ("id", "par", "ts", "u", "cm", "fl", "mf", "b", "n"):
-        if len(c[k]) != n:
-            raise FormatError(f"{what}: column {k!r} has {len(c[k])} entries, expected {n}")
-    if n != frame_meta.get("revisions"):
-        raise FormatError(f"{what}: {n} revisions, the frame meta says {frame_meta.get('revisions')}")
-    if len(c["sc"]) != 2 * len(c["ins"]) or sum(_int(x, what) for x in c["n"]) != len(c["ins"]):
-        raise FormatError(f"{what}: delta operation columns disagree")
-    hidden = {}
-    for item in c["hs"]:
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], bytes)):
-            raise FormatError(f"{what}: malformed hidden-text record")
-        if len(item[1]) not in (0, 20):
-            raise FormatError(f"{what}: a hidden text's sha1 must be 20 bytes")
-        hidden[_int(item[0], what)] = item[1].hex()
-    slots = {}
-    for item in c["sl"]:
-        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], list)):
-            raise FormatError(f"{what}: malformed slot record")
-        ss = []
-        for s in item[1]:
-            if not (isinstance(s, list) and len(s) == 4):
-                raise FormatError(f"{what}: malformed slot")
-            ss.append(Slot(_str(s[0], what), _str(s[1], what), _str(s[2], what), _str(s[3], what, nullable=True)))
-        slots[_int(item[0], what)] = tuple(ss)
-
-    def revisions() -> Iterator[Revision]:
-        # Lazily, so a frame's rebuilt texts are never all in memory at once. The
-        # text check comes at the end: the caller imports inside a transaction and
-        # must consume every revision before committing.
-        last_text: dict[int, str] = {}
-        last_id: dict[int, int] = {}
-        text_hash = hashlib.sha256()
-        rev_id = ts = 0
-        op_at = 0
-        rebuilt = 0
-        for i in range(n):
-            pi = _int(c["pg"][i], what)
-            if not 0 <= pi < len(pages):
-                raise FormatError(f"{what}: revision {i} names page index {pi} of {len(pages)}")
-            page = pages[pi]
-            rev_id += _int(c["id"][i], what)
-            ts += _int(c["ts"][i], what)
-            par = c["par"][i]
-            ui, mi = _int(c["u"][i], what), _int(c["mf"][i], what)
-            if not (0 <= ui < len(users) and isinstance(users[ui], list) and len(users[ui]) == 2):
-                raise FormatError(f"{what}: bad user index")
-            if not (0 <= mi < len(models) and isinstance(models[mi], list) and len(models[mi]) == 2):
-                raise FormatError(f"{what}: bad model index")
-            user = _str(users[ui][0], what, nullable=True)
-            user_id = users[ui][1] if users[ui][1] is None else _int(users[ui][1], what)
-            fl = _int(c["fl"][i], what)
-            b = _int(c["b"][i], what)
-            nops = _int(c["n"][i], what)
-            if nops < 0:
-                raise FormatError(f"{what}: negative operation count")
-            ops = []
-            for k in range(op_at, op_at + nops):
-                ops.append((_int(c["sc"][2 * k], what), _str(c["ins"][k], what), _int(c["sc"][2 * k + 1], what)))
-            op_at += nops
-            base_rev = None
-            if i in hidden:
-                text = None
-                sha1 = hidden[i]
-            else:
-                if b == BASE_NONE:
-                    base = ""
-                elif b == BASE_PREVIOUS:
-                    if page.page_id not in last_text:
-                        raise FormatError(f"{what}: revision {rev_id} refers to a previous revision the frame does not have")
-                    base = last_text[page.page_id]
-                    base_rev = last_id[page.page_id]
-                elif 1 <= b <= len(texts):
-                    base = texts[b - 1]
-                    base_rev = dict_revs[b - 1]
-                else:
-                    raise FormatError(f"{what}: revision {rev_id} names base {b}")
-                text = apply_delta(base, ops, what=f"{what}, revision {rev_id}")
-                if len(text) > wire_max_text():
-                    raise LimitError(f"{what}: revision {rev_id} is larger than any MediaWiki revision")
-                rebuilt += len(text)
-                if rebuilt > MAX_REBUILT_CHARS:
-                    raise LimitError(f"{what}: the frame rebuilds more than {MAX_REBUILT_CHARS} characters of text")
-                last_text[page.page_id] = text
-                last_id[page.page_id] = rev_id
-                sha1 = ""
-            if par is None:
-                parent = None
-            elif _int(par, what) == PARENT_IS_BASE:
-                if base_rev is None:
-                    raise FormatError(f"{what}: revision {rev_id} names its base as parent but has no base")
-                parent = RevId(base_rev)
-            else:
-                parent = RevId(rev_id - par)
-            rev = Revision(
-                rev_id=RevId(rev_id),
-                page_id=page.page_id,
-                timestamp=ts,
-                text=text,
-                user=user,
-                user_id=user_id,
-                comment=_str(c["cm"][i], what, nullable=True),
-                parent_id=parent,
-                minor=bool(fl & 1),
-                deleted=Deleted(fl >> 1 & 15),
-                model=_str(models[mi][0], what),
-                format=_str(models[mi][1], what),
-                slots=slots.get(i, ()),
-                sha1=sha1,
-            )
-            if text is not None:
-                text_hash.update(bytes.fromhex(rev.sha1))
-            yield rev
-        if text_hash.digest() != frame_meta.get("text_sha256"):
-            raise ContentError(
-                f"{what}: the rebuilt texts do not match the sender's (SHA-256 of the frame's texts differs)",
-                hint="This side's copy of a base revision differs from the sender's; ask for a full bundle (bundle make --full).",
-            )
-    moves = []
-    for m in _list(payload, "moves", what):
-        if not (isinstance(m, list) and len(m) == 4):
-            raise FormatError(f"{what}: malformed move record")
-        moves.append(
-            PageMove(PageId(_int(m[0], what)), _int(m[1], what), check_title(_str(m[2], what), what), check_title(_str(m[3], what), what))
-        )
-    deletes = []
-    for d in _list(payload, "deletes", what):
-        if not (isinstance(d, list) and len(d) == 3):
-            raise FormatError(f"{what}: malformed delete record")
-        deletes.append(PageDelete(PageId(_int(d[0], what)), _int(d[1], what), check_title(_str(d[2], what), what)))
-    updates = []
-    for u in _list(payload, "updates", what):
-        if not (isinstance(u, list) and len(u) == 5):
-            raise FormatError(f"{what}: malformed update record")
-        fl = _int(u[4], what)
-        updates.append(
-            Revision(
-                rev_id=RevId(_int(u[0], what)),
-                page_id=PageId(0),
-                timestamp=0,
-                text=None,
-                user=_str(u[1], what, nullable=True),
-                user_id=None if u[2] is None else _int(u[2], what),
-                comment=_str(u[3], what, nullable=True),
-                minor=bool(fl & 1),
-                deleted=Deleted(fl >> 1 & 15),
-            )
-        )
-    return FrameContent(siteinfo, pages, revisions(), moves, deletes, updates)
+    """One records frame's content (``FrameReader``)."""
+    return FrameReader(frame_meta, get_text, what=what, get_title=get_title).read(body, raw_len)
 
 
 def wire_max_text() -> int:

@@ -23,7 +23,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from .model import FRESH_IDS
 from .errors import LockedError, StateError, UsageError
@@ -185,6 +185,15 @@ class Received:
     applied: int
 
 
+class PageView(NamedTuple):
+    """What the peer holds of one page at the view: its namespace and title, and
+    whether the newest fact about it is a deletion."""
+
+    namespace: int
+    title: str
+    deleted: bool
+
+
 class State:
     def __init__(self, path: str):
         try:
@@ -308,14 +317,14 @@ class State:
         self.db.executemany("INSERT INTO view_chain VALUES (?)", [(s,) for s in chain])
         self._view_peer = peer
 
-    def view_page(self, page_id: int) -> tuple[int, str, bool] | None:
+    def view_page(self, page_id: int) -> PageView | None:
         row = self.db.execute(
             "SELECT namespace, title, deleted FROM held_pages INDEXED BY held_pages_page"
             " WHERE peer=? AND page_id=? AND seq IN (SELECT seq FROM view_chain)"
             " ORDER BY rowid DESC LIMIT 1",  # the newest fact wins, sent or received
             (self._view_peer, page_id),
         ).fetchone()
-        return (row[0], row[1], bool(row[2])) if row else None
+        return PageView(row[0], row[1], bool(row[2])) if row else None
 
     def view_revs(self, page_id: int) -> dict[int, tuple[int, int]]:
         """The revisions the peer holds of a page: rkey -> (the rev_id it knows it by, mkey).

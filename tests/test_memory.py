@@ -19,7 +19,7 @@ import pytest
 
 import long_history
 from bundler import history as history_mod
-from bundler import make as make_mod
+from bundler import fill as fill_mod
 from bundler import records
 from bundler.history import SpooledHistory, history_of
 from bundler.importer import import_dump
@@ -129,8 +129,8 @@ def test_max_size_keeps_the_oldest_revisions_that_fit(tmp_path, long_dump, small
     """Under --max-size the page's oldest revisions go; with the kept delta operations
     capped low, they are computed again for the frame, and the bundle is the same."""
     counts = []
-    for held in (make_mod.HELD_OPS_COST, 64 << 10):
-        monkeypatch.setattr(make_mod, "HELD_OPS_COST", held)
+    for held in (fill_mod.HELD_OPS_COST, 64 << 10):
+        monkeypatch.setattr(fill_mod, "HELD_OPS_COST", held)
         pair = new_pair(str(tmp_path / str(held)))
         made = pair.make(long_dump.path, "b1.bundle", max_size=200_000)
         assert 0 < made.counts.revisions < N and made.deferred == 1

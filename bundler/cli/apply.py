@@ -9,6 +9,8 @@ import typer
 
 from ..apply import apply_bundle
 from ..errors import BundleError
+from ..make import MakeResult, make_bundle_retrying
+from ..sources import open_source
 from ..state import Side
 from .common import DirOption, check_output, escape, handle_errors, open_side, out, progress_bar, why
 
@@ -52,16 +54,18 @@ def apply(
             if cleanup and os.path.exists(path):
                 os.unlink(path)
         if return_out:
-            from .make import make_from_side
-
             try:
-                ret = make_from_side(side, return_out, to=res.header.sender)
+                ret = _make_return(side, return_out, to=res.header.sender)
             except OSError as e:  # checked above, so a full disk or a stick pulled out
                 raise BundleError(
                     f"bundle {res.header.seq} was applied, but the return bundle {return_out} could not be written: {why(e)}",
                     hint=f"Make room, then write it with: bundle make -C {dir} --out {return_out}",
                 ) from None
     bundle = path if not cleanup else f"{len(bundle)} parts"
+    _report(res, ret, side, bundle=bundle, as_json=as_json)
+
+
+def _report(res, ret: MakeResult | None, side: Side, *, bundle: str, as_json: bool) -> None:
     h = res.header
     info = {
         "bundle": bundle,
@@ -117,6 +121,13 @@ def apply(
                   f"{c.deletions} deletions ({ret.size:,} bytes). Carry it back and run: bundle apply -C DIR {escape(os.path.basename(ret.path))}")
     else:
         out.print(f"Manifest for the sender: {escape(res.manifest or '')}")
+
+
+def _make_return(side: Side, out_path: str, *, to: str) -> MakeResult:
+    """The return bundle for ``to``: every edit, move and deletion of the side's own wiki it lacks."""
+    with progress_bar("Reading the wiki", None) as bar:
+        return make_bundle_retrying(side, out_path, lambda: open_source(side, to=to), to=to,
+                                    progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"))
 
 
 def _whole_bundle(side: Side, args: list[str]) -> tuple[str, bool]:

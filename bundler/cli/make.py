@@ -11,8 +11,7 @@ from rich.table import Table
 from ..errors import UsageError
 from ..make import make_bundle_retrying
 from ..model import parse_timestamp
-from ..sources.api import VERIFY_EVERY
-from ..sources.dump import open_dump
+from ..sources import Source, open_source
 from ..state import Side
 from .common import DirOption, check_output, escape, handle_errors, human, open_side, out, parse_size, progress_bar
 
@@ -64,86 +63,35 @@ def make(
     if verify and (from_dump or not side.is_api):
         raise UsageError("--verify compares a MediaWiki's listing with the peer's view; this side reads "
                          + ("a dump" if from_dump else "its own store"), hint="Leave --verify out.")
-    skipped: list = []
-    checks = {"verify": verify, "verify_every": verify_every}
     with side.locked():
-        res, client = _make(side, out_path, from_dump=from_dump, files_dir=files_dir, skipped=skipped, max_size=limit, to=to,
-                            since=since, full=full, cont=cont, allow_deletions=allow_deletions, latest_only=latest_only,
-                            until=until_ts, checks=checks)
-    _report(res, client, side, part_size=part_size, max_size=max_size, as_json=as_json, skipped=skipped,
-            drift=checks.get("drift"), verify_asked=verify)
+        res, client, source = _make(side, out_path, from_dump=from_dump, files_dir=files_dir, verify=verify,
+                                    verify_every=verify_every, max_size=limit, to=to, since=since, full=full, cont=cont,
+                                    allow_deletions=allow_deletions, latest_only=latest_only, until=until_ts)
+    drift = source.api.drift if source.api is not None and source.api.verified else None
+    _report(res, client, side, part_size=part_size, max_size=max_size, as_json=as_json, dump_files=source.dump_files,
+            drift=drift, verify_asked=verify)
 
 
-def make_from_side(side: Side, out_path: str, *, to: str):
-    """A bundle for ``to`` from the side's own wiki (the return half of 'bundle apply --return-out')."""
-    res, _client = _make(side, out_path, from_dump=None, max_size=None, to=to, since=None, full=False, cont=False,
-                         allow_deletions=False, latest_only=False, until=None)
-    return res
-
-
-def _id_map(side: Side, to: str | None, since: str | None):
-    """For a MediaWiki that takes updates from the peer: its ids, as the peer knows them."""
-    from ..manifest import read_manifest
-    from ..model import local_id_range
-    from ..sources.api import IdMap
-
-    st = side.state
-    peer = read_manifest(since, st.peer_by_key_id)[1].wiki_id if since else st.find_peer(to).wiki_id
-    return IdMap(st.db, peer, local_id_range(side.wiki_id)) if st.is_upstream(peer) else None
-
-
-def _make(side: Side, out_path: str, *, from_dump, max_size, files_dir=None, skipped=None, checks=None, **kw):
-    """Make a bundle from the side's wiki or a dump; returns (result, API client or None).
-    ``checks``: --verify and --verify-every in; the drift found (or None) out."""
-    checks = checks if checks is not None else {}
-    store = None if from_dump or side.is_api else side.store()
+def _make(side: Side, out_path: str, *, from_dump, files_dir, verify: bool, verify_every: int, **kw):
+    """Make a bundle from the side's wiki or a dump: (result, API client or None, the source last opened)."""
     client = side.api_client() if side.is_api and not from_dump else None
+    opened: list[Source] = []
 
-    def open_source():
-        if from_dump:
-            reader = open_dump(from_dump, files_dir=files_dir)
-            if skipped is not None:
-                skipped[:] = [reader.files]
-            return reader, reader.siteinfo, os.path.basename(from_dump), reader.close, reader.files
-        if client is not None:
-            from ..sources.api import ApiSource
-            from ..sources.api_files import ApiFiles
-            from ..targets.mediawiki import own_revisions
+    def reopen() -> Source:  # (again for each attempt under --max-size)
+        opened.append(open_source(side, from_dump=from_dump, files_dir=files_dir, client=client, to=kw.get("to"),
+                                  since=kw.get("since"), verify=verify, verify_every=verify_every))
+        return opened[-1]
 
-            src = ApiSource(client, own_revisions(side.state), _id_map(side, kw.get("to"), kw.get("since")),
-                            verify=checks.get("verify", False), verify_every=checks.get("verify_every", VERIFY_EVERY))
-            checks["source"] = src
-            files = ApiFiles(client, side.state.db, src)  # downloads only what the peer lacks
-            return src, src.siteinfo, side.wiki, files.close, files
-        from ..files import StoreFiles
-
-        return store.pages(), store.siteinfo(), "store", lambda: None, StoreFiles(store)
-
-    try:
-        with progress_bar("Reading " + (os.path.basename(from_dump) if from_dump else "the wiki"), None) as bar:
-            res = make_bundle_retrying(
-                side,
-                out_path,
-                open_source,
-                max_size=max_size,
-                progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"),
-                **kw,
-            )
-    finally:
-        if store is not None:
-            store.close()
-    src = checks.get("source")
-    checks["drift"] = src.drift if src is not None and src.verified else None
-    return res, client
+    with progress_bar("Reading " + (os.path.basename(from_dump) if from_dump else "the wiki"), None) as bar:
+        res = make_bundle_retrying(
+            side, out_path, reopen,
+            progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"), **kw,
+        )
+    return res, client, opened[-1]
 
 
-def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skipped: list, drift=None,
-            verify_asked: bool = False) -> None:
-    parts: list[str] = []
-    if part_size:
-        from ..parts import split_bundle
-
-        parts = split_bundle(res.path, parse_size(part_size, "--part-size"))
+def _info(res, client, parts: list[str], drift, verify_asked: bool, n_skipped: int) -> dict:
+    """The result as --json prints it."""
     info = {
         "bundle": res.path,
         "parts": parts,
@@ -165,10 +113,21 @@ def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skip
     if drift is not None:
         info["verify"] = {"lacking_revisions": drift.lacking_revs, "lacking_pages": len(drift.lacking_pages),
                           "extra_revisions": drift.extra_revs, "extra_pages": len(drift.extra_pages)}
-    files = res.files
-    info["files"] = files
-    n_skipped = skipped[0].skipped if skipped else 0
+    info["files"] = res.files
     info["files_without_bytes"] = n_skipped
+    return info
+
+
+def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, dump_files=None, drift=None,
+            verify_asked: bool = False) -> None:
+    parts: list[str] = []
+    if part_size:
+        from ..parts import split_bundle
+
+        parts = split_bundle(res.path, parse_size(part_size, "--part-size"))
+    files = res.files
+    n_skipped = dump_files.skipped if dump_files is not None else 0
+    info = _info(res, client, parts, drift, verify_asked, n_skipped)
     if as_json:
         print(json.dumps(info, indent=2))
         return
@@ -206,7 +165,7 @@ def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, skip
     if n_skipped:
         out.print(
             f"[yellow]{n_skipped:,} file versions were left out: the dump has no <contents> for them[/]"
-            f" ({escape(', '.join(skipped[0].skipped_names))}). Export with dumpBackup.php --uploads --include-files,"
+            f" ({escape(', '.join(dump_files.skipped_names))}). Export with dumpBackup.php --uploads --include-files,"
             " or give the wiki's images folder with --files DIR."
         )
     if parts:

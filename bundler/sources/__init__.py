@@ -1,0 +1,77 @@
+"""Where a bundle's pages come from: an XML dump, the side's MediaWiki (through the
+API), or the side's embedded store. ``open_source`` opens the one asked for.
+
+(The parts are imported where they are opened: the store and the dump reader
+import this package's ``dump`` module.)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable
+
+if TYPE_CHECKING:
+    from ..files import FileSource
+    from ..mediawiki import MediaWikiClient
+    from ..model import SiteInfo
+    from ..state import Side
+    from .api import ApiSource, IdMap
+    from .dump import PageHistory
+    from .dump_files import DumpFiles
+
+
+@dataclass
+class Source:
+    """An opened source, as ``make_bundle`` takes it; ``close()`` when done."""
+
+    pages: Iterable[PageHistory]
+    siteinfo: SiteInfo
+    name: str  # what the header's ``source`` says
+    close: Callable[[], None]
+    files: FileSource | None = None
+    dump_files: DumpFiles | None = None  # of a dump: its files (those that lacked their bytes)
+    api: ApiSource | None = None  # of a MediaWiki: the source (its drift, after --verify)
+
+
+def open_source(side: Side, *, from_dump: str | None = None, files_dir: str | None = None,
+                client: MediaWikiClient | None = None, to: str | None = None, since: str | None = None,
+                verify: bool = False, verify_every: int | None = None) -> Source:
+    """The dump ``from_dump`` (its files in ``files_dir`` if given), else the side's
+    wiki: its MediaWiki through ``client`` (or a new one), or its embedded store.
+    ``to``/``since`` name the peer (a MediaWiki that takes its updates knows their
+    revisions under its own ids); ``verify``/``verify_every``: ``ApiSource``'s."""
+    if from_dump:
+        from .dump import open_dump
+
+        reader = open_dump(from_dump, files_dir=files_dir)
+        return Source(reader, reader.siteinfo, os.path.basename(from_dump), reader.close, reader.files,
+                      dump_files=reader.files)
+    if side.is_api:
+        from ..targets.mediawiki import own_revisions
+        from .api import VERIFY_EVERY, ApiSource
+        from .api_files import ApiFiles
+
+        client = client if client is not None else side.api_client()
+        src = ApiSource(client, own_revisions(side.state), _id_map(side, to, since), verify=verify,
+                        verify_every=VERIFY_EVERY if verify_every is None else verify_every)
+        files = ApiFiles(client, side.state.db, src)  # downloads only what the peer lacks
+        return Source(src, src.siteinfo, side.wiki, files.close, files, api=src)
+    from ..files import StoreFiles
+
+    store = side.store()
+    return Source(store.pages(), store.siteinfo(), "store", store.close, StoreFiles(store))
+
+
+def _id_map(side: Side, to: str | None, since: str | None) -> IdMap | None:
+    """For a MediaWiki that takes updates from the peer: its ids, as the peer knows them."""
+    from ..manifest import read_manifest
+    from ..model import local_id_range
+    from .api import IdMap
+
+    st = side.state
+    peer = read_manifest(since, st.peer_by_key_id)[1].wiki_id if since else st.find_peer(to).wiki_id
+    return IdMap(st.db, peer, local_id_range(side.wiki_id)) if st.is_upstream(peer) else None
+
+
+__all__ = ["Source", "open_source"]

@@ -1,0 +1,187 @@
+"""Filling a bundle: frames of pages, revisions, moves and deletions, under a size budget.
+
+``Filler`` owns the open ``FrameBuilder``, the ``BundleWriter`` it flushes to, the
+``Budget`` of ``--max-size`` and the counts that end up in the header. It is told
+what to carry (``plan.PageChanges``, deletions) and decides what fits.
+"""
+
+from __future__ import annotations
+
+from .container import BundleWriter, Counts
+from .files import FilesSent
+from .model import PageDelete, PageMove
+from .plan import PageChanges, mkey
+from .records import FrameBuilder
+
+# Under --max-size, the delta operations of the revisions found to fit are kept for
+# adding them, up to this much of ``FrameBuilder.revision_cost``; beyond, they are
+# computed again (a first bundle of a long history may fit far more than a frame).
+HELD_OPS_COST = 16 << 20
+
+HeldRow = tuple[int, int, int, int]  # (page_id, rev_id, rkey, mkey), as State.record_held_revs takes them
+
+
+class OverBudget(Exception):
+    """Internal: the bundle came out larger than ``max_size``; make again with a smaller target."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+
+class Budget:
+    """Estimates the finished bundle's size while it is being filled.
+
+    Compressed size is known only for frames already written; the open frame is
+    estimated with the compression ratio seen so far (0.5 before the first
+    frame), plus room for the header and trailer.
+    """
+
+    OVERHEAD = 2048
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.raw = 0
+        self.comp = 0
+
+    def flushed(self, raw: int, comp: int) -> None:
+        self.raw += raw
+        self.comp += comp
+
+    def ratio(self) -> float:
+        return max(0.02, min(1.0, self.comp / self.raw)) * 1.1 if self.raw > 16384 else 0.5
+
+    def fits(self, written: int, open_raw: int) -> bool:
+        return written + open_raw * self.ratio() + self.OVERHEAD <= self.limit
+
+    def should_flush(self, written: int, open_raw: int) -> bool:
+        """Close the open frame once it may take half of what is left: the ratio
+        is then learnt from real frames, and the estimate tightens as the bundle fills."""
+        left = self.limit - written - self.OVERHEAD
+        return open_raw > 16384 and open_raw * self.ratio() > left / 2
+
+
+class Filler:
+    """Adds pages and deletions to frames, flushes them to the writer, and counts."""
+
+    def __init__(self, writer: BundleWriter, budget: Budget | None) -> None:
+        self.writer = writer
+        self.budget = budget
+        self.fb = FrameBuilder()
+        self.pages = self.revisions = self.moves = self.deletions = self.updates = 0
+        self.text_bytes = 0  # UTF-8 bytes of the carried texts
+        self.raw_total = 0  # uncompressed payload bytes of the frames written
+        self.by_ns: dict[int, list[int]] = {}  # namespace -> [revisions, inserted characters]
+        self.deferred = 0  # pages (or deletions) left for the next bundle by the budget
+
+    def flush(self) -> None:
+        if self.fb.empty():
+            return
+        meta, body, raw_len = self.fb.build()
+        self.writer.add_frame(meta, body, raw_len)
+        self.raw_total += raw_len
+        if self.budget:
+            self.budget.flushed(raw_len, len(body))
+        self.text_bytes += self.fb.text_bytes
+        known = self.fb.known_pages
+        self.fb = FrameBuilder()
+        self.fb.known_pages = known  # still known to the receiver in the next frame
+
+    def flush_if_full(self) -> None:
+        if self.fb.full():
+            self.flush()
+
+    def fits(self, extra_raw: int) -> bool:
+        return self.budget is None or self.budget.fits(self.writer.frame_bytes, self.fb.raw_estimate + extra_raw)
+
+    def room(self) -> int | None:
+        """Bytes left under the budget (None: no budget)."""
+        return None if self.budget is None else self.budget.limit - self.writer.frame_bytes - Budget.OVERHEAD
+
+    def add_page(self, ch: PageChanges) -> list[HeldRow] | None:
+        """Add what fits of the page: its move, updates, and revisions; the rows the
+        peer will hold. None: nothing of it fits (it waits for the next bundle)."""
+        kept: list | None = None  # under a budget: ops of the revisions that fit (None: compute again)
+        if self.budget is not None:
+            kept = self._fit(ch)
+            if kept is None:
+                return None
+        page = ch.page
+        if ch.moved:
+            assert ch.view is not None
+            self.fb.add_move(PageMove(page.page_id, page.namespace, ch.view.title, page.title))
+            self.moves += 1
+        if ch.alive and not ch.moved:
+            self.fb.known_pages.add(page.page_id)  # its title need not travel
+        self.fb.add_page(page)
+        self.pages += 1
+        rows = []
+        for u in ch.updates:
+            self.fb.add_update(page, u.rev)
+            rows.append((page.page_id, u.rev.rev_id, u.rkey, u.mkey))
+        self.updates += len(ch.updates)
+        n_kept = ch.n_carry if kept is None else len(kept)
+        carried = ch.carried()
+        for i, c in zip(range(n_kept), carried):
+            before = self.fb.inserted
+            self.fb.add_revision(page, c.rev, c.base_id, c.base_text, kept[i] if kept is not None else None)
+            rows.append((page.page_id, c.rev.rev_id, c.rkey, mkey(c.rev)))
+            ns_row = self.by_ns.setdefault(page.namespace, [0, 0])
+            ns_row[0] += 1
+            ns_row[1] += self.fb.inserted - before
+            if self.fb.full() or (self.budget and self.budget.should_flush(self.writer.frame_bytes, self.fb.raw_estimate)):
+                self.flush()
+        carried.close()
+        self.revisions += n_kept
+        return rows
+
+    def _fit(self, ch: PageChanges) -> list | None:
+        """Whole pages where they fit, else the oldest revisions that fit (so no
+        revision travels without its parent); the rest waits. The ops of those that
+        fit, or None when the page waits whole."""
+        head = 64 + len(ch.page.title) * 2 + sum(40 + len(u.rev.comment or "") for u in ch.updates)
+        if not self.fits(head):
+            self.deferred += 1
+            return None
+        kept: list = []
+        cost = head
+        for c in ch.carried():
+            ops = FrameBuilder.revision_ops(c.rev, c.base_text if c.base_id is not None else None)
+            rc = FrameBuilder.revision_cost(c.rev, ops)
+            if not self.fits(cost + rc):
+                break
+            cost += rc
+            kept.append(ops if cost - head <= HELD_OPS_COST else None)
+        if len(kept) < ch.n_carry:
+            self.deferred += 1
+            # Nothing of its history fits: a new (or undeleted) page waits whole,
+            # and so does a held one unless it has a move or updates to carry.
+            if not kept and (not ch.alive or not (ch.moved or ch.updates)):
+                return None
+        return kept
+
+    def add_deletion(self, d: PageDelete) -> bool:
+        """Carry the deletion if it fits (else it waits for the next bundle)."""
+        if not self.fits(32 + len(d.title)):
+            self.deferred += 1
+            return False
+        self.fb.add_delete(d)
+        self.deletions += 1
+        return True
+
+    def carried_anything(self, fsent: FilesSent) -> bool:
+        return bool(self.revisions or self.moves or self.deletions or self.updates or fsent.versions)
+
+    def counts(self) -> Counts:
+        return Counts(
+            pages=self.pages, revisions=self.revisions, moves=self.moves, deletions=self.deletions,
+            updates=self.updates, frames=self.writer.frames, text_bytes=self.text_bytes,
+        )
+
+    def breakdown(self, fsent: FilesSent) -> dict:
+        inserted = sum(v[1] for v in self.by_ns.values())
+        return {
+            "namespaces": {str(ns): v for ns, v in sorted(self.by_ns.items())},  # msgpack map keys are strings here
+            "inserted": inserted,
+            "metadata": max(0, self.raw_total - inserted),
+            **({"files": fsent.breakdown()} if fsent.versions else {}),
+        }

@@ -1,0 +1,292 @@
+"""What a peer lacks of one page: the per-page diff of ``bundle make``.
+
+For each page of the source, ``PagePlanner.changes`` finds which page of the
+peer's it is (``match``), which of its revisions the peer lacks and the ids it
+will know them by, which held ones changed attribution or visibility, and
+whether the page moved. The result, ``PageChanges``, says what to carry; it
+reads no text until ``carried()`` is iterated, and writes nothing but the ids it
+hands out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import struct
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, NamedTuple
+
+from .history import History, history_of
+from .model import FRESH_IDS, LOCAL_IDS, Page, PageId, RevId, Revision, page_rkeys, rkey
+from .sources.dump import PageHistory
+from .state import PageView, State
+
+Held = dict[int, tuple[int, int]]  # rkey -> (the rev_id the peer knows it by, mkey)
+
+
+def mkey(rev: Revision) -> int:
+    """What of a revision can change after it was made: attribution and visibility."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in (rev.user or "", str(rev.user_id), rev.comment or "", str(int(rev.deleted)), str(int(rev.minor))):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    h.update(b"1" if rev.comment is None else b"0")
+    return struct.unpack(">q", h.digest())[0] >> 1
+
+
+def partial_rkeys(revs: Iterable[Revision], held: Held) -> list[int]:
+    """``rkey`` of each revision of a partial history (``PageHistory.partial``): a
+    revision the peer holds under its id gets that key; a new one the first
+    occurrence whose key is neither held nor given to an earlier revision here. For a
+    page whose held revisions were keyed by ``page_rkeys``, this gives each new
+    revision the key the whole history would."""
+    by_id = {rid: k for k, (rid, _m) in held.items()}
+    taken = set(held)
+    keys = []
+    for rev in revs:
+        n = 0
+        k = rkey(rev, 0)
+        while k in taken and by_id.get(rev.rev_id) != k:
+            n += 1
+            k = rkey(rev, n)
+        taken.add(k)
+        keys.append(k)
+    return keys
+
+
+def _renumber(rev: Revision, rev_id: int, page_id: int, ids: dict[int, int]) -> Revision:
+    parent = ids.get(rev.parent_id) if rev.parent_id is not None else None
+    if rev_id == rev.rev_id and page_id == rev.page_id and parent == rev.parent_id:
+        return rev
+    return dataclasses.replace(rev, rev_id=RevId(rev_id), page_id=PageId(page_id), parent_id=parent)
+
+
+def _text_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class FreshIds:
+    """Hands out ids above everything this peer has been given (and FRESH_IDS)."""
+
+    def __init__(self, st: State) -> None:
+        self.rev = st.max_id("held_revs", "rev_id", FRESH_IDS, LOCAL_IDS)
+        self.page = st.max_id("held_pages", "page_id", FRESH_IDS, LOCAL_IDS)
+
+    def rev_id(self) -> int:
+        self.rev += 1
+        return self.rev
+
+    def page_id(self) -> int:
+        self.page += 1
+        return self.page
+
+
+class SeenPages:
+    """The peer's pages this make has matched a source page to, in a temp table
+    (a set would grow with the wiki); what is left at the end was deleted."""
+
+    def __init__(self, st: State) -> None:
+        self.db = st.db
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS seen_pages (page_id INTEGER PRIMARY KEY)")
+        self.db.execute("DELETE FROM seen_pages")
+
+    def add(self, page_id: int) -> None:
+        self.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (page_id,))
+
+    def __contains__(self, page_id: int) -> bool:
+        return self.db.execute("SELECT 1 FROM seen_pages WHERE page_id=?", (page_id,)).fetchone() is not None
+
+
+class Carried(NamedTuple):
+    """One revision to carry: in the peer's ids, with the text it is based on."""
+
+    rev: Revision
+    base_id: int | None
+    base_text: str | None
+    rkey: int
+
+
+class Update(NamedTuple):
+    """A held revision whose attribution or visibility changed (``rev`` without text)."""
+
+    rev: Revision
+    mkey: int
+    rkey: int
+
+
+@dataclass
+class PageChanges:
+    """What the peer lacks of one page. ``close()`` once carried (it holds the history)."""
+
+    page: Page  # under the id the peer knows it by
+    hist: History
+    keys: list[int]
+    view: PageView | None
+    latest_only: bool
+    ids: dict[int, int] = field(default_factory=dict)  # source rev_id -> the id the peer knows it by
+    new: set[int] = field(default_factory=set)  # rkeys of the revisions the peer lacks
+    updates: list[Update] = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        """The peer holds the page, not deleted."""
+        return self.view is not None and not self.view.deleted
+
+    @property
+    def moved(self) -> bool:
+        return self.alive and self.view is not None and self.view.title != self.page.title
+
+    @property
+    def n_carry(self) -> int:
+        return min(len(self.new), 1) if self.latest_only else len(self.new)
+
+    def empty(self) -> bool:
+        return not self.n_carry and not self.updates and self.alive and not self.moved
+
+    def close(self) -> None:
+        self.hist.close()
+
+    def carried(self) -> Iterator[Carried]:
+        """The revisions the peer lacks, in history order, one at a time. Each is
+        based on the newest text the receiver has of the page by then (one it holds,
+        or the previous one carried); ``latest_only``: just the newest, based on the
+        newest held text.
+
+        A revert to a text the receiver holds travels as a copy of it, not as a delta
+        against the vandalised text. Only held texts can be bases out of order (a
+        frame's dictionary holds only texts the receiver has before it decodes the
+        frame); they are remembered by sha1 and a digest, not kept: a revert's text is
+        the held text itself, so it serves as its own base.
+        """
+        ids: dict[int, int] = {}  # as far as the history has been read: a parent later in it is not mapped
+        base_id: int | None = None
+        base_text: str | None = None
+        by_sha1: dict[str, tuple[int, bytes]] = {}
+        last = None
+        for rev, k in zip(self.hist, self.keys):
+            rid = ids[rev.rev_id] = self.ids[rev.rev_id]
+            if k not in self.new:
+                if rev.text is not None:
+                    base_id, base_text = rid, rev.text
+                    if rev.sha1 not in by_sha1:
+                        by_sha1[rev.sha1] = (rid, _text_digest(rev.text))
+                continue
+            same = by_sha1.get(rev.sha1) if rev.text is not None else None
+            if same is not None and same[1] == _text_digest(rev.text):
+                bid, btext = same[0], rev.text
+            else:
+                bid, btext = base_id, base_text
+            item = Carried(_renumber(rev, rid, self.page.page_id, ids), bid, btext, k)
+            if self.latest_only:
+                last = item
+                continue
+            yield item
+            if rev.text is not None:
+                base_id, base_text = rid, rev.text
+        if last is not None:
+            yield last
+
+
+class _Match(NamedTuple):
+    page_id: int
+    view: PageView | None
+    held: Held
+    read: tuple[History, list[int]] | None  # (history, keys) if matching had to read it
+
+
+class PagePlanner:
+    """Finds, page by page, what the peer lacks (the state's view must be set)."""
+
+    def __init__(self, st: State, peer: str, *, until: int | None, latest_only: bool) -> None:
+        self.st = st
+        self.until = until
+        self.latest_only = latest_only
+        # Ids the peer has never seen keep their source value; a clash (a source
+        # that renumbered its ids) gets a fresh id from a range no wiki reaches.
+        self.fresh = FreshIds(st)
+        self.peer_sends = st.has_received(peer)
+        self.claimed_revs: set[int] = set()
+        self.seen = SeenPages(st)
+
+    def changes(self, ph: PageHistory) -> PageChanges | None:
+        """What the peer lacks of this page; None when nothing."""
+        # (The history is read in ``_match`` when ids alone cannot tell the page: a
+        # dump, or a page unknown by id to a peer that has sent us pages.)
+        m = self._match(ph)
+        if m is None:
+            return None  # (fast path) nothing new on a page the peer holds
+        hist, keys = m.read if m.read is not None else self._read(ph, m.held)
+        try:
+            ch = self._plan(ph, m, hist, keys)
+        except BaseException:
+            hist.close()
+            raise
+        if ch is None:
+            hist.close()
+        return ch
+
+    def _read(self, ph: PageHistory, held: Held) -> tuple[History, list[int]]:
+        hist = history_of(ph.revisions, until=self.until)
+        # A partial history (a MediaWiki's new revisions and their base) counts
+        # repeats of (timestamp, sha1) against what the peer holds of the page.
+        return hist, partial_rkeys(hist.meta(), held) if ph.partial else page_rkeys(hist.meta())
+
+    def _match(self, ph: PageHistory) -> _Match | None:
+        """Which page of the peer's this source page is.
+
+        By page id when the histories agree (the normal case: ids are stable); else by
+        shared revisions (a source that renumbered its pages); else a new page, under
+        its own id if the peer has never seen that id. None when the page is unchanged
+        (fast path, only for sources with stable ids).
+        """
+        st, src = self.st, ph.page
+        view = st.view_page(src.page_id)
+        held = st.view_revs(src.page_id) if view is not None else {}
+        if ph.rev_ids is not None:
+            if view is not None and not view.deleted and view.title == src.title and not ph.changed \
+                    and ph.rev_ids <= {rid for rid, _m in held.values()}:
+                self.seen.add(src.page_id)
+                return None
+            if view is not None or not self.peer_sends:
+                return _Match(src.page_id, view, held, None)
+            # A page the peer does not know by this id may still be one it sent us (a page
+            # made here from its return under another id): match by revisions below.
+        hist, keys = self._read(ph, held)
+        claimed = src.page_id in self.seen
+        if view is not None and not claimed and (not keys or any(k in held for k in keys)):
+            return _Match(src.page_id, view, held, (hist, keys))
+        for pid, _n in st.pages_holding(keys[:64]):
+            if pid not in self.seen:
+                return _Match(pid, st.view_page(pid), st.view_revs(pid), (hist, keys))
+        pid = src.page_id
+        if claimed or st.page_id_taken(pid, keys):
+            pid = self.fresh.page_id()
+        return _Match(pid, None, {}, (hist, keys))
+
+    def _plan(self, ph: PageHistory, m: _Match, hist: History, keys: list[int]) -> PageChanges | None:
+        if not keys:
+            return None  # after --until: the page does not exist yet
+        self.seen.add(m.page_id)
+        src = ph.page
+        page = Page(PageId(m.page_id), src.namespace, src.title, src.redirect)
+        ch = PageChanges(page, hist, keys, m.view, self.latest_only)
+        self._assign_ids(ch, m.held)
+        return None if ch.empty() else ch
+
+    def _assign_ids(self, ch: PageChanges, held: Held) -> None:
+        """Give each revision the peer lacks its id (``held`` then includes them), and
+        note the held ones whose attribution or visibility changed since they were sent."""
+        for rev, k in zip(ch.hist.meta(), ch.keys):
+            if k in held:
+                hid, hm = held[k]
+                ch.ids[rev.rev_id] = hid
+                m = mkey(rev)
+                if m != hm:
+                    ch.updates.append(Update(_renumber(rev, hid, ch.page.page_id, ch.ids), m, k))
+                continue
+            rid = rev.rev_id
+            if rid in self.claimed_revs or self.st.rev_id_taken(rid, k):
+                rid = self.fresh.rev_id()
+            self.claimed_revs.add(rid)
+            ch.ids[rev.rev_id] = rid
+            ch.new.add(k)
+            held[k] = (rid, 0)
