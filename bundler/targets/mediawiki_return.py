@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from ..errors import ContentError
-from ..mediawiki import _revision
+from ..mediawiki.records import _revision
 from ..model import Page, PageId, RevId, Revision, text_sha1
 
 _REV_PROP = "ids|timestamp|user|userid|comment|flags|sha1|content|contentmodel"
