@@ -16,10 +16,10 @@ No Action API parameters are built outside this package.
 """
 
 from .api import MediaWikiClient
-from .records import ApiFileInfo, EditResult, LogEvent, PageLatest, WikiInfo
+from .records import ApiFileInfo, EditResult, Fields, LogEvent, PageLatest, StoredFile, WikiInfo
 from .session import TITLES_PER_REQUEST, USER_AGENT, Session
 
 __all__ = [
-    "ApiFileInfo", "EditResult", "LogEvent", "MediaWikiClient", "PageLatest", "Session",
+    "ApiFileInfo", "EditResult", "Fields", "LogEvent", "MediaWikiClient", "PageLatest", "Session", "StoredFile",
     "TITLES_PER_REQUEST", "USER_AGENT", "WikiInfo",
 ]

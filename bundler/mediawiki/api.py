@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import heapq
 from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import urljoin
 
 from ..errors import WikiError
 from ..model import Page, PageId, RevId, Revision, SiteInfo, format_timestamp, parse_timestamp
-from .records import ApiFileInfo, LogEvent, PageLatest, WikiInfo, _file_info, _log_event, _revision
+from .records import (
+    ApiFileInfo, Fields, LogEvent, PageLatest, StoredFile, WikiInfo, _file_info, _log_event, _page, _revision,
+)
 from .session import _RIGHTS_CODES, TITLES_PER_REQUEST
 from .write import Writes
 
-_ARV_PROP = "ids|timestamp|user|userid|comment|flags|sha1|content|size|contentmodel"
-# Without content: what make needs to tell held revisions from new ones (slotsha1:
-# the main slot's sha1, the text's, as ours; sha1 is of all slots).
-_META_PROP = "ids|timestamp|user|userid|comment|flags|sha1|size|slotsha1"
 _LE_PROP = "ids|title|type|user|userid|timestamp|comment|details"
 _II_PROP = "timestamp|user|userid|comment|url|size|sha1|mime|archivename"
 
@@ -73,7 +72,7 @@ class MediaWikiClient(Writes):
         Deleted revisions are not listed.
         """
         params: dict[str, Any] = {
-            "list": "allrevisions", "arvprop": _ARV_PROP, "arvslots": "main",
+            "list": "allrevisions", "arvprop": Fields.TEXT.value, "arvslots": "main",
             "arvlimit": limit, "arvdir": "newer",
         }
         if start_ts is not None:
@@ -87,56 +86,129 @@ class MediaWikiClient(Writes):
         for batch in self.query(params):
             items = []
             for p in batch.get("query", {}).get("allrevisions", ()):
-                page = Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
+                page = _page(p)
                 items.extend((page, _revision(r, page.page_id)) for r in p.get("revisions", ()))
             items.sort(key=lambda pr: (pr[1].timestamp, pr[1].rev_id))
             yield from items
 
-    def page_revisions(self, title: str, *, limit: int | str = "max", content: bool = True) -> Iterator[Revision]:
-        """The full visible history of one page, oldest first; nothing if the page is missing.
+    def page_revisions(
+        self, title: str, *, limit: int | str = "max", content: bool = True,
+        start: int | None = None, end: int | None = None,
+    ) -> Iterator[Revision]:
+        """The visible history of one page, oldest first (between ``start`` and ``end``,
+        inclusive, when given); nothing if the page is missing.
 
         Without ``content`` the revisions have no text (``text`` None, ``deleted`` as the
         wiki says) and ``sha1`` is the main slot's, which is the sha1 of its text: 500
         revisions a request (5,000 with apihighlimits) instead of 50, and no text bytes."""
-        params = {
-            "prop": "revisions", "titles": title, "rvprop": _ARV_PROP if content else _META_PROP,
-            "rvslots": "main", "rvlimit": limit, "rvdir": "newer",
-        }
+        fields = Fields.TEXT if content else Fields.META
+        params: dict[str, Any] = {"prop": "revisions", "titles": title, "rvprop": fields.value,
+                                  "rvslots": "main", "rvlimit": limit, "rvdir": "newer"}
+        if start is not None:
+            params["rvstart"] = format_timestamp(start)
+        if end is not None:
+            params["rvend"] = format_timestamp(end)
         for batch in self.query(params):
             for p in batch.get("query", {}).get("pages", ()):
                 for r in p.get("revisions", ()):
                     yield _revision(r, PageId(int(p["pageid"])))
 
-    def revisions_by_id(self, rev_ids: Iterable[int], *, content: bool = True) -> Iterator[tuple[Page, Revision]]:
-        """The given revisions (``prop=revisions&revids=``), page by page as the API groups
-        them; deleted or unknown ids are left out (the API's ``badrevids``). One request
-        per ``revids_per_request`` ids (continuation when the texts are large)."""
+    def revisions_by_id(
+        self, rev_ids: Iterable[int], fields: Fields = Fields.TEXT, *, deleted: bool = False
+    ) -> Iterator[tuple[Page, Revision]]:
+        """The given revisions, page by page as the API groups them, with ``fields``.
+
+        Deleted or unknown ids are left out, unless ``deleted``: then the ones not found
+        are asked for in the archive (``deletedrevisions``; the account needs the
+        deletedhistory right, and deletedtext for their texts). A deleted page's
+        revisions come under a page with id 0 (the API lists it as missing, without
+        ``badrevids``). One request per ``revids_per_request`` ids (continuation when the
+        texts are large)."""
         ids = list(rev_ids)
         step = self.revids_per_request
         for i in range(0, len(ids), step):
-            params = {"prop": "revisions", "revids": ids[i:i + step], "rvslots": "main",
-                      "rvprop": _ARV_PROP if content else _META_PROP}
+            chunk = ids[i:i + step]
+            params = {"prop": "revisions", "revids": chunk, "rvprop": fields.value}
+            if fields.slots:
+                params["rvslots"] = "main"
+            found: set[int] = set()
             for batch in self.query(params):
                 for p in batch.get("query", {}).get("pages", ()):
-                    if "pageid" not in p:  # a deleted page's revisions: also in badrevids
+                    if "pageid" not in p:  # a deleted page
                         continue
-                    page = Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
+                    page = _page(p)
                     for r in p.get("revisions", ()):
+                        found.add(int(r["revid"]))
                         yield page, _revision(r, page.page_id)
+            missing = [rid for rid in dict.fromkeys(chunk) if rid not in found]
+            if deleted and missing:
+                yield from self._deleted_by_id(missing, fields)
 
-    def revision_ids(self, rev_ids: Iterable[int]) -> Iterator[tuple[Page, RevId, RevId | None]]:
-        """(page, rev_id, parent_id) of the given revisions that exist (``rvprop=ids``: no
-        more than the ids, ~60 bytes a revision); deleted or unknown ids are left out."""
-        ids = list(rev_ids)
-        step = self.revids_per_request
-        for i in range(0, len(ids), step):
-            for batch in self.query({"prop": "revisions", "revids": ids[i:i + step], "rvprop": "ids"}):
+    def _deleted_by_id(self, rev_ids: list[int], fields: Fields) -> Iterator[tuple[Page, Revision]]:
+        params = {"prop": "deletedrevisions", "revids": rev_ids, "drvprop": fields.value}
+        if fields.slots:
+            params["drvslots"] = "main"
+        for batch in self.query(params):
+            for p in batch.get("query", {}).get("pages", ()):
+                page = Page(PageId(int(p.get("pageid") or 0)), int(p.get("ns", 0)), str(p.get("title", "")))
+                for r in p.get("deletedrevisions", ()):
+                    yield page, _revision(r, page.page_id)
+
+    def current_revisions(
+        self, *, page_ids: Sequence[int] = (), titles: Sequence[str] = (), content: bool = False
+    ) -> Iterator[tuple[Page, Revision]]:
+        """Each existing page among ``page_ids`` and ``titles`` with its current revision
+        (ids, timestamp and sha1; with ``content`` all of it)."""
+        fields = Fields.TEXT if content else Fields.SHA1
+        base: dict[str, Any] = {"prop": "revisions", "rvprop": fields.value}
+        if content:
+            base["rvslots"] = "main"
+        step = self.revids_per_request if page_ids else TITLES_PER_REQUEST
+        asks = [("pageids", list(page_ids[i:i + step])) for i in range(0, len(page_ids), step)]
+        asks += [("titles", list(titles[i:i + TITLES_PER_REQUEST])) for i in range(0, len(titles), TITLES_PER_REQUEST)]
+        for key, chunk in asks:
+            for batch in self.query({**base, key: chunk}):
                 for p in batch.get("query", {}).get("pages", ()):
-                    if "pageid" not in p:  # a deleted page's revisions: also in badrevids
-                        continue
-                    page = Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
-                    for r in p.get("revisions", ()):
-                        yield page, RevId(int(r["revid"])), RevId(int(r["parentid"])) if r.get("parentid") else None
+                    revs = p.get("revisions")
+                    if p.get("missing") or p.get("invalid") or "pageid" not in p or not revs:
+                        continue  # (with continuation a page's revision comes in one batch)
+                    page = _page(p)
+                    yield page, _revision(revs[0], page.page_id)
+
+    def allrevisions_batches(
+        self, start_ts: int, end_ts: int | None = None, *, user: str | None = None, fields: Fields = Fields.SHA1
+    ) -> Iterator[tuple[list[tuple[Page, Revision]], bool]]:
+        """Every visible revision saved from ``start_ts`` to ``end_ts`` (by ``user`` when
+        given), oldest first, one answer at a time: (its revisions, whether more follow),
+        so a caller can stop before asking for the next (500 a request without content,
+        5,000 with apihighlimits)."""
+        params: dict[str, Any] = {"list": "allrevisions", "arvprop": fields.value, "arvlimit": "max",
+                                  "arvdir": "newer", "arvstart": format_timestamp(start_ts)}
+        if end_ts is not None:
+            params["arvend"] = format_timestamp(end_ts)
+        if user is not None:
+            params["arvuser"] = user
+        if fields.slots:
+            params["arvslots"] = "main"
+        for batch in self.query(params):
+            items = []
+            for p in batch.get("query", {}).get("allrevisions", ()):
+                page = _page(p)
+                items.extend((page, _revision(r, page.page_id)) for r in p.get("revisions", ()))
+            yield items, bool(batch.get("continue"))
+
+    def has_deleted_revisions(self, title: str) -> bool:
+        """Whether the page ``title`` has deleted revisions (the account needs deletedhistory)."""
+        params = {"prop": "deletedrevisions", "titles": title, "drvlimit": 1, "drvprop": "ids"}
+        for batch in self.query(params):
+            if any(p.get("deletedrevisions") for p in batch.get("query", {}).get("pages", ())):
+                return True
+        return False
+
+    def statistics(self) -> dict[str, int]:
+        """The wiki's counters (``pages``, ``edits``, ``images`` ...)."""
+        data = self._call({"action": "query", "meta": "siteinfo", "siprop": "statistics"})
+        return {k: int(v) for k, v in data.get("query", {}).get("statistics", {}).items() if isinstance(v, int)}
 
     @property
     def revids_per_request(self) -> int:
@@ -160,7 +232,7 @@ class MediaWikiClient(Writes):
 
         def revisions(batch: dict) -> Iterator[tuple[Page, RevId, RevId | None]]:
             for p in batch.get("query", {}).get("allrevisions", ()):
-                page = Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
+                page = _page(p)
                 for r in p.get("revisions", ()):
                     yield page, RevId(int(r["revid"])), RevId(int(r["parentid"])) if r.get("parentid") else None
 
@@ -201,7 +273,7 @@ class MediaWikiClient(Writes):
             for batch in self.query({"prop": "info", "pageids": ids[i:i + step]}):
                 for p in batch.get("query", {}).get("pages", ()):
                     if not (p.get("missing") or p.get("invalid")):
-                        out.append(Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"]))
+                        out.append(_page(p))
         return out
 
     def iter_revision_ids(self) -> Iterator[tuple[PageId, RevId]]:
@@ -267,7 +339,7 @@ class MediaWikiClient(Writes):
                 for p in q.get("pages", ()):
                     if p.get("missing") or p.get("invalid"):
                         continue
-                    out[back.get(p["title"], p["title"])] = Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
+                    out[back.get(p["title"], p["title"])] = _page(p)
         return out
 
     def iter_allpages_latest(self, namespaces: Iterable[int] | None = None) -> Iterator[PageLatest]:
@@ -289,7 +361,7 @@ class MediaWikiClient(Writes):
                         continue
                     r = revs[0]
                     yield PageLatest(
-                        page=Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"]),
+                        page=_page(p),
                         rev_id=RevId(int(r["revid"])),
                         sha1="" if r.get("sha1hidden") else str(r.get("sha1", "")),
                         timestamp=parse_timestamp(r["timestamp"]),
@@ -319,3 +391,17 @@ class MediaWikiClient(Writes):
                     for t in keys:
                         out.setdefault(t, []).extend(versions)
         return out
+
+    def file_names(self) -> Iterator[str]:
+        """The name of every file the wiki holds (``list=allimages``), by name."""
+        for batch in self.query({"list": "allimages", "aiprop": "size", "ailimit": "max", "aisort": "name"}):
+            for img in batch.get("query", {}).get("allimages", ()):
+                yield str(img["name"])
+
+    def file_by_sha1(self, sha1: str) -> StoredFile | None:
+        """A current file version with these bytes (one request), or None."""
+        batch = next(self.query({"list": "allimages", "aisha1": sha1, "aiprop": "url|size|sha1", "ailimit": 1}))
+        for img in batch.get("query", {}).get("allimages", ()):
+            if img.get("sha1") == sha1 and img.get("url"):
+                return StoredFile(str(img["name"]), urljoin(self.api_url, img["url"]), int(img.get("size", 0)), sha1)
+        return None

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urljoin
 
 from ..model import Deleted, Page, PageId, RevId, Revision, SiteInfo, parse_timestamp
+
+
+class Fields(enum.Enum):
+    """How much of each revision a read asks for (the API's ``rvprop``)."""
+
+    IDS = "ids"  # rev_id and parent_id only (~60 bytes a revision); timestamp 0
+    SHA1 = "ids|timestamp|sha1"  # enough to find a revision by (timestamp, sha1)
+    # All but the text (slotsha1: the main slot's sha1, the text's, as ours; sha1 is of all slots).
+    META = "ids|timestamp|user|userid|comment|flags|sha1|size|slotsha1"
+    TEXT = "ids|timestamp|user|userid|comment|flags|sha1|content|size|contentmodel"
+
+    @property
+    def slots(self) -> bool:
+        """Whether the main slot's part is asked for (``rvslots=main``)."""
+        return self in (Fields.META, Fields.TEXT)
 
 
 # -- records ------------------------------------------------------------------
@@ -78,6 +94,16 @@ class ApiFileInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file version on the wiki found by its bytes' sha1 (``list=allimages``)."""
+
+    name: str  # "Red_dot.png": without the namespace
+    url: str  # absolute
+    size: int
+    sha1: str  # hex
+
+
+@dataclass(frozen=True, slots=True)
 class EditResult:
     rev_id: RevId  # the new revision, or the current one when nochange
     page_id: PageId
@@ -104,7 +130,7 @@ def _revision(r: Mapping[str, Any], page_id: PageId) -> Revision:
     return Revision(
         rev_id=RevId(int(r["revid"])),
         page_id=page_id,
-        timestamp=parse_timestamp(r["timestamp"]),
+        timestamp=parse_timestamp(r["timestamp"]) if "timestamp" in r else 0,
         text=text,
         user=None if r.get("userhidden") else r.get("user"),
         user_id=None if r.get("userhidden") else (r.get("userid") or None),
@@ -118,6 +144,10 @@ def _revision(r: Mapping[str, Any], page_id: PageId) -> Revision:
         # keeps its identity (model.rkey) across a revision deletion.)
         sha1=str(main.get("sha1") or r.get("sha1") or ""),
     )
+
+
+def _page(p: Mapping[str, Any]) -> Page:
+    return Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
 
 
 def _log_event(e: Mapping[str, Any]) -> LogEvent:

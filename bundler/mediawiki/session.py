@@ -209,7 +209,6 @@ class Session:
             body["maxlag"] = str(self.maxlag)
         attempt = 0
         while True:
-            wait: float
             opened: list = []
             try:
                 kwargs: dict[str, Any] = {"headers": self._headers}
@@ -222,62 +221,68 @@ class Session:
                 self.requests += 1
                 resp = self._http.request(method, self.api_url, **kwargs)
             except httpx.TransportError as e:
-                reason = str(e) or type(e).__name__
-                may_have_arrived = not isinstance(e, _UNSENT_ERRORS)
-                if may_have_arrived and not idempotent:
-                    raise WikiUnreachableError(
-                        f"the connection to {self.api_url} broke during {params.get('action')}: {reason}",
-                        hint="The change may or may not have reached the wiki; check the wiki, then run "
-                        "the command again (applying resumes where it stopped).",
-                    ) from e
-                if attempt >= self.retries:
-                    raise WikiUnreachableError(
-                        f"cannot reach the wiki at {self.api_url}: {reason}", hint=_HINT_URL
-                    ) from e
-                wait = _backoff(attempt)
-                log.debug("%s: %s; repeating in %.1f s", self.api_url, reason, wait)
+                wait = self._broken(e, str(params.get("action")), attempt, idempotent)
             else:
-                self.bytes_received += resp.num_bytes_downloaded
-                status = resp.status_code
-                retryable = _RETRY_STATUS if idempotent else _RETRY_STATUS_UNSENT
-                if status in retryable:
-                    if attempt >= self.retries:
-                        raise WikiUnreachableError(
-                            f"{self.api_url} answered HTTP {status} {attempt + 1} times",
-                            hint="The wiki is overloaded or down for maintenance; try again later.",
-                        )
-                    wait = _retry_after(resp) or _backoff(attempt)
-                    log.debug("%s: HTTP %d; repeating in %.1f s", self.api_url, status, wait)
-                elif status != 200:
-                    if status >= 500 and not idempotent:
-                        hint = ("The wiki or a proxy in front of it failed; the change may or may not have "
-                                "been saved. Check the wiki, then run the command again.")
-                    elif status >= 500:
-                        hint = "The wiki failed; its error log may say why. Try again later."
-                    else:
-                        hint = _HINT_URL
-                    raise WikiError(
-                        f"{self.api_url} answered HTTP {status} {resp.reason_phrase}",
-                        hint=hint, code=f"http-{status}",
-                    )
-                else:
-                    data = _json(resp, self.api_url)
-                    error = data.get("error")
-                    if not (isinstance(error, dict) and error.get("code") == "maxlag"):
-                        return data
-                    if attempt >= self.retries:
-                        raise WikiUnreachableError(
-                            f"{self.api_url}: database replication lag stayed above {self.maxlag} s "
-                            f"({error.get('info', '')})",
-                            hint="The wiki is busy; try again later.",
-                        )
-                    wait = _retry_after(resp) or MAXLAG_DEFAULT_WAIT
-                    log.debug("%s: maxlag; repeating in %.1f s", self.api_url, wait)
+                data, wait = self._answer(resp, attempt, idempotent)
+                if data is not None:
+                    return data
             finally:
                 for f in opened:
                     f.close()
             self._sleep(wait)
             attempt += 1
+
+    def _broken(self, e: httpx.TransportError, action: str, attempt: int, idempotent: bool) -> float:
+        """The wait before repeating a request whose connection failed; raises when it must not be."""
+        reason = str(e) or type(e).__name__
+        may_have_arrived = not isinstance(e, _UNSENT_ERRORS)
+        if may_have_arrived and not idempotent:
+            raise WikiUnreachableError(
+                f"the connection to {self.api_url} broke during {action}: {reason}",
+                hint="The change may or may not have reached the wiki; check the wiki, then run "
+                "the command again (applying resumes where it stopped).",
+            ) from e
+        if attempt >= self.retries:
+            raise WikiUnreachableError(f"cannot reach the wiki at {self.api_url}: {reason}", hint=_HINT_URL) from e
+        wait = _backoff(attempt)
+        log.debug("%s: %s; repeating in %.1f s", self.api_url, reason, wait)
+        return wait
+
+    def _answer(self, resp: httpx.Response, attempt: int, idempotent: bool) -> tuple[dict | None, float]:
+        """The API's JSON, or None and the wait before repeating (overload, lag); raises on HTTP errors."""
+        self.bytes_received += resp.num_bytes_downloaded
+        status = resp.status_code
+        retryable = _RETRY_STATUS if idempotent else _RETRY_STATUS_UNSENT
+        if status in retryable:
+            if attempt >= self.retries:
+                raise WikiUnreachableError(
+                    f"{self.api_url} answered HTTP {status} {attempt + 1} times",
+                    hint="The wiki is overloaded or down for maintenance; try again later.",
+                )
+            wait = _retry_after(resp) or _backoff(attempt)
+            log.debug("%s: HTTP %d; repeating in %.1f s", self.api_url, status, wait)
+            return None, wait
+        if status != 200:
+            if status >= 500 and not idempotent:
+                hint = ("The wiki or a proxy in front of it failed; the change may or may not have "
+                        "been saved. Check the wiki, then run the command again.")
+            elif status >= 500:
+                hint = "The wiki failed; its error log may say why. Try again later."
+            else:
+                hint = _HINT_URL
+            raise WikiError(f"{self.api_url} answered HTTP {status} {resp.reason_phrase}", hint=hint, code=f"http-{status}")
+        data = _json(resp, self.api_url)
+        error = data.get("error")
+        if not (isinstance(error, dict) and error.get("code") == "maxlag"):
+            return data, 0.0
+        if attempt >= self.retries:
+            raise WikiUnreachableError(
+                f"{self.api_url}: database replication lag stayed above {self.maxlag} s ({error.get('info', '')})",
+                hint="The wiki is busy; try again later.",
+            )
+        wait = _retry_after(resp) or MAXLAG_DEFAULT_WAIT
+        log.debug("%s: maxlag; repeating in %.1f s", self.api_url, wait)
+        return None, wait
 
     def _call(
         self,

@@ -6,12 +6,12 @@ Two ways to find what changed, chosen per bundle (``for_basis``):
   the highest revision and page id it saw (``State.source_tops``). Ids only grow,
   whatever the timestamps (``importDump.php`` keeps an archive's old ones and logs
   nothing), so every revision above the top is new: they are listed by id
-  (``prop=revisions&revids=``, ids only) up past the newest id known to exist —
+  (``revisions_by_id`` with ``Fields.IDS``) up past the newest id known to exist —
   the newest revision by time, the deleted revisions of pages deleted since —
   because deletions leave gaps. Their texts, and the revision each page's new ones
   were made on (the base the peer holds), are then fetched by id, 50 a request
   across pages: a *partial* history (``PageHistory.partial``, ``make.partial_rkeys``).
-  The log since the clock (``list=logevents``, two minutes of slack for saves in
+  The log since the clock (``iter_logevents``, two minutes of slack for saves in
   flight) gives deletions (by page id), moves, and the pages whose history changed
   below the top — restores, history merges (revisions change page, ids stay),
   imports, revision deletions (visibility) — which are re-read: their ids first,
@@ -25,7 +25,7 @@ Two ways to find what changed, chosen per bundle (``for_basis``):
 
 **Reconciliation** (``--verify``, every ``verify_every``-th bundle, or a wiki whose id
 listing is one request): every revision id up to the basis's top
-(``list=allrevisions`` without content) against the peer's view (``State.drift``):
+(``iter_revision_ids``: all revisions, without content) against the peer's view (``State.drift``):
 pages holding revisions the peer lacks are re-read, pages it holds that the wiki no
 longer has are deleted. It finds what detection missed or the state got wrong.
 
@@ -45,7 +45,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from ..mediawiki import MediaWikiClient
+from ..mediawiki import Fields, MediaWikiClient
 from ..model import Page, PageId, RevId, Revision, SiteInfo, file_title_to_name, page_rkeys
 from ..state import Drift
 from .dump import PageHistory
@@ -153,7 +153,7 @@ class ApiSource:
         self._state = state
         if _version(self.info.version) < (1, 27):
             self.mark = self.client.server_time()
-            return self.pages(), None  # no list=allrevisions before 1.27 (an unknown list is only a warning)
+            return self.pages(), None  # no allrevisions listing before 1.27 (an unknown list module is only a warning)
         prev = state.source_tops(peer, basis_seq) if basis_seq else None
         if prev is not None and prev.top_rev_id is None:
             prev = None  # a basis made before tops were kept (0007)
@@ -266,9 +266,9 @@ class ApiSource:
         while True:
             size = min(step, max(PROBE_TAIL, lower - i + 1, 2 * last))
             last = 0
-            for page, rev_id, parent_id in self.client.revision_ids(range(i, i + size)):
+            for page, rev in self.client.revisions_by_id(range(i, i + size), Fields.IDS):
                 last += 1
-                yield (page, rev_id, parent_id) if collect else rev_id
+                yield (page, rev.rev_id, rev.parent_id) if collect else rev.rev_id
             i += size
             if not last and i > lower:
                 return
@@ -285,7 +285,7 @@ class ApiSource:
         return listing
 
     def _pages_above(self, top_page: int, newest: int) -> list[Page]:
-        """Pages above ``top_page`` (``prop=info&pageids=``). A page is made with a
+        """Pages above ``top_page`` (``pages_by_id``). A page is made with a
         revision, so they come with new revisions; this checks it (a page whose
         revisions were all hidden, or merged away, is read whole)."""
         step = self.client.revids_per_request
