@@ -121,6 +121,17 @@ class _NewListing:
             yield _NewRevs(self.page(pid), [(r, p) for r, p in revs])
 
 
+@dataclass
+class _LogChanges:
+    """What the log since the basis says: pages to re-read, deletions, files touched."""
+
+    titles: set[str] = dataclasses.field(default_factory=set)  # histories changed below the top
+    deleted: set[str] = dataclasses.field(default_factory=set)  # deleted pages whose id the log does not give
+    deleted_ids: set[int] = dataclasses.field(default_factory=set)
+    deleted_titles: set[str] = dataclasses.field(default_factory=set)  # every title deleted
+    files: set[str] = dataclasses.field(default_factory=set)  # names in the File namespace
+
+
 class ApiSource:
     def __init__(self, client: MediaWikiClient, own_revisions: frozenset[int] = frozenset(), ids: IdMap | None = None,
                  *, verify: bool = False, verify_every: int = VERIFY_EVERY):
@@ -165,42 +176,12 @@ class ApiSource:
         self.mark, newest, recent = self.client.clock(prev.wiki_time - SLACK if prev else None)
         if prev is None:
             return self._every_page(state, peer, basis_seq, newest)
-        titles: set[str] = set()
-        deleted: set[str] = set()  # titles of deleted pages whose id the log does not give
-        deleted_ids: set[int] = set()
-        log_deleted: set[str] = set()
-        moves: list[tuple[str, str]] = []
-        files: set[str] = set()
-        for e in self.client.iter_logevents(None, prev.wiki_time - SLACK):
-            if e.title is None:
-                return self._every_page(state, peer, basis_seq, newest)  # a hidden log entry: cannot follow it
-            for ns, title in ((e.namespace, e.title), (e.params.get("target_ns"), e.params.get("target_title"))):
-                if ns == FILE_NS and title:
-                    files.add(file_title_to_name(str(title)))  # uploads, overwrites, reverts, file moves ...
-            if e.type == "delete" and e.action in ("delete", "delete_redir"):
-                # By the page's id: the log is read from a little before the basis was
-                # made, and a title deleted then may have been made again since.
-                log_deleted.add(e.title)
-                if e.page_id:
-                    deleted_ids.add(e.page_id)
-                else:
-                    deleted.add(e.title)
-            elif (e.type, e.action) in _REREAD:
-                titles.add(e.title)
-                if e.params.get("dest_title"):  # a history merge: the revisions went there
-                    titles.add(str(e.params["dest_title"]))
-            elif e.type == "move" and e.params.get("target_title"):
-                moves.append((e.title, str(e.params["target_title"])))
-        # A page moved, then deleted: the peer knows it by a title the delete log never names.
-        grew = True
-        while grew:
-            grew = False
-            for old, new in moves:
-                if new in deleted and old not in deleted:
-                    deleted.add(old)
-                    grew = True
+        log = self._read_log(prev.wiki_time - SLACK)
+        if log is None:
+            return self._every_page(state, peer, basis_seq, newest)  # a hidden log entry: cannot follow it
+        titles, deleted, deleted_ids, log_deleted = log.titles, log.deleted, log.deleted_ids, log.deleted_titles
         self.mode = "since the basis"
-        self.file_names = sorted(files)  # what the files source (api_files.py) reads
+        self.file_names = sorted(log.files)  # what the files source (api_files.py) reads
         # Ids only grow: the revisions above the last bundle's top are every revision
         # saved, imported or restored-as-new since, whatever their timestamps. Deleted
         # ones leave gaps: the probe goes on at least up to the newest id anyone can see
@@ -223,6 +204,40 @@ class ApiSource:
             if view is not None and not view[2]:
                 deleted.add(view[1])  # the title the peer knows it by (it may have moved since)
         return self._changed(new, new_pages, titles), deleted | extra
+
+    def _read_log(self, since_ts: int) -> _LogChanges | None:
+        """What the log since ``since_ts`` says changed; None if an entry's title is hidden."""
+        out = _LogChanges()
+        moves: list[tuple[str, str]] = []
+        for e in self.client.iter_logevents(None, since_ts):
+            if e.title is None:
+                return None
+            for ns, title in ((e.namespace, e.title), (e.params.get("target_ns"), e.params.get("target_title"))):
+                if ns == FILE_NS and title:
+                    out.files.add(file_title_to_name(str(title)))  # uploads, overwrites, reverts, file moves ...
+            if e.type == "delete" and e.action in ("delete", "delete_redir"):
+                # By the page's id: the log is read from a little before the basis was
+                # made, and a title deleted then may have been made again since.
+                out.deleted_titles.add(e.title)
+                if e.page_id:
+                    out.deleted_ids.add(e.page_id)
+                else:
+                    out.deleted.add(e.title)
+            elif (e.type, e.action) in _REREAD:
+                out.titles.add(e.title)
+                if e.params.get("dest_title"):  # a history merge: the revisions went there
+                    out.titles.add(str(e.params["dest_title"]))
+            elif e.type == "move" and e.params.get("target_title"):
+                moves.append((e.title, str(e.params["target_title"])))
+        # A page moved, then deleted: the peer knows it by a title the delete log never names.
+        grew = True
+        while grew:
+            grew = False
+            for old, new in moves:
+                if new in out.deleted and old not in out.deleted:
+                    out.deleted.add(old)
+                    grew = True
+        return out
 
     def _every_page(self, state, peer: str, basis_seq: int, newest: int):
         """Every page listed (``pages``); the revision top is found first, so that what is
