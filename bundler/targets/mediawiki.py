@@ -341,33 +341,10 @@ class MediaWikiTarget:
         reason = f"wikibundle: bundle {self.seq} from {self.peer_label}"
 
         # a. deletions first: a title they free may be taken by a page below.
-        for pid, _title in st.deletes():
-            m = self._mw_page(pid)
-            if m is None:
-                continue
-            cur = self._currents([m.mw_page_id], fresh=True).get(m.mw_page_id)
-            if cur is None:
-                continue  # already gone: deleted here, or by an earlier run
-            self.client.delete(cur.title, reason)
-            self._current[m.mw_page_id] = None
-            self._set_page(pid, m.mw_page_id, cur.title)
-
+        self._delete_pages(st, reason)
         # b. which staged pages the wiki holds (alive, deleted here), which are new
         pages = st.pages()
-        mapped = {p.page_id: self._mw_page(p.page_id) for p in pages}
-        currents = self._currents([m.mw_page_id for m in mapped.values() if m is not None], fresh=True)
-        held: list[tuple[Page, _Current]] = []
-        new: list[Page] = []
-        for page in pages:
-            m = mapped[page.page_id]
-            page = Page(page.page_id, page.namespace, self._local_title(page), page.redirect)
-            if m is None:
-                new.append(page)
-                continue
-            cur = currents.get(m.mw_page_id)
-            if cur is None:
-                cur = self._undelete(page, m, reason)
-            held.append((page, cur))
+        held, new = self._held_and_new(pages, reason)
         if st.updates:
             self.notes.append(
                 f"{st.updates} changes of attribution or visibility of revisions held here were not applied:"
@@ -391,6 +368,37 @@ class MediaWikiTarget:
                 "UPDATE mw_journal SET step='written' WHERE sender=? AND seq=? AND sha256=?",
                 (self.sender, self.seq, self.sha256),
             )
+
+    def _delete_pages(self, st: Stage, reason: str) -> None:
+        for pid, _title in st.deletes():
+            m = self._mw_page(pid)
+            if m is None:
+                continue
+            cur = self._currents([m.mw_page_id], fresh=True).get(m.mw_page_id)
+            if cur is None:
+                continue  # already gone: deleted here, or by an earlier run
+            self.client.delete(cur.title, reason)
+            self._current[m.mw_page_id] = None
+            self._set_page(pid, m.mw_page_id, cur.title)
+
+    def _held_and_new(self, pages: list[Page], reason: str) -> tuple[list[tuple[Page, _Current]], list[Page]]:
+        """The staged pages the wiki holds (with their current revision; one deleted here
+        is restored first) and the new ones, under their titles in this wiki's names."""
+        mapped = {p.page_id: self._mw_page(p.page_id) for p in pages}
+        currents = self._currents([m.mw_page_id for m in mapped.values() if m is not None], fresh=True)
+        held: list[tuple[Page, _Current]] = []
+        new: list[Page] = []
+        for page in pages:
+            m = mapped[page.page_id]
+            page = Page(page.page_id, page.namespace, self._local_title(page), page.redirect)
+            if m is None:
+                new.append(page)
+                continue
+            cur = currents.get(m.mw_page_id)
+            if cur is None:
+                cur = self._undelete(page, m, reason)
+            held.append((page, cur))
+        return held, new
 
     def _local_title(self, page: Page) -> str:
         """The page's title in this wiki's namespace names (a wiki in another language
