@@ -15,7 +15,7 @@ import pytest
 from mediawiki_harness import free_port
 
 from bundler.errors import WikiError, WikiLoginError, WikiUnreachableError
-from bundler.mediawiki import USER_AGENT, MediaWikiClient
+from bundler.mediawiki import USER_AGENT, Fields, MediaWikiClient
 from bundler.model import format_timestamp, parse_timestamp, sha1_to_base36, text_sha1
 
 API = "http://wiki.test/w/api.php"
@@ -446,7 +446,7 @@ def test_changes_read_back(mediawiki):
     assert ei.value.code == "articleexists"
 
     client.move("Sync Test", "Moved Page", "rename", noredirect=True)
-    client.edit("Doomed", "bye", "create")
+    doomed = client.edit("Doomed", "bye", "create")
     deleted = client.delete("Doomed", "cleanup")
     with pytest.raises(WikiError) as ei:
         client.delete("Doomed", "again")
@@ -505,9 +505,46 @@ def test_changes_read_back(mediawiki):
     assert latest["Moved Page"].rev_id == moved[-1].rev_id and latest["Moved Page"].sha1 == moved[-1].sha1
     assert latest["File:Red dot.png"].page.namespace == 6
 
+    _typed_reads(client, first, moved, doomed, current, len(revs))
+
     restored = client.undelete("Doomed", "restore")
     assert restored["revisions"] == 1
     assert [r.text for r in client.page_revisions("Doomed")] == ["bye"]
+
+
+def _typed_reads(client, first, moved, doomed, current, edits) -> None:
+    """The client's typed reads on the wiki test_changes_read_back made (Doomed deleted)."""
+    # Revisions by id: one shape, at three depths; a deleted one only when asked, from the archive.
+    ids = [r.rev_id for r in moved] + [doomed.rev_id]
+    full = list(client.revisions_by_id(ids))
+    assert [(p.title, r.rev_id, r.text) for p, r in full] == [("Moved Page", r.rev_id, r.text) for r in moved]
+    bare = [r for _p, r in client.revisions_by_id(ids, Fields.IDS)]
+    assert [(r.rev_id, r.parent_id, r.text, r.timestamp) for r in bare] == [(r.rev_id, r.parent_id, None, 0) for r in moved]
+    sha1s = {r.rev_id: (r.timestamp, r.sha1) for _p, r in client.revisions_by_id(ids, Fields.SHA1)}
+    assert sha1s == {r.rev_id: (r.timestamp, r.sha1) for r in moved}
+    page, gone = list(client.revisions_by_id(ids, deleted=True))[-1]
+    assert (page.page_id, page.title, gone.rev_id, gone.text) == (0, "Doomed", doomed.rev_id, "bye")
+    assert client.has_deleted_revisions("Doomed") and not client.has_deleted_revisions("Moved Page")
+
+    # A page's history between two moments, and current revisions by page id or title.
+    span = list(client.page_revisions("Moved Page", content=False, start=moved[1].timestamp, end=moved[1].timestamp))
+    assert moved[1].rev_id in [r.rev_id for r in span] and {r.timestamp for r in span} == {moved[1].timestamp}
+    cur = list(client.current_revisions(page_ids=[first.page_id], titles=["Moved Page", "Nope"]))
+    assert [(p.title, r.rev_id, r.sha1, r.text) for p, r in cur] == [("Moved Page", moved[-1].rev_id, moved[-1].sha1, None)] * 2
+    ((_p, r),) = client.current_revisions(page_ids=[first.page_id], content=True)
+    assert r.text == moved[-1].text
+
+    # All revisions since a moment (by one user), answer by answer: the last says no more follow.
+    batches = list(client.allrevisions_batches(moved[0].timestamp, user="Admin"))
+    assert batches[-1][1] is False
+    assert {r.rev_id for r in moved} <= {r.rev_id for listed, _more in batches for _p, r in listed}
+
+    # Files by their bytes, every file name, the wiki's counters.
+    found = client.file_by_sha1(current.sha1)
+    assert (found.name, found.url, found.size) == ("Red_dot.png", current.url, current.size)
+    assert client.file_by_sha1(hashlib.sha1(b"no such file").hexdigest()) is None
+    assert list(client.file_names()) == ["Red_dot.png"]
+    assert 0 < client.statistics()["edits"] and client.statistics()["pages"] >= 2 and edits > 0
 
 
 def _xml_page(title: str, revisions: list[dict]) -> bytes:

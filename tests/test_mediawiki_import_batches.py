@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bundler import mediawiki as mw_module
+from bundler.mediawiki import session as mw_module
 from bundler.mediawiki import MediaWikiClient
 from bundler.model import text_sha1
 from bundler.sources.dump import open_dump

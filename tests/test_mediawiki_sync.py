@@ -26,7 +26,7 @@ import time
 import httpx
 import pytest
 
-from bundler import mediawiki as mw_module
+from bundler.mediawiki import session as mw_module
 from bundler.mediawiki import MediaWikiClient
 from bundler.model import text_sha1
 from bundler.sources.api import ApiSource

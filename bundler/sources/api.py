@@ -6,12 +6,12 @@ Two ways to find what changed, chosen per bundle (``for_basis``):
   the highest revision and page id it saw (``State.source_tops``). Ids only grow,
   whatever the timestamps (``importDump.php`` keeps an archive's old ones and logs
   nothing), so every revision above the top is new: they are listed by id
-  (``prop=revisions&revids=``, ids only) up past the newest id known to exist —
+  (``revisions_by_id`` with ``Fields.IDS``) up past the newest id known to exist —
   the newest revision by time, the deleted revisions of pages deleted since —
   because deletions leave gaps. Their texts, and the revision each page's new ones
   were made on (the base the peer holds), are then fetched by id, 50 a request
   across pages: a *partial* history (``PageHistory.partial``, ``make.partial_rkeys``).
-  The log since the clock (``list=logevents``, two minutes of slack for saves in
+  The log since the clock (``iter_logevents``, two minutes of slack for saves in
   flight) gives deletions (by page id), moves, and the pages whose history changed
   below the top — restores, history merges (revisions change page, ids stay),
   imports, revision deletions (visibility) — which are re-read: their ids first,
@@ -25,7 +25,7 @@ Two ways to find what changed, chosen per bundle (``for_basis``):
 
 **Reconciliation** (``--verify``, every ``verify_every``-th bundle, or a wiki whose id
 listing is one request): every revision id up to the basis's top
-(``list=allrevisions`` without content) against the peer's view (``State.drift``):
+(``iter_revision_ids``: all revisions, without content) against the peer's view (``State.drift``):
 pages holding revisions the peer lacks are re-read, pages it holds that the wiki no
 longer has are deleted. It finds what detection missed or the state got wrong.
 
@@ -45,7 +45,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from ..mediawiki import MediaWikiClient
+from ..mediawiki import Fields, MediaWikiClient
 from ..model import Page, PageId, RevId, Revision, SiteInfo, file_title_to_name, page_rkeys
 from ..state import Drift
 from .dump import PageHistory
@@ -121,6 +121,17 @@ class _NewListing:
             yield _NewRevs(self.page(pid), [(r, p) for r, p in revs])
 
 
+@dataclass
+class _LogChanges:
+    """What the log since the basis says: pages to re-read, deletions, files touched."""
+
+    titles: set[str] = dataclasses.field(default_factory=set)  # histories changed below the top
+    deleted: set[str] = dataclasses.field(default_factory=set)  # deleted pages whose id the log does not give
+    deleted_ids: set[int] = dataclasses.field(default_factory=set)
+    deleted_titles: set[str] = dataclasses.field(default_factory=set)  # every title deleted
+    files: set[str] = dataclasses.field(default_factory=set)  # names in the File namespace
+
+
 class ApiSource:
     def __init__(self, client: MediaWikiClient, own_revisions: frozenset[int] = frozenset(), ids: IdMap | None = None,
                  *, verify: bool = False, verify_every: int = VERIFY_EVERY):
@@ -153,7 +164,7 @@ class ApiSource:
         self._state = state
         if _version(self.info.version) < (1, 27):
             self.mark = self.client.server_time()
-            return self.pages(), None  # no list=allrevisions before 1.27 (an unknown list is only a warning)
+            return self.pages(), None  # no allrevisions listing before 1.27 (an unknown list module is only a warning)
         prev = state.source_tops(peer, basis_seq) if basis_seq else None
         if prev is not None and prev.top_rev_id is None:
             prev = None  # a basis made before tops were kept (0007)
@@ -165,42 +176,12 @@ class ApiSource:
         self.mark, newest, recent = self.client.clock(prev.wiki_time - SLACK if prev else None)
         if prev is None:
             return self._every_page(state, peer, basis_seq, newest)
-        titles: set[str] = set()
-        deleted: set[str] = set()  # titles of deleted pages whose id the log does not give
-        deleted_ids: set[int] = set()
-        log_deleted: set[str] = set()
-        moves: list[tuple[str, str]] = []
-        files: set[str] = set()
-        for e in self.client.iter_logevents(None, prev.wiki_time - SLACK):
-            if e.title is None:
-                return self._every_page(state, peer, basis_seq, newest)  # a hidden log entry: cannot follow it
-            for ns, title in ((e.namespace, e.title), (e.params.get("target_ns"), e.params.get("target_title"))):
-                if ns == FILE_NS and title:
-                    files.add(file_title_to_name(str(title)))  # uploads, overwrites, reverts, file moves ...
-            if e.type == "delete" and e.action in ("delete", "delete_redir"):
-                # By the page's id: the log is read from a little before the basis was
-                # made, and a title deleted then may have been made again since.
-                log_deleted.add(e.title)
-                if e.page_id:
-                    deleted_ids.add(e.page_id)
-                else:
-                    deleted.add(e.title)
-            elif (e.type, e.action) in _REREAD:
-                titles.add(e.title)
-                if e.params.get("dest_title"):  # a history merge: the revisions went there
-                    titles.add(str(e.params["dest_title"]))
-            elif e.type == "move" and e.params.get("target_title"):
-                moves.append((e.title, str(e.params["target_title"])))
-        # A page moved, then deleted: the peer knows it by a title the delete log never names.
-        grew = True
-        while grew:
-            grew = False
-            for old, new in moves:
-                if new in deleted and old not in deleted:
-                    deleted.add(old)
-                    grew = True
+        log = self._read_log(prev.wiki_time - SLACK)
+        if log is None:
+            return self._every_page(state, peer, basis_seq, newest)  # a hidden log entry: cannot follow it
+        titles, deleted, deleted_ids, log_deleted = log.titles, log.deleted, log.deleted_ids, log.deleted_titles
         self.mode = "since the basis"
-        self.file_names = sorted(files)  # what the files source (api_files.py) reads
+        self.file_names = sorted(log.files)  # what the files source (api_files.py) reads
         # Ids only grow: the revisions above the last bundle's top are every revision
         # saved, imported or restored-as-new since, whatever their timestamps. Deleted
         # ones leave gaps: the probe goes on at least up to the newest id anyone can see
@@ -223,6 +204,40 @@ class ApiSource:
             if view is not None and not view[2]:
                 deleted.add(view[1])  # the title the peer knows it by (it may have moved since)
         return self._changed(new, new_pages, titles), deleted | extra
+
+    def _read_log(self, since_ts: int) -> _LogChanges | None:
+        """What the log since ``since_ts`` says changed; None if an entry's title is hidden."""
+        out = _LogChanges()
+        moves: list[tuple[str, str]] = []
+        for e in self.client.iter_logevents(None, since_ts):
+            if e.title is None:
+                return None
+            for ns, title in ((e.namespace, e.title), (e.params.get("target_ns"), e.params.get("target_title"))):
+                if ns == FILE_NS and title:
+                    out.files.add(file_title_to_name(str(title)))  # uploads, overwrites, reverts, file moves ...
+            if e.type == "delete" and e.action in ("delete", "delete_redir"):
+                # By the page's id: the log is read from a little before the basis was
+                # made, and a title deleted then may have been made again since.
+                out.deleted_titles.add(e.title)
+                if e.page_id:
+                    out.deleted_ids.add(e.page_id)
+                else:
+                    out.deleted.add(e.title)
+            elif (e.type, e.action) in _REREAD:
+                out.titles.add(e.title)
+                if e.params.get("dest_title"):  # a history merge: the revisions went there
+                    out.titles.add(str(e.params["dest_title"]))
+            elif e.type == "move" and e.params.get("target_title"):
+                moves.append((e.title, str(e.params["target_title"])))
+        # A page moved, then deleted: the peer knows it by a title the delete log never names.
+        grew = True
+        while grew:
+            grew = False
+            for old, new in moves:
+                if new in out.deleted and old not in out.deleted:
+                    out.deleted.add(old)
+                    grew = True
+        return out
 
     def _every_page(self, state, peer: str, basis_seq: int, newest: int):
         """Every page listed (``pages``); the revision top is found first, so that what is
@@ -269,9 +284,9 @@ class ApiSource:
         while True:
             size = min(step, max(PROBE_TAIL, lower - i + 1, 2 * last))
             last = 0
-            for page, rev_id, parent_id in self.client.revision_ids(range(i, i + size)):
+            for page, rev in self.client.revisions_by_id(range(i, i + size), Fields.IDS):
                 last += 1
-                yield (page, rev_id, parent_id) if collect else rev_id
+                yield (page, rev.rev_id, rev.parent_id) if collect else rev.rev_id
             i += size
             if not last and i > lower:
                 return
@@ -288,7 +303,7 @@ class ApiSource:
         return listing
 
     def _pages_above(self, top_page: int, newest: int) -> list[Page]:
-        """Pages above ``top_page`` (``prop=info&pageids=``). A page is made with a
+        """Pages above ``top_page`` (``pages_by_id``). A page is made with a
         revision, so they come with new revisions; this checks it (a page whose
         revisions were all hidden, or merged away, is read whole)."""
         step = self.client.revids_per_request

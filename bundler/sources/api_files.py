@@ -2,12 +2,12 @@
 
 Listing: which files, as the page source (sources/api.py) decides for the
 pages. When it reads since the basis, the files are those its log read
-(``list=logevents`` since the same moment, every type) names in the File
+(``iter_logevents`` since the same moment, every type) names in the File
 namespace: every upload, overwrite and revert is logged, and so are deletions,
 restores, imports and moves of files; no request of our own. Else (a
-first bundle, ``--full``, a hidden log entry) ``list=allimages`` gives every
-file name (500 a request with the apihighlimits right). Then ``prop=imageinfo``
-with ``iilimit=max`` gives each file's versions, old ones included, 50 files a
+first bundle, ``--full``, a hidden log entry) ``file_names`` (the API's allimages) gives every
+file name (500 a request with the apihighlimits right). Then the API's imageinfo
+(every version) gives each file's versions, old ones included, 50 files a
 request, with continuation (``MediaWikiClient.imageinfo``). The API's sha1 is hex (FINDINGS G8), as the
 bundle's; names are ``img_name`` (no namespace prefix, underscores). A version
 whose bytes are hidden (revision-deleted) has no sha1 and no URL: it is left out.
@@ -55,9 +55,7 @@ class ApiFiles:
     # --- listing -----------------------------------------------------------------
 
     def _names(self) -> Iterator[str]:
-        for batch in self.client.query({"list": "allimages", "aiprop": "size", "ailimit": "max", "aisort": "name"}):
-            for img in batch.get("query", {}).get("allimages", ()):
-                yield str(img["name"])
+        return self.client.file_names()
 
     def versions(self) -> Iterator[FileVersion]:
         src = self.pages

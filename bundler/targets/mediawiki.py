@@ -78,7 +78,6 @@ attribution. They are counted in ``notes``.
 from __future__ import annotations
 
 import io
-import json
 import re
 import sqlite3
 import time
@@ -86,18 +85,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from .. import wire
 from ..errors import ContentError, WikiError
 from ..export import XmlWriter
-from ..model import Deleted, Page, PageId, RevId, Revision, SiteInfo, Slot, format_timestamp, local_id_range, parse_timestamp
+from ..mediawiki import Fields
+from ..model import Page, PageId, RevId, Revision, SiteInfo, local_id_range, parse_timestamp
 from ..store import INT64, StoreCounts
+from .mediawiki_stage import Stage
 
 # One action=import request carries pages up to this much XML. PHP's default
 # upload_max_filesize is 2 MB and many wikis keep it; larger batches save little
 # (measured: benchmarks/README.md, "apply to a MediaWiki").
 IMPORT_MAX_BYTES = 1_500_000
 IMPORT_MAX_PAGES = 100
-IDS_PER_REQUEST = 50  # revids= / pageids= without apihighlimits
 
 _NEEDED_RIGHTS = ("import", "importupload")
 
@@ -127,87 +126,6 @@ class _Piece:
     bytes: int
 
 
-class _Stage:
-    """What a bundle brings, decoded and checked, before anything is written: a
-    private temporary SQLite file (deleted on close), so memory stays flat."""
-
-    def __init__(self) -> None:
-        self.db = sqlite3.connect("", isolation_level=None)
-        self.db.executescript(
-            """
-            CREATE TABLE page (page_id INTEGER PRIMARY KEY, ord INTEGER NOT NULL, namespace INTEGER NOT NULL,
-                title TEXT NOT NULL, redirect TEXT);
-            CREATE TABLE rev (ord INTEGER PRIMARY KEY AUTOINCREMENT, rev_id INTEGER UNIQUE NOT NULL,
-                page_id INTEGER NOT NULL, timestamp INTEGER NOT NULL, sha1 TEXT NOT NULL, hidden INTEGER NOT NULL,
-                cost INTEGER NOT NULL, data BLOB NOT NULL);
-            CREATE INDEX rev_page ON rev(page_id, ord);
-            CREATE TABLE del (page_id INTEGER PRIMARY KEY, ord INTEGER NOT NULL, title TEXT NOT NULL);
-            """
-        )
-        self.n = 0
-        self.updates = 0
-
-    def close(self) -> None:
-        self.db.close()
-
-    def put_page(self, page: Page) -> None:
-        self.n += 1
-        self.db.execute(
-            "INSERT INTO page VALUES (?,?,?,?,?) ON CONFLICT(page_id) DO UPDATE SET namespace=excluded.namespace,"
-            " title=excluded.title, redirect=excluded.redirect",
-            (page.page_id, self.n, page.namespace, page.title, page.redirect),
-        )
-        self.db.execute("DELETE FROM del WHERE page_id=?", (page.page_id,))
-
-    def put_revision(self, rev: Revision) -> bool:
-        data = wire.store_pack_text(json.dumps(_rev_to_json(rev)))
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO rev (rev_id, page_id, timestamp, sha1, hidden, cost, data) VALUES (?,?,?,?,?,?,?)",
-            (rev.rev_id, rev.page_id, rev.timestamp, rev.sha1, int(rev.text is None), _xml_cost(rev), data),
-        )
-        return cur.rowcount > 0
-
-    def delete(self, page_id: int, title: str) -> None:
-        self.n += 1
-        self.db.execute("INSERT OR REPLACE INTO del VALUES (?,?,?)", (page_id, self.n, title))
-
-    def page(self, page_id: int) -> Page | None:
-        row = self.db.execute("SELECT namespace, title, redirect FROM page WHERE page_id=?", (page_id,)).fetchone()
-        return Page(PageId(page_id), row[0], row[1], row[2]) if row else None
-
-    def revision(self, rev_id: int) -> Revision | None:
-        row = self.db.execute("SELECT data FROM rev WHERE rev_id=?", (rev_id,)).fetchone()
-        return _rev_from_json(json.loads(wire.store_unpack_text(row[0]))) if row else None
-
-    def pages(self) -> list[Page]:
-        return [
-            Page(PageId(pid), ns, title, redirect)
-            for pid, ns, title, redirect in self.db.execute("SELECT page_id, namespace, title, redirect FROM page ORDER BY ord")
-        ]
-
-    def deletes(self) -> list[tuple[int, str]]:
-        return self.db.execute("SELECT page_id, title FROM del ORDER BY ord").fetchall()
-
-    def revisions(self, page_id: int, first: int = 0, last: int = INT64.stop) -> Iterator[Revision]:
-        """The page's staged revisions in the bundle's order, those with ``ord`` in [first, last]."""
-        for (data,) in self.db.execute(
-            "SELECT data FROM rev WHERE page_id=? AND ord BETWEEN ? AND ? ORDER BY ord", (page_id, first, last)
-        ).fetchall():
-            yield _rev_from_json(json.loads(wire.store_unpack_text(data)))
-
-    def costs(self, page_id: int) -> Iterator[tuple[int, int, bool, int]]:
-        """(ord, rev_id, hidden, bytes in an import request) of the page's staged
-        revisions in the bundle's order, without decoding their texts."""
-        yield from self.db.execute("SELECT ord, rev_id, hidden, cost FROM rev WHERE page_id=? ORDER BY ord", (page_id,))
-
-    def newest(self, page_id: int) -> Revision | None:
-        """The page's newest revision in the bundle: what MediaWiki should show as current."""
-        row = self.db.execute(
-            "SELECT data FROM rev WHERE page_id=? AND hidden=0 ORDER BY timestamp DESC, ord DESC LIMIT 1", (page_id,)
-        ).fetchone()
-        return _rev_from_json(json.loads(wire.store_unpack_text(row[0]))) if row else None
-
-
 class MediaWikiTarget:
     """Apply bundles to the MediaWiki of an API side (``Side.store()`` returns one)."""
 
@@ -226,7 +144,7 @@ class MediaWikiTarget:
         self._ns: dict[int, str] = {}
         self._site = SiteInfo()
         self._wiki_time: int | None = None
-        self._stage: _Stage | None = None
+        self._stage: Stage | None = None
         self._texts: dict[int, str | None] = {}  # wiki rev id -> text (None: hidden)
         self._current: dict[int, _Current | None] = {}  # wiki page id -> its current state (None: gone)
         self._titles: dict[int, str] = {}  # wiki page id -> title, seen while fetching base texts
@@ -279,9 +197,8 @@ class MediaWikiTarget:
         return self.client.siteinfo().site
 
     def counts(self) -> StoreCounts:
-        data = next(self.client.query({"meta": "siteinfo", "siprop": "statistics"}))
-        s = data.get("query", {}).get("statistics", {})
-        return StoreCounts(int(s.get("pages", 0)), int(s.get("edits", 0)), 0)
+        s = self.client.statistics()
+        return StoreCounts(s.get("pages", 0), s.get("edits", 0), 0)
 
     def prefetch_texts(self, rev_ids: Iterable) -> None:
         """Fetch the texts of these bundle revisions (a frame's bases) in batches.
@@ -364,7 +281,7 @@ class MediaWikiTarget:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self._stage = _Stage()
+        self._stage = Stage()
         try:
             yield
             self._write()
@@ -403,7 +320,7 @@ class MediaWikiTarget:
         st.delete(page_id, p.title if p else "")
         return p is not None
 
-    def _staged(self) -> _Stage:
+    def _staged(self) -> Stage:
         if self._stage is None:
             raise RuntimeError("MediaWikiTarget: writes happen inside transaction()")
         return self._stage
@@ -424,33 +341,10 @@ class MediaWikiTarget:
         reason = f"wikibundle: bundle {self.seq} from {self.peer_label}"
 
         # a. deletions first: a title they free may be taken by a page below.
-        for pid, _title in st.deletes():
-            m = self._mw_page(pid)
-            if m is None:
-                continue
-            cur = self._currents([m.mw_page_id], fresh=True).get(m.mw_page_id)
-            if cur is None:
-                continue  # already gone: deleted here, or by an earlier run
-            self.client.delete(cur.title, reason)
-            self._current[m.mw_page_id] = None
-            self._set_page(pid, m.mw_page_id, cur.title)
-
+        self._delete_pages(st, reason)
         # b. which staged pages the wiki holds (alive, deleted here), which are new
         pages = st.pages()
-        mapped = {p.page_id: self._mw_page(p.page_id) for p in pages}
-        currents = self._currents([m.mw_page_id for m in mapped.values() if m is not None], fresh=True)
-        held: list[tuple[Page, _Current]] = []
-        new: list[Page] = []
-        for page in pages:
-            m = mapped[page.page_id]
-            page = Page(page.page_id, page.namespace, self._local_title(page), page.redirect)
-            if m is None:
-                new.append(page)
-                continue
-            cur = currents.get(m.mw_page_id)
-            if cur is None:
-                cur = self._undelete(page, m, reason)
-            held.append((page, cur))
+        held, new = self._held_and_new(pages, reason)
         if st.updates:
             self.notes.append(
                 f"{st.updates} changes of attribution or visibility of revisions held here were not applied:"
@@ -474,6 +368,37 @@ class MediaWikiTarget:
                 "UPDATE mw_journal SET step='written' WHERE sender=? AND seq=? AND sha256=?",
                 (self.sender, self.seq, self.sha256),
             )
+
+    def _delete_pages(self, st: Stage, reason: str) -> None:
+        for pid, _title in st.deletes():
+            m = self._mw_page(pid)
+            if m is None:
+                continue
+            cur = self._currents([m.mw_page_id], fresh=True).get(m.mw_page_id)
+            if cur is None:
+                continue  # already gone: deleted here, or by an earlier run
+            self.client.delete(cur.title, reason)
+            self._current[m.mw_page_id] = None
+            self._set_page(pid, m.mw_page_id, cur.title)
+
+    def _held_and_new(self, pages: list[Page], reason: str) -> tuple[list[tuple[Page, _Current]], list[Page]]:
+        """The staged pages the wiki holds (with their current revision; one deleted here
+        is restored first) and the new ones, under their titles in this wiki's names."""
+        mapped = {p.page_id: self._mw_page(p.page_id) for p in pages}
+        currents = self._currents([m.mw_page_id for m in mapped.values() if m is not None], fresh=True)
+        held: list[tuple[Page, _Current]] = []
+        new: list[Page] = []
+        for page in pages:
+            m = mapped[page.page_id]
+            page = Page(page.page_id, page.namespace, self._local_title(page), page.redirect)
+            if m is None:
+                new.append(page)
+                continue
+            cur = currents.get(m.mw_page_id)
+            if cur is None:
+                cur = self._undelete(page, m, reason)
+            held.append((page, cur))
+        return held, new
 
     def _local_title(self, page: Page) -> str:
         """The page's title in this wiki's namespace names (a wiki in another language
@@ -615,8 +540,7 @@ class MediaWikiTarget:
             self._learn_ids(page, title, revs, history)
 
     def _list_batch(self, titles: list[str], revs: list[list[Revision]]) -> dict[str, list[Revision]] | None:
-        """The batch's pages' revisions in its time span, from one ``list=allrevisions``
-        listing (500 or 5,000 ids per request): one request for a batch of recent
+        """The batch's pages' revisions in its time span, from one listing of all revisions (500 or 5,000 ids per request): one request for a batch of recent
         edits instead of one per page. A span that holds much more than the batch (a
         first sync of old history) is given up after half a request per page: None,
         and the pages are read one by one."""
@@ -625,17 +549,11 @@ class MediaWikiTarget:
         wanted = set(titles)
         out: dict[str, list[Revision]] = {}
         budget = max(1, len(titles) // 2)
-        params = {"list": "allrevisions", "arvprop": "ids|timestamp|sha1", "arvlimit": "max", "arvdir": "newer",
-                  "arvstart": _ts(lo), "arvend": _ts(hi)}
-        for n, data in enumerate(self.client.query(params), 1):
-            for p in data.get("query", {}).get("allrevisions", ()):
-                if p.get("title") in wanted:
-                    out.setdefault(p["title"], []).extend(
-                        Revision(RevId(int(r["revid"])), PageId(int(p["pageid"])), parse_timestamp(r["timestamp"]),
-                                 None, sha1=str(r.get("sha1", "")))
-                        for r in p.get("revisions", ())
-                    )
-            if n >= budget and data.get("continue"):
+        for n, (listed, more) in enumerate(self.client.allrevisions_batches(lo, hi), 1):
+            for page, rev in listed:
+                if page.title in wanted:
+                    out.setdefault(page.title, []).append(rev)
+            if n >= budget and more:
                 return None
         for hist in out.values():
             hist.sort(key=lambda r: (r.timestamp, r.rev_id))
@@ -683,17 +601,13 @@ class MediaWikiTarget:
         bundle: import and move null revisions. Remembered so ``bundle make`` skips them."""
         if not self._user:
             return
-        params = {"list": "allrevisions", "arvprop": "ids|timestamp|sha1", "arvuser": self._user, "arvdir": "newer",
-                  "arvlimit": "max", "arvstart": _ts(started)}
         # Null revisions only (the parent's text again): an edit someone made with this
         # account in the same second is an edit, and must travel back.
         candidates: list[tuple[int, int, str]] = []
-        for batch in self.client.query(params):
-            for p in batch.get("query", {}).get("allrevisions", ()):
-                for r in p.get("revisions", ()):
-                    rid = int(r["revid"])
-                    if self.db.execute("SELECT 1 FROM mw_revs WHERE mw_rev_id=? LIMIT 1", (rid,)).fetchone() is None:
-                        candidates.append((rid, int(r.get("parentid") or 0), str(r.get("sha1", ""))))
+        for listed, _more in self.client.allrevisions_batches(started, user=self._user):
+            for _page, r in listed:
+                if self.db.execute("SELECT 1 FROM mw_revs WHERE mw_rev_id=? LIMIT 1", (r.rev_id,)).fetchone() is None:
+                    candidates.append((r.rev_id, r.parent_id or 0, r.sha1))
         parents = self._sha1s([parent for _rid, parent, _sha in candidates if parent])
         own = [(rid, self.sender, self.seq) for rid, parent, sha in candidates if parent and parents.get(parent) == sha]
         with self.side.state.transaction():
@@ -733,10 +647,8 @@ class MediaWikiTarget:
         """The first revision under ``rev_id`` (one of ours) that is not ours."""
         for _hop in range(16):
             parent = None
-            for batch in self.client.query({"prop": "revisions", "revids": rev_id, "rvprop": "ids"}):
-                for p in batch.get("query", {}).get("pages", ()):
-                    for r in p.get("revisions", ()):
-                        parent = int(r.get("parentid") or 0) or None
+            for _page, r in self.client.revisions_by_id([rev_id], Fields.IDS):
+                parent = r.parent_id
             if parent is None:
                 return None
             if self.db.execute("SELECT 1 FROM mw_own_revs WHERE mw_rev_id=?", (parent,)).fetchone() is None:
@@ -748,16 +660,8 @@ class MediaWikiTarget:
         return self.db.execute("SELECT 1 FROM mw_revs WHERE mw_rev_id=? LIMIT 1", (mw_rev_id,)).fetchone() is not None
 
     def _sha1s(self, rev_ids: list[int]) -> dict[int, str]:
-        """The API's sha1 of these revisions, IDS_PER_REQUEST per request."""
-        out: dict[int, str] = {}
-        ids = sorted(set(rev_ids))
-        for i in range(0, len(ids), IDS_PER_REQUEST):
-            chunk = ids[i:i + IDS_PER_REQUEST]
-            for batch in self.client.query({"prop": "revisions", "revids": "|".join(map(str, chunk)), "rvprop": "ids|sha1"}):
-                for p in batch.get("query", {}).get("pages", ()):
-                    for r in p.get("revisions", ()):
-                        out[int(r["revid"])] = str(r.get("sha1", ""))
-        return out
+        """The API's sha1 of these revisions."""
+        return {r.rev_id: r.sha1 for _page, r in self.client.revisions_by_id(sorted(set(rev_ids)), Fields.SHA1)}
 
     def _newest_current(self, page_ids: list[int], reason: str) -> None:
         """Where one of our own null revisions is newer than what a bundle brought,
@@ -819,70 +723,36 @@ class MediaWikiTarget:
             self.db.execute(sql, (self.sender, page_id, mw_page_id, title))
 
     def _fetch_texts(self, mw_ids: list[int]) -> None:
-        """Texts of wiki revisions by id, 50 per request; deleted ones from the archive."""
+        """Texts of wiki revisions by id; deleted ones (of a page deleted here: deletedhistory
+        and deletedtext rights) from the archive."""
         todo = sorted(set(mw_ids) - set(self._texts))
-        for i in range(0, len(todo), IDS_PER_REQUEST):
-            chunk = todo[i : i + IDS_PER_REQUEST]
-            bad: list[int] = []
-            for data in self.client.query(
-                {"prop": "revisions", "revids": chunk, "rvprop": "ids|content|sha1", "rvslots": "main"}
-            ):
-                q = data.get("query", {})
-                for p in q.get("pages", ()):
-                    if "pageid" in p and "title" in p:
-                        self._titles[int(p["pageid"])] = p["title"]
-                    for r in p.get("revisions", ()):
-                        self._texts[int(r["revid"])] = _main_text(r)
-                bad.extend(int(k) for k in (q.get("badrevids") or {}))
-            if bad:  # revisions of a page deleted here (viewdeleted and deletedtext rights)
-                for data in self.client.query(
-                    {"prop": "deletedrevisions", "revids": bad, "drvprop": "ids|content|sha1", "drvslots": "main"}
-                ):
-                    for p in data.get("query", {}).get("pages", ()):
-                        for r in p.get("deletedrevisions", ()):
-                            self._texts[int(r["revid"])] = _main_text(r)
+        for page, r in self.client.revisions_by_id(todo, Fields.TEXT, deleted=True):
+            if page.page_id and page.title:
+                self._titles[page.page_id] = page.title
+            self._texts[r.rev_id] = r.text
 
     def _currents(self, mw_page_ids: list[int], *, fresh: bool = False) -> dict[int, _Current | None]:
         """Title and current revision of wiki pages by id (None: no such page), 50 per request."""
         todo = sorted({p for p in mw_page_ids if fresh or p not in self._current})
-        for i in range(0, len(todo), IDS_PER_REQUEST):
-            chunk = todo[i : i + IDS_PER_REQUEST]
-            for pid in chunk:
-                self._current[pid] = None
-            self._read_currents({"pageids": chunk})
+        for pid in todo:
+            self._current[pid] = None
+        if todo:
+            self._read_currents(page_ids=todo)
         return {p: self._current.get(p) for p in mw_page_ids}
 
     def _current_by_title(self, title: str) -> _Current | None:
-        return self._read_currents({"titles": [title]}).get(title)
+        return self._read_currents(titles=[title]).get(title)
 
-    def _read_currents(self, which: dict) -> dict[str, _Current]:
+    def _read_currents(self, **which) -> dict[str, _Current]:
         by_title: dict[str, _Current] = {}
-        for data in self.client.query({"prop": "revisions", "rvprop": "ids|sha1", **which}):
-            for p in data.get("query", {}).get("pages", ()):
-                if p.get("missing") or p.get("invalid") or "pageid" not in p:
-                    continue
-                r = (p.get("revisions") or [{}])[0]
-                cur = _Current(int(p["pageid"]), int(p.get("ns", 0)), p["title"], int(r.get("revid", 0)), str(r.get("sha1", "")))
-                self._current[cur.page_id] = cur
-                by_title[cur.title] = cur
+        for page, r in self.client.current_revisions(**which):
+            cur = _Current(page.page_id, page.namespace, page.title, r.rev_id, r.sha1)
+            self._current[cur.page_id] = cur
+            by_title[cur.title] = cur
         return by_title
 
     def _history(self, title: str, *, content: bool, start: int | None = None, end: int | None = None) -> Iterator[Revision]:
-        params = {"prop": "revisions", "titles": title, "rvprop": "ids|timestamp|sha1" + ("|content" if content else ""),
-                  "rvlimit": "max", "rvdir": "newer"}
-        if content:
-            params["rvslots"] = "main"
-        if start is not None:
-            params["rvstart"] = _ts(start)
-        if end is not None:
-            params["rvend"] = _ts(end)
-        for data in self.client.query(params):
-            for p in data.get("query", {}).get("pages", ()):
-                for r in p.get("revisions", ()):
-                    yield Revision(
-                        RevId(int(r["revid"])), PageId(int(p["pageid"])), parse_timestamp(r["timestamp"]),
-                        _main_text(r) if content else None, sha1=str(r.get("sha1", "")),
-                    )
+        return self.client.page_revisions(title, content=content, start=start, end=end)
 
 
 def require_rights(api_url: str, info, rights, what: str, *, hint: str, code: str) -> None:
@@ -904,32 +774,3 @@ def own_revisions(state) -> frozenset[int]:
         return frozenset(r[0] for r in state.db.execute("SELECT mw_rev_id FROM mw_own_revs"))
     except sqlite3.OperationalError:  # pragma: no cover - a state from before 0003
         return frozenset()
-
-
-def _ts(t: int) -> str:
-    return format_timestamp(t)
-
-
-def _main_text(r: dict) -> str | None:
-    main = (r.get("slots") or {}).get("main") or {}
-    if main.get("texthidden") or main.get("missing"):
-        return None
-    return main.get("content")
-
-
-def _xml_cost(rev: Revision) -> int:
-    """About the bytes ``rev`` takes in an import request (its text, comment and tags)."""
-    return 400 + len(rev.comment or "") + len((rev.text or "").encode("utf-8"))
-
-
-def _rev_to_json(r: Revision) -> list:
-    return [r.rev_id, r.page_id, r.timestamp, r.text, r.user, r.user_id, r.comment, r.parent_id, int(r.minor),
-            int(r.deleted), r.model, r.format, [[s.role, s.model, s.format, s.text] for s in r.slots], r.sha1]
-
-
-def _rev_from_json(v: list) -> Revision:
-    return Revision(
-        rev_id=RevId(v[0]), page_id=PageId(v[1]), timestamp=v[2], text=v[3], user=v[4], user_id=v[5], comment=v[6],
-        parent_id=v[7], minor=bool(v[8]), deleted=Deleted(v[9]), model=v[10], format=v[11],
-        slots=tuple(Slot(*s) for s in v[12]), sha1=v[13],
-    )

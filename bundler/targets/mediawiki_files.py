@@ -8,7 +8,7 @@ Same two phases as the pages (targets/mediawiki.py):
    "store" is ``_StagedBlobs``, a temporary folder. A delta base or a version
    whose bytes did not travel (the sender knows this side holds them, perhaps
    under another name) is found on the wiki (``mw_files``, then
-   ``list=allimages&aisha1=``) and downloaded, checked against its sha1; bytes
+   ``MediaWikiClient.file_by_sha1``) and downloaded, checked against its sha1; bytes
    found nowhere are a *content error*, before anything is written.
 2. **Upload**, after the page writes (the file page then exists, so each upload
    adds only a null revision to it, which is remembered as the tool's own like
@@ -45,12 +45,10 @@ import os
 import shutil
 import tempfile
 from typing import BinaryIO
-from urllib.parse import urljoin
 
 from ..errors import ContentError, WikiError
 from ..container import FRAME_FILES
 from ..files import FileImporter
-from ..mediawiki import TITLES_PER_REQUEST
 from ..model import FileVersion, format_timestamp, parse_timestamp
 from ..sources.api_files import download
 
@@ -181,10 +179,9 @@ class MediaWikiFiles:
                     if v.sha1 == sha1 and v.url and found is None:
                         found = (v.url, v.size, title.split(":", 1)[1])
         if found is None:
-            batch = next(self.client.query({"list": "allimages", "aisha1": sha1, "aiprop": "url|size|sha1", "ailimit": 1}))
-            for img in batch.get("query", {}).get("allimages", ()):
-                if img.get("sha1") == sha1 and img.get("url"):
-                    found = (urljoin(self.client.api_url, img["url"]), int(img.get("size", 0)), str(img["name"]))
+            stored = self.client.file_by_sha1(sha1)
+            if stored is not None:
+                found = (stored.url, stored.size, stored.name)
         self._found[sha1] = found
         return found
 
@@ -237,32 +234,18 @@ class MediaWikiFiles:
 
     def _without_page(self, names: list[str]) -> set[str]:
         """Names whose file page does not exist: the first upload creates it."""
-        out: set[str] = set()
-        for i in range(0, len(names), TITLES_PER_REQUEST):
-            chunk = names[i : i + TITLES_PER_REQUEST]
-            titles = {f"File:{n}": n for n in chunk}
-            for batch in self.client.query({"prop": "info", "titles": list(titles)}):
-                q = batch.get("query", {})
-                back = {n["to"]: n["from"] for n in q.get("normalized", ())}
-                for p in q.get("pages", ()):
-                    if p.get("missing"):
-                        asked = back.get(p["title"], p["title"])
-                        if asked in titles:
-                            out.add(titles[asked])
-        return out
+        pages = self.client.page_info([f"File:{n}" for n in names])
+        return {n for n in names if f"File:{n}" not in pages}
 
     def _page_made(self, name: str) -> None:
         """The file page the upload created (its text is our comment, not the sender's
         description, which arrives with its page): the tool's own revision, never an
         edit to send back, as a null revision is."""
-        data = next(self.client.query({"prop": "revisions", "titles": f"File:{name}", "rvprop": "ids|user",
-                                       "rvdir": "newer", "rvlimit": 1}))
-        for p in data.get("query", {}).get("pages", ()):
-            for r in p.get("revisions", ()):
-                if not r.get("parentid") and r.get("user") == self.target._user:
-                    with self.target.side.state.transaction():
-                        self.db.execute("INSERT OR IGNORE INTO mw_own_revs VALUES (?,?,?)",
-                                        (int(r["revid"]), self.target.sender, self.target.seq))
+        first = next(iter(self.client.page_revisions(f"File:{name}", limit=1, content=False)), None)
+        if first is not None and not first.parent_id and first.user == self.target._user:
+            with self.target.side.state.transaction():
+                self.db.execute("INSERT OR IGNORE INTO mw_own_revs VALUES (?,?,?)",
+                                (first.rev_id, self.target.sender, self.target.seq))
 
     def _mapped(self, v: FileVersion) -> bool:
         return self.db.execute(

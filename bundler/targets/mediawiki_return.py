@@ -28,10 +28,8 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from ..errors import ContentError
-from ..mediawiki import _revision
+from ..mediawiki import Fields
 from ..model import Page, PageId, RevId, Revision, text_sha1
-
-_REV_PROP = "ids|timestamp|user|userid|comment|flags|sha1|content|contentmodel"
 
 
 class MediaWikiReturnTarget:
@@ -53,13 +51,6 @@ class MediaWikiReturnTarget:
 
     # --- reading ------------------------------------------------------------------
 
-    def _info(self, **which) -> dict | None:
-        for batch in self.client.query({"prop": "info", **which}):
-            for p in batch.get("query", {}).get("pages", ()):
-                if not p.get("missing") and not p.get("invalid"):
-                    return p
-        return None
-
     def find_page(self, peer_page_id: int) -> int | None:
         row = self.state.db.execute(
             "SELECT mw_page_id FROM mw_pages WHERE sender=? AND page_id=?", (self.sender, peer_page_id)
@@ -68,28 +59,24 @@ class MediaWikiReturnTarget:
             return row[0]
         if not 0 < peer_page_id < 1 << 31:
             return None
-        return peer_page_id if self._info(pageids=peer_page_id) else None
+        return peer_page_id if self.client.pages_by_id([peer_page_id]) else None
 
     def page(self, page_id: int):
         page_id = self.resolve(page_id)
         if page_id < 0:
             return None
-        p = self._info(pageids=page_id)
-        return (Page(PageId(page_id), int(p["ns"]), p["title"]), False) if p else None
+        found = self.client.pages_by_id([page_id])
+        return (found[0], False) if found else None
 
     def page_by_title(self, title: str) -> Page | None:
-        p = self._info(titles=title)
-        return Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"]) if p else None
+        return self.client.page_info([title]).get(title)
 
     def head(self, page_id: int) -> Revision | None:
         page_id = self.resolve(page_id)
         if page_id < 0:
             return None
-        for batch in self.client.query({"prop": "revisions", "pageids": page_id, "rvprop": _REV_PROP,
-                                        "rvslots": "main", "rvlimit": 1}):
-            for p in batch.get("query", {}).get("pages", ()):
-                for r in p.get("revisions", ()):
-                    return _with_text_sha1(_revision(r, PageId(page_id)))
+        for _page, r in self.client.current_revisions(page_ids=[page_id], content=True):
+            return _with_text_sha1(r)
         return None
 
     def _rev(self, rev_id: int) -> Revision | None:
@@ -100,16 +87,9 @@ class MediaWikiReturnTarget:
         return self._revs[rev_id]
 
     def _fetch_rev(self, rev_id: int) -> Revision | None:
-        for batch in self.client.query({"prop": "revisions", "revids": rev_id, "rvprop": _REV_PROP, "rvslots": "main"}):
-            for p in batch.get("query", {}).get("pages", ()):
-                for r in p.get("revisions", ()):
-                    return _with_text_sha1(_revision(r, PageId(int(p["pageid"]))))
-        # A revision of a page deleted here (an offline edit built on it brings it back).
-        for batch in self.client.query({"prop": "deletedrevisions", "revids": rev_id, "drvprop": _REV_PROP,
-                                        "drvslots": "main"}):
-            for p in batch.get("query", {}).get("pages", ()):
-                for r in p.get("deletedrevisions", ()):
-                    return _with_text_sha1(_revision(r, PageId(int(p.get("pageid") or 0))))
+        # deleted: a revision of a page deleted here (an offline edit built on it brings it back).
+        for _page, r in self.client.revisions_by_id([rev_id], Fields.TEXT, deleted=True):
+            return _with_text_sha1(r)
         return None
 
     def get_text(self, rev_id: int) -> str | None:
@@ -165,11 +145,7 @@ class MediaWikiReturnTarget:
         """Undelete a page deleted here (its history comes back); its new id, or None."""
         if self.page_by_title(title) is not None:
             return None
-        found = False
-        for batch in self.client.query({"prop": "deletedrevisions", "titles": title, "drvlimit": 1, "drvprop": "ids"}):
-            for p in batch.get("query", {}).get("pages", ()):
-                found = found or bool(p.get("deletedrevisions"))
-        if not found:
+        if not self.client.has_deleted_revisions(title):
             return None
         self.client.undelete(title, reason)
         page = self.page_by_title(title)
