@@ -527,124 +527,134 @@ class DumpReader:
         return Page(block.page_id, namespace, title, f.get("redirect"))
 
     def _parse_revision(self, elem, page_fields: dict) -> Revision:
-        rev_id = parent_id = None
-        timestamp = None
-        user = None
-        user_id = None
-        comment = None
-        text: str | None = None
-        sha1 = ""
-        minor = False
-        deleted = Deleted(0)
-        model = "wikitext"
-        fmt = "text/x-wiki"
-        slots: list[Slot] = []
-        text_seen = False
-        for c in elem:
-            n = _local(c.tag)
-            if n == "id":
-                rev_id = c.text
-            elif n == "parentid":
-                parent_id = c.text
-            elif n == "timestamp":
-                timestamp = c.text
-            elif n == "contributor":
-                if c.get("deleted") == "deleted":
-                    deleted |= Deleted.USER
-                for u in c:
-                    un = _local(u.tag)
-                    if un == "username":
-                        user = u.text or ""
-                    elif un == "ip":
-                        user = u.text or ""
-                    elif un == "id":
-                        try:
-                            user_id = int(u.text or "")
-                        except ValueError:
-                            user_id = None
-            elif n == "minor":
-                minor = True
-            elif n == "comment":
-                if c.get("deleted") == "deleted":
-                    deleted |= Deleted.COMMENT
-                else:
-                    comment = c.text or ""
-            elif n == "model":
-                model = c.text or model
-            elif n == "format":
-                fmt = c.text or fmt
-            elif n == "text":
-                text_seen = True
-                if c.get("deleted") == "deleted":
-                    deleted |= Deleted.TEXT
-                elif c.text is None and c.get("location"):
-                    raise DumpError(
-                        "this is a stub dump: revision texts are stored elsewhere",
-                        hint="Use a dump with text (pages-meta-history / dumpBackup.php --full).",
-                    )
-                else:
-                    text = c.text or ""
-            elif n == "sha1":
-                if c.text and c.text.strip():
-                    try:
-                        sha1 = base36_to_sha1(c.text.strip())
-                    except ValueError:
-                        sha1 = ""
-            elif n == "content":
-                role = _child_text(c, "role") or "main"
-                ctext_el = next((x for x in c if _local(x.tag) == "text"), None)
-                ctext = None
-                if ctext_el is not None and ctext_el.get("deleted") != "deleted":
-                    ctext = ctext_el.text or ""
-                slots.append(
-                    Slot(role, _child_text(c, "model") or "", _child_text(c, "format") or "", ctext)
-                )
-        page_id = page_fields["page_id"]
-        what = f"revision {rev_id}" if rev_id else f"a revision of {page_fields['title']!r}"
-        if not timestamp:
-            raise DumpError(f"{what} has no <timestamp>", hint=_HINT_DUMP)
-        try:
-            ts = parse_timestamp(timestamp)
-        except ValueError:
-            raise DumpError(f"{what} has a malformed timestamp {timestamp!r}", hint=_HINT_DUMP) from None
-        if not text_seen and not deleted & Deleted.TEXT:
-            text = ""
+        f = _revision_fields(elem)
+        title = page_fields["title"]
+        what = f"revision {f['rev_id']}" if f["rev_id"] else f"a revision of {title!r}"
+        ts = _revision_timestamp(f["timestamp"], what)
+        deleted, text = f["deleted"], f["text"]
         if text is None and not deleted & Deleted.TEXT:
-            text = ""
+            text = ""  # no <text> at all, or an empty one
         # The dump's sha1 is of the text as stored; ours is recomputed from what we carry.
         # When the text is hidden we keep the dump's sha1 so the revision stays identifiable.
-        if text is not None:
-            sha1 = text_sha1(text)
-        if rev_id is None:
-            # No <id> (schema 0.3 exports): one from what MediaWiki's importer knows a
-            # revision by, so the same revision listed twice is kept once, as it does.
-            rid = synthetic_id("rev", title_key(page_fields["title"]), ts, sha1)
-        else:
-            try:
-                rid = int(rev_id)
-            except ValueError:
-                raise DumpError(f"a revision of {page_fields['title']!r} has a malformed <id> {rev_id!r}", hint=_HINT_DUMP) from None
+        sha1 = text_sha1(text) if text is not None else f["sha1"]
+        rid = _revision_id(f["rev_id"], title, ts, sha1)
         try:
-            pid = int(parent_id) if parent_id else None
+            pid = int(f["parent_id"]) if f["parent_id"] else None
         except ValueError:
             pid = None
+        hidden_user = bool(deleted & Deleted.USER)
         return Revision(
             rev_id=RevId(rid),
-            page_id=PageId(page_id),
+            page_id=PageId(page_fields["page_id"]),
             timestamp=ts,
             text=text,
-            user=None if deleted & Deleted.USER else user,
-            user_id=None if deleted & Deleted.USER else user_id,
-            comment=comment,
+            user=None if hidden_user else f["user"],
+            user_id=None if hidden_user else f["user_id"],
+            comment=f["comment"],
             parent_id=RevId(pid) if pid else None,
-            minor=minor,
+            minor=f["minor"],
             deleted=deleted,
-            model=model,
-            format=fmt,
-            slots=tuple(s for s in slots if s.role != "main"),
+            model=f["model"],
+            format=f["format"],
+            slots=tuple(s for s in f["slots"] if s.role != "main"),
             sha1=sha1,
         )
 
+
+_REVISION_TAGS = {"id": "rev_id", "parentid": "parent_id", "timestamp": "timestamp"}
+
+
+def _revision_fields(elem) -> dict:
+    """A ``<revision>``'s children as they are in the dump, not yet checked."""
+    f: dict = {
+        "rev_id": None, "parent_id": None, "timestamp": None, "user": None, "user_id": None, "comment": None,
+        "text": None, "sha1": "", "minor": False, "deleted": Deleted(0), "model": "wikitext",
+        "format": "text/x-wiki", "slots": [],
+    }
+    for c in elem:
+        n = _local(c.tag)
+        if n in _REVISION_TAGS:
+            f[_REVISION_TAGS[n]] = c.text
+        elif n == "contributor":
+            _read_contributor(c, f)
+        elif n == "minor":
+            f["minor"] = True
+        elif n == "comment":
+            if c.get("deleted") == "deleted":
+                f["deleted"] |= Deleted.COMMENT
+            else:
+                f["comment"] = c.text or ""
+        elif n in ("model", "format"):
+            f[n] = c.text or f[n]
+        elif n == "text":
+            _read_text(c, f)
+        elif n == "sha1":
+            if c.text and c.text.strip():
+                try:
+                    f["sha1"] = base36_to_sha1(c.text.strip())
+                except ValueError:
+                    f["sha1"] = ""
+        elif n == "content":
+            f["slots"].append(_read_slot(c))
+    return f
+
+
+def _read_contributor(c, f: dict) -> None:
+    """``<contributor>``: the user name or IP and the user id; hidden, it marks the revision."""
+    if c.get("deleted") == "deleted":
+        f["deleted"] |= Deleted.USER
+    for u in c:
+        un = _local(u.tag)
+        if un in ("username", "ip"):
+            f["user"] = u.text or ""
+        elif un == "id":
+            try:
+                f["user_id"] = int(u.text or "")
+            except ValueError:
+                f["user_id"] = None
+
+
+def _read_text(c, f: dict) -> None:
+    """``<text>``: the revision's text, hidden, or (a stub dump) stored elsewhere: refused."""
+    if c.get("deleted") == "deleted":
+        f["deleted"] |= Deleted.TEXT
+    elif c.text is None and c.get("location"):
+        raise DumpError(
+            "this is a stub dump: revision texts are stored elsewhere",
+            hint="Use a dump with text (pages-meta-history / dumpBackup.php --full).",
+        )
+    else:
+        f["text"] = c.text or ""
+
+
+def _read_slot(c) -> Slot:
+    """A ``<content>`` block (schema 0.11): one slot; its text is None when hidden."""
+    role = _child_text(c, "role") or "main"
+    ctext_el = next((x for x in c if _local(x.tag) == "text"), None)
+    ctext = None
+    if ctext_el is not None and ctext_el.get("deleted") != "deleted":
+        ctext = ctext_el.text or ""
+    return Slot(role, _child_text(c, "model") or "", _child_text(c, "format") or "", ctext)
+
+
+def _revision_timestamp(timestamp: str | None, what: str) -> int:
+    if not timestamp:
+        raise DumpError(f"{what} has no <timestamp>", hint=_HINT_DUMP)
+    try:
+        return parse_timestamp(timestamp)
+    except ValueError:
+        raise DumpError(f"{what} has a malformed timestamp {timestamp!r}", hint=_HINT_DUMP) from None
+
+
+def _revision_id(rev_id: str | None, title: str, ts: int, sha1: str) -> int:
+    if rev_id is None:
+        # No <id> (schema 0.3 exports): one from what MediaWiki's importer knows a
+        # revision by, so the same revision listed twice is kept once, as it does.
+        return synthetic_id("rev", title_key(title), ts, sha1)
+    try:
+        return int(rev_id)
+    except ValueError:
+        raise DumpError(f"a revision of {title!r} has a malformed <id> {rev_id!r}", hint=_HINT_DUMP) from None
 
 def open_dump(path: str, progress: Callable[[int], None] | None = None, files_dir: str | None = None) -> DumpReader:
     return DumpReader(path, progress, files_dir)
