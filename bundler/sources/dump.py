@@ -31,7 +31,7 @@ import lzma
 import os
 import sqlite3
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterable, Iterator
 from xml.etree.ElementTree import ParseError
 
@@ -227,6 +227,18 @@ class _PageBuffer:
         self.db.close()
 
 
+@dataclass(slots=True)
+class _OpenPage:
+    """The ``<page>`` block being read: its direct fields, its revisions so far, which
+    page it belongs to, its newest revision, and how deep inside it the parser is."""
+
+    fields: dict = field(default_factory=dict)
+    buf: _PageBuffer = field(default_factory=_PageBuffer)
+    block: Block | None = None
+    top: tuple[int, int] | None = None  # the block's newest revision, (timestamp, rev_id)
+    depth: int = 0
+
+
 class DumpReader:
     """Iterate ``PageHistory`` records from an XML dump. Use as a context manager.
 
@@ -395,76 +407,35 @@ class DumpReader:
         if self._index is None:
             self._index = self._first_pass()
         split = SplitPages(self._index)
-        depth_page = False
-        depth = 0
-        page_fields: dict = {}
-        buf: _PageBuffer | None = None
-        block: Block | None = None
-        top: tuple[int, int] | None = None  # the block's newest revision, (timestamp, rev_id)
+        open_page: _OpenPage | None = None
         last_progress = 0
-        if self._pending_start is not None:
-            pending, self._pending_start = self._pending_start, None
-        else:
+        pending, self._pending_start = self._pending_start, None
+        while (ev := pending or self._next_event()) is not None:
             pending = None
-        while True:
-            ev = pending or self._next_event()
-            pending = None
-            if ev is None:
-                break
             kind, elem = ev
             name = _local(elem.tag)
             if kind == "start":
                 if name == "page":
-                    depth_page = True
-                    depth = 0
-                    page_fields = {}
-                    buf = _PageBuffer()
-                    block = None
-                    top = None
-                elif depth_page:
-                    depth += 1
+                    open_page = _OpenPage()
+                elif open_page is not None:
+                    open_page.depth += 1
                 continue
-            # kind == "end"
-            if depth_page and name != "page":
-                depth -= 1
-            if not depth_page:
+            if open_page is None:
                 if name == "logitem":
                     self._root.clear()  # log items are not carried by a revision bundle
                 continue
-            if name == "revision":
-                if block is None:
-                    block = self._block(page_fields)
-                rev = self._parse_revision(elem, page_fields)
-                top = max(top, (rev.timestamp, rev.rev_id)) if top else (rev.timestamp, rev.rev_id)
-                if block.blocks > 1:
-                    split.add(block.kid, rev)
-                else:
-                    buf.add(rev)  # type: ignore[union-attr]
-                elem.clear()
-            elif name == "upload":
-                self._parse_upload(elem)
-                elem.clear()
-            elif depth == 0 and name in ("title", "ns", "id", "redirect"):  # direct children of <page>
-                if name == "redirect":
-                    page_fields["redirect"] = elem.get("title", "")
-                elif name not in page_fields:
-                    page_fields[name] = elem.text or ""
-            elif name == "page":
-                depth_page = False
-                if block is None:
-                    block = self._block(page_fields)
-                page = self._make_page(page_fields, block)
-                self._root.clear()
-                if block.blocks == 1:
-                    assert buf is not None
-                    yield PageHistory(page, buf.sorted(), buf.count)
-                elif split.block_done(block.kid, page.namespace, page.title, page.redirect, top):
-                    yield self._merged(split, block)
-                buf = None
-                if self._progress and self._stream.count - last_progress > (1 << 20):
-                    self._report()
-                    last_progress = self._stream.count
-        if depth_page:
+            if name != "page":
+                open_page.depth -= 1
+                self._read_in_page(open_page, split, elem, name)
+                continue
+            history = self._finish_page(open_page, split)
+            open_page = None
+            if history is not None:
+                yield history
+            if self._progress and self._stream.count - last_progress > (1 << 20):
+                self._report()
+                last_progress = self._stream.count
+        if open_page is not None:
             raise DumpError(
                 f"{os.path.basename(self.path)} ends inside a <page>", hint="The dump is truncated. " + _HINT_DUMP
             )
@@ -472,6 +443,40 @@ class DumpReader:
             yield self._merged(split, Block(kid, PageId(0), 0))
         if self._progress:
             self._progress(self._size)
+
+    def _read_in_page(self, p: "_OpenPage", split: SplitPages, elem, name: str) -> None:
+        """An element inside a ``<page>`` block ended: a revision, an upload, or the page's own fields."""
+        if name == "revision":
+            if p.block is None:
+                p.block = self._block(p.fields)
+            rev = self._parse_revision(elem, p.fields)
+            newest = (rev.timestamp, rev.rev_id)
+            p.top = max(p.top, newest) if p.top else newest
+            if p.block.blocks > 1:
+                split.add(p.block.kid, rev)
+            else:
+                p.buf.add(rev)
+            elem.clear()
+        elif name == "upload":
+            self._parse_upload(elem)
+            elem.clear()
+        elif p.depth == 0 and name in ("title", "ns", "id", "redirect"):  # direct children of <page>
+            if name == "redirect":
+                p.fields["redirect"] = elem.get("title", "")
+            elif name not in p.fields:
+                p.fields[name] = elem.text or ""
+
+    def _finish_page(self, p: "_OpenPage", split: SplitPages) -> PageHistory | None:
+        """``</page>``: the page's history, or None while other blocks of its title are to come."""
+        if p.block is None:
+            p.block = self._block(p.fields)
+        page = self._make_page(p.fields, p.block)
+        self._root.clear()
+        if p.block.blocks == 1:
+            return PageHistory(page, p.buf.sorted(), p.buf.count)
+        if split.block_done(p.block.kid, page.namespace, page.title, page.redirect, p.top):
+            return self._merged(split, p.block)
+        return None
 
     def _merged(self, split: SplitPages, block: Block) -> PageHistory:
         ns, title, redirect, count, revisions = split.take(block.kid)
