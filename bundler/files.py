@@ -291,7 +291,37 @@ def carry_files(
     a hundred icons.
     """
     res = FilesSent()
-    todo: list[tuple[int, str, list[FileVersion], list[FileVersion]]] = []  # (new bytes, name, all versions, missing)
+    todo = _files_missing(st, peer, source, until, latest_only)
+    if room() is not None:
+        todo.sort(key=lambda t: (t[0], t[1]))
+    tmpdir = tempfile.mkdtemp(prefix="wikibundle-files-")
+    enc = _Encoder(source, tmpdir)
+    batch = _FilesBatch(st, peer, seq, writer, enc)
+    try:
+        for _cost, _name, versions, missing in todo:
+            new_blobs, new_sha, refs = _encode_missing(st, peer, enc, versions, missing, batch.in_bundle)
+            cost = _bundle_cost(new_blobs, missing)
+            left = room()
+            if left is not None and batch.bytes + cost > left:
+                for b in new_blobs:
+                    enc.drop(b)
+                res.deferred += 1
+                continue
+            batch.add(missing, new_blobs, new_sha, cost)
+            _count_sent(res, missing, new_blobs, refs)
+            if len(batch.versions) >= FILES_PER_FRAME or batch.bytes >= BATCH_BYTES:
+                batch.flush()
+        batch.flush()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return res
+
+
+def _files_missing(
+    st, peer: str, source: FileSource, until: int | None, latest_only: bool
+) -> list[tuple[int, str, list[FileVersion], list[FileVersion]]]:
+    """Each file with versions ``peer`` lacks: (new bytes, name, all versions, missing), by name."""
+    todo = []
     for name, group in groupby(source.versions(), key=lambda v: v.name):
         versions = sorted((v for v in group if until is None or v.timestamp <= until), key=lambda v: (v.timestamp, v.sha1))
         held = _held_versions(st, peer, name)
@@ -299,86 +329,89 @@ def carry_files(
         if missing:
             cost = sum(v.size for v in missing if not _holds_blob(st, peer, v.sha1))
             todo.append((cost, name, versions, missing))
-    if room() is not None:
-        todo.sort(key=lambda t: (t[0], t[1]))
+    return todo
 
-    tmpdir = tempfile.mkdtemp(prefix="wikibundle-files-")
-    enc = _Encoder(source, tmpdir)
-    batch_versions: list[FileVersion] = []
-    batch_blobs: list[_Blob] = []
-    batch_bytes = 0
-    in_bundle: set[str] = set()  # sha1s of blobs this bundle carries
 
-    def flush() -> None:
-        nonlocal batch_versions, batch_blobs, batch_bytes
-        if not batch_versions:
-            return
-        payload = wire.packb(_files_payload(batch_versions, batch_blobs))
-        body = wire.compress(payload, level=19)
-        writer.add_frame({"files": len(batch_versions), "blobs": len(batch_blobs)}, body, len(payload), FRAME_FILES)
-        for b in batch_blobs:
-            off = 0
-            for chunk in enc.chunks(b):
-                writer.add_frame({"sha1": bytes.fromhex(b.sha1), "off": off}, chunk, len(chunk), FRAME_BLOB)
-                off += len(chunk)
-        st.db.executemany(
-            "INSERT OR IGNORE INTO held_files VALUES (?,?,?,?,?)",
-            [(peer, seq, v.name, v.timestamp, v.sha1) for v in batch_versions],
+def _encode_missing(
+    st, peer: str, enc: "_Encoder", versions: list[FileVersion], missing: list[FileVersion], in_bundle: set[str]
+) -> tuple[list[_Blob], set[str], int]:
+    """One file's missing versions as blobs (new ones only; the rest are references):
+    (blobs, their sha1s, how many versions are references)."""
+    held_here = {v.sha1 for v in versions if v not in missing and _holds_blob(st, peer, v.sha1)}
+    new_blobs: list[_Blob] = []
+    new_sha: set[str] = set()
+    refs = 0
+    for v in missing:
+        if v.sha1 in in_bundle or v.sha1 in new_sha or _holds_blob(st, peer, v.sha1):
+            refs += 1
+            continue
+        # Base: the newest earlier version the receiver holds, or gets before this one.
+        earlier = [w for w in versions if (w.timestamp, w.sha1) < (v.timestamp, v.sha1)]
+        base = next(
+            (w.sha1 for w in reversed(earlier)
+             if (w.sha1 in held_here or w.sha1 in new_sha or w.sha1 in in_bundle) and w.size <= MAX_DELTA_BASE),
+            None,
         )
-        batch_versions, batch_blobs, batch_bytes = [], [], 0
-
-    try:
-        for _cost, name, versions, missing in todo:
-            held_here = {v.sha1 for v in versions if v not in missing and _holds_blob(st, peer, v.sha1)}
-            new_blobs: list[_Blob] = []
-            new_sha: set[str] = set()
-            refs = 0
-            for v in missing:
-                if v.sha1 in in_bundle or v.sha1 in new_sha or _holds_blob(st, peer, v.sha1):
-                    refs += 1
-                    continue
-                # Base: the newest earlier version the receiver holds, or gets before this one.
-                earlier = [w for w in versions if (w.timestamp, w.sha1) < (v.timestamp, v.sha1)]
-                base = next(
-                    (w.sha1 for w in reversed(earlier)
-                     if (w.sha1 in held_here or w.sha1 in new_sha or w.sha1 in in_bundle) and w.size <= MAX_DELTA_BASE),
-                    None,
-                )
-                if base is not None and v.size > MAX_DELTA_BASE:
-                    base = None
-                new_blobs.append(enc.encode(v, base))
-                new_sha.add(v.sha1)
-            cost = sum(b.stored + 64 * (1 + b.stored // BLOB_FRAME) for b in new_blobs) + 32 * len(missing) + sum(
-                len(v.name) + len(v.comment or "") + 40 for v in missing
-            )
-            left = room()
-            if left is not None and batch_bytes + cost > left:
-                for b in new_blobs:
-                    enc.drop(b)
-                res.deferred += 1
-                continue
-            batch_versions += missing
-            batch_blobs += new_blobs
-            batch_bytes += cost
-            in_bundle |= new_sha
-            res.versions += len(missing)
-            res.refs += refs
-            for b in new_blobs:
-                res.blobs += 1
-                res.stored += b.stored
-                res.bytes += b.size
-                res.raw += b.enc == ENC_RAW
-                res.zstd += b.enc == ENC_ZSTD
-                res.deltas += b.enc == ENC_DELTA
-            if len(batch_versions) >= FILES_PER_FRAME or batch_bytes >= BATCH_BYTES:
-                flush()
-        flush()
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-    return res
+        if base is not None and v.size > MAX_DELTA_BASE:
+            base = None
+        new_blobs.append(enc.encode(v, base))
+        new_sha.add(v.sha1)
+    return new_blobs, new_sha, refs
 
 
-# --- receiver --------------------------------------------------------------------------
+def _bundle_cost(new_blobs: list[_Blob], missing: list[FileVersion]) -> int:
+    """About how many bytes a file's versions and new blobs take in the bundle, frames included."""
+    return sum(b.stored + 64 * (1 + b.stored // BLOB_FRAME) for b in new_blobs) + 32 * len(missing) + sum(
+        len(v.name) + len(v.comment or "") + 40 for v in missing
+    )
+
+
+def _count_sent(res: FilesSent, missing: list[FileVersion], new_blobs: list[_Blob], refs: int) -> None:
+    res.versions += len(missing)
+    res.refs += refs
+    for b in new_blobs:
+        res.blobs += 1
+        res.stored += b.stored
+        res.bytes += b.size
+        res.raw += b.enc == ENC_RAW
+        res.zstd += b.enc == ENC_ZSTD
+        res.deltas += b.enc == ENC_DELTA
+
+
+class _FilesBatch:
+    """File versions and blobs waiting for the next files frame; ``in_bundle``: the sha1s
+    of every blob this bundle carries, across batches."""
+
+    def __init__(self, st, peer: str, seq: int, writer: BundleWriter, enc: "_Encoder"):
+        self.st, self.peer, self.seq, self.writer, self.enc = st, peer, seq, writer, enc
+        self.versions: list[FileVersion] = []
+        self.blobs: list[_Blob] = []
+        self.bytes = 0
+        self.in_bundle: set[str] = set()
+
+    def add(self, missing: list[FileVersion], new_blobs: list[_Blob], new_sha: set[str], cost: int) -> None:
+        self.versions += missing
+        self.blobs += new_blobs
+        self.bytes += cost
+        self.in_bundle |= new_sha
+
+    def flush(self) -> None:
+        """Write the files frame, then each blob's frames; record the versions as held under ``seq``."""
+        if not self.versions:
+            return
+        payload = wire.packb(_files_payload(self.versions, self.blobs))
+        body = wire.compress(payload, level=19)
+        self.writer.add_frame({"files": len(self.versions), "blobs": len(self.blobs)}, body, len(payload), FRAME_FILES)
+        for b in self.blobs:
+            off = 0
+            for chunk in self.enc.chunks(b):
+                self.writer.add_frame({"sha1": bytes.fromhex(b.sha1), "off": off}, chunk, len(chunk), FRAME_BLOB)
+                off += len(chunk)
+        self.st.db.executemany(
+            "INSERT OR IGNORE INTO held_files VALUES (?,?,?,?,?)",
+            [(self.peer, self.seq, v.name, v.timestamp, v.sha1) for v in self.versions],
+        )
+        self.versions, self.blobs, self.bytes = [], [], 0
 
 
 def _int(v, what: str, lo: int = 0, hi: int = 1 << 63) -> int:
