@@ -221,103 +221,131 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
     """An update: the sender's history, imported as it is. Edits made here and not yet
     sent back are protected: a page the update deletes is kept while it holds them,
     and a page of ours in the way of an incoming title is moved aside."""
-    h = reader.header
-    n_revs = n_moves = n_dels = n_updates = 0
-    page_ids: set[int] = set()
-    incoming: dict[int, dict[int, int]] = {}  # page -> rev id -> mkey, as the sender has them
-    local = local_id_range(side.wiki_id)
-    st = side.state
-    chain = st.chain(h.sender, st.confirmed_seq(h.sender))
-
-    titles: dict[int, tuple[int, str]] = {}  # page -> (namespace, title) as the sender has it
-    gone: set[int] = set()  # pages the sender deleted (kept here when they hold unsent edits)
-
-    def sender_title(pid: int) -> str | None:
-        """A page's title as the sender knows it (a page moved or deleted here keeps its old one there)."""
-        known = st.view_title(h.sender, pid)
-        return known[1] if known else store.live_title(pid)
-
-    embedded = isinstance(store, WikiStore)
-
-    def unsent_edits(pid: int) -> bool:
-        """Does the page hold edits made here that the sender does not hold yet?"""
-        if pid not in INT64:
-            return False  # no such page here (the store refuses the id)
-        if embedded:
-            mine = {r[0] for r in store.db.execute(
-                "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (pid, local.start, local.stop))}
-        else:  # a MediaWiki: its own revisions travel in the local range (sources/api.py IdMap)
-            mine = {local.start + m for m in store.local_revisions(pid) if m < len(local)}
-        return bool(mine - st.held_rev_ids(h.sender, pid, chain))
-
+    imp = _Import(side, store, reader.header, result, progress)
     files = _files_for(store)
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
             if files.take(frame, what=f"frame {i} (offset {frame.offset})"):
                 continue
-            bases = frame.meta.get("dict")
-            if hasattr(store, "prefetch_texts") and isinstance(bases, list):
-                store.prefetch_texts(bases)  # a MediaWiki fetches them in batches, not one request each
-            content = decode_frame(
-                frame.meta, frame.body, frame.raw_len, store.get_text, what=f"frame {i} (offset {frame.offset})", get_title=sender_title
-            )
-            if content.siteinfo is not None:
-                store.set_siteinfo(content.siteinfo)
-            for mv in content.moves:
-                result.moves.append((mv.old_title, mv.new_title))
-            moved = {mv.page_id for mv in content.moves}
-            for page in content.pages:
-                titles[page.page_id] = (page.namespace, page.title)
-                here = store.page(page.page_id) if embedded else None  # (a MediaWiki: not yet)
-                if here is not None and page.page_id not in moved:
-                    mine, deleted = here
-                    if deleted:
-                        result.notices.append(f"{page.title}: was deleted here, but the online wiki keeps it (edited there); restored")
-                    elif not deleted and mine.title != page.title:
-                        page = dataclasses.replace(page, namespace=mine.namespace, title=mine.title)  # moved here: kept
-                store.put_page(page)
-            page_ids.update(p.page_id for p in content.pages)
-            for rev in content.revisions:
-                incoming.setdefault(rev.page_id, {})[rev.rev_id] = mkey(rev)
-                if store.put_revision(rev):
-                    result.revisions_added += 1
-                else:
-                    result.revisions_present += 1
-                n_revs += 1
-                if progress and n_revs % 500 == 0:
-                    progress(n_revs)
-            for u in content.updates:
-                store.update_revision_meta(u)
-                held = store.revision(u.rev_id) if hasattr(store, "revision") else None
-                if held is not None:  # update records name no page
-                    incoming.setdefault(held.page_id, {})[u.rev_id] = mkey(u)
-            n_updates += len(content.updates)
-            n_moves += len(content.moves)
-            for d in content.deletes:
-                incoming.setdefault(d.page_id, {})
-                titles[d.page_id] = (d.namespace, d.title)
-                gone.add(d.page_id)
-                if unsent_edits(d.page_id):
-                    result.notices.append(f"{d.title}: deleted online but edited here; kept, and your edits travel back")
-                    continue
-                store.delete_page(d.page_id)
-                result.deletions.append(d.title)
-            n_dels += len(content.deletes)
-        if embedded:
-            _move_aside(store, page_ids, result)
+            imp.frame(frame, what=f"frame {i} (offset {frame.offset})")
+        if imp.embedded:
+            _move_aside(store, imp.page_ids, result)
         files.finish()
-        got = (len(page_ids), n_revs, n_moves, n_dels, n_updates)
-        want = (h.counts.pages, h.counts.revisions, h.counts.moves, h.counts.deletions, h.counts.updates)
-        if got != want:
-            raise FormatError(f"the bundle holds {got} (pages, revisions, moves, deletions, updates); its header says {want}")
-    result.pages = len(page_ids)
+        imp.check_counts()
+    result.pages = len(imp.page_ids)
     result.notes = list(getattr(store, "notes", ()))
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     if progress:
-        progress(n_revs)
-    for pid in page_ids:
-        incoming.setdefault(pid, {})
-    return _held_rows(store, incoming, titles, gone)
+        progress(imp.n_revs)
+    for pid in imp.page_ids:
+        imp.incoming.setdefault(pid, {})
+    return _held_rows(store, imp.incoming, imp.titles, imp.gone)
+
+
+class _Import:
+    """``_import``'s records frames, one at a time, and what it counts and remembers on the way."""
+
+    def __init__(self, side: Side, store, h: Header, result: ApplyResult, progress):
+        self.store, self.h, self.result, self.progress = store, h, result, progress
+        self.n_revs = self.n_moves = self.n_dels = self.n_updates = 0
+        self.page_ids: set[int] = set()
+        self.incoming: dict[int, dict[int, int]] = {}  # page -> rev id -> mkey, as the sender has them
+        self.local = local_id_range(side.wiki_id)
+        self.st = side.state
+        self.chain = self.st.chain(h.sender, self.st.confirmed_seq(h.sender))
+        self.titles: dict[int, tuple[int, str]] = {}  # page -> (namespace, title) as the sender has it
+        self.gone: set[int] = set()  # pages the sender deleted (kept here when they hold unsent edits)
+        self.embedded = isinstance(store, WikiStore)
+
+    def sender_title(self, pid: int) -> str | None:
+        """A page's title as the sender knows it (a page moved or deleted here keeps its old one there)."""
+        known = self.st.view_title(self.h.sender, pid)
+        return known[1] if known else self.store.live_title(pid)
+
+    def unsent_edits(self, pid: int) -> bool:
+        """Does the page hold edits made here that the sender does not hold yet?"""
+        if pid not in INT64:
+            return False  # no such page here (the store refuses the id)
+        local = self.local
+        if self.embedded:
+            mine = {r[0] for r in self.store.db.execute(
+                "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (pid, local.start, local.stop))}
+        else:  # a MediaWiki: its own revisions travel in the local range (sources/api.py IdMap)
+            mine = {local.start + m for m in self.store.local_revisions(pid) if m < len(local)}
+        return bool(mine - self.st.held_rev_ids(self.h.sender, pid, self.chain))
+
+    def frame(self, frame, what: str) -> None:
+        """Decode one records frame and import its siteinfo, moves, pages, revisions, updates and deletions."""
+        store = self.store
+        bases = frame.meta.get("dict")
+        if hasattr(store, "prefetch_texts") and isinstance(bases, list):
+            store.prefetch_texts(bases)  # a MediaWiki fetches them in batches, not one request each
+        content = decode_frame(frame.meta, frame.body, frame.raw_len, store.get_text, what=what, get_title=self.sender_title)
+        if content.siteinfo is not None:
+            store.set_siteinfo(content.siteinfo)
+        for mv in content.moves:
+            self.result.moves.append((mv.old_title, mv.new_title))
+        self._pages(content.pages, {mv.page_id for mv in content.moves})
+        self._revisions(content.revisions)
+        self._updates(content.updates)
+        self.n_moves += len(content.moves)
+        self._deletes(content.deletes)
+
+    def _pages(self, pages, moved: set[int]) -> None:
+        """Put the pages; one moved here keeps its title here, one deleted here comes back."""
+        store = self.store
+        for page in pages:
+            self.titles[page.page_id] = (page.namespace, page.title)
+            here = store.page(page.page_id) if self.embedded else None  # (a MediaWiki: not yet)
+            if here is not None and page.page_id not in moved:
+                mine, deleted = here
+                if deleted:
+                    self.result.notices.append(f"{page.title}: was deleted here, but the online wiki keeps it (edited there); restored")
+                elif not deleted and mine.title != page.title:
+                    page = dataclasses.replace(page, namespace=mine.namespace, title=mine.title)  # moved here: kept
+            store.put_page(page)
+        self.page_ids.update(p.page_id for p in pages)
+
+    def _revisions(self, revisions) -> None:
+        for rev in revisions:
+            self.incoming.setdefault(rev.page_id, {})[rev.rev_id] = mkey(rev)
+            if self.store.put_revision(rev):
+                self.result.revisions_added += 1
+            else:
+                self.result.revisions_present += 1
+            self.n_revs += 1
+            if self.progress and self.n_revs % 500 == 0:
+                self.progress(self.n_revs)
+
+    def _updates(self, updates) -> None:
+        store = self.store
+        for u in updates:
+            store.update_revision_meta(u)
+            held = store.revision(u.rev_id) if hasattr(store, "revision") else None
+            if held is not None:  # update records name no page
+                self.incoming.setdefault(held.page_id, {})[u.rev_id] = mkey(u)
+        self.n_updates += len(updates)
+
+    def _deletes(self, deletes) -> None:
+        """Delete the pages the sender deleted, but keep those holding edits not sent back yet."""
+        for d in deletes:
+            self.incoming.setdefault(d.page_id, {})
+            self.titles[d.page_id] = (d.namespace, d.title)
+            self.gone.add(d.page_id)
+            if self.unsent_edits(d.page_id):
+                self.result.notices.append(f"{d.title}: deleted online but edited here; kept, and your edits travel back")
+                continue
+            self.store.delete_page(d.page_id)
+            self.result.deletions.append(d.title)
+        self.n_dels += len(deletes)
+
+    def check_counts(self) -> None:
+        """The bundle holds what its header says, or the import is refused (and rolled back)."""
+        h = self.h
+        got = (len(self.page_ids), self.n_revs, self.n_moves, self.n_dels, self.n_updates)
+        want = (h.counts.pages, h.counts.revisions, h.counts.moves, h.counts.deletions, h.counts.updates)
+        if got != want:
+            raise FormatError(f"the bundle holds {got} (pages, revisions, moves, deletions, updates); its header says {want}")
 
 
 def _files_for(target):
