@@ -12,5 +12,5 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# --no-install-recommends and php8.2-cgi + mini-httpd keep apache2 out (shared/mediawiki/FINDINGS.md G1)
+# --no-install-recommends and php8.2-cgi + mini-httpd keep apache2 out (docs/MEDIAWIKI_FINDINGS.md G1)
 apt-get install -y -qq --no-install-recommends $PKGS >/dev/null

@@ -14,7 +14,7 @@ Read from their code (saveweb/wikiteam3 4.4.0, ``dumpgenerator/dump/page/xmlrev/
 - ``--xmlrevisions_page`` asks ``prop=revisions`` per title, ``rvlimit`` at a time, newest
   first (the API's default), one block per batch: one page in consecutive blocks, its
   revisions newest first.
-- ``dumpBackup.php --revrange`` repeats pages across the range (FINDINGS.md).
+- ``dumpBackup.php --revrange`` repeats pages across the range (docs/MEDIAWIKI_FINDINGS.md).
 - Old exports (schema 0.3, MediaWiki 1.5) have no ids, no ``<ns>``, no ``<sha1>``.
 
 Each shape takes a ``Dump`` (a real dump read whole: only small ones are used) and writes

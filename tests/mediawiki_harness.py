@@ -3,7 +3,7 @@
 A ``WikiServer`` is one wiki in its own directory: SQLite database, uploads,
 caches, logs and ``LocalSettings.php`` all live there, nothing is written to
 /etc or /var (Debian's package points those at global paths; see
-/work/shared/mediawiki/FINDINGS.md, G2 and G3). It is served by PHP's built-in
+docs/MEDIAWIKI_FINDINGS.md, G2 and G3). It is served by PHP's built-in
 web server with ``MW_CONFIG_FILE`` selecting the instance; a small router
 serves ``/images/`` from the instance directory.
 

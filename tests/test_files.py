@@ -3,7 +3,7 @@
 The bytes are real files (tests/data/files/: a JPEG, a PNG and two versions of an
 SVG icon shipped with MediaWiki 1.39) plus PNGs drawn here with zlib; the dumps
 are written in the format of ``dumpBackup.php --uploads --include-files`` (see
-../shared/mediawiki/FINDINGS.md §4), since none of the real dumps we have carries
+docs/MEDIAWIKI_FINDINGS.md §4), since none of the real dumps we have carries
 ``<upload>``.
 """
 

@@ -2,7 +2,7 @@
 MediaWiki 1.39 without a false revert (bundler/targets/mediawiki.py, ``_import``).
 
 Every import request adds a null revision to each page it brings revisions to,
-repeating the page's *current* text (FINDINGS §action=import). A page split
+repeating the page's *current* text (docs/MEDIAWIKI_FINDINGS.md §action=import). A page split
 oldest piece first got a null revision repeating an older text above the newer
 revisions of the next piece — a revert that never happened — and then an edit
 restoring the newest text. So a page travels whole in one request when its new

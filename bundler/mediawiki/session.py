@@ -6,7 +6,7 @@ token, and turns API errors into ``WikiError``; ``query`` follows ``continue``.
 The typed API calls built on it are in ``api.py`` (reads) and ``write.py`` (writes).
 
 How the API fails, and what this module does about it (measured on MediaWiki
-1.39, see /work/shared/mediawiki/FINDINGS.md):
+1.39, see docs/MEDIAWIKI_FINDINGS.md):
 
 * API errors are HTTP 200 with ``{"error": {"code", "info"}}``. They become
   ``WikiError`` with the API's ``code``, the wiki's message and a hint.

@@ -1,6 +1,6 @@
 """The writing calls of the API: import, upload, edit, move, delete, undelete ...
 
-Two MediaWiki behaviours callers must know (FINDINGS G8, G9, G12): an edit that
+Two MediaWiki behaviours callers must know (docs/MEDIAWIKI_FINDINGS.md G8, G9, G12): an edit that
 "succeeds" may have been silently merged with an intervening edit, and an
 import never makes an older revision current. Compare sha1s; do not trust
 ``Success``.
@@ -108,7 +108,7 @@ class Writes(Session):
         """Save ``text`` as the page's new revision.
 
         MediaWiki merges silently when ``baserevid`` is not current and the
-        changes do not overlap, and ignores conflicts with our own edits (FINDINGS
+        changes do not overlap, and ignores conflicts with our own edits (docs/MEDIAWIKI_FINDINGS.md
         G9): compare the new revision's sha1 with the text sent.
         """
         params: dict[str, Any] = {

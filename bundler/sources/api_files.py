@@ -8,7 +8,7 @@ restores, imports and moves of files; no request of our own. Else (a
 first bundle, ``--full``, a hidden log entry) ``file_names`` (the API's allimages) gives every
 file name (500 a request with the apihighlimits right). Then the API's imageinfo
 (every version) gives each file's versions, old ones included, 50 files a
-request, with continuation (``MediaWikiClient.imageinfo``). The API's sha1 is hex (FINDINGS G8), as the
+request, with continuation (``MediaWikiClient.imageinfo``). The API's sha1 is hex (docs/MEDIAWIKI_FINDINGS.md G8), as the
 bundle's; names are ``img_name`` (no namespace prefix, underscores). A version
 whose bytes are hidden (revision-deleted) has no sha1 and no URL: it is left out.
 

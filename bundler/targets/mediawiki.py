@@ -28,7 +28,7 @@ not transactional:
    f. the revisions applying made itself are listed and remembered (below), and
       a page whose newest text is not current gets one edit that makes it so.
 
-Ids. MediaWiki renumbers what it imports (FINDINGS G12), so the side's state
+Ids. MediaWiki renumbers what it imports (docs/MEDIAWIKI_FINDINGS.md G12), so the side's state
 maps the ids the sender knows this side's pages and revisions by (the bundle's
 ids) to the wiki's own (``mw_pages``, ``mw_revs``, migration
 ``0003-mediawiki-ids``). After each import batch the new revisions are found
@@ -65,7 +65,7 @@ would be counted too. Give the tool an account of its own.)
 
 When ``importDump.php`` is the better choice: a first sync of a large wiki by
 someone who can run commands on the wiki's server (no upload size limit, no
-null revisions, about 1.5 times faster: FINDINGS §3), e.g. ``bundle export``
+null revisions, about 1.5 times faster: docs/MEDIAWIKI_FINDINGS.md §3), e.g. ``bundle export``
 from an embedded side followed by ``importDump.php`` and
 ``rebuildrecentchanges.php``. Later bundles then go over the API.
 

@@ -9,7 +9,7 @@ and deletions are ``action=move`` (no redirect: a redirect made offline arrives
 as its own page) and ``action=delete``.
 
 Never trust MediaWiki's edit-conflict detection (it merges silently, and
-ignores conflicts with the same account's edits: FINDINGS G9): every edit names
+ignores conflicts with the same account's edits: docs/MEDIAWIKI_FINDINGS.md G9): every edit names
 its base revision, and is checked twice — the page's current revision must be
 the base just before, and the saved revision's text must be the text sent just
 after. Anything else is a ``ContentError`` that says which page changed; a
