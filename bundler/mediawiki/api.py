@@ -314,20 +314,6 @@ class MediaWikiClient(Writes):
         data = self._call({"action": "query", "curtimestamp": 1})
         return parse_timestamp(data["curtimestamp"])
 
-    def iter_changed_pages(self, start_ts: int) -> Iterator[Page]:
-        """Each page with a visible revision saved at or after ``start_ts``, once, under its
-        current title: ``list=allrevisions`` without content (500 per request with
-        apihighlimits, else 500 too: no content), oldest first."""
-        seen: set[int] = set()
-        params = {"list": "allrevisions", "arvprop": "ids", "arvlimit": "max", "arvdir": "newer",
-                  "arvstart": format_timestamp(start_ts)}
-        for batch in self.query(params):
-            for p in batch.get("query", {}).get("allrevisions", ()):
-                pid = int(p["pageid"])
-                if pid not in seen:
-                    seen.add(pid)
-                    yield Page(PageId(pid), int(p["ns"]), p["title"])
-
     def page_info(self, titles: Sequence[str]) -> dict[str, Page]:
         """Pages that exist now, by title as asked (normalized titles followed back)."""
         out: dict[str, Page] = {}
