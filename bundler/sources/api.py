@@ -201,8 +201,8 @@ class ApiSource:
         state.set_view(peer, state.chain(peer, basis_seq) + state.received_chain(peer))
         for pid in deleted_ids:
             view = state.view_page(self.ids.page(pid) if self.ids else pid)
-            if view is not None and not view[2]:
-                deleted.add(view[1])  # the title the peer knows it by (it may have moved since)
+            if view is not None and not view.deleted:
+                deleted.add(view.title)  # the title the peer knows it by (it may have moved since)
         return self._changed(new, new_pages, titles), deleted | extra
 
     def _read_log(self, since_ts: int) -> _LogChanges | None:
@@ -368,7 +368,7 @@ class ApiSource:
         if self.ids is not None or self._state is None or any(rid in self.own for rid, _p in n.revs):
             return None
         view = self._state.view_page(n.page.page_id)
-        alive = view is not None and not view[2]
+        alive = view is not None and not view.deleted
         held = {rid for rid, _m in self._state.view_revs(n.page.page_id).values()} if alive else set()
         revs = [(r, p) for r, p in n.revs if r not in held]  # (the recent ones below the top: mostly held)
         new_ids = {r for r, _p in revs}
@@ -388,7 +388,7 @@ class ApiSource:
         for n, ids in batch:
             revs = sorted((texts[i] for i in ids if i in texts), key=lambda r: (r.timestamp, r.rev_id))
             view = self._state.view_page(n.page.page_id)
-            partial = view is not None and not view[2]
+            partial = view is not None and not view.deleted
             yield PageHistory(n.page, list(self._clean(revs, n.page.page_id)), 0,
                               frozenset(r.rev_id for r in revs), partial=partial)
 
@@ -417,7 +417,7 @@ class ApiSource:
         page = Page(p.page_id, p.namespace, p.title, None)
         view = self._state.view_page(p.page_id) if self._state is not None else None
         raw = list(self.client.page_revisions(p.title, content=False))  # ids: no texts held in memory
-        if view is None or view[2]:  # new to the peer: every text travels, streamed
+        if view is None or view.deleted:  # new to the peer: every text travels, streamed
             return PageHistory(page, self._clean(self.client.page_revisions(p.title), p.page_id), 0,
                                frozenset(r.rev_id for r in raw), changed=True)
         return PageHistory(page, self._lacking(p, raw), 0, frozenset(r.rev_id for r in raw), changed=True)
@@ -431,7 +431,7 @@ class ApiSource:
         held = {}
         if self.ids is None and self._state is not None:
             view = self._state.view_page(p.page_id)
-            held = self._state.view_revs(p.page_id) if view is not None and not view[2] else {}
+            held = self._state.view_revs(p.page_id) if view is not None and not view.deleted else {}
         if not held:
             yield from self._clean(self.client.page_revisions(p.title), p.page_id)
             return
