@@ -355,7 +355,7 @@ class _Trickle:
 def test_contents_are_decoded_while_the_xml_streams_past_whatever_the_reads(tmp_path, step):
     """The base64 of <contents> never reaches the XML parser: it is decoded into a
     file as it passes, cut anywhere by the reads, and a marker stands in its place."""
-    from bundler.sources.dump import SPOOL_MARK, DumpFiles, _SpoolContents
+    from bundler.sources.dump_files import SPOOL_MARK, DumpFiles, _SpoolContents
 
     xml = open(second_dump(str(tmp_path)), "rb").read()
     files = DumpFiles()

@@ -53,7 +53,7 @@ from ..model import (
     synthetic_id,
     text_sha1,
 )
-from .dump_files import HINT_DUMP, SPOOL_MARK, DumpFiles, _SpoolContents  # noqa: F401 (SPOOL_MARK: tests)
+from .dump_files import HINT_DUMP, DumpFiles, _SpoolContents
 from .dump_pages import Block, PageIndex, SplitPages, index_pages, title_key
 
 SUPPORTED_SCHEMAS = ("0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10", "0.11")
@@ -61,7 +61,6 @@ SPILL_BYTES = 16 * 1024 * 1024  # as make's history spool (history.SPOOL_BYTES):
 # The first pass's part of the reading time, by codec (benchmarks/split_pages.py): the
 # progress bar's first stretch. bz2 and xz are copied to zstd in the first pass (below).
 FIRST_PASS_SHARE = {"plain": 0.05, "zstd": 0.05, "gzip": 0.1, "bzip2": 0.35, "xz": 0.3}
-_HINT_DUMP = HINT_DUMP
 
 
 @dataclass(slots=True)
@@ -146,7 +145,7 @@ class _CountingReader(io.RawIOBase):
         try:
             data = self.inner.read(len(b))
         except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as e:
-            raise DumpError(f"the dump's compression is damaged: {e}", hint=_HINT_DUMP) from None
+            raise DumpError(f"the dump's compression is damaged: {e}", hint=HINT_DUMP) from None
         n = len(data)
         b[:n] = data
         self.count += n
@@ -295,7 +294,7 @@ class DumpReader:
         except ParseError as e:
             raise DumpError(
                 f"{os.path.basename(self.path)} is not well-formed XML ({e}; after {self._stream.count:,} bytes)",
-                hint="The dump may be truncated or damaged. " + _HINT_DUMP,
+                hint="The dump may be truncated or damaged. " + HINT_DUMP,
             ) from None
         except DefusedXmlException as e:
             raise DumpError(
@@ -306,12 +305,12 @@ class DumpReader:
     def _read_header(self) -> None:
         ev = self._next_event()
         if ev is None:
-            raise DumpError(f"{self.path} is empty", hint=_HINT_DUMP)
+            raise DumpError(f"{self.path} is empty", hint=HINT_DUMP)
         kind, root = ev
         if _local(root.tag) != "mediawiki":
             raise DumpError(
                 f"{os.path.basename(self.path)} is not a MediaWiki dump (root element <{_local(root.tag)}>)",
-                hint=_HINT_DUMP,
+                hint=HINT_DUMP,
             )
         self._root = root
         version = root.get("version") or ""
@@ -437,7 +436,7 @@ class DumpReader:
                 last_progress = self._stream.count
         if open_page is not None:
             raise DumpError(
-                f"{os.path.basename(self.path)} ends inside a <page>", hint="The dump is truncated. " + _HINT_DUMP
+                f"{os.path.basename(self.path)} ends inside a <page>", hint="The dump is truncated. " + HINT_DUMP
             )
         for kid in split.unfinished():
             yield self._merged(split, Block(kid, PageId(0), 0))
@@ -487,7 +486,7 @@ class DumpReader:
         """Which page this ``<page>`` block belongs to (pass 1 said); sets its page id."""
         title = f.get("title")
         if not title:
-            raise DumpError("a <page> has no <title> before its revisions", hint=_HINT_DUMP)
+            raise DumpError("a <page> has no <title> before its revisions", hint=HINT_DUMP)
         block = self._index.lookup(title)  # type: ignore[union-attr]
         if block is None:  # pass 1 misread this block (markup in a comment): on its own
             try:
@@ -516,7 +515,7 @@ class DumpReader:
             elif n == "contents":
                 enc = c.get("encoding", "base64")
                 if enc != "base64":
-                    raise DumpError(f"an <upload>'s <contents> is in encoding {enc!r}; this tool reads base64", hint=_HINT_DUMP)
+                    raise DumpError(f"an <upload>'s <contents> is in encoding {enc!r}; this tool reads base64", hint=HINT_DUMP)
                 contents = c.text or ""
             else:
                 f[n] = c.text if c.text is not None else ""
@@ -528,7 +527,7 @@ class DumpReader:
         try:
             namespace = int(ns) if ns not in (None, "") else self._namespace_of(title)
         except ValueError:
-            raise DumpError(f"page {title!r} has a malformed <ns> {ns!r}", hint=_HINT_DUMP) from None
+            raise DumpError(f"page {title!r} has a malformed <ns> {ns!r}", hint=HINT_DUMP) from None
         return Page(block.page_id, namespace, title, f.get("redirect"))
 
     def _parse_revision(self, elem, page_fields: dict) -> Revision:
@@ -644,11 +643,11 @@ def _read_slot(c) -> Slot:
 
 def _revision_timestamp(timestamp: str | None, what: str) -> int:
     if not timestamp:
-        raise DumpError(f"{what} has no <timestamp>", hint=_HINT_DUMP)
+        raise DumpError(f"{what} has no <timestamp>", hint=HINT_DUMP)
     try:
         return parse_timestamp(timestamp)
     except ValueError:
-        raise DumpError(f"{what} has a malformed timestamp {timestamp!r}", hint=_HINT_DUMP) from None
+        raise DumpError(f"{what} has a malformed timestamp {timestamp!r}", hint=HINT_DUMP) from None
 
 
 def _revision_id(rev_id: str | None, title: str, ts: int, sha1: str) -> int:
@@ -659,7 +658,7 @@ def _revision_id(rev_id: str | None, title: str, ts: int, sha1: str) -> int:
     try:
         return int(rev_id)
     except ValueError:
-        raise DumpError(f"a revision of {title!r} has a malformed <id> {rev_id!r}", hint=_HINT_DUMP) from None
+        raise DumpError(f"a revision of {title!r} has a malformed <id> {rev_id!r}", hint=HINT_DUMP) from None
 
 def open_dump(path: str, progress: Callable[[int], None] | None = None, files_dir: str | None = None) -> DumpReader:
     return DumpReader(path, progress, files_dir)
