@@ -25,9 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple
 
-from .model import FRESH_IDS
-from .errors import LockedError, StateError, UsageError
-from .signing import PublicKey, SecretKey, check_private, write_private
+from ..model import FRESH_IDS
+from ..errors import LockedError, StateError, UsageError
+from ..signing import PublicKey, SecretKey, check_private, write_private
 
 CONFIG = "config.json"
 KEY = "key.secret"
@@ -595,17 +595,17 @@ class Side:
         return PublicKey(self.wiki_id, self.secret_key().public, self.label)
 
     def store(self, *, create: bool = False):
-        from .store import WikiStore
+        from ..store import WikiStore
 
         if self.is_api:
-            from .targets.mediawiki import MediaWikiTarget
+            from ..targets.mediawiki import MediaWikiTarget
 
             return MediaWikiTarget(self)
         return WikiStore(self.wiki_path, create=create)
 
     def api_client(self):
         """A client for this side's MediaWiki, logged in with the stored bot password."""
-        from .mediawiki import MediaWikiClient
+        from ..mediawiki import MediaWikiClient
 
         user = self.config.get("user")
         password = None
