@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 from ..errors import WikiError
 from ..model import Page, PageId, RevId, Revision, SiteInfo, format_timestamp, parse_timestamp
 from .records import (
-    ApiFileInfo, Fields, LogEvent, PageLatest, StoredFile, WikiInfo, _file_info, _log_event, _page, _revision,
+    ApiFileInfo, Fields, LogEvent, PageLatest, StoredFile, WikiInfo, _allrevisions, _file_info, _log_event, _page, _revision,
 )
 from .session import _RIGHTS_CODES, TITLES_PER_REQUEST
 from .write import Writes
@@ -191,10 +191,7 @@ class MediaWikiClient(Writes):
         if fields.slots:
             params["arvslots"] = "main"
         for batch in self.query(params):
-            items = []
-            for p in batch.get("query", {}).get("allrevisions", ()):
-                page = _page(p)
-                items.extend((page, _revision(r, page.page_id)) for r in p.get("revisions", ()))
+            items = [(page, _revision(r, page.page_id)) for page, r in _allrevisions(batch)]
             yield items, bool(batch.get("continue"))
 
     def has_deleted_revisions(self, title: str) -> bool:
@@ -231,10 +228,8 @@ class MediaWikiClient(Writes):
         first = next(batches)
 
         def revisions(batch: dict) -> Iterator[tuple[Page, RevId, RevId | None]]:
-            for p in batch.get("query", {}).get("allrevisions", ()):
-                page = _page(p)
-                for r in p.get("revisions", ()):
-                    yield page, RevId(int(r["revid"])), RevId(int(r["parentid"])) if r.get("parentid") else None
+            for page, r in _allrevisions(batch):
+                yield page, RevId(int(r["revid"])), RevId(int(r["parentid"])) if r.get("parentid") else None
 
         newest = max((rid for _p, rid, _q in revisions(first)), default=0)
 
@@ -280,9 +275,8 @@ class MediaWikiClient(Writes):
         """(page id, revision id) of every visible revision (``list=allrevisions`` without
         content: 500 a request, 5,000 with apihighlimits), in timestamp order."""
         for batch in self.query({"list": "allrevisions", "arvprop": "ids", "arvlimit": "max", "arvdir": "newer"}):
-            for p in batch.get("query", {}).get("allrevisions", ()):
-                for r in p.get("revisions", ()):
-                    yield PageId(int(p["pageid"])), RevId(int(r["revid"]))
+            for page, r in _allrevisions(batch):
+                yield page.page_id, RevId(int(r["revid"]))
 
     def iter_logevents(
         self,

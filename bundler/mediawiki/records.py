@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 from urllib.parse import urljoin
 
 from ..model import Deleted, Page, PageId, RevId, Revision, SiteInfo, parse_timestamp
@@ -148,6 +148,14 @@ def _revision(r: Mapping[str, Any], page_id: PageId) -> Revision:
 
 def _page(p: Mapping[str, Any]) -> Page:
     return Page(PageId(int(p["pageid"])), int(p["ns"]), p["title"])
+
+
+def _allrevisions(batch: Mapping[str, Any]) -> Iterator[tuple[Page, Mapping[str, Any]]]:
+    """(page, raw revision) of each revision in one ``list=allrevisions`` answer."""
+    for p in batch.get("query", {}).get("allrevisions", ()):
+        page = _page(p)
+        for r in p.get("revisions", ()):
+            yield page, r
 
 
 def _log_event(e: Mapping[str, Any]) -> LogEvent:
