@@ -29,7 +29,7 @@ from bundler.apply import apply_bundle  # noqa: E402
 from bundler.make import make_bundle  # noqa: E402
 from bundler.sources.dump import open_dump  # noqa: E402
 from bundler.state import Side  # noqa: E402
-from bundler.targets import mediawiki as target  # noqa: E402
+from bundler.targets import mediawiki_import as target  # noqa: E402
 from mediawiki_harness import WikiServer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -35,7 +35,8 @@ def measure(dump: str, max_bytes: int | None) -> dict:
     from bundler.mediawiki import MediaWikiClient
     from bundler.sources.dump import open_dump
     from bundler.state import Side
-    from bundler.targets import mediawiki as target
+    from bundler.state.mediawiki import MediaWikiIds
+    from bundler.targets import mediawiki_import as target
     from mediawiki_harness import WikiServer
 
     if max_bytes:
@@ -63,7 +64,7 @@ def measure(dump: str, max_bytes: int | None) -> dict:
         t0 = time.monotonic()
         apply_bundle(school, out)
         elapsed = time.monotonic() - t0
-        own = target.own_revisions(school.state)
+        own = MediaWikiIds(school.state).own_revisions()
         client = MediaWikiClient(wiki.api_url, wiki.bot_user, wiki.bot_password)
         below: dict[str, str] = {}
         changing: set[int] = set()

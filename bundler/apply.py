@@ -6,9 +6,11 @@ and basis against what this side has applied → decode and import every frame
 inside one store transaction (all or nothing) → record the checkpoint → write
 the signed manifest. Re-applying a bundle already applied changes nothing.
 
-On a side whose wiki is a MediaWiki the "transaction" is ``targets.mediawiki``'s:
-everything is decoded and staged first, written when the block ends, and a
-re-run after a failure finishes the writes (the bundle is recorded only then).
+The wiki is a target (``bundler.targets``: ``open_target``), and this module
+never asks which kind: on the embedded store the transaction is one SQLite
+transaction; on a MediaWiki it is ``targets.mediawiki``'s: everything is decoded
+and staged first, written when the block ends, and a re-run after a failure
+finishes the writes (the bundle is recorded only then).
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import __version__
-from .container import EMPTY_CHECKPOINT, FRAME_BLOB, FRAME_FILES, BundleReader, Header
-from .errors import BasisError, FormatError, StaleBundleError, UsageError, WrongPeerError
+from .container import EMPTY_CHECKPOINT, BundleReader, Header
+from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
 from .manifest import new_manifest, write_manifest
 from .make import mkey
-from .merge import Changes, ReturnApplier, StoreTarget, edit_ids
-from .model import local_id_range, page_rkeys
-from .files import FileImporter, record_sent_by
+from .merge import Changes, ReturnApplier
+from .model import page_rkeys
 from .records import decode_frame
 from .state import Received, Side
-from .store import INT64, WikiStore
+from .state.files import HeldFiles
+from .store import INT64
+from .targets import UpdateTarget, open_target
 
 
 @dataclass
@@ -105,14 +108,13 @@ def apply_bundle(
         previous = check_bundle(side, reader, verify_progress)
         h = reader.header
         result = ApplyResult(header=h)
-        store = side.store()
+        store = open_target(side)
         try:
             if previous is not None:
                 result.already = True
             else:
                 _confirm_ack(side, h)
-                if side.is_api:  # a MediaWiki: bundle ids map to the wiki's own (targets/mediawiki.py)
-                    store.bind_bundle(h, reader.body_sha256.hex())
+                store.bind_bundle(h, reader.body_sha256.hex())  # a MediaWiki: bundle ids map to the wiki's own
                 if h.kind == "return":
                     rows = _import_return(side, store, reader, result, progress)
                 else:
@@ -131,7 +133,7 @@ def apply_bundle(
                         st.set_upstream(h.sender)  # bundles back to it are returns
                     for text in result.notices:
                         st.add_notice(h.sender, text)
-                    record_sent_by(side.state, h.sender, h.seq, result.file_versions)
+                    HeldFiles(st).record_sent_by(h.sender, h.seq, result.file_versions)
             result.notices = list(h.notices) + result.notices
             last = st.last_received(h.sender)
             assert last is not None
@@ -142,8 +144,7 @@ def apply_bundle(
             write_manifest(out, m, key)
             result.manifest = out
         finally:
-            if side.is_api:
-                result.api_requests = store.client.requests
+            result.api_requests = store.api_requests()
             store.close()
     result.elapsed = time.monotonic() - t0
     return result
@@ -160,7 +161,7 @@ def _confirm_ack(side: Side, h) -> None:
             side.state.confirm(h.sender, h.ack_seq)
 
 
-def _held_rows(store, page_ids: dict[int, dict[int, int]], titles: dict[int, tuple[int, str]], gone: set[int] = frozenset()):
+def _held_rows(store: UpdateTarget, page_ids: dict[int, dict[int, int]], titles: dict[int, tuple[int, str]], gone: set[int] = frozenset()):
     """(revision rows, page rows) of what the sender of an update now holds, for the
     pages it touched: rkeys as this side's history gives them, titles as the sender has them."""
     revs, pages = [], []
@@ -178,26 +179,20 @@ def _held_rows(store, page_ids: dict[int, dict[int, int]], titles: dict[int, tup
     return revs, pages
 
 
-def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult, progress):
+def _import_return(side: Side, store: UpdateTarget, reader: BundleReader, result: ApplyResult, progress):
     h = reader.header
     peer = side.state.peer_by_wiki(h.sender)
-    if side.is_api:
-        from .targets.mediawiki import own_revisions
-        from .targets.mediawiki_return import MediaWikiReturnTarget
-
-        target = MediaWikiReturnTarget(store.client, side.state, h.sender, own_revisions(side.state))
-    else:
-        target = StoreTarget(store, h.sender, edit_ids(side.state.has_upstream(), side.wiki_id))
+    target = store.return_target(h.sender)
     applier = ReturnApplier(
         target, h.sender, peer.label if peer else "", lambda page_id, rkey: side.state.holds_rev(h.sender, page_id, rkey),
     )
-    files = _files_for(store)
+    files = store.files()
     with target.transaction():
         out = applier.run(reader, progress, files.take)
         files.finish()
-    if side.is_api and hasattr(files, "write"):  # a MediaWiki: the offline uploads, after the edits
-        files.write(f"wikibundle: return bundle {h.seq} from {peer.label if peer else h.sender[:8]}")
-        result.notes = list(getattr(store, "notes", ()))  # files the wiki refused
+    # A MediaWiki uploads the offline files after the edits (the store has them already).
+    files.write(f"wikibundle: return bundle {h.seq} from {peer.label if peer else h.sender[:8]}")
+    result.notes = list(store.notes)  # e.g. files the wiki refused
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     for f in dataclasses.fields(Changes):
         setattr(result, f.name, getattr(out, f.name))
@@ -217,23 +212,22 @@ def _import_return(side: Side, store, reader: BundleReader, result: ApplyResult,
     return revs, pages
 
 
-def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progress):
+def _import(side: Side, store: UpdateTarget, reader: BundleReader, result: ApplyResult, progress):
     """An update: the sender's history, imported as it is. Edits made here and not yet
     sent back are protected: a page the update deletes is kept while it holds them,
     and a page of ours in the way of an incoming title is moved aside."""
     imp = _Import(side, store, reader.header, result, progress)
-    files = _files_for(store)
+    files = store.files()
     with store.transaction():
         for i, frame in enumerate(reader.frames()):
             if files.take(frame, what=f"frame {i} (offset {frame.offset})"):
                 continue
             imp.frame(frame, what=f"frame {i} (offset {frame.offset})")
-        if imp.embedded:
-            _move_aside(store, imp.page_ids, result)
+        result.notices += store.step_aside(imp.page_ids)
         files.finish()
         imp.check_counts()
     result.pages = len(imp.page_ids)
-    result.notes = list(getattr(store, "notes", ()))
+    result.notes = list(store.notes)
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     if progress:
         progress(imp.n_revs)
@@ -245,17 +239,15 @@ def _import(side: Side, store, reader: BundleReader, result: ApplyResult, progre
 class _Import:
     """``_import``'s records frames, one at a time, and what it counts and remembers on the way."""
 
-    def __init__(self, side: Side, store, h: Header, result: ApplyResult, progress):
+    def __init__(self, side: Side, store: UpdateTarget, h: Header, result: ApplyResult, progress):
         self.store, self.h, self.result, self.progress = store, h, result, progress
         self.n_revs = self.n_moves = self.n_dels = self.n_updates = 0
         self.page_ids: set[int] = set()
         self.incoming: dict[int, dict[int, int]] = {}  # page -> rev id -> mkey, as the sender has them
-        self.local = local_id_range(side.wiki_id)
         self.st = side.state
         self.chain = self.st.chain(h.sender, self.st.confirmed_seq(h.sender))
         self.titles: dict[int, tuple[int, str]] = {}  # page -> (namespace, title) as the sender has it
         self.gone: set[int] = set()  # pages the sender deleted (kept here when they hold unsent edits)
-        self.embedded = isinstance(store, WikiStore)
 
     def sender_title(self, pid: int) -> str | None:
         """A page's title as the sender knows it (a page moved or deleted here keeps its old one there)."""
@@ -266,20 +258,12 @@ class _Import:
         """Does the page hold edits made here that the sender does not hold yet?"""
         if pid not in INT64:
             return False  # no such page here (the store refuses the id)
-        local = self.local
-        if self.embedded:
-            mine = {r[0] for r in self.store.db.execute(
-                "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (pid, local.start, local.stop))}
-        else:  # a MediaWiki: its own revisions travel in the local range (sources/api.py IdMap)
-            mine = {local.start + m for m in self.store.local_revisions(pid) if m < len(local)}
-        return bool(mine - self.st.held_rev_ids(self.h.sender, pid, self.chain))
+        return bool(self.store.local_edits(pid) - self.st.held_rev_ids(self.h.sender, pid, self.chain))
 
     def frame(self, frame, what: str) -> None:
         """Decode one records frame and import its siteinfo, moves, pages, revisions, updates and deletions."""
         store = self.store
-        bases = frame.meta.get("dict")
-        if hasattr(store, "prefetch_texts") and isinstance(bases, list):
-            store.prefetch_texts(bases)  # a MediaWiki fetches them in batches, not one request each
+        store.prefetch_texts(frame.meta.get("dict"))  # a MediaWiki fetches them in batches, not one request each
         content = decode_frame(frame.meta, frame.body, frame.raw_len, store.get_text, what=what, get_title=self.sender_title)
         if content.siteinfo is not None:
             store.set_siteinfo(content.siteinfo)
@@ -293,17 +277,11 @@ class _Import:
 
     def _pages(self, pages, moved: set[int]) -> None:
         """Put the pages; one moved here keeps its title here, one deleted here comes back."""
-        store = self.store
         for page in pages:
             self.titles[page.page_id] = (page.namespace, page.title)
-            here = store.page(page.page_id) if self.embedded else None  # (a MediaWiki: not yet)
-            if here is not None and page.page_id not in moved:
-                mine, deleted = here
-                if deleted:
-                    self.result.notices.append(f"{page.title}: was deleted here, but the online wiki keeps it (edited there); restored")
-                elif not deleted and mine.title != page.title:
-                    page = dataclasses.replace(page, namespace=mine.namespace, title=mine.title)  # moved here: kept
-            store.put_page(page)
+            notice = self.store.put_page(page, page.page_id in moved)
+            if notice is not None:
+                self.result.notices.append(notice)
         self.page_ids.update(p.page_id for p in pages)
 
     def _revisions(self, revisions) -> None:
@@ -318,12 +296,10 @@ class _Import:
                 self.progress(self.n_revs)
 
     def _updates(self, updates) -> None:
-        store = self.store
         for u in updates:
-            store.update_revision_meta(u)
-            held = store.revision(u.rev_id) if hasattr(store, "revision") else None
-            if held is not None:  # update records name no page
-                self.incoming.setdefault(held.page_id, {})[u.rev_id] = mkey(u)
+            page_id = self.store.update_revision(u)
+            if page_id is not None:  # update records name no page
+                self.incoming.setdefault(page_id, {})[u.rev_id] = mkey(u)
         self.n_updates += len(updates)
 
     def _deletes(self, deletes) -> None:
@@ -346,51 +322,3 @@ class _Import:
         want = (h.counts.pages, h.counts.revisions, h.counts.moves, h.counts.deletions, h.counts.updates)
         if got != want:
             raise FormatError(f"the bundle holds {got} (pages, revisions, moves, deletions, updates); its header says {want}")
-
-
-def _files_for(target):
-    """What takes a bundle's files frames: the embedded store's importer, a target's own
-    (a MediaWiki uploads them), else a refusal."""
-    if isinstance(target, WikiStore):
-        return FileImporter(target)
-    return target.files() if hasattr(target, "files") else _FilesRefused()
-
-
-class _FilesRefused:
-    """A target that takes no files: say so while the bundle is staged, before
-    anything is written."""
-
-    versions_added = blobs_added = 0
-    taken: list = []
-
-    def take(self, frame, what: str) -> bool:
-        if frame.type in (FRAME_FILES, FRAME_BLOB):
-            raise UsageError(
-                f"{what}: this bundle carries files (uploads), which this version cannot apply to this kind of wiki yet",
-                hint="Nothing was changed. Ask the sender for a bundle without files, or apply it to an embedded store.",
-            )
-        return False
-
-    def finish(self) -> None:
-        pass
-
-
-def _move_aside(store, incoming: set[int], result: ApplyResult) -> None:
-    """A page of ours that holds a title the update gives to one of its pages (a page
-    created here and online under one title, or moved here onto a title the
-    online wiki used) steps aside to a free title; the move travels back."""
-    for (title,) in store.db.execute(
-        "SELECT title FROM page WHERE deleted=0 GROUP BY title HAVING count(*) > 1"
-    ).fetchall():
-        pids = [r[0] for r in store.db.execute("SELECT page_id FROM page WHERE title=? AND deleted=0", (title,))]
-        ours = [p for p in pids if p not in incoming]
-        if not ours or len(ours) == len(pids):
-            continue  # the bundle's own pages clash: check_titles refuses it
-        for pid in ours:
-            page, _deleted = store.page(pid)
-            n, new = 1, f"{title} (offline copy)"
-            while store.page_by_title(new) is not None:
-                n += 1
-                new = f"{title} (offline copy {n})"
-            store.put_page(dataclasses.replace(page, title=new))
-            result.notices.append(f"{title}: also created or moved here; this side's page is now {new}")

@@ -28,14 +28,13 @@ transaction) make a re-run after a crash land nothing twice.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Callable
 
 import merge3
 
 from .container import BundleReader
-from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, RevId, Revision, format_timestamp, page_rkeys
+from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, Revision, format_timestamp, page_rkeys
 from .records import decode_frame
 
 MERGE_USER = "wikibundle"
@@ -89,107 +88,6 @@ def three_way(base: str, ours: str, theirs: str) -> str | None:
 def _lines(text: str) -> list[str]:
     # MediaWiki trims trailing whitespace; a final newline keeps the last line comparable.
     return (text + "\n").splitlines(keepends=True) if text else []
-
-
-class StoreTarget:
-    """What landing a return needs of a wiki, on the embedded store (one transaction).
-
-    A MediaWiki offers the same (``targets/mediawiki_return.py``): the landing
-    rules live once, in ``ReturnApplier``."""
-
-    keeps_user = True  # edits keep the offline author's name (a MediaWiki edits as the bot)
-
-    def __init__(self, store, sender: str, edit_ids: range):
-        self.store = store
-        self.sender = sender
-        self.ids = edit_ids
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self.store.transaction():
-            yield
-
-    def find_page(self, peer_page_id: int) -> int | None:
-        local = self.store.page_origin(self.sender, peer_page_id)
-        if local is None and self.store.page(peer_page_id) is not None:
-            local = peer_page_id
-        return local
-
-    def page(self, page_id: int):
-        return self.store.page(page_id)
-
-    def page_by_title(self, title: str) -> Page | None:
-        return self.store.page_by_title(title)
-
-    def head(self, page_id: int) -> Revision | None:
-        return self.store.head(page_id)
-
-    def get_text(self, rev_id: int) -> str | None:
-        return self.store.get_text(rev_id)
-
-    def revision_sha1(self, rev_id: int) -> str | None:
-        return self.store.revision_sha1(rev_id)
-
-    def revision_keys(self, page_id: int) -> list[Revision]:
-        """The page's revisions in history order, without text, with attribution."""
-        return list(self.store.revision_meta(page_id).values())
-
-    def siteinfo(self):
-        return self.store.siteinfo()
-
-    def origin(self, peer_rev_id: int) -> int | None:
-        return self.store.origin(self.sender, peer_rev_id)
-
-    def record_origin(self, peer_rev_id: int, rev_id: int) -> None:
-        self.store.record_origin(self.sender, peer_rev_id, rev_id)
-
-    def record_page_origin(self, peer_page_id: int, page_id: int) -> None:
-        self.store.record_page_origin(self.sender, peer_page_id, page_id)
-
-    def new_page(self, peer_page_id: int | None, namespace: int, title: str, redirect: str | None) -> int:
-        """A new page, under the peer's id if that is free here (None: a page of our own)."""
-        s = self.store
-        free = peer_page_id is not None and s.page(peer_page_id) is None
-        pid = peer_page_id if free else s.next_id("page", "page_id", self.ids)
-        s.put_page(Page(PageId(pid), namespace, title, redirect))
-        if peer_page_id is not None and pid != peer_page_id:
-            s.record_page_origin(self.sender, peer_page_id, pid)
-        return pid
-
-    def resolve(self, page_id: int) -> int:
-        return page_id
-
-    def restore_deleted(self, title: str, reason: str) -> int | None:
-        return None  # the store keeps a deleted page under its id: find_page finds it
-
-    def edit(self, page_id: int, title: str, head: Revision | None, text: str | None, user: str | None,
-             comment: str, minor: bool, stamp: int, like: Revision | None) -> Revision:
-        rev = Revision(
-            rev_id=RevId(self.store.next_id("revision", "rev_id", self.ids)),
-            page_id=PageId(page_id),
-            timestamp=stamp,
-            text=text,
-            user=user,
-            comment=comment,
-            parent_id=head.rev_id if head else None,
-            minor=minor,
-            model=like.model if like else (head.model if head else "wikitext"),
-            format=like.format if like else (head.format if head else "text/x-wiki"),
-            sha1=like.sha1 if like is not None and text is None else "",
-        )
-        self.store.put_revision(rev)
-        return rev
-
-    def move(self, page_id: int, namespace: int, new_title: str, reason: str) -> None:
-        page, _deleted = self.store.page(page_id)
-        self.store.put_page(Page(page.page_id, namespace, new_title, page.redirect))
-
-    def delete(self, page_id: int, reason: str) -> None:
-        self.store.delete_page(page_id)
-
-    def undelete(self, page_id: int, title: str, reason: str) -> None:
-        page, _deleted = self.store.page(page_id)
-        self.store.put_page(replace(page, title=title))
 
 
 class ReturnApplier:

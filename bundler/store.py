@@ -241,6 +241,21 @@ class WikiStore:
         row = self.db.execute("SELECT sha1 FROM revision WHERE rev_id=?", (rev_id,)).fetchone()
         return row[0] if row else None
 
+    def shared_titles(self) -> dict[str, list[int]]:
+        """Titles that more than one live page holds (inside a transaction, before
+        ``check_titles``), and the ids of those pages."""
+        out: dict[str, list[int]] = {}
+        for (title,) in self.db.execute(
+            "SELECT title FROM page WHERE deleted=0 GROUP BY title HAVING count(*) > 1"
+        ).fetchall():
+            out[title] = [r[0] for r in self.db.execute("SELECT page_id FROM page WHERE title=? AND deleted=0", (title,))]
+        return out
+
+    def revision_ids_in(self, page_id: int, ids: range) -> set[int]:
+        """The page's revisions whose ids are in ``ids`` (e.g. the side's local range)."""
+        return {r[0] for r in self.db.execute(
+            "SELECT rev_id FROM revision WHERE page_id=? AND rev_id >= ? AND rev_id < ?", (page_id, ids.start, ids.stop))}
+
     def revision_keys(self, page_id: int) -> list[Revision]:
         """A page's revisions in history order with timestamp and sha1 only (no text):
         enough for ``page_rkeys``."""

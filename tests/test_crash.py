@@ -34,6 +34,7 @@ from bundler.container import BundleReader
 from bundler.manifest import read_manifest
 from bundler.model import parse_timestamp
 from bundler.state import Side
+from bundler.targets import open_target
 from helpers import data, new_pair, record_counts, store_digest
 
 CLI = [sys.executable, "-m", "bundler"]
@@ -199,7 +200,7 @@ def test_crash_between_store_commit_and_state_record_is_completed_by_a_rerun(ser
     s = series
     side_dir, manifest = s.copy("school-window"), os.path.join(s.tmp, "window.wbm")
     side = Side.open(side_dir)
-    store = side.store()
+    store = open_target(side)
     with BundleReader(s.bundle) as reader:
         assert check_bundle(side, reader) is None
         _import(side, store, reader, ApplyResult(reader.header), None)

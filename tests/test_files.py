@@ -20,7 +20,8 @@ import pytest
 
 from bundler import errors, wire
 from bundler.container import FILES_CAPABILITY, FRAME_BLOB, FRAME_FILES, BundleReader
-from bundler.files import ENC_DELTA, ENC_RAW, ENC_ZSTD, decode_files_frame, sniff
+from bundler.files import ENC_DELTA, ENC_RAW, ENC_ZSTD, sniff
+from bundler.files_import import decode_files_frame
 from bundler.model import format_timestamp, sha1_to_base36
 from bundler.sources.dump import open_dump
 

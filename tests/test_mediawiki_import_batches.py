@@ -27,15 +27,15 @@ from bundler.mediawiki import MediaWikiClient
 from bundler.model import text_sha1
 from bundler.sources.dump import open_dump
 from bundler.state import Side
-from bundler.targets import mediawiki as target
-from bundler.targets.mediawiki import own_revisions as own_revisions_of
+from bundler.state.mediawiki import MediaWikiIds
+from bundler.targets import mediawiki_import as target
 from helpers import LDNONT, api_sides, data, embedded_to_wiki_sides, run_cli
 
 pytestmark = pytest.mark.mediawiki
 
 
 def own_revisions(school) -> set[int]:
-    return set(own_revisions_of(Side.open(str(school)).state))
+    return set(MediaWikiIds(Side.open(str(school)).state).own_revisions())
 
 
 def key(namespace: int, title: str) -> str:

@@ -31,7 +31,7 @@ from bundler.mediawiki import MediaWikiClient
 from bundler.model import text_sha1
 from bundler.sources.api import ApiSource
 from bundler.state import Side
-from bundler.targets.mediawiki import own_revisions as own_revisions_of
+from bundler.state.mediawiki import MediaWikiIds
 from bundler.sources.dump import open_dump
 from helpers import api_sides, data, embedded_to_wiki_sides, run_cli
 
@@ -170,7 +170,7 @@ def test_two_real_wikis_stay_the_same_over_three_bundles(sync):
     # source leaves it out, and a make from the offline wiki carries the rest.
     own = own_revisions(sync.school)
     assert own
-    src = ApiSource(sync.offline, own_revisions_of(Side.open(str(sync.school)).state))
+    src = ApiSource(sync.offline, MediaWikiIds(Side.open(str(sync.school)).state).own_revisions())
     listed = {r.rev_id for ph in src.pages() for r in ph.revisions}
     assert listed and not listed & own
     # Nor is what it received: the school's bundle back (a return) carries only the

@@ -22,7 +22,7 @@ import pytest
 from bundler import errors, parts
 from bundler.apply import apply_bundle
 from bundler.container import FRAME_BLOB, FRAME_RECORDS, BundleReader
-from bundler.files import decode_files_frame
+from bundler.files_import import decode_files_frame
 from bundler.make import apply_manifest
 from bundler.manifest import read_manifest
 from bundler.model import format_timestamp

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..mediawiki import MediaWikiClient
     from ..model import SiteInfo
     from ..state import Side
+    from ..state.mediawiki import MediaWikiIds
     from .api import ApiSource, IdMap
     from .dump import PageHistory
     from .dump_files import DumpFiles
@@ -48,14 +49,15 @@ def open_source(side: Side, *, from_dump: str | None = None, files_dir: str | No
         return Source(reader, reader.siteinfo, os.path.basename(from_dump), reader.close, reader.files,
                       dump_files=reader.files)
     if side.is_api:
-        from ..targets.mediawiki import own_revisions
+        from ..state.mediawiki import MediaWikiIds
         from .api import VERIFY_EVERY, ApiSource
         from .api_files import ApiFiles
 
         client = client if client is not None else side.api_client()
-        src = ApiSource(client, own_revisions(side.state), _id_map(side, to, since), verify=verify,
+        ids = MediaWikiIds(side.state)
+        src = ApiSource(client, ids.own_revisions(), _id_map(side, ids, to, since), verify=verify,
                         verify_every=VERIFY_EVERY if verify_every is None else verify_every)
-        files = ApiFiles(client, side.state.db, src)  # downloads only what the peer lacks
+        files = ApiFiles(client, ids, src)  # downloads only what the peer lacks
         return Source(src, src.siteinfo, side.wiki, files.close, files, api=src)
     from ..files import StoreFiles
 
@@ -63,7 +65,7 @@ def open_source(side: Side, *, from_dump: str | None = None, files_dir: str | No
     return Source(store.pages(), store.siteinfo(), "store", store.close, StoreFiles(store))
 
 
-def _id_map(side: Side, to: str | None, since: str | None) -> IdMap | None:
+def _id_map(side: Side, ids: MediaWikiIds, to: str | None, since: str | None) -> IdMap | None:
     """For a MediaWiki that takes updates from the peer: its ids, as the peer knows them."""
     from ..manifest import read_manifest
     from ..model import local_id_range
@@ -71,7 +73,7 @@ def _id_map(side: Side, to: str | None, since: str | None) -> IdMap | None:
 
     st = side.state
     peer = read_manifest(since, st.peer_by_key_id)[1].wiki_id if since else st.find_peer(to).wiki_id
-    return IdMap(st.db, peer, local_id_range(side.wiki_id)) if st.is_upstream(peer) else None
+    return IdMap(ids, peer, local_id_range(side.wiki_id)) if st.is_upstream(peer) else None
 
 
 __all__ = ["Source", "open_source"]

@@ -48,6 +48,7 @@ from typing import Iterable, Iterator
 from ..mediawiki import Fields, MediaWikiClient
 from ..model import Page, PageId, RevId, Revision, SiteInfo, file_title_to_name, page_rkeys
 from ..state import Drift
+from ..state.mediawiki import MediaWikiIds
 from .dump import PageHistory
 
 PROBE_TAIL = 10  # ids asked past the highest id known to exist, to find the top
@@ -55,10 +56,11 @@ CONTENT_PER_REQUEST = 50  # revisions with text a request (the API's limit witho
 
 
 class IdMap:
-    """The wiki's ids -> the ids the peer knows them by."""
+    """The wiki's ids -> the ids the peer knows them by: those its bundles brought
+    them under (``state.mediawiki``), else the wiki's own in this side's local range."""
 
-    def __init__(self, db, peer: str, local: range):
-        self.db = db
+    def __init__(self, ids: MediaWikiIds, peer: str, local: range):
+        self.ids = ids
         self.peer = peer
         self.local = local
 
@@ -66,14 +68,12 @@ class IdMap:
         return self.local.start + mw_id if mw_id < len(self.local) else mw_id
 
     def page(self, mw_id: int) -> int:
-        row = self.db.execute("SELECT page_id FROM mw_pages WHERE sender=? AND mw_page_id=? LIMIT 1", (self.peer, mw_id)).fetchone()
-        return row[0] if row else self._own(mw_id)
+        page_id = self.ids.page_id_of(self.peer, mw_id)
+        return page_id if page_id is not None else self._own(mw_id)
 
     def rev(self, mw_id: int) -> int:
-        row = self.db.execute(
-            "SELECT min(rev_id) FROM mw_revs WHERE sender=? AND mw_rev_id=?", (self.peer, mw_id)
-        ).fetchone()
-        return row[0] if row and row[0] is not None else self._own(mw_id)
+        rev_id = self.ids.rev_id_of(self.peer, mw_id)
+        return rev_id if rev_id is not None else self._own(mw_id)
 
 
 # Log entries after which a page's history can hold revisions whose ids are not

@@ -37,14 +37,15 @@ from typing import BinaryIO, Iterator
 from ..errors import WikiError
 from ..mediawiki import MediaWikiClient, TITLES_PER_REQUEST
 from ..model import FileVersion
+from ..state.mediawiki import MediaWikiIds
 
 CHUNK = 1 << 20
 
 
 class ApiFiles:
-    def __init__(self, client: MediaWikiClient, db=None, pages=None):
+    def __init__(self, client: MediaWikiClient, ids: MediaWikiIds | None = None, pages=None):
         self.client = client
-        self.db = db  # the side's state (mw_files), or None
+        self.ids = ids  # the side's MediaWiki id maps (mw_files), or None
         self.pages = pages  # the page source (sources/api.py): when it reads since the basis, so do we
         self.mode = "every file"
         self._urls: dict[str, tuple[str, int, str]] = {}  # sha1 -> (url, size, name) of one version with those bytes
@@ -87,15 +88,7 @@ class ApiFiles:
 
     def _as_sent(self, v: FileVersion) -> FileVersion:
         """An upload applying made here, as the sender's version it stands for."""
-        if self.db is None:
-            return v
-        row = self.db.execute(
-            "SELECT timestamp, user, user_id, comment FROM mw_files WHERE name=? AND mw_timestamp=? AND sha1=? LIMIT 1",
-            (v.name, v.timestamp, v.sha1),
-        ).fetchone()
-        if row is None:
-            return v
-        return FileVersion(v.name, row[0], v.sha1, v.size, row[1], row[2], row[3], v.mime)
+        return v if self.ids is None else self.ids.file_as_sent(v)
 
     # --- bytes -------------------------------------------------------------------
 

@@ -595,12 +595,15 @@ class Side:
         return PublicKey(self.wiki_id, self.secret_key().public, self.label)
 
     def store(self, *, create: bool = False):
+        """The side's embedded wiki store (``bundle apply`` opens the side's wiki,
+        whatever its kind, with ``targets.open_target``)."""
         from ..store import WikiStore
 
         if self.is_api:
-            from ..targets.mediawiki import MediaWikiTarget
-
-            return MediaWikiTarget(self)
+            raise UsageError(
+                f"this side's wiki is a MediaWiki ({self.wiki}), not an embedded wiki store",
+                hint="Edit, show and export it on the wiki itself; bundle make and bundle apply work on it.",
+            )
         return WikiStore(self.wiki_path, create=create)
 
     def api_client(self):

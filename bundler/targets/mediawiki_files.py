@@ -2,7 +2,7 @@
 
 Same two phases as the pages (targets/mediawiki.py):
 
-1. **Stage**, while the bundle is decoded: ``FileImporter`` (bundler/files.py)
+1. **Stage**, while the bundle is decoded: ``FileImporter`` (bundler/files_import.py)
    takes the files and blob frames as it does for the embedded store, with the
    same checks (order, sizes, sha1 of every decoded blob, delta bases); only its
    "store" is ``_StagedBlobs``, a temporary folder. A delta base or a version
@@ -48,7 +48,7 @@ from typing import BinaryIO
 
 from ..errors import ContentError, WikiError
 from ..container import FRAME_FILES
-from ..files import FileImporter
+from ..files_import import FileImporter
 from ..model import FileVersion, format_timestamp, parse_timestamp
 from ..sources.api_files import download
 
@@ -107,7 +107,7 @@ class MediaWikiFiles:
     def __init__(self, target):
         self.target = target
         self.client = target.client
-        self.db = target.db
+        self.ids = target.ids
         self._tmpdir = tempfile.mkdtemp(prefix="wikibundle-stage-files-")
         self._found: dict[str, tuple[str, int, str] | None] = {}  # sha1 -> (url, size, name) on the wiki
         self.importer = FileImporter(_StagedBlobs(self))
@@ -116,7 +116,7 @@ class MediaWikiFiles:
         self.present = 0  # versions the wiki held already
         self._checked = False
 
-    # --- what apply.py uses (as of FileImporter) -----------------------------------------
+    # --- the FileSink (bundler.targets) -----------------------------------------
 
     def take(self, frame, what: str) -> bool:
         if frame.type == FRAME_FILES and not self._checked:
@@ -172,7 +172,7 @@ class MediaWikiFiles:
         if sha1 in self._found:
             return self._found[sha1]
         found = None
-        names = [r[0] for r in self.db.execute("SELECT DISTINCT name FROM mw_files WHERE sha1=? LIMIT 10", (sha1,))]
+        names = self.ids.file_names(sha1)
         if names:
             for title, versions in self.client.imageinfo([f"File:{n}" for n in names]).items():
                 for v in versions:
@@ -217,7 +217,7 @@ class MediaWikiFiles:
                 if self._mapped(v):
                     self.present += 1
                     continue
-                claimed = {r[0] for r in self.db.execute("SELECT mw_timestamp FROM mw_files WHERE name=? AND sha1=?", (name, v.sha1))}
+                claimed = self.ids.file_claimed(name, v.sha1)
                 same = sorted(w.timestamp for w in held if w.sha1 == v.sha1 and w.timestamp not in claimed)
                 if same:
                     self._record(v, same[0])
@@ -243,22 +243,13 @@ class MediaWikiFiles:
         edit to send back, as a null revision is."""
         first = next(iter(self.client.page_revisions(f"File:{name}", limit=1, content=False)), None)
         if first is not None and not first.parent_id and first.user == self.target._user:
-            with self.target.side.state.transaction():
-                self.db.execute("INSERT OR IGNORE INTO mw_own_revs VALUES (?,?,?)",
-                                (first.rev_id, self.target.sender, self.target.seq))
+            self.ids.add_own([first.rev_id], self.target.sender, self.target.seq)
 
     def _mapped(self, v: FileVersion) -> bool:
-        return self.db.execute(
-            "SELECT 1 FROM mw_files WHERE sender=? AND name=? AND timestamp=? AND sha1=?",
-            (self.target.sender, v.name, v.timestamp, v.sha1),
-        ).fetchone() is not None
+        return self.ids.file_uploaded(self.target.sender, v)
 
     def _record(self, v: FileVersion, mw_timestamp: int) -> None:
-        with self.target.side.state.transaction():
-            self.db.execute(
-                "INSERT OR REPLACE INTO mw_files VALUES (?,?,?,?,?,?,?,?,?)",
-                (self.target.sender, v.name, v.timestamp, v.sha1, mw_timestamp, v.user, v.user_id, v.comment, self.target.seq),
-            )
+        self.ids.record_file(self.target.sender, v, mw_timestamp, self.target.seq)
 
     def _upload(self, v: FileVersion, reason: str) -> bool:
         path = self._local_copy(v.sha1)

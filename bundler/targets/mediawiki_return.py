@@ -1,5 +1,6 @@
 """A MediaWiki as the online side of the return trip: what ``merge.ReturnApplier``
-needs of a wiki (``merge.StoreTarget`` is the embedded store's), over the Action API.
+needs of a wiki (``targets.ReturnTarget``; ``targets.store.StoreReturnTarget`` is
+the embedded store's), over the Action API.
 
 Offline edits land as real edits (``action=edit``) by the sync account, the
 summary naming the offline author, place and time — MediaWiki cannot back-date
@@ -30,6 +31,7 @@ from typing import Iterator
 from ..errors import ContentError
 from ..mediawiki import Fields
 from ..model import Page, PageId, RevId, Revision, text_sha1
+from ..state.mediawiki import MediaWikiIds
 
 
 class MediaWikiReturnTarget:
@@ -37,7 +39,7 @@ class MediaWikiReturnTarget:
 
     def __init__(self, client, state, sender: str, own: frozenset[int] = frozenset()):
         self.client = client
-        self.state = state
+        self.ids = MediaWikiIds(state)
         self.sender = sender
         self.own = own  # revisions applying bundles made (null revisions): not part of a history
         self._handles: dict[int, tuple[int | None, str]] = {}  # new page handle -> (peer page id, title)
@@ -52,10 +54,8 @@ class MediaWikiReturnTarget:
     # --- reading ------------------------------------------------------------------
 
     def find_page(self, peer_page_id: int) -> int | None:
-        row = self.state.db.execute(
-            "SELECT mw_page_id FROM mw_pages WHERE sender=? AND page_id=?", (self.sender, peer_page_id)
-        ).fetchone()
-        if row:
+        row = self.ids.page(self.sender, peer_page_id)
+        if row is not None:
             return row[0]
         if not 0 < peer_page_id < 1 << 31:
             return None
@@ -116,22 +116,14 @@ class MediaWikiReturnTarget:
     # --- what landed ------------------------------------------------------------------
 
     def origin(self, peer_rev_id: int) -> int | None:
-        row = self.state.db.execute(
-            "SELECT mw_rev_id FROM mw_revs WHERE sender=? AND rev_id=?", (self.sender, peer_rev_id)
-        ).fetchone()
-        return row[0] if row else None
+        return self.ids.rev(self.sender, peer_rev_id)
 
     def record_origin(self, peer_rev_id: int, rev_id: int) -> None:
-        with self.state.transaction():
-            self.state.db.execute("INSERT OR REPLACE INTO mw_revs VALUES (?,?,?)", (self.sender, peer_rev_id, rev_id))
+        self.ids.set_rev(self.sender, peer_rev_id, rev_id)
 
     def record_page_origin(self, peer_page_id: int, page_id: int) -> None:
         here = self.page(page_id)
-        with self.state.transaction():
-            self.state.db.execute(
-                "INSERT OR REPLACE INTO mw_pages VALUES (?,?,?,?)",
-                (self.sender, peer_page_id, page_id, here[0].title if here else ""),
-            )
+        self.ids.set_page(self.sender, peer_page_id, page_id, here[0].title if here else "")
 
     # --- writing ------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ from bundler.container import (  # noqa: E402
     VERSION,
 )
 from bundler.make import make_bundle  # noqa: E402
-from bundler.files import decode_files_frame  # noqa: E402
+from bundler.files_import import decode_files_frame  # noqa: E402
 from bundler.model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot, format_timestamp, text_sha1  # noqa: E402
 from bundler.records import FrameBuilder, decode_frame  # noqa: E402
 from bundler.signing import PublicKey, SecretKey  # noqa: E402

@@ -1,0 +1,56 @@
+"""The state's file tables (migration ``0002-held-files``): which file versions and
+which bytes each peer holds.
+
+- ``held_files``: file versions a peer holds per checkpoint, like ``held_revs``:
+  under a bundle's ``seq`` what it carried; under the negative of a peer's bundle
+  ``seq`` what that peer sent us (it keeps what it sent);
+- ``reported_files``: sha1s of bytes the peer says it holds, whatever we sent
+  (files it got some other way): never sent again as bytes. Nothing fills it
+  yet (README, "Not yet"); ``holds_blob`` reads it.
+
+What a peer holds is read at the view ``State.set_view`` loaded (its chain of
+checkpoints). ``HeldFiles`` is the only code that runs SQL on these tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..model import FileVersion
+
+
+class HeldFiles:
+    """The file tables of one side's ``State``."""
+
+    def __init__(self, state):
+        self.state = state
+        self.db = state.db
+
+    def versions(self, peer: str, name: str) -> set[tuple[int, str]]:
+        """(timestamp, sha1) of the versions of file ``name`` that ``peer`` holds at the view."""
+        return {
+            (ts, sha1)
+            for ts, sha1 in self.db.execute(
+                "SELECT timestamp, sha1 FROM held_files WHERE peer=? AND name=? AND seq IN (SELECT seq FROM view_chain)",
+                (peer, name),
+            )
+        }
+
+    def holds_blob(self, peer: str, sha1: str) -> bool:
+        """Does ``peer`` hold these bytes (as any version of any file at the view, or reported)?"""
+        return self.db.execute(
+            "SELECT 1 FROM held_files INDEXED BY held_files_sha1 WHERE peer=? AND sha1=? AND seq IN (SELECT seq FROM view_chain)"
+            " UNION ALL SELECT 1 FROM reported_files WHERE peer=? AND sha1=? LIMIT 1",
+            (peer, sha1, peer, sha1),
+        ).fetchone() is not None
+
+    def record(self, peer: str, seq: int, versions: Iterable[FileVersion]) -> None:
+        """``peer`` holds ``versions`` under ``seq`` (inside a state transaction)."""
+        self.db.executemany("INSERT OR IGNORE INTO held_files VALUES (?,?,?,?,?)",
+                            [(peer, seq, v.name, v.timestamp, v.sha1) for v in versions])
+
+    def record_sent_by(self, peer: str, seq: int, versions: Iterable[FileVersion]) -> None:
+        """File versions ``peer`` sent this side (inside a state transaction), kept under
+        the negative of its bundle's ``seq`` as the return trip keeps what a peer holds
+        because it sent it: a bundle back to it then never carries them again."""
+        self.record(peer, -seq, versions)
