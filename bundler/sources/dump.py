@@ -43,6 +43,7 @@ from ..errors import DumpError
 from ..model import (
     Deleted,
     Page,
+    PageHistory,
     PageId,
     RevId,
     Revision,
@@ -61,24 +62,6 @@ SPILL_BYTES = 16 * 1024 * 1024  # as make's history spool (history.SPOOL_BYTES):
 # The first pass's part of the reading time, by codec (benchmarks/split_pages.py): the
 # progress bar's first stretch. bz2 and xz are copied to zstd in the first pass (below).
 FIRST_PASS_SHARE = {"plain": 0.05, "zstd": 0.05, "gzip": 0.1, "bzip2": 0.35, "xz": 0.3}
-
-
-@dataclass(slots=True)
-class PageHistory:
-    page: Page
-    revisions: Iterable[Revision]  # history order; iterate once
-    revision_count: int
-    # Known up front only where ids are stable (the embedded store; not dumps, which
-    # may come from a wiki that was re-imported and renumbered): lets make skip
-    # unchanged pages without reading their texts.
-    rev_ids: frozenset[int] | None = None
-    # Only the revisions the peer lacks and the base they were made on, not the whole
-    # history (sources/api.py): make then counts repeats of (timestamp, sha1) against
-    # what the peer holds (make.partial_rkeys), not within the list.
-    partial: bool = False
-    # The source knows the page changed though every id may be held (a revision
-    # deletion changes visibility, not ids): make compares every revision.
-    changed: bool = False
 
 
 _MAGIC = (("gzip", b"\x1f\x8b"), ("bzip2", b"BZh"), ("xz", b"\xfd7zXZ\x00"), ("zstd", b"\x28\xb5\x2f\xfd"),
