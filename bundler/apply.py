@@ -24,7 +24,8 @@ from .container import EMPTY_CHECKPOINT, FRAME_BLOB, FRAME_FILES, BundleReader, 
 from .errors import BasisError, FormatError, StaleBundleError, UsageError, WrongPeerError
 from .manifest import new_manifest, write_manifest
 from .make import mkey
-from .merge import Changes, ReturnApplier, StoreTarget, edit_ids
+from .landing import Changes, ReturnApplier, edit_ids
+from .merge import StoreTarget
 from .model import local_id_range, page_rkeys
 from .files import FileImporter, record_sent_by
 from .records import decode_frame
