@@ -43,7 +43,8 @@ sys.path.insert(0, ROOT)
 import bz2  # noqa: E402
 
 from bundler.sources import dump as dump_mod  # noqa: E402
-from bundler.sources.dump import DumpReader, _open_binary  # noqa: E402
+from bundler.sources.dump import DumpReader  # noqa: E402
+from bundler.sources.dump_open import open_binary  # noqa: E402
 
 PAGE = re.compile(rb"<page>.*?</page>\s*", re.S)
 REVISION = re.compile(rb"\s*<revision>.*?</revision>", re.S)
@@ -74,7 +75,7 @@ def _pages(stream, chunk: int = 1 << 24):
 
 
 def write_split(src: str, out: str) -> None:
-    stream = _open_binary(src)[0]
+    stream = open_binary(src)[0]
     tmp = tempfile.mkdtemp(prefix="split-pages-", dir=os.path.dirname(out))
     parts = [open(os.path.join(tmp, f"part{i}"), "wb") for i in range(3)]
     head = tail = b""
@@ -109,7 +110,7 @@ def write_split(src: str, out: str) -> None:
 
 def recompress(src: str, out: str) -> None:
     """DUMP as it is, in bzip2 -9 (``.bz2``) or zstd -3 (``.zst``, the split file's codec)."""
-    stream = _open_binary(src)[0]
+    stream = open_binary(src)[0]
     if out.endswith(".bz2"):
         with bz2.open(out, "wb", compresslevel=9) as f:
             shutil.copyfileobj(stream, f, 1 << 22)

@@ -26,7 +26,7 @@ from .container import EMPTY_CHECKPOINT, BundleReader, Header
 from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
 from .manifest import new_manifest, write_manifest
 from .make import mkey
-from .merge import Changes, ReturnApplier
+from .landing import Changes, ReturnApplier
 from .model import page_rkeys
 from .records import decode_frame
 from .state import Received, Side

@@ -23,6 +23,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from . import wire
 from .errors import FormatError, LimitError, TruncatedError, UntrustedKeyError, VersionError
+from .fields import binary, hex_id, is_int, optional, required, strings
 from .signing import PublicKey, SecretKey
 
 # §Header
@@ -55,8 +56,6 @@ WRITTEN_CAPABILITIES = ("records-v1", "char-delta-v1")
 FILES_CAPABILITY = "files-v1"  # added to the written ones only when a bundle carries files
 
 EMPTY_CHECKPOINT = bytes(16)
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
-_HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,37 +136,24 @@ class Header:
 
     @classmethod
     def from_wire(cls, d: object) -> "Header":
-        def get(m: dict, key: str, typ, what: str = "header"):
-            v = m.get(key)
-            if not isinstance(v, typ) or isinstance(v, bool) and typ is int:
-                raise FormatError(f"{what}: field {key!r} is missing or not {getattr(typ, '__name__', typ)}")
-            return v
-
+        """The header map, checked field by field (BUNDLE.md §Header)."""
         if not isinstance(d, dict):
             raise FormatError("header: expected a map")
-        caps = get(d, "capabilities", list)
-        if not all(isinstance(c, str) for c in caps):
-            raise FormatError("header: capabilities must be strings")
-        unknown = [c for c in caps if c not in KNOWN_CAPABILITIES]
-        if unknown:
-            raise VersionError(
-                f"the bundle requires capabilities this version does not have: {', '.join(unknown)}",
-                hint="Update wikibundle on this side.",
-            )
-        c = get(d, "counts", dict)
-        counts = Counts(**{k: get(c, k, int, "header counts") for k in Counts.__slots__})
+        caps = _capabilities(d)
+        c = required(d, "counts", dict, "header")
+        counts = Counts(**{k: required(c, k, int, "header counts") for k in Counts.__slots__})
         if any(v < 0 for v in counts.to_wire().values()):
             raise FormatError("header: negative count")
         h = cls(
-            sender=get(d, "sender", str),
-            receiver=get(d, "receiver", str),
-            seq=get(d, "seq", int),
-            basis_seq=get(d, "basis_seq", int),
-            basis=get(d, "basis", bytes),
-            checkpoint=get(d, "checkpoint", bytes),
-            created=get(d, "created", int),
-            signer=get(d, "signer", str),
-            kind=get(d, "kind", str),
+            sender=required(d, "sender", str, "header"),
+            receiver=required(d, "receiver", str, "header"),
+            seq=required(d, "seq", int, "header"),
+            basis_seq=required(d, "basis_seq", int, "header"),
+            basis=required(d, "basis", bytes, "header"),
+            checkpoint=required(d, "checkpoint", bytes, "header"),
+            created=required(d, "created", int, "header"),
+            signer=required(d, "signer", str, "header"),
+            kind=required(d, "kind", str, "header"),
             latest_only=bool(d.get("latest_only", False)),
             counts=counts,
             capabilities=tuple(caps),
@@ -175,22 +161,11 @@ class Header:
             tool=str(d.get("tool", "")),
             breakdown=_breakdown(d.get("breakdown", {})),
         )
-        ack = d.get("ack")
-        if ack is not None:
-            if not (isinstance(ack, list) and len(ack) == 2 and isinstance(ack[0], int) and not isinstance(ack[0], bool)
-                    and ack[0] > 0 and isinstance(ack[1], bytes) and len(ack[1]) == 16):
-                raise FormatError("header: ack must be [seq > 0, 16-byte checkpoint id]")
-            h = dataclasses.replace(h, ack_seq=ack[0], ack=ack[1])
-        notices = d.get("notices", [])
-        if not (isinstance(notices, list) and all(isinstance(n, str) for n in notices)):
-            raise FormatError("header: notices must be a list of strings")
-        if notices:
-            h = dataclasses.replace(h, notices=tuple(notices))
-        if not (_HEX32.match(h.sender) and _HEX32.match(h.receiver) and _HEX16.match(h.signer)):
+        h = _with_ack_and_notices(h, d)
+        if not (hex_id(h.sender, 32) and hex_id(h.receiver, 32) and hex_id(h.signer, 16)):
             raise FormatError("header: sender and receiver must be 32 hex digits, signer 16")
         for key, typ in (("latest_only", bool), ("source", str), ("tool", str)):
-            if key in d and not isinstance(d[key], typ):
-                raise FormatError(f"header: field {key!r} must be {typ.__name__}")
+            optional(d, key, typ, "header", None)
         if len(h.basis) != 16 or len(h.checkpoint) != 16:
             raise FormatError("header: checkpoint ids must be 16 bytes")
         if not (0 <= h.basis_seq < h.seq):
@@ -198,6 +173,34 @@ class Header:
         if h.kind not in ("update", "return"):
             raise FormatError(f"header: unknown kind {h.kind!r}")
         return h
+
+
+def _capabilities(d: dict) -> list[str]:
+    """Checked first: an unknown capability is a version error even when other fields are malformed."""
+    caps = required(d, "capabilities", list, "header")
+    if not strings(caps):
+        raise FormatError("header: capabilities must be strings")
+    unknown = [c for c in caps if c not in KNOWN_CAPABILITIES]
+    if unknown:
+        raise VersionError(
+            f"the bundle requires capabilities this version does not have: {', '.join(unknown)}",
+            hint="Update wikibundle on this side.",
+        )
+    return caps
+
+
+def _with_ack_and_notices(h: Header, d: dict) -> Header:
+    ack = d.get("ack")
+    if ack is not None:
+        if not (isinstance(ack, list) and len(ack) == 2 and is_int(ack[0]) and ack[0] > 0 and binary(ack[1], 16)):
+            raise FormatError("header: ack must be [seq > 0, 16-byte checkpoint id]")
+        h = dataclasses.replace(h, ack_seq=ack[0], ack=ack[1])
+    notices = d.get("notices", [])
+    if not strings(notices):
+        raise FormatError("header: notices must be a list of strings")
+    if notices:
+        h = dataclasses.replace(h, notices=tuple(notices))
+    return h
 
 
 def _breakdown(b) -> dict:
@@ -211,14 +214,14 @@ def _breakdown(b) -> dict:
             int(k): [int(v[0]), int(v[1])]
             for k, v in ns.items()
             if isinstance(k, (int, str)) and str(k).lstrip("-").isdigit() and isinstance(v, list) and len(v) == 2
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+            and all(is_int(x) for x in v)
         }
     for key in ("inserted", "metadata"):
-        if isinstance(b.get(key), int) and not isinstance(b.get(key), bool):
+        if is_int(b.get(key)):
             out[key] = b[key]
     f = b.get("files")
     if isinstance(f, dict):  # §Files: what the file frames hold, by kind of bytes
-        out["files"] = {k: v for k, v in f.items() if isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)}
+        out["files"] = {k: v for k, v in f.items() if isinstance(k, str) and is_int(v)}
     return out
 
 

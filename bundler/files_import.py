@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
-from . import wire
+from . import fields, wire
 from .container import FRAME_BLOB, FRAME_FILES, FRAME_RECORDS, RawFrame
 from .errors import ContentError, FormatError, LimitError
 from .files import _FILE_COLS, ENC_DELTA, ENC_RAW, MAX_BLOB_SIZE, MAX_DELTA_BASE
@@ -24,36 +24,11 @@ from .model import FileVersion
 from .records import check_title
 
 
-def _int(v, what: str, lo: int = 0, hi: int = 1 << 63) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v < hi:
-        raise FormatError(f"{what}: expected an integer in [{lo}, {hi}), got {type(v).__name__} {v!r}"[:200])
-    return v
-
-
-def _size(v, what: str, limit: int = MAX_BLOB_SIZE) -> int:
-    n = _int(v, what)
-    if n > limit:
-        raise LimitError(f"{what}: {n} bytes, over the limit of {limit}")
-    return n
-
-
-def _sha(v, what: str) -> str:
-    if not isinstance(v, bytes) or len(v) != 20:
-        raise FormatError(f"{what}: expected a 20-byte sha1")
-    return v.hex()
-
-
-def _opt_str(v, what: str) -> str | None:
-    if v is not None and not isinstance(v, str):
-        raise FormatError(f"{what}: expected a string or nil")
-    return v
-
-
 def decode_files_frame(frame: RawFrame, what: str) -> tuple[list[FileVersion], list[tuple[str, int, int, str | None, int]]]:
     """A files frame's versions and the blobs that follow it: (sha1, size, enc, base, stored)."""
     meta = frame.meta
-    n = _int(meta.get("files"), f"{what}: meta files")
-    nb = _int(meta.get("blobs"), f"{what}: meta blobs")
+    n = fields.integer(meta.get("files"), f"{what}: meta files", 0)
+    nb = fields.integer(meta.get("blobs"), f"{what}: meta blobs", 0)
     payload = wire.unpackb(wire.decompress(frame.body, expected_size=frame.raw_len, what=what), what=what)
     if not isinstance(payload, dict):
         raise FormatError(f"{what}: payload is not a map")
@@ -69,37 +44,35 @@ def decode_files_frame(frame: RawFrame, what: str) -> tuple[list[FileVersion], l
         raise FormatError(f"{what}: {len(blobs)} blobs, its meta says {nb}")
     us = []
     for u in users:
-        if not isinstance(u, list) or len(u) != 2:
-            raise FormatError(f"{what}: a user must be [name, id]")
-        us.append((_opt_str(u[0], f"{what}: user"), None if u[1] is None else _int(u[1], f"{what}: user id")))
+        fields.row(u, 2, f"{what}: a user must be [name, id]")
+        us.append((fields.string_or_nil(u[0], f"{what}: user"), None if u[1] is None else fields.integer(u[1], f"{what}: user id", 0)))
     versions = []
     for i in range(n):
-        u = _int(cols["u"][i], f"{what}: user index", 0, len(us))
+        u = fields.integer(cols["u"][i], f"{what}: user index", 0, len(us))
         name = cols["nm"][i]
         if not isinstance(name, str):
             raise FormatError(f"{what}: file name must be a string")
         check_title(name, f"{what}: file name")
         versions.append(FileVersion(
             name=name,
-            timestamp=_int(cols["ts"][i], f"{what}: timestamp", -(1 << 63)),
-            sha1=_sha(cols["sha"][i], f"{what}: file sha1"),
-            size=_size(cols["sz"][i], f"{what}: file size"),
+            timestamp=fields.integer(cols["ts"][i], f"{what}: timestamp", -(1 << 63)),
+            sha1=fields.sha1(cols["sha"][i], f"{what}: file sha1"),
+            size=fields.size(cols["sz"][i], f"{what}: file size", MAX_BLOB_SIZE),
             user=us[u][0],
             user_id=us[u][1],
-            comment=_opt_str(cols["cm"][i], f"{what}: comment"),
-            mime=_opt_str(cols["mi"][i], f"{what}: mime"),
+            comment=fields.string_or_nil(cols["cm"][i], f"{what}: comment"),
+            mime=fields.string_or_nil(cols["mi"][i], f"{what}: mime"),
         ))
     out = []
     for b in blobs:
-        if not isinstance(b, list) or len(b) != 5:
-            raise FormatError(f"{what}: a blob must be [sha1, size, enc, base, stored]")
-        sha1 = _sha(b[0], f"{what}: blob sha1")
-        size = _size(b[1], f"{what}: blob size")
-        enc = _int(b[2], f"{what}: blob encoding", 0, 3)
-        base = _sha(b[3], f"{what}: delta base") if enc == ENC_DELTA else None
+        fields.row(b, 5, f"{what}: a blob must be [sha1, size, enc, base, stored]")
+        sha1 = fields.sha1(b[0], f"{what}: blob sha1")
+        size = fields.size(b[1], f"{what}: blob size", MAX_BLOB_SIZE)
+        enc = fields.integer(b[2], f"{what}: blob encoding", 0, 3)
+        base = fields.sha1(b[3], f"{what}: delta base") if enc == ENC_DELTA else None
         if enc != ENC_DELTA and b[3] is not None:
             raise FormatError(f"{what}: only a delta names a base")
-        stored = _size(b[4], f"{what}: blob stored size", MAX_BLOB_SIZE + (1 << 20))
+        stored = fields.size(b[4], f"{what}: blob stored size", MAX_BLOB_SIZE + (1 << 20))
         if enc == ENC_RAW and stored != size:
             raise FormatError(f"{what}: a raw blob of {size} bytes stores {stored}")
         out.append((sha1, size, enc, base, stored))

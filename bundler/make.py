@@ -35,7 +35,7 @@ from .model import FRESH_IDS, PageDelete, SiteInfo
 from .plan import PagePlanner, SeenPages, mkey, partial_rkeys
 from .signing import PublicKey, SecretKey
 from .sources import Source
-from .sources.dump import PageHistory
+from .model import PageHistory
 from .state import Received, Sent, Side, State
 
 __all__ = [

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from . import wire
 from .errors import FormatError, TruncatedError, UntrustedKeyError, VersionError, WrongPeerError
+from .fields import MANIFEST, required
 from .signing import PublicKey, SecretKey
 
 MAGIC = b"\x89WBMANI\n"
@@ -54,28 +55,23 @@ class Manifest:
     def from_wire(cls, d) -> "Manifest":
         if not isinstance(d, dict):
             raise FormatError("manifest: body must be a map")
-        try:
-            m = cls(
-                wiki=_t(d["wiki"], str),
-                peer=_t(d["peer"], str),
-                seq=_t(d["seq"], int),
-                checkpoint=_t(d["checkpoint"], bytes),
-                created=_t(d["created"], int),
-                pages=_t(d["pages"], int),
-                revisions=_t(d["revisions"], int),
-                tool=str(d.get("tool", "")),
-            )
-        except KeyError as e:
-            raise FormatError(f"manifest: field {e} is missing") from None
+
+        def field(key: str, typ: type):
+            return required(d, key, typ, "manifest", MANIFEST)
+
+        m = cls(
+            wiki=field("wiki", str),
+            peer=field("peer", str),
+            seq=field("seq", int),
+            checkpoint=field("checkpoint", bytes),
+            created=field("created", int),
+            pages=field("pages", int),
+            revisions=field("revisions", int),
+            tool=str(d.get("tool", "")),
+        )
         if m.seq < 0 or len(m.checkpoint) != 16:
             raise FormatError("manifest: malformed checkpoint")
         return m
-
-
-def _t(v, typ):
-    if not isinstance(v, typ) or (typ is int and isinstance(v, bool)):
-        raise FormatError(f"manifest: expected {typ.__name__}, got {type(v).__name__}")
-    return v
 
 
 def write_manifest(path: str, m: Manifest, key: SecretKey) -> None:

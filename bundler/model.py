@@ -19,7 +19,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 from enum import IntFlag
-from typing import NewType
+from typing import Iterable, NewType
 
 PageId = NewType("PageId", int)
 RevId = NewType("RevId", int)
@@ -117,6 +117,26 @@ class PageDelete:
     page_id: PageId
     namespace: int
     title: str
+
+
+@dataclass(slots=True)
+class PageHistory:
+    """One page and its revisions in history order, as a source yields it."""
+
+    page: Page
+    revisions: Iterable[Revision]  # history order; iterate once
+    revision_count: int
+    # Known up front only where ids are stable (the embedded store; not dumps, which
+    # may come from a wiki that was re-imported and renumbered): lets make skip
+    # unchanged pages without reading their texts.
+    rev_ids: frozenset[int] | None = None
+    # Only the revisions the peer lacks and the base they were made on, not the whole
+    # history (sources/api.py): make then counts repeats of (timestamp, sha1) against
+    # what the peer holds (make.partial_rkeys), not within the list.
+    partial: bool = False
+    # The source knows the page changed though every id may be held (a revision
+    # deletion changes visibility, not ids): make compares every revision.
+    changed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

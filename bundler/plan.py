@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 from .history import History, history_of
 from .model import FRESH_IDS, LOCAL_IDS, Page, PageId, RevId, Revision, page_rkeys, rkey
-from .sources.dump import PageHistory
+from .model import PageHistory
 from .state import PageView, State
 
 Held = dict[int, tuple[int, int]]  # rkey -> (the rev_id the peer knows it by, mkey)

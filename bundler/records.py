@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 from . import wire
 from .delta import Op, apply_delta, text_delta
 from .errors import ContentError, FormatError, LimitError
+from .fields import array, binary, integer, row, string
 from .model import Deleted, Page, PageDelete, PageId, PageMove, RevId, Revision, SiteInfo, Slot
 
 ZSTD_LEVEL = 19
@@ -215,27 +216,6 @@ def _dictionary(texts: list[bytes]) -> bytes:
 # --- reading -----------------------------------------------------------------
 
 
-def _list(obj: dict, key: str, what: str) -> list:
-    v = obj.get(key)
-    if not isinstance(v, list):
-        raise FormatError(f"{what}: {key!r} must be a list")
-    return v
-
-
-def _int(v, what: str) -> int:
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise FormatError(f"{what}: expected an integer, got {type(v).__name__}")
-    return v
-
-
-def _str(v, what: str, *, nullable: bool = False) -> str | None:
-    if v is None and nullable:
-        return None
-    if not isinstance(v, str):
-        raise FormatError(f"{what}: expected a string, got {type(v).__name__}")
-    return v
-
-
 MAX_TITLE_BYTES = 255 * 4  # MediaWiki: 255 bytes of UTF-8 after normalisation; keep a margin
 
 
@@ -277,12 +257,11 @@ class FrameReader:
     # §Frame meta
     def frame_meta(self) -> list:
         what = self.what
-        dict_revs = _list(self.meta, "dict", what)
+        dict_revs = array(self.meta, "dict", what)
         for key, size in (("dict_sha256", 32), ("text_sha256", 32)):
-            v = self.meta.get(key)
-            if not isinstance(v, bytes) or len(v) != size:
+            if not binary(self.meta.get(key), size):
                 raise FormatError(f"{what}: frame meta {key!r} must be {size} bytes")
-        _int(self.meta.get("revisions"), what)
+        integer(self.meta.get("revisions"), what)
         if len(dict_revs) > MAX_DICT_TEXTS:
             raise LimitError(f"{what}: the frame builds on {len(dict_revs)} texts; the limit is {MAX_DICT_TEXTS}")
         return dict_revs
@@ -293,7 +272,7 @@ class FrameReader:
         texts: list[str] = []
         dict_size = 0
         for r in dict_revs:
-            t = self.get_text(_int(r, what))
+            t = self.get_text(integer(r, what))
             if t is None:
                 raise ContentError(
                     f"{what}: the bundle builds on revision {r}, which this side does not hold",
@@ -330,11 +309,10 @@ class FrameReader:
     def pages(self, payload: dict) -> list[Page]:
         what = self.what
         pages = []
-        for p in _list(payload, "pages", what):
-            if not isinstance(p, list) or len(p) != 4:
-                raise FormatError(f"{what}: malformed page record")
-            pid = _int(p[0], what)
-            title = _str(p[2], what, nullable=True)
+        for p in array(payload, "pages", what):
+            row(p, 4, f"{what}: malformed page record")
+            pid = integer(p[0], what)
+            title = string(p[2], what, nullable=True)
             if title is None:  # a page the receiver holds under its current title
                 title = self.get_title(pid)
                 if title is None:
@@ -342,25 +320,25 @@ class FrameReader:
                         f"{what}: the bundle updates page {pid}, which this side does not hold",
                         hint="This side's wiki lost pages since the last sync; ask the sender for a full bundle (bundle make --full).",
                     )
-            pages.append(Page(PageId(pid), _int(p[1], what), check_title(title, what), _str(p[3], what, nullable=True)))
+            pages.append(Page(PageId(pid), integer(p[1], what), check_title(title, what), string(p[3], what, nullable=True)))
         return pages
 
     # §Payload: users, models, revs (the columns and their cross-checks)
     def rows(self, payload: dict, pages: list[Page], dict_revs: list, texts: list[str]) -> _Rows:
         what = self.what
-        users = _list(payload, "users", what)
-        models = _list(payload, "models", what)
+        users = array(payload, "users", what)
+        models = array(payload, "models", what)
         cols = payload.get("revs")
         if not isinstance(cols, dict):
             raise FormatError(f"{what}: 'revs' must be a map")
-        c = {k: _list(cols, k, what) for k in _REV_COLS}
+        c = {k: array(cols, k, what) for k in _REV_COLS}
         n = len(c["pg"])
         for k in ("id", "par", "ts", "u", "cm", "fl", "mf", "b", "n"):
             if len(c[k]) != n:
                 raise FormatError(f"{what}: column {k!r} has {len(c[k])} entries, expected {n}")
         if n != self.meta.get("revisions"):
             raise FormatError(f"{what}: {n} revisions, the frame meta says {self.meta.get('revisions')}")
-        if len(c["sc"]) != 2 * len(c["ins"]) or sum(_int(x, what) for x in c["n"]) != len(c["ins"]):
+        if len(c["sc"]) != 2 * len(c["ins"]) or sum(integer(x, what) for x in c["n"]) != len(c["ins"]):
             raise FormatError(f"{what}: delta operation columns disagree")
         return _Rows(what, c, n, pages, users, models, dict_revs, texts, self._hidden(c["hs"]), self._slots(c["sl"]),
                      self.meta.get("text_sha256"))
@@ -374,7 +352,7 @@ class FrameReader:
                 raise FormatError(f"{what}: malformed hidden-text record")
             if len(item[1]) not in (0, 20):
                 raise FormatError(f"{what}: a hidden text's sha1 must be 20 bytes")
-            hidden[_int(item[0], what)] = item[1].hex()
+            hidden[integer(item[0], what)] = item[1].hex()
         return hidden
 
     # §Payload: column sl
@@ -386,45 +364,41 @@ class FrameReader:
                 raise FormatError(f"{what}: malformed slot record")
             ss = []
             for s in item[1]:
-                if not (isinstance(s, list) and len(s) == 4):
-                    raise FormatError(f"{what}: malformed slot")
-                ss.append(Slot(_str(s[0], what), _str(s[1], what), _str(s[2], what), _str(s[3], what, nullable=True)))
-            slots[_int(item[0], what)] = tuple(ss)
+                row(s, 4, f"{what}: malformed slot")
+                ss.append(Slot(string(s[0], what), string(s[1], what), string(s[2], what), string(s[3], what, nullable=True)))
+            slots[integer(item[0], what)] = tuple(ss)
         return slots
 
     # §Payload: moves
     def moves(self, payload: dict) -> list[PageMove]:
         what = self.what
         moves = []
-        for m in _list(payload, "moves", what):
-            if not (isinstance(m, list) and len(m) == 4):
-                raise FormatError(f"{what}: malformed move record")
-            moves.append(PageMove(PageId(_int(m[0], what)), _int(m[1], what), check_title(_str(m[2], what), what),
-                                  check_title(_str(m[3], what), what)))
+        for m in array(payload, "moves", what):
+            row(m, 4, f"{what}: malformed move record")
+            moves.append(PageMove(PageId(integer(m[0], what)), integer(m[1], what), check_title(string(m[2], what), what),
+                                  check_title(string(m[3], what), what)))
         return moves
 
     # §Payload: deletes
     def deletes(self, payload: dict) -> list[PageDelete]:
         what = self.what
         deletes = []
-        for d in _list(payload, "deletes", what):
-            if not (isinstance(d, list) and len(d) == 3):
-                raise FormatError(f"{what}: malformed delete record")
-            deletes.append(PageDelete(PageId(_int(d[0], what)), _int(d[1], what), check_title(_str(d[2], what), what)))
+        for d in array(payload, "deletes", what):
+            row(d, 3, f"{what}: malformed delete record")
+            deletes.append(PageDelete(PageId(integer(d[0], what)), integer(d[1], what), check_title(string(d[2], what), what)))
         return deletes
 
     # §Payload: updates
     def updates(self, payload: dict) -> list[Revision]:
         what = self.what
         updates = []
-        for u in _list(payload, "updates", what):
-            if not (isinstance(u, list) and len(u) == 5):
-                raise FormatError(f"{what}: malformed update record")
-            fl = _int(u[4], what)
+        for u in array(payload, "updates", what):
+            row(u, 5, f"{what}: malformed update record")
+            fl = integer(u[4], what)
             updates.append(Revision(
-                rev_id=RevId(_int(u[0], what)), page_id=PageId(0), timestamp=0, text=None,
-                user=_str(u[1], what, nullable=True), user_id=None if u[2] is None else _int(u[2], what),
-                comment=_str(u[3], what, nullable=True), minor=bool(fl & 1), deleted=Deleted(fl >> 1 & 15),
+                rev_id=RevId(integer(u[0], what)), page_id=PageId(0), timestamp=0, text=None,
+                user=string(u[1], what, nullable=True), user_id=None if u[2] is None else integer(u[2], what),
+                comment=string(u[3], what, nullable=True), minor=bool(fl & 1), deleted=Deleted(fl >> 1 & 15),
             ))
         return updates
 
@@ -471,24 +445,24 @@ class _Rows:
 
     def _row(self, i: int) -> Revision:
         c, what = self.c, self.what
-        pi = _int(c["pg"][i], what)
+        pi = integer(c["pg"][i], what)
         if not 0 <= pi < len(self.pages):
             raise FormatError(f"{what}: revision {i} names page index {pi} of {len(self.pages)}")
         page = self.pages[pi]
-        self.rev_id += _int(c["id"][i], what)
-        self.ts += _int(c["ts"][i], what)
+        self.rev_id += integer(c["id"][i], what)
+        self.ts += integer(c["ts"][i], what)
         rev_id = self.rev_id
-        ui, mi = _int(c["u"][i], what), _int(c["mf"][i], what)
+        ui, mi = integer(c["u"][i], what), integer(c["mf"][i], what)
         users, models = self.users, self.models
         if not (0 <= ui < len(users) and isinstance(users[ui], list) and len(users[ui]) == 2):
             raise FormatError(f"{what}: bad user index")
         if not (0 <= mi < len(models) and isinstance(models[mi], list) and len(models[mi]) == 2):
             raise FormatError(f"{what}: bad model index")
-        user = _str(users[ui][0], what, nullable=True)
-        user_id = users[ui][1] if users[ui][1] is None else _int(users[ui][1], what)
-        fl = _int(c["fl"][i], what)
-        b = _int(c["b"][i], what)
-        ops = self._ops(_int(c["n"][i], what))
+        user = string(users[ui][0], what, nullable=True)
+        user_id = users[ui][1] if users[ui][1] is None else integer(users[ui][1], what)
+        fl = integer(c["fl"][i], what)
+        b = integer(c["b"][i], what)
+        ops = self._ops(integer(c["n"][i], what))
         if i in self.hidden:
             text, sha1, base_rev = None, self.hidden[i], None
         else:
@@ -497,16 +471,16 @@ class _Rows:
         parent = self._parent(c["par"][i], rev_id, base_rev)
         return Revision(
             rev_id=RevId(rev_id), page_id=page.page_id, timestamp=self.ts, text=text, user=user, user_id=user_id,
-            comment=_str(c["cm"][i], what, nullable=True), parent_id=parent,
-            minor=bool(fl & 1), deleted=Deleted(fl >> 1 & 15), model=_str(models[mi][0], what),
-            format=_str(models[mi][1], what), slots=self.slots.get(i, ()), sha1=sha1,
+            comment=string(c["cm"][i], what, nullable=True), parent_id=parent,
+            minor=bool(fl & 1), deleted=Deleted(fl >> 1 & 15), model=string(models[mi][0], what),
+            format=string(models[mi][1], what), slots=self.slots.get(i, ()), sha1=sha1,
         )
 
     def _ops(self, nops: int) -> list[Op]:
         c, what = self.c, self.what
         if nops < 0:
             raise FormatError(f"{what}: negative operation count")
-        ops = [(_int(c["sc"][2 * k], what), _str(c["ins"][k], what), _int(c["sc"][2 * k + 1], what))
+        ops = [(integer(c["sc"][2 * k], what), string(c["ins"][k], what), integer(c["sc"][2 * k + 1], what))
                for k in range(self.op_at, self.op_at + nops)]
         self.op_at += nops
         return ops
@@ -540,7 +514,7 @@ class _Rows:
     def _parent(self, par, rev_id: int, base_rev: int | None) -> RevId | None:
         if par is None:
             return None
-        if _int(par, self.what) == PARENT_IS_BASE:
+        if integer(par, self.what) == PARENT_IS_BASE:
             if base_rev is None:
                 raise FormatError(f"{self.what}: revision {rev_id} names its base as parent but has no base")
             return RevId(base_rev)

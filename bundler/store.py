@@ -24,7 +24,7 @@ from typing import BinaryIO, Iterator
 from . import wire
 from .errors import ContentError, StateError
 from .model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot
-from .sources.dump import PageHistory
+from .model import PageHistory
 
 SCHEMA = [
     (

@@ -104,9 +104,12 @@ def test_three_way_merge_is_line_by_line():
     ours = edited(BASE, 1, "Line 2: online")
     theirs = edited(BASE, 9, "Line 10: offline")
     merged = three_way(BASE, ours, theirs)
-    assert merged is not None and "Line 2: online" in merged and "Line 10: offline" in merged
-    assert three_way(BASE, edited(BASE, 4, "online"), edited(BASE, 4, "offline")) is None
-    assert three_way(BASE, BASE, theirs) == theirs and three_way(BASE, ours, BASE) == ours
+    assert merged.clean and "Line 2: online" in merged.text and "Line 10: offline" in merged.text
+    conflict = three_way(BASE, edited(BASE, 4, "online"), edited(BASE, 4, "offline"))
+    # No text, and the region both sides changed (line 5, 0-based 4) named in each text.
+    assert conflict.text is None and not conflict.clean
+    assert [(c.base, c.ours, c.theirs) for c in conflict.conflicts] == [((4, 5), (4, 5), (4, 5))]
+    assert three_way(BASE, BASE, theirs).text == theirs and three_way(BASE, ours, BASE).text == ours
 
 
 def test_edits_on_each_side_travel_both_ways(tmp_path):

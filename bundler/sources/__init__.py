@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Callable, Iterable
 if TYPE_CHECKING:
     from ..files import FileSource
     from ..mediawiki import MediaWikiClient
-    from ..model import SiteInfo
+    from ..model import PageHistory, SiteInfo
     from ..state import Side
     from ..state.mediawiki import MediaWikiIds
     from .api import ApiSource, IdMap
-    from .dump import PageHistory
     from .dump_files import DumpFiles
 
 

@@ -48,8 +48,8 @@ from typing import Iterable, Iterator
 from ..mediawiki import Fields, MediaWikiClient
 from ..model import Page, PageId, RevId, Revision, SiteInfo, file_title_to_name, page_rkeys
 from ..state import Drift
+from ..model import PageHistory
 from ..state.mediawiki import MediaWikiIds
-from .dump import PageHistory
 
 PROBE_TAIL = 10  # ids asked past the highest id known to exist, to find the top
 CONTENT_PER_REQUEST = 50  # revisions with text a request (the API's limit without apihighlimits)

@@ -19,20 +19,21 @@ temporary files: base64 ``<contents>`` is decoded on its way to the parser
 
 Memory: elements are cleared as soon as they are read. A page's history is
 kept in memory up to ``SPILL_BYTES`` of text and spilled to a temporary SQLite
-file beyond that, so a page with 50,000 revisions costs disk, not RAM.
+file beyond that (``dump_spill``), so a page with 50,000 revisions costs disk, not RAM.
+
+The reader is split by concern: ``dump_open`` (the file and its compression),
+this module (the two passes and the parser's events), ``dump_xml`` (what one
+element says), ``dump_pages`` (pages split over several blocks), ``dump_spill``
+(one page's revisions in bounded memory), ``dump_files`` (uploads).
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
-import lzma
 import os
-import sqlite3
 import tempfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import Callable, Iterator
 from xml.etree.ElementTree import ParseError
 
 import zstandard
@@ -40,21 +41,12 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from ..errors import DumpError
-from ..model import (
-    Deleted,
-    Page,
-    PageId,
-    RevId,
-    Revision,
-    SiteInfo,
-    Slot,
-    base36_to_sha1,
-    parse_timestamp,
-    synthetic_id,
-    text_sha1,
-)
+from ..model import Page, PageHistory, PageId, SiteInfo, synthetic_id
 from .dump_files import HINT_DUMP, DumpFiles, _SpoolContents
+from .dump_open import CountingReader, Tee
 from .dump_pages import Block, PageIndex, SplitPages, index_pages, title_key
+from .dump_spill import PageBuffer
+from .dump_xml import local, parse_revision, parse_siteinfo, parse_upload
 
 SUPPORTED_SCHEMAS = ("0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.10", "0.11")
 SPILL_BYTES = 16 * 1024 * 1024  # as make's history spool (history.SPOOL_BYTES): one long page costs disk, not RAM
@@ -64,175 +56,12 @@ FIRST_PASS_SHARE = {"plain": 0.05, "zstd": 0.05, "gzip": 0.1, "bzip2": 0.35, "xz
 
 
 @dataclass(slots=True)
-class PageHistory:
-    page: Page
-    revisions: Iterable[Revision]  # history order; iterate once
-    revision_count: int
-    # Known up front only where ids are stable (the embedded store; not dumps, which
-    # may come from a wiki that was re-imported and renumbered): lets make skip
-    # unchanged pages without reading their texts.
-    rev_ids: frozenset[int] | None = None
-    # Only the revisions the peer lacks and the base they were made on, not the whole
-    # history (sources/api.py): make then counts repeats of (timestamp, sha1) against
-    # what the peer holds (make.partial_rkeys), not within the list.
-    partial: bool = False
-    # The source knows the page changed though every id may be held (a revision
-    # deletion changes visibility, not ids): make compares every revision.
-    changed: bool = False
-
-
-_MAGIC = (("gzip", b"\x1f\x8b"), ("bzip2", b"BZh"), ("xz", b"\xfd7zXZ\x00"), ("zstd", b"\x28\xb5\x2f\xfd"),
-          ("7z", b"7z\xbc\xaf\x27\x1c"))
-
-
-def _open_binary(path: str) -> tuple[BinaryIO, BinaryIO, str]:
-    """(decompressed stream, the file on disk, its codec: plain, gzip, bzip2, xz or zstd)."""
-    try:
-        raw = open(path, "rb")
-    except OSError as e:
-        raise DumpError(f"cannot open dump {path}: {e.strerror}", hint="Check the path.") from None
-    magic = raw.read(6)
-    raw.seek(0)
-    codec = next((c for c, m in _MAGIC if magic.startswith(m)), "plain")
-    if codec == "gzip":
-        return gzip.GzipFile(fileobj=raw), raw, codec  # type: ignore[return-value]
-    if codec == "bzip2":
-        return bz2.BZ2File(raw), raw, codec  # type: ignore[return-value]
-    if codec == "xz":
-        return lzma.LZMAFile(raw), raw, codec  # type: ignore[return-value]
-    if codec == "zstd":
-        dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
-        return dctx.stream_reader(raw, read_across_frames=True), raw, codec  # type: ignore[return-value]
-    if codec == "7z":
-        raw.close()
-        raise DumpError(f"{path} is a 7-Zip archive", hint="Extract it first: 7z x " + os.path.basename(path))
-    return raw, raw, codec
-
-
-class _Tee:
-    """Reads from ``inner`` and writes what it read to ``out``."""
-
-    def __init__(self, inner: BinaryIO, out):
-        self.inner = inner
-        self.out = out
-
-    def read(self, n: int) -> bytes:
-        data = self.inner.read(n)
-        self.out.write(data)
-        return data
-
-
-class _CountingReader(io.RawIOBase):
-    """Counts bytes read from the decompressed stream, for errors; ``position`` is how far
-    into the file on disk that is (compressed bytes), for progress."""
-
-    def __init__(self, path: str):
-        self.inner, self.raw, self.codec = _open_binary(path)
-        self.size = os.fstat(self.raw.fileno()).st_size
-        self.count = 0
-
-    @property
-    def position(self) -> int:
-        try:
-            return self.raw.tell()
-        except (OSError, ValueError):
-            return 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        try:
-            data = self.inner.read(len(b))
-        except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as e:
-            raise DumpError(f"the dump's compression is damaged: {e}", hint=HINT_DUMP) from None
-        n = len(data)
-        b[:n] = data
-        self.count += n
-        return n
-
-    def close(self) -> None:
-        self.inner.close()
-        self.raw.close()
-        super().close()
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _child_text(elem, name: str) -> str | None:
-    for c in elem:
-        if _local(c.tag) == name:
-            return c.text if c.text is not None else ""
-    return None
-
-
-class _PageBuffer:
-    """Revisions of one page, sorted on the way out; spills big histories to disk."""
-
-    def __init__(self) -> None:
-        self.items: list[Revision] = []
-        self.text_bytes = 0
-        self.db: sqlite3.Connection | None = None
-        self.seen: dict[int, str] = {}  # rev_id -> sha1, to drop exact duplicates
-        self.count = 0
-
-    def add(self, rev: Revision) -> None:
-        prev = self.seen.get(rev.rev_id)
-        if prev is not None:
-            if prev == rev.sha1:
-                return  # the same revision listed twice: a documented quirk, keep one
-            raise DumpError(
-                f"revision {rev.rev_id} appears twice in page {rev.page_id} with different text",
-                hint="The dump is inconsistent; re-export the page.",
-            )
-        self.seen[rev.rev_id] = rev.sha1
-        self.count += 1
-        if self.db is None:
-            self.items.append(rev)
-            self.text_bytes += len(rev.text or "")
-            if self.text_bytes > SPILL_BYTES:
-                self._spill()
-        else:
-            self._insert(rev)
-
-    def _spill(self) -> None:
-        # "" is SQLite's private temporary on-disk database, removed when closed.
-        self.db = sqlite3.connect("")
-        self.db.execute("CREATE TABLE r (ts INTEGER, id INTEGER, rev BLOB)")
-        for rev in self.items:
-            self._insert(rev)
-        self.items = []
-
-    def _insert(self, rev: Revision) -> None:
-        import pickle
-
-        assert self.db is not None
-        self.db.execute("INSERT INTO r VALUES (?,?,?)", (rev.timestamp, rev.rev_id, pickle.dumps(rev)))
-
-    def sorted(self) -> Iterable[Revision]:
-        if self.db is None:
-            self.items.sort(key=lambda r: (r.timestamp, r.rev_id))
-            return self.items
-        return self._iter_db()
-
-    def _iter_db(self) -> Iterator[Revision]:
-        import pickle  # our own temp file, written by this process: not untrusted input
-
-        assert self.db is not None
-        for (blob,) in self.db.execute("SELECT rev FROM r ORDER BY ts, id"):
-            yield pickle.loads(blob)
-        self.db.close()
-
-
-@dataclass(slots=True)
 class _OpenPage:
     """The ``<page>`` block being read: its direct fields, its revisions so far, which
     page it belongs to, its newest revision, and how deep inside it the parser is."""
 
     fields: dict = field(default_factory=dict)
-    buf: _PageBuffer = field(default_factory=_PageBuffer)
+    buf: PageBuffer = field(default_factory=lambda: PageBuffer(SPILL_BYTES))
     block: Block | None = None
     top: tuple[int, int] | None = None  # the block's newest revision, (timestamp, rev_id)
     depth: int = 0
@@ -254,7 +83,7 @@ class DumpReader:
         self.siteinfo = SiteInfo()
         self.schema = ""
         self._progress = progress
-        self._stream = _CountingReader(path)
+        self._stream = CountingReader(path)
         self._size = self._stream.size  # of the file on disk: what progress counts in
         self._index: PageIndex | None = None
         self._copy: str | None = None  # pass 1's decompressed copy, until pass 2 opens it
@@ -265,7 +94,7 @@ class DumpReader:
         self._pending_start = None
         self._read_header()
 
-    def _parse(self, stream: "_CountingReader"):
+    def _parse(self, stream: "CountingReader"):
         return iterparse(io.BufferedReader(_SpoolContents(stream, self.files), 1 << 20), events=("start", "end"), forbid_dtd=True)
 
     def __enter__(self) -> "DumpReader":
@@ -307,9 +136,9 @@ class DumpReader:
         if ev is None:
             raise DumpError(f"{self.path} is empty", hint=HINT_DUMP)
         kind, root = ev
-        if _local(root.tag) != "mediawiki":
+        if local(root.tag) != "mediawiki":
             raise DumpError(
-                f"{os.path.basename(self.path)} is not a MediaWiki dump (root element <{_local(root.tag)}>)",
+                f"{os.path.basename(self.path)} is not a MediaWiki dump (root element <{local(root.tag)}>)",
                 hint=HINT_DUMP,
             )
         self._root = root
@@ -328,33 +157,14 @@ class DumpReader:
             if ev is None:
                 return
             kind, elem = ev
-            name = _local(elem.tag)
+            name = local(elem.tag)
             if kind == "end" and name == "siteinfo":
-                self._parse_siteinfo(elem)
+                self.siteinfo, self._ns_by_prefix = parse_siteinfo(elem)
                 root.clear()
                 return
             if kind == "start" and name in ("page", "logitem"):
                 self._pending_start = ev
                 return
-
-    def _parse_siteinfo(self, elem) -> None:
-        namespaces = []
-        for c in elem:
-            if _local(c.tag) == "namespaces":
-                for n in c:
-                    key = int(n.get("key", "0"))
-                    name = n.text or ""
-                    namespaces.append((key, n.get("case", ""), name))
-                    if name:
-                        self._ns_by_prefix[name] = key
-        self.siteinfo = SiteInfo(
-            sitename=_child_text(elem, "sitename") or "",
-            dbname=_child_text(elem, "dbname") or "",
-            base=_child_text(elem, "base") or "",
-            generator=_child_text(elem, "generator") or "",
-            case=_child_text(elem, "case") or "first-letter",
-            namespaces=tuple(namespaces),
-        )
 
     def _namespace_of(self, title: str) -> int:
         if ":" in title:
@@ -367,7 +177,7 @@ class DumpReader:
         the reading time) is also copied, decompressed, into a temporary zstd file on
         the way, and the second pass reads that copy instead of decompressing twice."""
         index = PageIndex()
-        stream = _CountingReader(self.path)
+        stream = CountingReader(self.path)
         share = self._share = FIRST_PASS_SHARE[stream.codec]
         report = None
         if self._progress is not None:
@@ -376,7 +186,7 @@ class DumpReader:
         try:
             if share > FIRST_PASS_SHARE["plain"]:
                 fd, self._copy = tempfile.mkstemp(prefix="wikibundle-dump-", suffix=".xml.zst")
-                copy = _Tee(stream, zstandard.ZstdCompressor(level=1).stream_writer(os.fdopen(fd, "wb")))
+                copy = Tee(stream, zstandard.ZstdCompressor(level=1).stream_writer(os.fdopen(fd, "wb")))
             index_pages(copy or stream, index, report)  # type: ignore[arg-type]
         finally:
             stream.close()
@@ -390,7 +200,7 @@ class DumpReader:
     def _reopen(self, path: str) -> None:
         """Go on from the decompressed copy: its header again, then its pages."""
         self._stream.close()
-        self._stream = _CountingReader(path)
+        self._stream = CountingReader(path)
         os.unlink(path)  # the open file stays readable; nothing is left behind on a crash
         self._copy = None
         self._events = self._parse(self._stream)
@@ -412,7 +222,7 @@ class DumpReader:
         while (ev := pending or self._next_event()) is not None:
             pending = None
             kind, elem = ev
-            name = _local(elem.tag)
+            name = local(elem.tag)
             if kind == "start":
                 if name == "page":
                     open_page = _OpenPage()
@@ -448,7 +258,7 @@ class DumpReader:
         if name == "revision":
             if p.block is None:
                 p.block = self._block(p.fields)
-            rev = self._parse_revision(elem, p.fields)
+            rev = parse_revision(elem, p.fields)
             newest = (rev.timestamp, rev.rev_id)
             p.top = max(p.top, newest) if p.top else newest
             if p.block.blocks > 1:
@@ -457,7 +267,7 @@ class DumpReader:
                 p.buf.add(rev)
             elem.clear()
         elif name == "upload":
-            self._parse_upload(elem)
+            self.files.add(*parse_upload(elem))
             elem.clear()
         elif p.depth == 0 and name in ("title", "ns", "id", "redirect"):  # direct children of <page>
             if name == "redirect":
@@ -497,30 +307,6 @@ class DumpReader:
         f["page_id"] = block.page_id
         return block
 
-    def _parse_upload(self, elem) -> None:
-        f: dict = {}
-        contents = None
-        for c in elem:
-            n = _local(c.tag)
-            if n == "contributor":
-                for u in c:
-                    un = _local(u.tag)
-                    if un in ("username", "ip"):
-                        f[un] = u.text or ""
-                    elif un == "id":
-                        try:
-                            f["user_id"] = int(u.text or "")
-                        except ValueError:
-                            pass
-            elif n == "contents":
-                enc = c.get("encoding", "base64")
-                if enc != "base64":
-                    raise DumpError(f"an <upload>'s <contents> is in encoding {enc!r}; this tool reads base64", hint=HINT_DUMP)
-                contents = c.text or ""
-            else:
-                f[n] = c.text if c.text is not None else ""
-        self.files.add(f, contents)
-
     def _make_page(self, f: dict, block: Block) -> Page:
         title = f["title"]
         ns = f.get("ns")
@@ -529,136 +315,6 @@ class DumpReader:
         except ValueError:
             raise DumpError(f"page {title!r} has a malformed <ns> {ns!r}", hint=HINT_DUMP) from None
         return Page(block.page_id, namespace, title, f.get("redirect"))
-
-    def _parse_revision(self, elem, page_fields: dict) -> Revision:
-        f = _revision_fields(elem)
-        title = page_fields["title"]
-        what = f"revision {f['rev_id']}" if f["rev_id"] else f"a revision of {title!r}"
-        ts = _revision_timestamp(f["timestamp"], what)
-        deleted, text = f["deleted"], f["text"]
-        if text is None and not deleted & Deleted.TEXT:
-            text = ""  # no <text> at all, or an empty one
-        # The dump's sha1 is of the text as stored; ours is recomputed from what we carry.
-        # When the text is hidden we keep the dump's sha1 so the revision stays identifiable.
-        sha1 = text_sha1(text) if text is not None else f["sha1"]
-        rid = _revision_id(f["rev_id"], title, ts, sha1)
-        try:
-            pid = int(f["parent_id"]) if f["parent_id"] else None
-        except ValueError:
-            pid = None
-        hidden_user = bool(deleted & Deleted.USER)
-        return Revision(
-            rev_id=RevId(rid),
-            page_id=PageId(page_fields["page_id"]),
-            timestamp=ts,
-            text=text,
-            user=None if hidden_user else f["user"],
-            user_id=None if hidden_user else f["user_id"],
-            comment=f["comment"],
-            parent_id=RevId(pid) if pid else None,
-            minor=f["minor"],
-            deleted=deleted,
-            model=f["model"],
-            format=f["format"],
-            slots=tuple(s for s in f["slots"] if s.role != "main"),
-            sha1=sha1,
-        )
-
-
-_REVISION_TAGS = {"id": "rev_id", "parentid": "parent_id", "timestamp": "timestamp"}
-
-
-def _revision_fields(elem) -> dict:
-    """A ``<revision>``'s children as they are in the dump, not yet checked."""
-    f: dict = {
-        "rev_id": None, "parent_id": None, "timestamp": None, "user": None, "user_id": None, "comment": None,
-        "text": None, "sha1": "", "minor": False, "deleted": Deleted(0), "model": "wikitext",
-        "format": "text/x-wiki", "slots": [],
-    }
-    for c in elem:
-        n = _local(c.tag)
-        if n in _REVISION_TAGS:
-            f[_REVISION_TAGS[n]] = c.text
-        elif n == "contributor":
-            _read_contributor(c, f)
-        elif n == "minor":
-            f["minor"] = True
-        elif n == "comment":
-            if c.get("deleted") == "deleted":
-                f["deleted"] |= Deleted.COMMENT
-            else:
-                f["comment"] = c.text or ""
-        elif n in ("model", "format"):
-            f[n] = c.text or f[n]
-        elif n == "text":
-            _read_text(c, f)
-        elif n == "sha1":
-            if c.text and c.text.strip():
-                try:
-                    f["sha1"] = base36_to_sha1(c.text.strip())
-                except ValueError:
-                    f["sha1"] = ""
-        elif n == "content":
-            f["slots"].append(_read_slot(c))
-    return f
-
-
-def _read_contributor(c, f: dict) -> None:
-    """``<contributor>``: the user name or IP and the user id; hidden, it marks the revision."""
-    if c.get("deleted") == "deleted":
-        f["deleted"] |= Deleted.USER
-    for u in c:
-        un = _local(u.tag)
-        if un in ("username", "ip"):
-            f["user"] = u.text or ""
-        elif un == "id":
-            try:
-                f["user_id"] = int(u.text or "")
-            except ValueError:
-                f["user_id"] = None
-
-
-def _read_text(c, f: dict) -> None:
-    """``<text>``: the revision's text, hidden, or (a stub dump) stored elsewhere: refused."""
-    if c.get("deleted") == "deleted":
-        f["deleted"] |= Deleted.TEXT
-    elif c.text is None and c.get("location"):
-        raise DumpError(
-            "this is a stub dump: revision texts are stored elsewhere",
-            hint="Use a dump with text (pages-meta-history / dumpBackup.php --full).",
-        )
-    else:
-        f["text"] = c.text or ""
-
-
-def _read_slot(c) -> Slot:
-    """A ``<content>`` block (schema 0.11): one slot; its text is None when hidden."""
-    role = _child_text(c, "role") or "main"
-    ctext_el = next((x for x in c if _local(x.tag) == "text"), None)
-    ctext = None
-    if ctext_el is not None and ctext_el.get("deleted") != "deleted":
-        ctext = ctext_el.text or ""
-    return Slot(role, _child_text(c, "model") or "", _child_text(c, "format") or "", ctext)
-
-
-def _revision_timestamp(timestamp: str | None, what: str) -> int:
-    if not timestamp:
-        raise DumpError(f"{what} has no <timestamp>", hint=HINT_DUMP)
-    try:
-        return parse_timestamp(timestamp)
-    except ValueError:
-        raise DumpError(f"{what} has a malformed timestamp {timestamp!r}", hint=HINT_DUMP) from None
-
-
-def _revision_id(rev_id: str | None, title: str, ts: int, sha1: str) -> int:
-    if rev_id is None:
-        # No <id> (schema 0.3 exports): one from what MediaWiki's importer knows a
-        # revision by, so the same revision listed twice is kept once, as it does.
-        return synthetic_id("rev", title_key(title), ts, sha1)
-    try:
-        return int(rev_id)
-    except ValueError:
-        raise DumpError(f"a revision of {title!r} has a malformed <id> {rev_id!r}", hint=HINT_DUMP) from None
 
 def open_dump(path: str, progress: Callable[[int], None] | None = None, files_dir: str | None = None) -> DumpReader:
     return DumpReader(path, progress, files_dir)

@@ -96,29 +96,11 @@ class DumpFiles:
                                 hint="The dump is damaged; export it again.")
             sha1, size, head = sink.sha1.hexdigest(), sink.size, sink.head
         else:
-            if self.tmpdir is None:
-                self.tmpdir = tempfile.mkdtemp(prefix="wikibundle-dump-files-")
-            fd, tmp = tempfile.mkstemp(dir=self.tmpdir)
-            h = hashlib.sha1()
-            size = 0
-            head = b""
-            with os.fdopen(fd, "wb") as out:
-                if contents is not None:
-                    chunks = _b64_chunks(contents, name)
-                else:
-                    src = self._local_file(f, name)
-                    if src is None:
-                        os.unlink(tmp)
-                        self._skip(name)
-                        return
-                    chunks = _file_chunks(src)
-                for chunk in chunks:
-                    if not head:
-                        head = chunk[:64]
-                    h.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-            sha1 = h.hexdigest()
+            copied = self._copy(f, contents, name)
+            if copied is None:
+                self._skip(name)
+                return
+            tmp, sha1, size, head = copied
         if want is not None and want != sha1:
             os.unlink(tmp)
             if contents is not None:
@@ -137,6 +119,32 @@ class DumpFiles:
             name=name, timestamp=ts, sha1=sha1, size=size, user=user, user_id=f.get("user_id"),
             comment=f.get("comment"), mime=sniff(head)[0],
         ))
+
+    def _copy(self, f: dict, contents: str | None, name: str) -> tuple[str, str, int, bytes] | None:
+        """An upload's bytes, from its ``<contents>`` text (not spooled) or from ``files_dir``, copied
+        into a temporary file: (path, sha1, size, first bytes); None if they are in neither."""
+        if self.tmpdir is None:
+            self.tmpdir = tempfile.mkdtemp(prefix="wikibundle-dump-files-")
+        fd, tmp = tempfile.mkstemp(dir=self.tmpdir)
+        h = hashlib.sha1()
+        size = 0
+        head = b""
+        with os.fdopen(fd, "wb") as out:
+            if contents is not None:
+                chunks = _b64_chunks(contents, name)
+            else:
+                src = self._local_file(f, name)
+                if src is None:
+                    os.unlink(tmp)
+                    return None
+                chunks = _file_chunks(src)
+            for chunk in chunks:
+                if not head:
+                    head = chunk[:64]
+                h.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        return tmp, h.hexdigest(), size, head
 
     def _spooled(self, contents: str | None) -> tuple[str, _Base64Sink] | None:
         if contents is None or not contents.startswith(SPOOL_MARK):

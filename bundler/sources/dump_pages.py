@@ -31,8 +31,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-from ..errors import DumpError
 from ..model import PageId, Revision, synthetic_id
+from .dump_spill import refuse_repeat
 
 CHUNK = 1 << 20
 HEAD_MAX = 64 * 1024  # a block's head (title, ns, id, restrictions, ...) is far smaller
@@ -211,11 +211,7 @@ class SplitPages:
                               (kid, rev.rev_id, rev.timestamp, rev.sha1, pickle.dumps(rev)))
         if cur.rowcount == 0:  # that revision again: a block boundary listed twice, keep one
             (sha1,) = self.db.execute("SELECT sha1 FROM r WHERE kid=? AND rev_id=?", (kid, rev.rev_id)).fetchone()
-            if sha1 != rev.sha1:
-                raise DumpError(
-                    f"revision {rev.rev_id} appears twice in page {rev.page_id} with different text",
-                    hint="The dump is inconsistent; re-export the page.",
-                )
+            refuse_repeat(rev, sha1)
 
     def block_done(self, kid: int, ns: int, title: str, redirect: str | None, top: tuple[int, int] | None) -> bool:
         """Count one more block of ``kid``; the page's title, namespace and redirect are

@@ -7,7 +7,7 @@ Three interfaces, each with two implementations — the embedded store
   ``bundler.apply`` decodes each records frame against it and puts what the frame
   holds; the target lands it when ``transaction()`` ends (the store: one SQLite
   transaction; a MediaWiki: staged, then written so a re-run finishes the job).
-- ``ReturnTarget`` takes a return: ``merge.ReturnApplier`` lands the offline
+- ``ReturnTarget`` takes a return: ``landing.ReturnApplier`` lands the offline
   edits on it as new edits, merged three ways.
 - ``FileSink`` takes a bundle's files and blob frames (uploads).
 
@@ -45,7 +45,7 @@ class FileSink(Protocol):
 
 
 class ReturnTarget(Protocol):
-    """What ``merge.ReturnApplier`` needs of a wiki to land a return on it. Ids
+    """What ``landing.ReturnApplier`` needs of a wiki to land a return on it. Ids
     are the wiki's own; ``page_id`` may be a handle ``new_page`` gave until ``resolve``."""
 
     keeps_user: bool  # edits keep the offline author's name (else the sync account's, named in the summary)

@@ -1,4 +1,4 @@
-"""A MediaWiki as the online side of the return trip: what ``merge.ReturnApplier``
+"""A MediaWiki as the online side of the return trip: what ``landing.ReturnApplier``
 needs of a wiki (``targets.ReturnTarget``; ``targets.store.StoreReturnTarget`` is
 the embedded store's), over the Action API.
 

@@ -5,7 +5,7 @@
   are protected: a page moved here keeps its title here, one deleted here comes
   back when the sender still has it, and a page of ours in the way of an incoming
   title steps aside (``step_aside``);
-- ``StoreReturnTarget`` is what landing a return needs (``merge.ReturnApplier``;
+- ``StoreReturnTarget`` is what landing a return needs (``landing.ReturnApplier``;
   a MediaWiki offers the same in ``targets/mediawiki_return.py``);
 - ``StoreFileSink`` lands files and blob frames in the store as they arrive
   (``files_import.FileImporter``), inside the same transaction.
@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from ..files_import import FileImporter
-from ..merge import edit_ids
+from ..landing import edit_ids
 from ..model import Page, PageId, RevId, Revision, SiteInfo, local_id_range
 from ..store import StoreCounts, WikiStore
 
@@ -131,7 +131,7 @@ class StoreReturnTarget:
     """What landing a return needs of a wiki, on the embedded store (one transaction).
 
     A MediaWiki offers the same (``targets/mediawiki_return.py``): the landing
-    rules live once, in ``merge.ReturnApplier``."""
+    rules live once, in ``landing.ReturnApplier``."""
 
     keeps_user = True  # edits keep the offline author's name (a MediaWiki edits as the bot)
 
