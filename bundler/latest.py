@@ -113,15 +113,16 @@ class _Frames:
 # --- partitions --------------------------------------------------------------------------------
 
 
-def plan_parts(new_path: str, old_path: str) -> Iterator[Part]:
+def plan_parts(new_path: str, old_path: str, part_bytes: int | None = None) -> Iterator[Part]:
     """Partitions in page-id order, without their view (``_with_view`` adds it). Without
-    an index for either dump, one partition: the whole of both."""
+    an index for either dump, one partition: the whole of both. ``part_bytes``: NEW's
+    compressed bytes per partition (default: from the dump's size)."""
     new_streams, old_streams = read_index(new_path), read_index(old_path)
     if new_streams is None or old_streams is None:
         yield Part(0, new_path, old_path, None, None, 0, None, None)
         return
     total = sum(s.end - s.offset for s in new_streams)
-    target = min(PART_BYTES_MAX, max(PART_BYTES_MIN, total // PARTS_WANTED))
+    target = part_bytes or min(PART_BYTES_MAX, max(PART_BYTES_MIN, total // PARTS_WANTED))
     cuts = [0]
     size = 0
     for i, s in enumerate(new_streams):
@@ -322,7 +323,8 @@ def _absorb(filler: Filler, writer: BundleWriter, res: PartResult) -> None:
 
 
 def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, workers: int = 1,
-                       scheduler: str | None = None, stats: LatestStats | None = None, **options) -> MakeResult:
+                       scheduler: str | None = None, stats: LatestStats | None = None, part_bytes: int | None = None,
+                       **options) -> MakeResult:
     """Write the latest-only update from OLD (``base_path``, what the peer holds) to NEW;
     ``options`` are ``MakeOptions`` (``latest_only`` must be set; no ``--max-size``)."""
     t0 = time.monotonic()
@@ -342,7 +344,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
     key = side.secret_key()
     stats = stats if stats is not None else LatestStats()
     siteinfo = siteinfo_of(new_path)
-    parts = plan_parts(new_path, base_path)  # (reads both indexes: a bad one is refused before anything is written)
+    parts = plan_parts(new_path, base_path, part_bytes)  # (reads both indexes: a bad one is refused before anything is written)
     first = next(parts)
     if first.new_streams is None:
         workers, scheduler = 1, None  # a dump without an index is read in one pass, here (the view is asked live)

@@ -21,6 +21,7 @@ Memory: one stream's decompressed bytes at a time (100 pages).
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import io
 import os
 import re
@@ -99,8 +100,9 @@ def read_index(dump: str, index: str | None = None) -> list[Stream] | None:
                     streams[-1].ids.append(pid)
                     continue
                 if (streams and (off < streams[-1].offset or pid <= streams[-1].last)) or off >= size:
-                    raise DumpError(f"{name} line {n}: offset {off} does not fit the dump ({size:,} bytes), or ids go back",
-                                    hint="The index belongs to another dump. " + HINT_MULTISTREAM)
+                    raise DumpError(f"{name} line {n}: offset {off} does not fit the dump ({size:,} bytes), or ids go "
+                                    "back: the dump is not a multistream dump, or the index belongs to another dump",
+                                    hint=HINT_MULTISTREAM)
                 if streams:
                     streams[-1].end = off
                 streams.append(Stream(off, size, array("q", [pid])))
@@ -304,6 +306,20 @@ def latest_pages(path: str, until: int | None = None) -> Iterator[tuple[Page, li
                 yield ph.page, [newest]
 
 
+def edit_pages(pages: Iterable[tuple[Page, list[Revision]]], *, renames: dict[int, str] | None = None,
+               deletions: Iterable[int] = ()) -> Iterator[tuple[Page, list[Revision]]]:
+    """``pages`` with some renamed (page id -> new title, same namespace) and some left
+    out: the moves and deletions between two dumps, for tests and benchmarks."""
+    renames = renames or {}
+    gone = set(deletions)
+    for page, revs in pages:
+        if page.page_id in gone:
+            continue
+        if page.page_id in renames:
+            page = dataclasses.replace(page, title=renames[page.page_id])
+        yield page, revs
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -317,10 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("output")
     w.add_argument("--until", help="the wiki as it was at this time (2023-01-31T00:00:00Z)")
     w.add_argument("--per-stream", type=int, default=PAGES_PER_STREAM)
+    w.add_argument("--rename", action="append", default=[], metavar="ID=TITLE", help="give page ID this title")
+    w.add_argument("--delete", action="append", default=[], type=int, metavar="ID", help="leave page ID out")
     a = ap.parse_args(argv)
     until = parse_timestamp(a.until) if a.until else None
     si = siteinfo_of(a.input)
-    index = write_multistream(a.output, si, latest_pages(a.input, until), a.per_stream)
+    renames = {int(r.split("=", 1)[0]): r.split("=", 1)[1] for r in a.rename}
+    pages = edit_pages(latest_pages(a.input, until), renames=renames, deletions=a.delete)
+    index = write_multistream(a.output, si, pages, a.per_stream)
     print(f"wrote {a.output} and {index}")
     return 0
 
