@@ -41,7 +41,7 @@ from .fill import Filler
 from .history import history_of
 from .make import MASS_DELETION_MIN, Basis, MakeOptions, MakeResult, _header, _siteinfo
 from .model import Page, PageDelete, PageId
-from .multistream import DumpPage, Stream, iter_pages, read_index, siteinfo_of
+from .multistream import DumpPage, RawPage, Stream, iter_blocks, read_index, siteinfo_of
 from .parallel import run_ordered
 from .plan import PageChanges
 from .state import PageView, Sent, Side, State
@@ -113,14 +113,13 @@ class _Frames:
 # --- partitions --------------------------------------------------------------------------------
 
 
-def plan_parts(new_path: str, old_path: str, part_bytes: int | None = None) -> Iterator[Part]:
+def plan_parts(new_path: str, old_path: str, part_bytes: int | None = None) -> list[Part]:
     """Partitions in page-id order, without their view (``_with_view`` adds it). Without
     an index for either dump, one partition: the whole of both. ``part_bytes``: NEW's
     compressed bytes per partition (default: from the dump's size)."""
     new_streams, old_streams = read_index(new_path), read_index(old_path)
     if new_streams is None or old_streams is None:
-        yield Part(0, new_path, old_path, None, None, 0, None, None)
-        return
+        return [Part(0, new_path, old_path, None, None, 0, None, None)]
     total = sum(s.end - s.offset for s in new_streams)
     target = part_bytes or min(PART_BYTES_MAX, max(PART_BYTES_MIN, total // PARTS_WANTED))
     cuts = [0]
@@ -131,6 +130,7 @@ def plan_parts(new_path: str, old_path: str, part_bytes: int | None = None) -> I
             size = 0
         size += s.end - s.offset
     j = 0  # OLD's first stream that may overlap the partition
+    parts = []
     for n, a in enumerate(cuts):
         b = cuts[n + 1] if n + 1 < len(cuts) else len(new_streams)
         lo = 0 if n == 0 else new_streams[a].first
@@ -142,7 +142,8 @@ def plan_parts(new_path: str, old_path: str, part_bytes: int | None = None) -> I
         while k < len(old_streams) and (hi is None or old_streams[k].first < hi):
             olds.append(old_streams[k])
             k += 1
-        yield Part(n, new_path, old_path, new_streams[a:b], olds, lo, hi, None)
+        parts.append(Part(n, new_path, old_path, new_streams[a:b], olds, lo, hi, None))
+    return parts
 
 
 def _view_row(view_page, view_revs, pid: int) -> ViewRow | None:
@@ -170,18 +171,18 @@ def _with_view(part: Part, st: State) -> Part:
 # --- one partition (a worker) ---------------------------------------------------------------
 
 
-def _merge(old: Iterator[DumpPage], new: Iterator[DumpPage]) -> Iterator[tuple[int, DumpPage | None, DumpPage | None]]:
+def _merge(old: Iterator[RawPage], new: Iterator[RawPage]) -> Iterator[tuple[int, RawPage | None, RawPage | None]]:
     """Merge-join by page id of two page-id-ordered streams of pages."""
     o, n = next(old, None), next(new, None)
     while o is not None or n is not None:
-        if n is None or (o is not None and o.page.page_id < n.page.page_id):
-            yield o.page.page_id, o, None
+        if n is None or (o is not None and o.page_id < n.page_id):
+            yield o.page_id, o, None
             o = next(old, None)
-        elif o is None or n.page.page_id < o.page.page_id:
-            yield n.page.page_id, None, n
+        elif o is None or n.page_id < o.page_id:
+            yield n.page_id, None, n
             n = next(new, None)
         else:
-            yield n.page.page_id, o, n
+            yield n.page_id, o, n
             o, n = next(old, None), next(new, None)
 
 
@@ -220,9 +221,13 @@ def _diff(part: Part) -> PartResult:
     filler = Filler(sink, None)  # type: ignore[arg-type]
     get = part.view.get if part.view is not None else part.live
     assert get is not None
-    old_pages = iter_pages(part.old_path, part.old_streams, part.lo, part.hi)
-    new_pages = iter_pages(part.new_path, part.new_streams, part.lo, part.hi)
-    for pid, old, new in _merge(old_pages, new_pages):
+    old_pages = iter_blocks(part.old_path, part.old_streams, part.lo, part.hi)
+    new_pages = iter_blocks(part.new_path, part.new_streams, part.lo, part.hi)
+    for pid, old_raw, new_raw in _merge(old_pages, new_pages):
+        old = old_raw.parse() if old_raw is not None else None
+        # A page whose XML is the same in both dumps (most of them) is parsed once.
+        new = old if new_raw is not None and old_raw is not None and new_raw.block == old_raw.block else \
+            new_raw.parse() if new_raw is not None else None
         res.pages_read += 1
         v = get(pid)
         alive = v is not None and not v[2]
@@ -257,8 +262,21 @@ def _diff(part: Part) -> PartResult:
     res.pages, res.revisions, res.moves, res.deletions = filler.pages, filler.revisions, filler.moves, filler.deletions
     res.text_bytes, res.raw_total, res.by_ns = filler.text_bytes, filler.raw_total, filler.by_ns
     res.seconds = time.monotonic() - t0
-    res.peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    res.peak_rss = peak_rss()
     return res
+
+
+def peak_rss() -> int:
+    """This process's peak resident set size, in bytes. (Not ``ru_maxrss``: Linux keeps
+    it across ``execve``, so a worker spawned by a large process would report its parent's.)"""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def diff_part(part: Part) -> PartResult:
@@ -345,9 +363,10 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
     stats = stats if stats is not None else LatestStats()
     siteinfo = siteinfo_of(new_path)
     parts = plan_parts(new_path, base_path, part_bytes)  # (reads both indexes: a bad one is refused before anything is written)
-    first = next(parts)
-    if first.new_streams is None:
-        workers, scheduler = 1, None  # a dump without an index is read in one pass, here (the view is asked live)
+    if len(parts) == 1:
+        # One partition (a small dump, or one without an index, read in one pass with the
+        # view asked live): here, without starting a cluster.
+        workers, scheduler = 1, None
     writer = BundleWriter(out)
     filler = Filler(writer, None)
     ids = _Ids(st)
@@ -358,13 +377,8 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
             filler.flush()
             n_live = sum(1 for _ in st.view_live_pages())
 
-            def with_views() -> Iterator[Part]:
-                yield _with_view(first, st)
-                for part in parts:
-                    yield _with_view(part, st)
-
             old_live = 0
-            for res in run_ordered(diff_part, with_views(), workers=workers, scheduler=scheduler):
+            for res in run_ordered(diff_part, (_with_view(p, st) for p in parts), workers=workers, scheduler=scheduler):
                 if res.error is not None:
                     _raise(res.error)
                 ids.check(res)

@@ -208,30 +208,59 @@ def parse_page(block: bytes, what: str) -> DumpPage:
     return DumpPage(page, revs[-1], page_rkeys(revs)[-1])
 
 
-def iter_pages(path: str, streams: list[Stream] | None, lo: int = 0, hi: int | None = None) -> Iterator[DumpPage]:
+class RawPage:
+    """A ``<page>`` block not parsed yet: its id (from its first ``<id>``) and bytes.
+    ``parse()`` parses it once; two dumps' blocks with the same bytes are the same page."""
+
+    __slots__ = ("page_id", "block", "what", "_parsed")
+
+    def __init__(self, block: bytes, what: str):
+        m = _PAGE_ID.search(block)
+        if m is None:
+            raise DumpError(f"{what}: a <page> without <id>", hint="Give a dump of a MediaWiki 1.5 or later.")
+        self.page_id = int(m.group(1))
+        self.block = block
+        self.what = what
+        self._parsed: DumpPage | None = None
+
+    def parse(self) -> DumpPage:
+        if self._parsed is None:
+            self._parsed = parse_page(self.block, self.what)
+        return self._parsed
+
+
+_PAGE_ID = re.compile(rb"<id>\s*(\d+)\s*</id>")
+
+
+def iter_blocks(path: str, streams: list[Stream] | None, lo: int = 0, hi: int | None = None) -> Iterator[RawPage]:
     """The pages with ids in [lo, hi) of these streams (None: the whole dump, which
-    must then be in page-id order), checked against the index."""
+    must then be in page-id order), checked against the index, not parsed yet."""
     name = os.path.basename(path)
-    last = -1
     if streams is None:
-        blocks: Iterable[tuple[Stream | None, bytes]] = ((None, b) for b in _whole_dump_blocks(path))
-        for _s, block in blocks:
-            p = parse_page(block, name)
-            if p.page.page_id <= last:
-                raise DumpError(f"{name} is not in page-id order (page {p.page.page_id} after {last})",
+        last = -1
+        for block in _whole_dump_blocks(path):
+            p = RawPage(block, name)
+            if p.page_id <= last:
+                raise DumpError(f"{name} is not in page-id order (page {p.page_id} after {last})",
                                 hint="Make a multistream copy, which is sorted: " + HINT_MULTISTREAM.split(": ", 1)[1])
-            last = p.page.page_id
-            if p.page.page_id >= lo and (hi is None or p.page.page_id < hi):
+            last = p.page_id
+            if p.page_id >= lo and (hi is None or p.page_id < hi):
                 yield p
         return
     for s, data in _stream_chunks(path, streams):
-        ids = [parse_page(b, name) for b in _page_blocks(data)]
-        if [p.page.page_id for p in ids] != list(s.ids):
+        pages = [RawPage(b, name) for b in _page_blocks(data)]
+        if [p.page_id for p in pages] != list(s.ids):
             raise DumpError(f"{name}: the stream at offset {s.offset:,} holds other pages than its index says",
                             hint="The index belongs to another dump. " + HINT_MULTISTREAM)
-        for p in ids:
-            if p.page.page_id >= lo and (hi is None or p.page.page_id < hi):
+        for p in pages:
+            if p.page_id >= lo and (hi is None or p.page_id < hi):
                 yield p
+
+
+def iter_pages(path: str, streams: list[Stream] | None, lo: int = 0, hi: int | None = None) -> Iterator[DumpPage]:
+    """``iter_blocks``, parsed: each page and its newest revision."""
+    for p in iter_blocks(path, streams, lo, hi):
+        yield p.parse()
 
 
 def siteinfo_of(path: str) -> SiteInfo:

@@ -14,6 +14,7 @@ that cluster's workers, which must import this package and read the paths in the
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections import deque
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -55,6 +56,8 @@ def run_ordered(fn: Callable[[T], R], tasks: Iterable[T], *, workers: int = 1, s
     client, cluster, n = _client(workers, scheduler)
     pending: deque = deque()
     try:
+        # Each worker imports the task's module before the first task, not while it is timed in.
+        client.run(importlib.import_module, fn.__module__)
         it = iter(tasks)
         for t in it:
             pending.append(client.submit(fn, t, pure=False))
