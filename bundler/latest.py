@@ -198,7 +198,7 @@ def _changes(new: DumpPage, old: DumpPage | None, v: ViewRow | None) -> PageChan
         return ch
     held = dict(v[3]) if v is not None else {}
     if new.rkey in held:  # same text (or one the peer holds): at most a move
-        if p.title == old.page.title:
+        if v is not None and p.title == v[1]:
             return None
         ch = PageChanges(page, history_of([old.rev]), [old.rkey], view, True)
         ch.ids[old.rev.rev_id] = held[old.rkey]
@@ -224,13 +224,19 @@ def _diff(part: Part) -> PartResult:
     old_pages = iter_blocks(part.old_path, part.old_streams, part.lo, part.hi)
     new_pages = iter_blocks(part.new_path, part.new_streams, part.lo, part.hi)
     for pid, old_raw, new_raw in _merge(old_pages, new_pages):
-        old = old_raw.parse() if old_raw is not None else None
-        # A page whose XML is the same in both dumps (most of them) is parsed once.
-        new = old if new_raw is not None and old_raw is not None and new_raw.block == old_raw.block else \
-            new_raw.parse() if new_raw is not None else None
         res.pages_read += 1
         v = get(pid)
         alive = v is not None and not v[2]
+        same = new_raw is not None and old_raw is not None and new_raw.block == old_raw.block
+        if same and alive:
+            # The page's XML is the same in both dumps (most pages): if the peer holds its
+            # revision under its title, nothing to do and nothing to parse.
+            q = old_raw.quick_key()
+            if q is not None and q[0] in dict(v[3]) and q[1] == v[1]:
+                res.old_live += 1
+                continue
+        old = old_raw.parse() if old_raw is not None else None
+        new = old if same else new_raw.parse() if new_raw is not None else None
         if old is not None:
             if not alive:
                 raise _refuse_base(f"OLD has page {pid} ({old.page.title!r}), which the peer does not hold alive")

@@ -31,12 +31,13 @@ import tempfile
 from array import array
 from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple
+from xml.sax.saxutils import unescape
 
 from defusedxml.ElementTree import fromstring
 
 from .errors import DumpError
 from .export import XmlWriter
-from .model import Page, PageId, Revision, SiteInfo, page_rkeys
+from .model import Page, PageId, RevId, Revision, SiteInfo, base36_to_sha1, page_rkeys, parse_timestamp, rkey
 from .sources.dump_open import open_binary
 from .sources.dump_xml import child_text, local, parse_revision
 
@@ -228,8 +229,29 @@ class RawPage:
             self._parsed = parse_page(self.block, self.what)
         return self._parsed
 
+    def quick_key(self) -> tuple[int, str] | None:
+        """(``rkey`` of its one revision, title) read without parsing, from the dump's
+        ``<timestamp>`` and ``<sha1>``; None when the page has several revisions or the
+        fields are not there. (The dump's sha1 is MediaWiki's, not one computed from the
+        text: a caller may trust a match with a key computed from the text, not a mismatch.)"""
+        b = self.block
+        if b.count(b"<revision") != 1:
+            return None
+        ts, sha1, title = _TIMESTAMP.search(b), _SHA1.search(b), _TITLE.search(b)
+        if ts is None or sha1 is None or title is None:
+            return None
+        try:
+            rev = Revision(RevId(0), PageId(self.page_id), parse_timestamp(ts.group(1).decode("ascii")), None,
+                           sha1=base36_to_sha1(sha1.group(1).decode("ascii")))
+        except ValueError:
+            return None
+        return rkey(rev), unescape(title.group(1).decode("utf-8"), {"&quot;": '"', "&#039;": "'"})
+
 
 _PAGE_ID = re.compile(rb"<id>\s*(\d+)\s*</id>")
+_TIMESTAMP = re.compile(rb"<timestamp>([^<]+)</timestamp>")
+_SHA1 = re.compile(rb"<sha1>([0-9a-z]+)</sha1>")
+_TITLE = re.compile(rb"<title>([^<]*)</title>")
 
 
 def iter_blocks(path: str, streams: list[Stream] | None, lo: int = 0, hi: int | None = None) -> Iterator[RawPage]:
