@@ -27,6 +27,10 @@ English Wikipedia (~90 GB of XML, ~7 M articles) from the measured rate per work
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+import dataclasses
+import importlib
 import os
 import shutil
 import subprocess
@@ -43,7 +47,7 @@ from rich.table import Table  # noqa: E402
 
 from bundler.apply import apply_bundle  # noqa: E402
 from bundler.export import XmlWriter  # noqa: E402
-from bundler.latest import LatestStats, make_latest_update  # noqa: E402
+from bundler.latest import LatestStats, make_latest_update, peak_rss  # noqa: E402
 from bundler.make import make_bundle  # noqa: E402
 from bundler.multistream import edit_pages, iter_pages, latest_pages, read_index, siteinfo_of, write_multistream  # noqa: E402
 from bundler.sources.dump import open_dump  # noqa: E402
@@ -97,6 +101,29 @@ def cut(dump: str, work: str, changed: float) -> tuple[str, str, int]:
     return old, new, t_cut
 
 
+COPY_IDS = 10_000_000  # page and revision ids of copy k are the corpus's + k × this
+
+
+def replicate(src: str, dst: str, copies: int) -> None:
+    """``src`` (a multistream dump) written ``copies`` times into ``dst``, copy k under ids
+    shifted by k × COPY_IDS and titles ending in " (copy k)": the same real text, more of it."""
+    si = siteinfo_of(src)
+
+    def pages():
+        for k in range(copies):
+            for p in iter_pages(src, read_index(src)):
+                if k == 0:
+                    yield p.page, [p.rev]
+                    continue
+                shift = k * COPY_IDS
+                page = dataclasses.replace(p.page, page_id=p.page.page_id + shift, title=f"{p.page.title} (copy {k})")
+                rev = dataclasses.replace(p.rev, rev_id=p.rev.rev_id + shift, page_id=page.page_id,
+                                          parent_id=p.rev.parent_id + shift if p.rev.parent_id else None)
+                yield page, [rev]
+
+    write_multistream(dst, si, pages())
+
+
 def changes_xml_xz(old: str, new: str, work: str) -> int:
     """``xz -9e`` of NEW's pages that OLD lacks or has with another text."""
     held = {p.page.page_id: p.rev.sha1 for p in iter_pages(old, read_index(old))}
@@ -131,11 +158,22 @@ def newest_texts(side: Side) -> dict[str, str]:
         store.close()
 
 
+def timed_update(hq_path: str, out: str, new: str, old: str, m1: str, scheduler: str | None):
+    """(wall seconds, LatestStats, MakeResult, this process's peak RSS): the update, timed."""
+    st = LatestStats()
+    t = time.monotonic()
+    res = make_latest_update(Side.open(hq_path), out, new, old, workers=1, scheduler=scheduler, since=m1,
+                             latest_only=True, stats=st)
+    return time.monotonic() - t, st, res, peak_rss()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dump")
     ap.add_argument("--changed", type=float, default=0.1, help="fraction of pages edited or made after the cut")
     ap.add_argument("--keep", help="keep the dumps and sides here")
+    ap.add_argument("--copies", type=int, default=1,
+                    help="repeat the two cuts this many times under other ids (more work to share between workers)")
     a = ap.parse_args()
     work = a.keep or tempfile.mkdtemp(prefix="wb-latest-")
     os.makedirs(work, exist_ok=True)
@@ -143,11 +181,17 @@ def main() -> None:
     t = time.monotonic()
     old, new, t_cut = cut(a.dump, work, a.changed)
     con.print(f"cut the corpus in {time.monotonic() - t:.0f}s at {time.strftime('%Y-%m-%d', time.gmtime(t_cut))}")
+    if a.copies > 1:
+        for name in ("old", "new"):
+            src = os.path.join(work, f"{name}-multistream.xml.bz2")
+            dst = os.path.join(work, f"{name}{a.copies}-multistream.xml.bz2")
+            replicate(src, dst, a.copies)
+        old, new = (os.path.join(work, f"{n}{a.copies}-multistream.xml.bz2") for n in ("old", "new"))
     xml_mb = _xml_size(new) / 1e6
     old_xml_mb = _xml_size(old) / 1e6
     want = {p.page.title: p.rev.sha1 for p in iter_pages(new, read_index(new))}
 
-    from dask.distributed import LocalCluster
+    from dask.distributed import Client, LocalCluster
 
     runs = []
     for label, workers in (("in-process (--workers 1)", 0), ("Dask, 1 worker", 1), ("Dask, 2 workers", 2)):
@@ -156,20 +200,21 @@ def main() -> None:
         if workers:
             t = time.monotonic()
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            with Client(cluster) as c:  # the workers import the code: part of starting them
+                c.run(importlib.import_module, "bundler.latest")
             start_s = time.monotonic() - t
-        st = LatestStats()
         out = os.path.join(work, f"r{workers}", "b2.bundle")
-        t = time.monotonic()
-        res = make_latest_update(hq, out, new, old, workers=1, scheduler=cluster.scheduler_address if cluster else None,
-                                 since=m1, latest_only=True, stats=st)
-        wall = time.monotonic() - t
+        # In a fresh process, so that its peak memory is the update's alone.
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as ex:
+            wall, st, res, coord_rss = ex.submit(timed_update, hq.path, out, new, old, m1,
+                                                 cluster.scheduler_address if cluster else None).result()
         if cluster is not None:
             cluster.close()
         t = time.monotonic()
         apply_bundle(school, out)
         apply2_s = time.monotonic() - t
         ok = newest_texts(school) == want
-        runs.append((label, max(workers, 1), wall, start_s, st, res, apply1_s, pages1, apply2_s, ok))
+        runs.append((label, max(workers, 1), wall, start_s, st, res, apply1_s, pages1, apply2_s, ok, coord_rss))
 
     # (c) a full latest-only bundle of NEW, for a receiver that holds nothing
     hq, _school = _sides(work, "full")
@@ -180,13 +225,14 @@ def main() -> None:
     new_bz2 = os.path.getsize(new)
 
     base = runs[0][2]
-    t = Table(title=f"latest-only update OLD→NEW ({len(want):,} pages, NEW {xml_mb:.1f} MB of XML, OLD {old_xml_mb:.1f} MB)")
+    copies = f", the cuts × {a.copies}" if a.copies > 1 else ""
+    t = Table(title=f"latest-only update OLD→NEW{copies} ({len(want):,} pages, NEW {xml_mb:.1f} MB of XML, OLD {old_xml_mb:.1f} MB)")
     for col in ("run", "wall s", "speed-up vs in-process", "MB XML/s per worker", "peak RSS per worker",
-                "cluster start s", "parts", "receiver = NEW"):
+                "peak RSS of make", "cluster start s", "parts", "receiver = NEW"):
         t.add_column(col, justify="right" if col != "run" else "left")
-    for label, n, wall, start_s, st, res, _a1, _p1, _a2, ok in runs:
+    for label, n, wall, start_s, st, res, _a1, _p1, _a2, ok, coord_rss in runs:
         t.add_row(label, f"{wall:.2f}", f"{base / wall:.2f}×", f"{xml_mb / wall / n:.2f}", f"{st.peak_rss / 1e6:.0f} MB",
-                  f"{start_s:.1f}" if start_s else "—", str(st.parts), "yes" if ok else "NO")
+                  f"{coord_rss / 1e6:.0f} MB", f"{start_s:.1f}" if start_s else "—", str(st.parts), "yes" if ok else "NO")
     con.print(t)
     d1 = next(r for r in runs if r[1] == 1 and r[3])
     d2 = next(r for r in runs if r[1] == 2)
@@ -204,7 +250,7 @@ def main() -> None:
     s.add_row("(c) a full latest-only bundle of NEW (today, without --base)", f"{full.size:,}", f"{full.size / res.size:.1f}")
     con.print(s)
 
-    _l, _n, _w, _s, _st, _r, apply1_s, pages1, apply2_s, _ok = runs[0]
+    apply1_s, pages1, apply2_s = runs[0][6], runs[0][7], runs[0][8]
     con.print(f"bundle apply into the embedded store: first bundle {pages1:,} pages in {apply1_s:.2f}s "
               f"({pages1 / apply1_s:,.0f} pages/s); the update {c.pages:,} pages in {apply2_s:.2f}s "
               f"({c.pages / apply2_s:,.0f} pages/s)")
