@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import warnings
 from collections import deque
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -42,8 +43,10 @@ def _client(workers: int, scheduler: str | None):
                              "or leave --scheduler out to use a local cluster.") from None
         n = max(1, len(client.scheduler_info().get("workers", {})))
         return client, None, n
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    with warnings.catch_warnings():  # ("Port 8787 is already in use": its HTTP server moves to another port)
+        warnings.simplefilter("ignore", UserWarning)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
     return Client(cluster), cluster, workers
 
 
