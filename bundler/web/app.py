@@ -375,13 +375,16 @@ async def file_bytes(request: Request) -> Response:
     name = unquote(request.path_params["name"]).replace(" ", "_")
     name = name[:1].upper() + name[1:]
     store = side.store()
-    versions = list(store.file_versions(name))
-    if not versions:
+    try:
+        versions = list(store.file_versions(name))
+    finally:
         store.close()
+    if not versions:
         raise HTTPException(404, f"there is no file {name!r} in this wiki")
     fv = versions[-1]
 
-    def chunks():
+    def chunks():  # runs in a worker thread: its own connection, one chunk in memory at a time
+        store = side.store()
         try:
             yield from store.blob_chunks(fv.sha1)
         finally:
