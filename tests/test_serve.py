@@ -74,6 +74,9 @@ def test_the_stick_shows_what_the_bundle_brings_and_that_it_applies(world):
     assert "An update (bundle 2) from <b>hq</b>" in page and "building on bundle 1" in page
     assert "EDIT CONFLICT" in page  # the header's notices, as bundle inspect lists them
     assert "signed by a trusted peer, made for this side" in page and 'class="apply"' in page
+    # The school's edit went back in return 2 (made in the same second): it is not waiting.
+    waiting = page[page.index('id="waiting"'):]
+    assert "None since the last return bundle" in waiting[:500]
 
 
 def test_apply_with_progress_then_the_conflict_is_shown_and_resolved(world):

@@ -434,7 +434,7 @@ async def sync(request: Request) -> Response:
     if up and not side.is_api:
         store = side.store()
         try:
-            waiting = wiki.edits_waiting(store, side.wiki_id, up["sent_at"] or 0)
+            waiting = wiki.edits_waiting(store, side.state, side.wiki_id, up["wiki_id"], up["sent_at"] or 0)
         finally:
             store.close()
     entries = inbox_mod.scan(side, site.inbox) if site.inbox else []

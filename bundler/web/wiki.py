@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..merge import MERGE_USER
 from ..model import local_id_range
+from ..state import State
 from ..store import WikiStore
 
 CONFLICT_SUMMARY = "Edit conflict:"  # merge.ReturnApplier._land_revisions
@@ -64,15 +65,27 @@ def heads(store: WikiStore):
     )
 
 
-def edits_waiting(store: WikiStore, wiki_id: str, since: int, limit: int = 50) -> list[Change]:
-    """Revisions made on this side (its own id range) at or after ``since``, the
-    time the last bundle to the upstream was made: what the next return carries."""
+def edits_waiting(store: WikiStore, state: State, wiki_id: str, peer: str, since: int, limit: int = 50) -> list[Change]:
+    """Revisions made on this side (its own id range) since ``since``, the time the
+    last bundle to the upstream ``peer`` was made, that the peer does not hold by
+    that bundle: what the next return carries."""
     ids = local_id_range(wiki_id)
+    chain = state.chain(peer, state.last_sent_seq(peer))
     rows = store.db.execute(
-        _CHANGE + " AND r.rev_id >= ? AND r.rev_id < ? AND r.timestamp >= ? ORDER BY r.timestamp DESC LIMIT ?",
-        (ids.start, ids.stop, since, limit),
+        _CHANGE + " AND r.rev_id >= ? AND r.rev_id < ? AND r.timestamp >= ? ORDER BY r.timestamp DESC",
+        (ids.start, ids.stop, since),
     )
-    return [Change(*r) for r in rows]
+    held: dict[int, set[int]] = {}
+    waiting = []
+    for row in rows:
+        c = Change(*row)
+        if c.page_id not in held:
+            held[c.page_id] = state.held_rev_ids(peer, c.page_id, chain)
+        if c.rev_id not in held[c.page_id]:
+            waiting.append(c)
+            if len(waiting) == limit:
+                break
+    return waiting
 
 
 def conflicts(store: WikiStore) -> list[Conflict]:
