@@ -60,7 +60,11 @@ def wait(c: TestClient, location: str) -> dict:
 
 
 def apply_update(c: TestClient) -> str:
-    r = c.post("/sync/apply", data={"csrf": csrf(c), "name": "update-2.bundle"}, follow_redirects=False)
+    return apply_update_named(c, "update-2.bundle")
+
+
+def apply_update_named(c: TestClient, name: str) -> str:
+    r = c.post("/sync/apply", data={"csrf": csrf(c), "name": name}, follow_redirects=False)
     assert r.status_code == 303
     job = wait(c, r.headers["location"])
     assert job["state"] == "done", job
@@ -236,3 +240,40 @@ def test_bad_input_is_one_message_with_a_hint_never_a_traceback(world):
 def test_serve_refuses_what_is_not_a_side(tmp_path):
     r = run_cli("serve", "-C", tmp_path, code=3)
     assert "not a wikibundle side" in r.output
+
+
+def test_a_side_on_a_mediawiki_links_to_that_wiki(tmp_path):
+    from bundler.state import Side
+
+    side = Side.create(str(tmp_path / "online"), "http://127.0.0.1:9/w/api.php", "online")  # never contacted here
+    c = TestClient(create_app(side.path))
+    assert 'href="http://127.0.0.1:9/w/index.php"' in c.get("/").text
+    for url, where in (("/wiki/Malaria", "title=Malaria"), ("/index.php?title=Malaria&action=history", "action=history"),
+                       ("/wiki/Special:Search?search=fever", "search=fever")):
+        r = c.get(url, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("http://127.0.0.1:9/w/index.php?") and where in r.headers["location"]
+    assert c.get("/sync").status_code == 200
+
+
+def test_a_set_of_parts_is_checked_only_when_every_part_is_there(world):
+    """Update 1 (the whole wiki, applied already) cut into parts on the stick."""
+    from bundler.parts import split_bundle
+
+    bundle = os.path.join(world.inbox, "update-1.bundle")
+    shutil.copy(os.path.join(world.tmp, "update-1.bundle"), bundle)
+    parts = split_bundle(bundle, 4096)
+    assert len(parts) >= 3
+    hidden = os.path.join(world.tmp, "part-2-left-at-home")
+    os.rename(parts[1], hidden)
+    c = client(world)
+    page = c.get("/sync").text
+    assert f"{len(parts) - 1} of {len(parts)} parts here; missing: 2" in page and "Copy the missing parts" in page
+    r = c.post("/sync/apply", data={"csrf": csrf(c), "name": os.path.basename(parts[0])})
+    assert r.status_code == 400 and "missing: 2" in r.text
+    os.rename(hidden, parts[1])
+    page = c.get("/sync").text
+    assert f"({len(parts)} parts)" in page and "An update (bundle 1) from <b>hq</b>" in page
+    assert "applied here already" in page
+    result = apply_update_named(c, os.path.basename(parts[-1]))  # any part names the set
+    assert "Bundle 1 was already applied here; nothing changed." in result
+    assert not os.listdir(os.path.join(world.school.path, "incoming"))  # the put-together copy is gone

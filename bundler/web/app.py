@@ -9,10 +9,10 @@ store are SQLite files, and a connection stays in the thread that opened it.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import os
 import tempfile
-import time
 from urllib.parse import quote, unquote, urlsplit
 
 from starlette.applications import Starlette
@@ -542,7 +542,7 @@ async def login(request: Request) -> Response:
         form = await site.form(request, write=False)
         if site.guard.login(request.state.session, form.get("password", "")):
             return RedirectResponse("/", 303)
-        time.sleep(1)  # a slower guess
+        await asyncio.sleep(1)  # a slower guess, without holding up other requests
         return site.page(request, "login.html", status=403, failed=True)
     return site.page(request, "login.html", failed=False)
 
