@@ -23,6 +23,7 @@ from typing import BinaryIO, Iterator
 
 from . import wire
 from .errors import ContentError, StateError
+from .migrations import migrate
 from .model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot
 from .sources.dump import PageHistory
 
@@ -152,7 +153,7 @@ class WikiStore:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self._migrate()
+            migrate(self.db, SCHEMA)
         except sqlite3.DatabaseError as e:
             raise StateError(f"the wiki store {path} is not a usable SQLite database ({e})", hint="Restore it from a backup.") from None
 

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple
 
+from ..migrations import migrate
 from ..model import FRESH_IDS
 from ..errors import LockedError, StateError, UsageError
 from ..signing import PublicKey, SecretKey, check_private, write_private
@@ -200,29 +201,12 @@ class State:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self._migrate()
+            migrate(self.db, MIGRATIONS)
         except sqlite3.DatabaseError as e:
             raise StateError(
                 f"the state database {path} is damaged ({e})",
                 hint="See README 'Recovery': move the state directory aside, run 'bundle init' again and ask the peer for a full bundle.",
             ) from None
-
-    def _migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied INTEGER)")
-        done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for stmt in sql.split(";"):
-                    if stmt.strip():
-                        self.db.execute(stmt)
-                self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, int(time.time())))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
