@@ -31,17 +31,19 @@ from .errors import BasisError, UsageError, WrongPeerError
 from .files import FilesSent, FileSource, carry_files
 from .fill import Budget, Filler, OverBudget
 from .manifest import read_manifest
-from .model import FRESH_IDS, PageDelete, SiteInfo
-from .plan import PagePlanner, SeenPages, mkey, partial_rkeys
+from .identity import mkey
+from .model import PageDelete, SiteInfo
+from .plan import PagePlanner
 from .signing import PublicKey, SecretKey
 from .sources import Source
 from .sources.dump import PageHistory
 from .state import Received, Sent, Side, State
+from .tempset import TempIdSet
 
 __all__ = [
-    "FRESH_IDS",  # (formats/BUNDLE.md names it here: make is where ids are given)
     "MASS_DELETION_MIN", "Basis", "Budget", "MakeOptions", "MakeResult", "OverBudget", "apply_manifest",
-    "make_bundle", "make_bundle_retrying", "mkey", "partial_rkeys",
+    "make_bundle", "make_bundle_retrying",
+    "mkey",  # (apply.py imports it from here; it lives in identity.py)
 ]
 
 # A source that lacks more than half the pages a peer holds (and more than this many)
@@ -248,7 +250,7 @@ def _carry_pages(st: State, basis: Basis, pages: Iterable[PageHistory], planner:
     return pages_seen
 
 
-def _carry_deletions(st: State, basis: Basis, seen: SeenPages, deleted_titles: set[str] | None, filler: Filler,
+def _carry_deletions(st: State, basis: Basis, seen: TempIdSet, deleted_titles: set[str] | None, filler: Filler,
                      allow_deletions: bool) -> None:
     """Pages the peer holds alive that the source no longer has (or, of a source that
     lists deletions, that it deleted)."""

@@ -16,12 +16,13 @@ import struct
 
 import pytest
 
-from bundler import container, files, make, manifest, parts, records, wire
+from bundler import container, files, identity, manifest, parts, records, wire
 from bundler.model import Page, PageId, RevId, Revision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = [os.path.join(ROOT, "formats", n) for n in ("BUNDLE.md", "MANIFEST.md")]
-MODULES = {"files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "make": make, "parts": parts}
+MODULES = {"files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "identity": identity,
+           "parts": parts}
 TYPES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
 
 

@@ -28,6 +28,7 @@ from typing import Iterable, Iterator, NamedTuple
 from ..migrations import migrate
 from ..model import FRESH_IDS
 from ..errors import LockedError, StateError, UsageError
+from ..tempset import TempIdSet
 from ..signing import PublicKey, SecretKey, check_private, write_private
 
 CONFIG = "config.json"
@@ -218,6 +219,10 @@ class State:
             self.db.execute("ROLLBACK")
             raise
 
+    def page_set(self, name: str) -> TempIdSet:
+        """An empty set of page ids, in a temporary table of the state."""
+        return TempIdSet(self.db, name)
+
     # --- peers ------------------------------------------------------------------
 
     def add_peer(self, key: PublicKey) -> bool:
@@ -352,11 +357,15 @@ class State:
             (self._view_peer, page_id, *rkeys[:64]),
         ).fetchone() is None
 
-    def max_id(self, table: str, column: str, floor: int, below: int) -> int:
-        row = self.db.execute(
-            f"SELECT max({column}) FROM {table} WHERE peer=? AND {column} < ?", (self._view_peer, below)
-        ).fetchone()
-        return max(floor, row[0] or 0)
+    def highest_rev_id(self, ids: range) -> int | None:
+        """The highest revision id in ``ids`` ever given to the peer (any checkpoint)."""
+        return self.db.execute("SELECT max(rev_id) FROM held_revs WHERE peer=? AND rev_id >= ? AND rev_id < ?",
+                               (self._view_peer, ids.start, ids.stop)).fetchone()[0]
+
+    def highest_page_id(self, ids: range) -> int | None:
+        """The highest page id in ``ids`` ever given to the peer (any checkpoint)."""
+        return self.db.execute("SELECT max(page_id) FROM held_pages WHERE peer=? AND page_id >= ? AND page_id < ?",
+                               (self._view_peer, ids.start, ids.stop)).fetchone()[0]
 
     def holds_rev(self, peer: str, page_id: int, rkey: int) -> bool:
         """Was the peer ever given (or did it ever send) this revision of this page?"""
