@@ -37,7 +37,7 @@ from .plan import PagePlanner
 from .signing import PublicKey, SecretKey
 from .sources import Source
 from .sources.dump import PageHistory
-from .state import Received, Sent, Side, State
+from .state import PeerView, Received, Sent, Side, State
 from .tempset import TempIdSet
 
 __all__ = [
@@ -173,16 +173,16 @@ def make_bundle(
     st = side.state
     basis = Basis.resolve(side, opts)
     key = side.secret_key()
-    pages, source, deleted_titles = _pages_for_basis(pages, st, basis)
+    view = st.peer_view(basis.peer.wiki_id, basis.chain)
+    pages, source, deleted_titles = _pages_for_basis(pages, st, view, basis)
     writer = BundleWriter(out)
     filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)
     try:
         with st.transaction():
-            st.set_view(basis.peer.wiki_id, list(basis.chain))
-            si_sent = _siteinfo(st, filler, siteinfo)
-            planner = PagePlanner(st, basis.peer.wiki_id, until=opts.until, latest_only=opts.latest_only)
+            si_sent = _siteinfo(view, filler, siteinfo)
+            planner = PagePlanner(st, view, until=opts.until, latest_only=opts.latest_only)
             pages_seen = _carry_pages(st, basis, pages, planner, filler, opts.progress)
-            _carry_deletions(st, basis, planner.seen, deleted_titles, filler, opts.allow_deletions)
+            _carry_deletions(st, view, basis, planner.seen, deleted_titles, filler, opts.allow_deletions)
             filler.flush()
             fsent = _carry_files(st, basis, files, writer, filler, opts)
             header = _header(side, basis, opts, filler, fsent, source_name, key)
@@ -206,21 +206,21 @@ def make_bundle(
     )
 
 
-def _pages_for_basis(pages, st: State, basis: Basis):
+def _pages_for_basis(pages, st: State, view: PeerView, basis: Basis):
     """(pages, source, deleted titles). A source that can read only what changed since
     the basis (a MediaWiki) says which pages to read and which titles were deleted;
     deletions then come from it, not from absence (deleted titles None)."""
     if not hasattr(pages, "for_basis"):
         return pages, None, None
     source = pages
-    pages, deleted_titles = source.for_basis(st, basis.peer.wiki_id, basis.basis_seq)
+    pages, deleted_titles = source.for_basis(st, view, basis.basis_seq)
     return pages, source, deleted_titles
 
 
-def _siteinfo(st: State, filler: Filler, siteinfo: SiteInfo) -> str | None:
+def _siteinfo(view: PeerView, filler: Filler, siteinfo: SiteInfo) -> str | None:
     """Carry the site information if the peer's differs; what to record as sent."""
     si_json = json.dumps(siteinfo.to_wire(), sort_keys=True)
-    if st.siteinfo_in_view() == si_json:
+    if view.siteinfo() == si_json:
         return None
     filler.fb.siteinfo = siteinfo.to_wire()
     return si_json
@@ -250,11 +250,11 @@ def _carry_pages(st: State, basis: Basis, pages: Iterable[PageHistory], planner:
     return pages_seen
 
 
-def _carry_deletions(st: State, basis: Basis, seen: TempIdSet, deleted_titles: set[str] | None, filler: Filler,
+def _carry_deletions(st: State, view: PeerView, basis: Basis, seen: TempIdSet, deleted_titles: set[str] | None, filler: Filler,
                      allow_deletions: bool) -> None:
     """Pages the peer holds alive that the source no longer has (or, of a source that
     lists deletions, that it deleted)."""
-    live = list(st.view_live_pages())
+    live = list(view.live_pages())
     gone = [(pid, ns, title) for pid, ns, title in live if pid not in seen
             and (deleted_titles is None or title in deleted_titles)]
     if len(gone) > MASS_DELETION_MIN and len(gone) * 2 > len(live) and not allow_deletions:

@@ -19,7 +19,7 @@ from .history import History, history_of
 from .identity import FRESH, FreshIds, Held, mkey, page_rkeys, partial_rkeys
 from .model import Page, PageId, RevId, Revision
 from .sources.dump import PageHistory
-from .state import PageView, State
+from .state import PageView, PeerView, State
 
 def _renumber(rev: Revision, rev_id: int, page_id: int, ids: dict[int, int]) -> Revision:
     parent = ids.get(rev.parent_id) if rev.parent_id is not None else None
@@ -130,17 +130,17 @@ class _Match(NamedTuple):
 
 
 class PagePlanner:
-    """Finds, page by page, what the peer lacks (the state's view must be set)."""
+    """Finds, page by page, what the peer lacks at ``view``."""
 
-    def __init__(self, st: State, peer: str, *, until: int | None, latest_only: bool) -> None:
-        self.st = st
+    def __init__(self, st: State, view: PeerView, *, until: int | None, latest_only: bool) -> None:
+        self.view = view
         self.until = until
         self.latest_only = latest_only
         # Ids the peer has never seen keep their source value; a clash (a source
         # that renumbered its ids) gets a fresh id from a range no wiki reaches.
-        self.fresh_revs = FreshIds(FRESH, st.highest_rev_id(FRESH), "revision ids for a peer")
-        self.fresh_pages = FreshIds(FRESH, st.highest_page_id(FRESH), "page ids for a peer")
-        self.peer_sends = st.has_received(peer)
+        self.fresh_revs = FreshIds(FRESH, view.highest_rev_id(FRESH), "revision ids for a peer")
+        self.fresh_pages = FreshIds(FRESH, view.highest_page_id(FRESH), "page ids for a peer")
+        self.peer_sends = st.has_received(view.peer)
         self.claimed_revs: set[int] = set()
         self.seen = st.page_set("seen_pages")  # the peer's pages matched so far; the rest were deleted
 
@@ -175,9 +175,9 @@ class PagePlanner:
         its own id if the peer has never seen that id. None when the page is unchanged
         (fast path, only for sources with stable ids).
         """
-        st, src = self.st, ph.page
-        view = st.view_page(src.page_id)
-        held = st.view_revs(src.page_id) if view is not None else {}
+        pv, src = self.view, ph.page
+        view = pv.page(src.page_id)
+        held = pv.revs(src.page_id) if view is not None else {}
         if ph.rev_ids is not None:
             if view is not None and not view.deleted and view.title == src.title and not ph.changed \
                     and ph.rev_ids <= {rid for rid, _m in held.values()}:
@@ -191,11 +191,11 @@ class PagePlanner:
         claimed = src.page_id in self.seen
         if view is not None and not claimed and (not keys or any(k in held for k in keys)):
             return _Match(src.page_id, view, held, (hist, keys))
-        for pid, _n in st.pages_holding(keys[:64]):
+        for pid, _n in pv.pages_holding(keys[:64]):
             if pid not in self.seen:
-                return _Match(pid, st.view_page(pid), st.view_revs(pid), (hist, keys))
+                return _Match(pid, pv.page(pid), pv.revs(pid), (hist, keys))
         pid = src.page_id
-        if claimed or st.page_id_taken(pid, keys):
+        if claimed or pv.page_id_taken(pid, keys):
             pid = self.fresh_pages.take()
         return _Match(pid, None, {}, (hist, keys))
 
@@ -221,7 +221,7 @@ class PagePlanner:
                     ch.updates.append(Update(_renumber(rev, hid, ch.page.page_id, ch.ids), m, k))
                 continue
             rid = rev.rev_id
-            if rid in self.claimed_revs or self.st.rev_id_taken(rid, k):
+            if rid in self.claimed_revs or self.view.rev_id_taken(rid, k):
                 rid = self.fresh_revs.take()
             self.claimed_revs.add(rid)
             ch.ids[rev.rev_id] = rid

@@ -179,7 +179,7 @@ def _written_file_maps() -> tuple[set[str], set[str], set[str]]:
 
     with tempfile.TemporaryDirectory() as d:
         st = State(os.path.join(d, "state.sqlite"))
-        st.set_view("p", [])
+        st.peer_view("p", [])  # (files.py reads the peer's view from the state's view_chain)
         w = Writer()
         files.carry_files(st, "p", 1, Source(), w)
         st.db.close()
