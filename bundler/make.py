@@ -35,7 +35,7 @@ from .identity import mkey
 from .model import PageDelete, SiteInfo
 from .plan import PagePlanner
 from .signing import PublicKey, SecretKey
-from .sources import Source
+from .sources import PageSource, Source
 from .sources.dump import PageHistory
 from .state import PeerView, Received, Sent, Side, State
 from .tempset import TempIdSet
@@ -163,18 +163,20 @@ def apply_manifest(side: Side, manifest_path: str) -> tuple[str, int]:
 
 
 def make_bundle(
-    side: Side, out: str, pages: Iterable[PageHistory], *, siteinfo: SiteInfo, source_name: str,
+    side: Side, out: str, source: PageSource, *, siteinfo: SiteInfo, source_name: str,
     files: FileSource | None = None, **options,
 ) -> MakeResult:
-    """Write the bundle; ``options`` are ``MakeOptions``. With ``max_size``, fill it up
-    to ``target`` (default ``max_size``) and raise ``OverBudget`` if the result is still larger."""
+    """Write the bundle of what the peer lacks of ``source`` (``sources.EveryPage`` for
+    a dump, the store or a list of pages); ``options`` are ``MakeOptions``. With
+    ``max_size``, fill it up to ``target`` (default ``max_size``) and raise
+    ``OverBudget`` if the result is still larger."""
     t0 = time.monotonic()
     opts = MakeOptions(**options)
     st = side.state
     basis = Basis.resolve(side, opts)
     key = side.secret_key()
     view = st.peer_view(basis.peer.wiki_id, basis.chain)
-    pages, source, deleted_titles = _pages_for_basis(pages, st, view, basis)
+    pages, deleted_titles = source.for_basis(st, view, basis.basis_seq)
     writer = BundleWriter(out)
     filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)
     try:
@@ -204,17 +206,6 @@ def make_bundle(
         elapsed=time.monotonic() - t0, by_namespace=filler.by_ns, deferred=filler.deferred,
         files=fsent.breakdown() if fsent.versions else {},
     )
-
-
-def _pages_for_basis(pages, st: State, view: PeerView, basis: Basis):
-    """(pages, source, deleted titles). A source that can read only what changed since
-    the basis (a MediaWiki) says which pages to read and which titles were deleted;
-    deletions then come from it, not from absence (deleted titles None)."""
-    if not hasattr(pages, "for_basis"):
-        return pages, None, None
-    source = pages
-    pages, deleted_titles = source.for_basis(st, view, basis.basis_seq)
-    return pages, source, deleted_titles
 
 
 def _siteinfo(view: PeerView, filler: Filler, siteinfo: SiteInfo) -> str | None:
@@ -305,9 +296,9 @@ def _header(side: Side, basis: Basis, opts: MakeOptions, filler: Filler, fsent: 
     )
 
 
-def _record_source_mark(st: State, basis: Basis, source, opts: MakeOptions, deferred: int) -> None:
+def _record_source_mark(st: State, basis: Basis, source: PageSource, opts: MakeOptions, deferred: int) -> None:
     """Where a MediaWiki source read up to, for the next bundle. (Not after --until or
     with pages left for later: the next bundle must read them, so it lists every page.)"""
-    if source is not None and source.mark is not None and opts.until is None and not deferred:
+    if source.mark is not None and opts.until is None and not deferred:
         st.record_source_mark(basis.peer.wiki_id, basis.seq, source.mark, source.top_rev_id, source.top_page_id,
                               source.verified)
