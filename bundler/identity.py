@@ -1,9 +1,9 @@
 """Who a revision is, and which ids a side may give.
 
 Revision keys. Ids do not say who a revision is: MediaWiki renumbers what it
-imports (``../shared/mediawiki/FINDINGS.md``), and a re-imported wiki gives its
+imports (docs/MEDIAWIKI_FINDINGS.md), and a re-imported wiki gives its
 whole history new ids. ``rkey`` is a revision's identity across such copies
-(its page's history position, timestamp and text); ``mkey`` hashes what of a
+(its timestamp and text, and which repeat of the two it is on its page); ``mkey`` hashes what of a
 revision can change after it was made (attribution, visibility), so a changed
 one travels as an update. The state records both for what each peer holds.
 
