@@ -30,8 +30,8 @@ from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES,
 from .errors import BasisError, UsageError, WrongPeerError
 from .files import FilesSent, FileSource, carry_files
 from .fill import Budget, Filler, OverBudget
-from .manifest import read_manifest
 from .identity import mkey
+from .manifest import read_manifest
 from .model import PageDelete, SiteInfo
 from .plan import PagePlanner
 from .signing import PublicKey, SecretKey
