@@ -10,7 +10,7 @@ Two ways to find what changed, chosen per bundle (``for_basis``):
   the newest revision by time, the deleted revisions of pages deleted since —
   because deletions leave gaps. Their texts, and the revision each page's new ones
   were made on (the base the peer holds), are then fetched by id, 50 a request
-  across pages: a *partial* history (``PageHistory.partial``, ``make.partial_rkeys``).
+  across pages: a *partial* history (``PageHistory.partial``, ``identity.partial_rkeys``).
   The log since the clock (``iter_logevents``, two minutes of slack for saves in
   flight) gives deletions (by page id), moves, and the pages whose history changed
   below the top — restores, history merges (revisions change page, ids stay),
