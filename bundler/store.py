@@ -23,8 +23,11 @@ from typing import BinaryIO, Iterator
 
 from . import wire
 from .errors import ContentError, StateError
+from .identity import FreshIds
+from .migrations import migrate
 from .model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot
 from .model import PageHistory
+from .tempset import TempIdSet
 
 SCHEMA = [
     (
@@ -152,7 +155,7 @@ class WikiStore:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self._migrate()
+            migrate(self.db, SCHEMA)
         except sqlite3.DatabaseError as e:
             raise StateError(f"the wiki store {path} is not a usable SQLite database ({e})", hint="Restore it from a backup.") from None
 
@@ -357,14 +360,22 @@ class WikiStore:
         ).fetchone()
         return self.revision(row[0]) if row else None
 
-    def next_id(self, table: str, column: str, ids: range) -> int:
-        row = self.db.execute(
+    def highest_id(self, table: str, column: str, ids: range) -> int | None:
+        """The highest id in ``ids`` held here of pages (``page``, ``page_id``) or revisions
+        (``revision``, ``rev_id``), deleted pages included; None: none is."""
+        if (table, column) not in (("page", "page_id"), ("revision", "rev_id")):
+            raise ValueError(f"no ids of {table}.{column} in the store")
+        return self.db.execute(
             f"SELECT max({column}) FROM {table} WHERE {column} >= ? AND {column} < ?", (ids.start, ids.stop)
-        ).fetchone()
-        n = (row[0] + 1) if row[0] is not None else ids.start
-        if n >= ids.stop:
-            raise StateError(f"this wiki store has used up its {len(ids):,} ids for local {table}s")
-        return n
+        ).fetchone()[0]
+
+    def next_id(self, table: str, column: str, ids: range) -> int:
+        """A new id from ``ids`` for a page or revision made here (an edit, a landed return)."""
+        return FreshIds(ids, self.highest_id(table, column, ids), f"this wiki store's local {table}s").take()
+
+    def page_set(self, name: str) -> TempIdSet:
+        """An empty set of page ids, in a temporary table of the store (``delete_pages_except``)."""
+        return TempIdSet(self.db, name)
 
     def origin(self, peer: str, peer_rev_id: int) -> int | None:
         if not _held_id(peer_rev_id):
@@ -412,6 +423,12 @@ class WikiStore:
             return False
         cur = self.db.execute("UPDATE page SET deleted=1 WHERE page_id=? AND deleted=0", (page_id,))
         return cur.rowcount > 0
+
+    def delete_pages_except(self, kept: TempIdSet) -> int:
+        """Delete every live page whose id is not in ``kept`` (a ``page_set``); how many."""
+        return self.db.execute(
+            f"UPDATE page SET deleted=1 WHERE deleted=0 AND page_id NOT IN (SELECT id FROM {kept.table})"
+        ).rowcount
 
     def put_revision(self, rev: Revision) -> bool:
         """Store ``rev``; False if it was already here (same id and sha1, same page).

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..merge import MERGE_USER
+from ..landing import MERGE_USER
 from ..model import local_id_range
 from ..state import State
 from ..store import WikiStore
