@@ -131,7 +131,7 @@ class PageHistory:
     rev_ids: frozenset[int] | None = None
     # Only the revisions the peer lacks and the base they were made on, not the whole
     # history (sources/api.py): make then counts repeats of (timestamp, sha1) against
-    # what the peer holds (make.partial_rkeys), not within the list.
+    # what the peer holds (identity.partial_rkeys), not within the list.
     partial: bool = False
     # The source knows the page changed though every id may be held (a revision
     # deletion changes visibility, not ids): make compares every revision.
@@ -167,12 +167,6 @@ class SiteInfo:
             case=str(d.get("case", "first-letter")),
             namespaces=tuple((int(k), str(c), str(n)) for k, c, n in d.get("namespaces", [])),
         )
-
-
-# Revision keys and id ranges live in identity.py; these names stay importable from here.
-from .identity import (  # noqa: E402,F401
-    FRESH_IDS, LOCAL_IDS, LOCAL_SPAN, SYNTHETIC_IDS, SYNTHETIC_SPAN, local_id_range, page_rkeys, rkey, synthetic_id,
-)
 
 
 def text_sha1(text: str) -> str:

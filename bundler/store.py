@@ -127,6 +127,23 @@ class StoreCounts:
     deleted_pages: int
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One revision of a live page, as recent changes list it."""
+
+    rev_id: int
+    page_id: int
+    title: str
+    timestamp: int
+    user: str | None
+    comment: str | None
+    parent_id: int | None
+
+
+_CHANGES = ("SELECT r.rev_id, r.page_id, p.title, r.timestamp, r.user, r.comment, r.parent_id"
+            " FROM revision r JOIN page p USING (page_id) WHERE p.deleted = 0")
+
+
 class StoredHistory:
     """One page's history in the store, read again from the database at each
     iteration (a ``history.History``: ``bundle make`` reads it in several passes
@@ -359,6 +376,32 @@ class WikiStore:
             "SELECT rev_id FROM revision WHERE page_id=? ORDER BY timestamp DESC, rev_id DESC LIMIT 1", (page_id,)
         ).fetchone()
         return self.revision(row[0]) if row else None
+
+    def recent_changes(self, limit: int) -> list[Change]:
+        """The newest ``limit`` revisions of live pages, newest first."""
+        return [Change(*r) for r in self.db.execute(_CHANGES + " ORDER BY r.timestamp DESC, r.rev_id DESC LIMIT ?", (limit,))]
+
+    def changes_in(self, ids: range, since: int) -> Iterator[Change]:
+        """Revisions of live pages with ids in ``ids`` saved at or after ``since``, newest first."""
+        yield from (Change(*r) for r in self.db.execute(
+            _CHANGES + " AND r.rev_id >= ? AND r.rev_id < ? AND r.timestamp >= ? ORDER BY r.timestamp DESC",
+            (ids.start, ids.stop, since)))
+
+    def heads(self) -> Iterator[tuple[int, str, int]]:
+        """(page_id, title, current rev_id) of every live page, streamed."""
+        yield from self.db.execute(
+            "SELECT p.page_id, p.title, (SELECT rev_id FROM revision r WHERE r.page_id = p.page_id"
+            " ORDER BY timestamp DESC, rev_id DESC LIMIT 1) FROM page p WHERE p.deleted = 0")
+
+    def edits_by(self, user: str, comment_prefix: str) -> list[Revision]:
+        """Revisions of live pages by ``user`` whose summary starts with ``comment_prefix``
+        (without text; ``parent_id`` and ``sha1`` set), newest first."""
+        return [Revision(rev_id=RevId(rid), page_id=PageId(pid), timestamp=ts, text=None, parent_id=parent, sha1=sha1,
+                         user=user)
+                for rid, pid, parent, sha1, ts in self.db.execute(
+                    "SELECT r.rev_id, r.page_id, r.parent_id, r.sha1, r.timestamp FROM revision r JOIN page p USING (page_id)"
+                    " WHERE p.deleted = 0 AND r.user = ? AND substr(r.comment, 1, ?) = ? ORDER BY r.timestamp DESC",
+                    (user, len(comment_prefix), comment_prefix))]
 
     def highest_id(self, table: str, column: str, ids: range) -> int | None:
         """The highest id in ``ids`` held here of pages (``page``, ``page_id``) or revisions

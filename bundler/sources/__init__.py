@@ -106,7 +106,7 @@ def open_source(side: Side, *, from_dump: str | None = None, files_dir: str | No
 def _id_map(side: Side, ids: MediaWikiIds, to: str | None, since: str | None) -> IdMap | None:
     """For a MediaWiki that takes updates from the peer: its ids, as the peer knows them."""
     from ..manifest import read_manifest
-    from ..model import local_id_range
+    from ..identity import local_id_range
     from .api import IdMap
 
     st = side.state

@@ -46,7 +46,8 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from ..mediawiki import Fields, MediaWikiClient
-from ..model import Page, PageId, RevId, Revision, SiteInfo, file_title_to_name, page_rkeys
+from ..model import Page, PageId, RevId, Revision, SiteInfo, file_title_to_name
+from ..identity import page_rkeys
 from ..state import Drift
 from ..model import PageHistory
 from ..state.mediawiki import MediaWikiIds
