@@ -25,77 +25,9 @@ from . import wire
 from .errors import ContentError, StateError
 from .identity import FreshIds
 from .migrations import migrate
-from .model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot
-from .model import PageHistory
+from .model import Deleted, FileVersion, Page, PageHistory, PageId, RevId, Revision, SiteInfo, Slot
+from .store_schema import SCHEMA
 from .tempset import TempIdSet
-
-SCHEMA = [
-    (
-        "0001-initial",
-        """
-        CREATE TABLE siteinfo (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-        CREATE TABLE page (
-            page_id INTEGER PRIMARY KEY,
-            namespace INTEGER NOT NULL,
-            title TEXT NOT NULL,
-            redirect TEXT,
-            deleted INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE INDEX page_title ON page(title) WHERE deleted = 0;
-        CREATE TABLE revision (
-            rev_id INTEGER PRIMARY KEY,
-            page_id INTEGER NOT NULL,
-            parent_id INTEGER,
-            timestamp INTEGER NOT NULL,
-            user TEXT,
-            user_id INTEGER,
-            comment TEXT,
-            minor INTEGER NOT NULL,
-            deleted INTEGER NOT NULL,
-            model TEXT NOT NULL,
-            format TEXT NOT NULL,
-            sha1 TEXT NOT NULL,
-            slots TEXT
-        );
-        CREATE INDEX revision_page ON revision(page_id, timestamp, rev_id);
-        CREATE TABLE text (sha1 TEXT PRIMARY KEY, data BLOB NOT NULL);
-        """,
-    ),
-    (
-        # Uploads: a file's versions (metadata), and their bytes stored once per
-        # sha1 whatever name or version they belong to, cut into chunks so a 100 MB
-        # file is never one value in memory.
-        "0002-files",
-        """
-        CREATE TABLE file_version (
-            name TEXT NOT NULL,
-            timestamp INTEGER NOT NULL,
-            sha1 TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            user TEXT,
-            user_id INTEGER,
-            comment TEXT,
-            mime TEXT,
-            PRIMARY KEY (name, timestamp, sha1)
-        );
-        CREATE INDEX file_version_sha1 ON file_version(sha1);
-        CREATE TABLE file_blob (sha1 TEXT PRIMARY KEY, size INTEGER NOT NULL);
-        CREATE TABLE file_chunk (sha1 TEXT NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (sha1, n));
-        """,
-    ),
-    (
-        # Where a revision or page made here from a peer's return bundle came from
-        # (the peer's ids): written in the same transaction as the revision, so a
-        # re-run after a crash finds it and does not make the edit twice.
-        "0003-origin",
-        """
-        CREATE TABLE origin (peer TEXT NOT NULL, peer_rev_id INTEGER NOT NULL, rev_id INTEGER NOT NULL,
-            PRIMARY KEY (peer, peer_rev_id));
-        CREATE TABLE page_origin (peer TEXT NOT NULL, peer_page_id INTEGER NOT NULL, page_id INTEGER NOT NULL,
-            PRIMARY KEY (peer, peer_page_id));
-        """,
-    ),
-]
 
 BLOB_CHUNK = 1 << 20  # bytes per stored chunk of a file
 
@@ -176,22 +108,11 @@ class WikiStore:
         except sqlite3.DatabaseError as e:
             raise StateError(f"the wiki store {path} is not a usable SQLite database ({e})", hint="Restore it from a backup.") from None
 
-    def _migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied INTEGER)")
-        done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
-        for name, sql in SCHEMA:
-            if name in done:
-                continue
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for stmt in sql.split(";"):
-                    if stmt.strip():
-                        self.db.execute(stmt)
-                self.db.execute("INSERT INTO migrations VALUES (?, strftime('%s','now'))", (name,))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+    def __enter__(self) -> "WikiStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         self.db.close()

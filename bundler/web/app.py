@@ -43,11 +43,8 @@ async def home(request: Request) -> Response:
     side = site.side()
     counts = None
     if not side.is_api:
-        store = side.store()
-        try:
+        with side.store() as store:
             counts = store.counts()
-        finally:
-            store.close()
     entries = inbox_mod.scan(side, site.inbox) if site.inbox else []
     return site.page(request, "home.html", side=side, counts=counts, entries=entries, inbox=site.inbox,
                      peers=peer_rows(side))
@@ -91,8 +88,7 @@ async def _view(request: Request, title: str, oldid: int | None) -> Response:
     side = site.side()
     if side.is_api:
         return elsewhere(side, title)
-    store = side.store()
-    try:
+    with side.store() as store:
         if oldid is not None:
             rev = store.revision(oldid)
             if rev is None:
@@ -106,20 +102,19 @@ async def _view(request: Request, title: str, oldid: int | None) -> Response:
                 return site.page(request, "missing.html", status=404, side=side, title=title)
             rev = store.head(page.page_id)
             old = False
-    finally:
-        store.close()
     return site.page(request, "page.html", side=side, title=title, rev=rev, old=old,
                      html=render(rev.text or "") if rev else "")
 
 
-async def _raw(request: Request, title: str) -> Response:
-    side = site_side(request)
-    store = side.store()
-    try:
+def _current(side: Side, title: str):
+    """The current revision of the page ``title`` (with text), or None."""
+    with side.store() as store:
         page = store.page_by_title(title)
-        head = store.head(page.page_id) if page else None
-    finally:
-        store.close()
+        return store.head(page.page_id) if page else None
+
+
+async def _raw(request: Request, title: str) -> Response:
+    head = _current(site_side(request), title)
     if head is None:
         raise HTTPException(404, f"there is no page {title!r} in this wiki")
     return Response(head.text or "", media_type="text/plain; charset=utf-8")
@@ -130,14 +125,11 @@ async def _history(request: Request, title: str) -> Response:
     side = site.side()
     if side.is_api:
         return elsewhere(side, title, "history")
-    store = side.store()
-    try:
+    with side.store() as store:
         page = store.page_by_title(title)
         if page is None:
             return site.page(request, "missing.html", status=404, side=side, title=title)
         revs = list(reversed(store.revision_meta(page.page_id).values()))
-    finally:
-        store.close()
     return site.page(request, "history.html", side=side, title=title, revs=revs)
 
 
@@ -147,12 +139,7 @@ async def _edit_form(request: Request, title: str, *, text: str | None = None, e
     if side.is_api:
         return elsewhere(side, title, "edit")
     if text is None:
-        store = side.store()
-        try:
-            page = store.page_by_title(title)
-            head = store.head(page.page_id) if page else None
-        finally:
-            store.close()
+        head = _current(side, title)
         text = (head.text or "") if head else ""
     return site.page(request, "edit.html", side=side, title=title, text=text, error=error,
                      user=request.cookies.get("wb_user", ""), status=400 if error else 200)
@@ -185,16 +172,13 @@ async def _diff(request: Request, rest: str) -> Response:
     bits = [b for b in rest.split("/") if b]
     if not bits or len(bits) > 2:
         raise UsageError("Special:Diff needs one or two revision numbers", hint="e.g. Special:Diff/4/5")
-    store = side.store()
-    try:
+    with side.store() as store:
         new = store.revision(rev_number(bits[-1]))
         if new is None:
             raise HTTPException(404, f"there is no revision {bits[-1]} in this wiki")
         old_id = rev_number(bits[0]) if len(bits) == 2 else new.parent_id
         old = store.revision(old_id) if old_id is not None else None
         title = store.live_title(new.page_id) or ""
-    finally:
-        store.close()
     return site.page(request, "diff.html", side=side, title=title, old=old, new=new,
                      table=diff_table(old.text if old else "", new.text or "", old, new))
 
@@ -208,8 +192,7 @@ async def _search(request: Request, _rest: str) -> Response:
         return RedirectResponse(f"{index}?title=Special:Search&search={quote(q)}", 303)
     hits = []
     if q:
-        store = side.store()
-        try:
+        with side.store() as store:
             if request.query_params.get("go") and store.page_by_title(title_of(q)) is not None:
                 return RedirectResponse(wiki_url(title_of(q)), 303)
             index = SearchIndex(store)
@@ -217,8 +200,6 @@ async def _search(request: Request, _rest: str) -> Response:
                 hits = index.search(q)
             finally:
                 index.close()
-        finally:
-            store.close()
     return site.page(request, "search.html", side=side, q=q, hits=hits)
 
 
@@ -227,11 +208,8 @@ async def _recent(request: Request, _rest: str) -> Response:
     side = site.side()
     if side.is_api:
         return elsewhere(side, "Special:RecentChanges")
-    store = side.store()
-    try:
+    with side.store() as store:
         changes = wiki.recent_changes(store)
-    finally:
-        store.close()
     return site.page(request, "recent.html", side=side, changes=changes)
 
 
@@ -275,21 +253,15 @@ async def file_bytes(request: Request) -> Response:
         raise HTTPException(404)
     name = unquote(request.path_params["name"]).replace(" ", "_")
     name = name[:1].upper() + name[1:]
-    store = side.store()
-    try:
+    with side.store() as store:
         versions = list(store.file_versions(name))
-    finally:
-        store.close()
     if not versions:
         raise HTTPException(404, f"there is no file {name!r} in this wiki")
     fv = versions[-1]
 
     def chunks():  # runs in a worker thread: its own connection, one chunk in memory at a time
-        store = side.store()
-        try:
+        with side.store() as store:
             yield from store.blob_chunks(fv.sha1)
-        finally:
-            store.close()
 
     return StreamingResponse(chunks(), media_type=fv.mime or "application/octet-stream",
                              headers={"Content-Length": str(fv.size), "X-Content-Type-Options": "nosniff",

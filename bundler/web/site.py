@@ -67,11 +67,8 @@ def wiki_url(title: str) -> str:
 def main_page(side: Side) -> str:
     if side.is_api:
         return "Main Page"
-    store = side.store()
-    try:
+    with side.store() as store:
         base = store.siteinfo().base
-    finally:
-        store.close()
     name = unquote(urlsplit(base).path.rsplit("/", 1)[-1]) if base else ""
     return name.replace("_", " ") or "Main Page"
 
@@ -79,11 +76,8 @@ def main_page(side: Side) -> str:
 def open_conflicts(side: Side) -> int:
     if side.is_api:
         return 0
-    store = side.store()
-    try:
+    with side.store() as store:
         return sum(c.open for c in wiki.conflicts(store))
-    finally:
-        store.close()
 
 
 def title_of(raw: str) -> str:

@@ -49,11 +49,8 @@ async def sync(request: Request) -> Response:
     up = next((p for p in peers if p["upstream"]), None)
     waiting = []
     if up and not side.is_api:
-        store = side.store()
-        try:
+        with side.store() as store:
             waiting = wiki.edits_waiting(store, side.state, side.wiki_id, up["wiki_id"], up["sent_at"] or 0)
-        finally:
-            store.close()
     entries = inbox_mod.scan(side, site.inbox) if site.inbox else []
     return site.page(request, "sync.html", side=side, peers=peers, upstream=up, waiting=waiting,
                      entries=entries, inbox=site.inbox, wiki_id=side.wiki_id)
@@ -110,11 +107,8 @@ async def conflicts(request: Request) -> Response:
     side = site.side()
     found = []
     if not side.is_api:
-        store = side.store()
-        try:
+        with side.store() as store:
             found = wiki.conflicts(store)
-        finally:
-            store.close()
     return site.page(request, "conflicts.html", side=side, conflicts=found)
 
 
@@ -124,16 +118,13 @@ async def conflict(request: Request) -> Response:
     if side.is_api:
         return elsewhere(side, "Special:RecentChanges")
     kept = rev_number(request.path_params["kept"])
-    store = side.store()
-    try:
+    with side.store() as store:
         c = wiki.conflict(store, kept)
         if c is None:
             raise HTTPException(404, f"there is no conflict kept by revision {kept}")
         online, offline = store.revision(c.online), store.revision(c.offline)
         page = store.page_by_title(c.title)
         head = store.head(page.page_id) if page else None
-    finally:
-        store.close()
     if request.method == "POST":
         form = await site.form(request)
         user = form.get("wpUser", "").strip()
