@@ -15,6 +15,9 @@ setup: $(BIN)/bundle
 
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" sh examples/demo.sh
+	@echo; echo "== The school's page: run"
+	@echo "  $(BIN)/bundle serve -C demo/school --inbox demo/usb"
+	@echo "then open http://127.0.0.1:8080/ in a browser (needs Debian's pandoc: apt-get install pandoc)."
 
 test: setup
 	sh scripts/setup-mediawiki.sh

@@ -9,6 +9,7 @@ from . import edit as edit_cmd
 from . import export as export_cmd
 from . import inspect as inspect_cmd
 from . import make as make_cmd
+from . import serve as serve_cmd
 from . import sides
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command("import")(export_cmd.import_)
 app.command("edit")(edit_cmd.edit)
 app.command("show")(edit_cmd.show)
 app.command("upload")(edit_cmd.upload)
+app.command("serve")(serve_cmd.serve)
 
 
 @app.callback(invoke_without_command=True)
