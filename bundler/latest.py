@@ -44,7 +44,7 @@ from .model import Page, PageDelete, PageId
 from .multistream import DumpPage, RawPage, Stream, iter_blocks, read_index, siteinfo_of
 from .parallel import run_ordered
 from .plan import PageChanges
-from .state import PageView, Sent, Side, State
+from .state import PageView, PeerView, Sent, Side
 
 # NEW's compressed bytes per partition: small enough that two workers share even a
 # small dump, large enough that a partition's frames compress well and the per-task
@@ -146,25 +146,20 @@ def plan_parts(new_path: str, old_path: str, part_bytes: int | None = None) -> l
     return parts
 
 
-def _view_row(view_page, view_revs, pid: int) -> ViewRow | None:
-    v = view_page(pid)
-    if v is None:
-        return None
-    return (v.namespace, v.title, v.deleted, tuple((k, rid) for k, (rid, _m) in view_revs(pid).items()))
+def _row(v: PageView, held) -> ViewRow:
+    return (v.namespace, v.title, v.deleted, tuple((k, rid) for k, (rid, _m) in held.items()))
 
 
-def _with_view(part: Part, st: State) -> Part:
-    """The partition with the view rows of its pages (those OLD or NEW have in its range)."""
+def _with_view(part: Part, view: PeerView) -> Part:
+    """The partition with what the peer holds of the pages in its range."""
     if part.new_streams is None or part.old_streams is None:
-        part.live = lambda pid: _view_row(st.view_page, st.view_revs, pid)
+        def live(pid: int) -> ViewRow | None:
+            v = view.page(pid)
+            return _row(v, view.revs(pid)) if v is not None else None
+
+        part.live = live
         return part
-    ids = {pid for s in part.new_streams for pid in s.ids}
-    ids.update(pid for s in part.old_streams for pid in s.ids if pid >= part.lo and (part.hi is None or pid < part.hi))
-    part.view = {}
-    for pid in sorted(ids):
-        row = _view_row(st.view_page, st.view_revs, pid)
-        if row is not None:
-            part.view[pid] = row
+    part.view = {pid: _row(v, held) for pid, (v, held) in view.pages_between(part.lo, part.hi).items()}
     return part
 
 
@@ -308,18 +303,18 @@ class LatestStats:
 
 
 class _Ids(NamedTuple):
-    st: State
+    view: PeerView
 
     def check(self, res: PartResult) -> None:
         """Ids a worker kept from NEW must not name something else at the peer (a
         renumbered dump): only the coordinator can see every id the peer was given."""
         new_revs = {(p, r, k) for p, r, k, _m in res.rev_rows}
         for _pid, rid, k in new_revs:
-            if self.st.rev_id_taken(rid, k):
+            if self.view.rev_id_taken(rid, k):
                 raise UsageError(f"NEW gives revision id {rid} to a revision the peer holds another one under",
                                  hint="NEW was renumbered (re-imported?): make this update without --base, from NEW alone.")
         for pid, k in res.new_pages:
-            if self.st.page_id_taken(pid, [k]):
+            if self.view.page_id_taken(pid, [k]):
                 raise UsageError(f"NEW gives page id {pid} to a page the peer was given another one under",
                                  hint="NEW was renumbered (re-imported?): make this update without --base, from NEW alone.")
 
@@ -375,16 +370,16 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
         workers, scheduler = 1, None
     writer = BundleWriter(out)
     filler = Filler(writer, None)
-    ids = _Ids(st)
     try:
         with st.transaction():
-            st.set_view(basis.peer.wiki_id, list(basis.chain))
-            si_sent = _siteinfo(st, filler, siteinfo)
+            view = st.peer_view(basis.peer.wiki_id, basis.chain)
+            ids = _Ids(view)
+            si_sent = _siteinfo(view, filler, siteinfo)
             filler.flush()
-            n_live = sum(1 for _ in st.view_live_pages())
+            n_live = sum(1 for _ in view.live_pages())
 
             old_live = 0
-            for res in run_ordered(diff_part, (_with_view(p, st) for p in parts), workers=workers, scheduler=scheduler):
+            for res in run_ordered(diff_part, (_with_view(p, view) for p in parts), workers=workers, scheduler=scheduler):
                 if res.error is not None:
                     _raise(res.error)
                 ids.check(res)

@@ -37,7 +37,8 @@ from defusedxml.ElementTree import fromstring
 
 from .errors import DumpError
 from .export import XmlWriter
-from .model import Page, PageId, RevId, Revision, SiteInfo, base36_to_sha1, page_rkeys, parse_timestamp, rkey
+from .identity import page_rkeys, rkey
+from .model import Page, PageId, RevId, Revision, SiteInfo, base36_to_sha1, parse_timestamp
 from .sources.dump_open import open_binary
 from .sources.dump_xml import child_text, local, parse_revision
 

@@ -214,3 +214,18 @@ def test_two_dask_workers_give_the_receiver_what_one_worker_gives(dumps, tmp_pat
     two.apply(r2.path, "m2.wbm")
     assert store_history(one.school) == store_history(two.school)
     assert _newest(two.school) == _expected(new)
+
+
+def test_the_view_of_an_id_range_is_the_view_of_each_page(dumps, tmp_path):
+    """``PeerView.pages_between`` (what the coordinator ships) says what ``page`` and ``revs`` say."""
+    old, new = dumps
+    pair = _receiver_with_old(str(tmp_path), old)
+    pair.apply(_update(pair, new, old, part_bytes=2000).path, "m2.wbm")
+    st = pair.hq.state
+    view = st.peer_view(pair.school.wiki_id, st.chain(pair.school.wiki_id, 2))
+    ids = [p.page.page_id for p in iter_pages(old, read_index(old))] + [p.page.page_id for p in iter_pages(new, read_index(new))]
+    for lo, hi in ((0, None), (0, 40), (40, 80), (80, None)):
+        got = view.pages_between(lo, hi)
+        want = {pid: (view.page(pid), view.revs(pid)) for pid in set(ids) if pid >= lo and (hi is None or pid < hi)}
+        assert got == want
+    assert any(v.deleted for v, _h in view.pages_between(0, None).values())  # the deletions are in it too
