@@ -50,6 +50,7 @@ from bundler.export import XmlWriter  # noqa: E402
 from bundler.latest import LatestStats, make_latest_update, peak_rss  # noqa: E402
 from bundler.make import make_bundle  # noqa: E402
 from bundler.multistream import edit_pages, iter_pages, latest_pages, read_index, siteinfo_of, write_multistream  # noqa: E402
+from bundler.sources import EveryPage  # noqa: E402
 from bundler.sources.dump import open_dump  # noqa: E402
 from bundler.state import Side  # noqa: E402
 
@@ -145,7 +146,7 @@ def receiver_with_old(work: str, name: str, old: str) -> tuple[Side, Side, str, 
     hq, school = _sides(work, name)
     b1 = os.path.join(work, name, "b1.bundle")
     with open_dump(old) as d:
-        made = make_bundle(hq, b1, d, siteinfo=d.siteinfo, source_name="old", files=d.files, latest_only=True)
+        made = make_bundle(hq, b1, EveryPage(d), siteinfo=d.siteinfo, source_name="old", files=d.files, latest_only=True)
     m1 = os.path.join(work, name, "m1.wbm")
     t = time.monotonic()
     apply_bundle(school, b1, manifest_out=m1)
@@ -241,7 +242,7 @@ def main() -> None:
     # (c) a full latest-only bundle of NEW, for a receiver that holds nothing
     hq, _school = _sides(work, "full")
     with open_dump(new) as d:
-        full = make_bundle(hq, os.path.join(work, "full", "full.bundle"), d, siteinfo=d.siteinfo, source_name="new",
+        full = make_bundle(hq, os.path.join(work, "full", "full.bundle"), EveryPage(d), siteinfo=d.siteinfo, source_name="new",
                            files=d.files, latest_only=True)
     xz_changes = changes_xml_xz(old, new, work)
     new_bz2 = os.path.getsize(new)

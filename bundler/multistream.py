@@ -28,7 +28,6 @@ import re
 import sqlite3
 import sys
 import tempfile
-from array import array
 from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple
 from xml.sax.saxutils import unescape
@@ -64,51 +63,62 @@ def index_path_for(dump: str) -> str | None:
 
 @dataclass(slots=True)
 class Stream:
-    """One bz2 stream of pages: where it is in the file and the ids of its pages, in order."""
+    """One bz2 stream of pages: where it is in the file, and its pages' ids (first, last, how many)."""
 
     offset: int
     end: int  # where the next stream starts (or the file ends)
-    ids: array  # of page ids ('q')
+    first: int
+    last: int
+    count: int
 
-    @property
-    def first(self) -> int:
-        return self.ids[0]
 
-    @property
-    def last(self) -> int:
-        return self.ids[-1]
+_INDEX_LINE = re.compile(rb"(\d+):(\d+):[^\n]*\n")
 
 
 def read_index(dump: str, index: str | None = None) -> list[Stream] | None:
     """The page streams of a multistream dump from its index; None when it has none
     (then the dump is read whole, in one pass). A malformed index, or one whose
-    offsets and ids do not grow, is refused."""
+    offsets and ids do not grow, is refused. Memory: one entry per stream (100 pages)."""
     index = index or index_path_for(dump)
     if index is None:
         return None
     size = os.path.getsize(dump)
     streams: list[Stream] = []
     name = os.path.basename(index)
+    cur: Stream | None = None
+    n = 0
+    rest = b""
     try:
-        with bz2.open(index, "rt", encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                parts = line.rstrip("\n").split(":", 2)
-                if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-                    raise DumpError(f"{name} line {n} is not offset:page_id:title ({line[:60]!r})", hint=HINT_MULTISTREAM)
-                off, pid = int(parts[0]), int(parts[1])
-                if streams and off == streams[-1].offset:
-                    if pid <= streams[-1].last:
-                        raise DumpError(f"{name} line {n}: page ids are not in increasing order", hint=HINT_MULTISTREAM)
-                    streams[-1].ids.append(pid)
-                    continue
-                if (streams and (off < streams[-1].offset or pid <= streams[-1].last)) or off >= size:
-                    raise DumpError(f"{name} line {n}: offset {off} does not fit the dump ({size:,} bytes), or ids go "
-                                    "back: the dump is not a multistream dump, or the index belongs to another dump",
-                                    hint=HINT_MULTISTREAM)
-                if streams:
-                    streams[-1].end = off
-                streams.append(Stream(off, size, array("q", [pid])))
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+        with bz2.open(index, "rb") as f:
+            while True:
+                chunk = f.read(READ_CHUNK)
+                data = rest + chunk if chunk else rest + (b"\n" if rest else b"")
+                cut = data.rfind(b"\n") + 1
+                data, rest = data[:cut], data[cut:]
+                pairs = _INDEX_LINE.findall(data)
+                if len(pairs) != data.count(b"\n"):
+                    bad = next(line for line in data.split(b"\n") if not _INDEX_LINE.fullmatch(line + b"\n"))
+                    raise DumpError(f"{name}: a line is not offset:page_id:title ({bad[:60]!r})", hint=HINT_MULTISTREAM)
+                for off_b, pid_b in pairs:
+                    n += 1
+                    off, pid = int(off_b), int(pid_b)
+                    if cur is not None and off == cur.offset:
+                        if pid <= cur.last:
+                            raise DumpError(f"{name} line {n}: page ids are not in increasing order", hint=HINT_MULTISTREAM)
+                        cur.last = pid
+                        cur.count += 1
+                        continue
+                    if (cur is not None and (off < cur.offset or pid <= cur.last)) or off >= size:
+                        raise DumpError(f"{name} line {n}: offset {off} does not fit the dump ({size:,} bytes), or ids go "
+                                        "back: the dump is not a multistream dump, or the index belongs to another dump",
+                                        hint=HINT_MULTISTREAM)
+                    if cur is not None:
+                        cur.end = off
+                    cur = Stream(off, size, pid, pid, 1)
+                    streams.append(cur)
+                if not chunk:
+                    break
+    except (OSError, EOFError) as e:
         raise DumpError(f"cannot read the index {name} ({e})", hint=HINT_MULTISTREAM) from None
     if not streams:
         raise DumpError(f"the index {name} is empty", hint=HINT_MULTISTREAM)
@@ -272,7 +282,8 @@ def iter_blocks(path: str, streams: list[Stream] | None, lo: int = 0, hi: int | 
         return
     for s, data in _stream_chunks(path, streams):
         pages = [RawPage(b, name) for b in _page_blocks(data)]
-        if [p.page_id for p in pages] != list(s.ids):
+        ids = [p.page_id for p in pages]
+        if len(ids) != s.count or ids[0] != s.first or ids[-1] != s.last or any(a >= b for a, b in zip(ids, ids[1:])):
             raise DumpError(f"{name}: the stream at offset {s.offset:,} holds other pages than its index says",
                             hint="The index belongs to another dump. " + HINT_MULTISTREAM)
         for p in pages:

@@ -64,7 +64,7 @@ def _update(pair, new: str, old: str, **kw):
 def test_dumps_are_real_multistream(dumps):
     old, new = dumps
     streams = read_index(new)
-    assert len(streams) == 11 and all(len(s.ids) == 10 for s in streams[:-1])
+    assert len(streams) == 11 and all(s.count == 10 for s in streams[:-1])
     with open(new, "rb") as f:  # every stream the index names is a bz2 stream of its own
         for s in streams:
             f.seek(s.offset)
@@ -145,6 +145,10 @@ def test_bad_input_is_one_message_and_nothing_is_written(dumps, tmp_path, cli_si
     shutil.copy(new, other)
     shutil.copy(old.replace(".xml.bz2", "-index.txt.bz2"), str(other).replace(".xml.bz2", "-index.txt.bz2"))
     refused(DumpError.exit_code, other, "--base", old, words="index")
+    # An index that is not one.
+    with bz2.open(str(other).replace(".xml.bz2", "-index.txt.bz2"), "wb") as f:
+        f.write(b"504:1:Main Page\nthis is not an index\n")
+    refused(DumpError.exit_code, other, "--base", old, words="is not offset:page_id:title")
     # OLD is not what the receiver holds.
     refused(BasisError.exit_code, new, "--base", new, words="does not hold OLD")
     # --base without --from, and without --latest-only.
