@@ -300,6 +300,8 @@ class LatestStats:
     pages_read: int = 0
     worker_seconds: float = 0.0
     peak_rss: int = 0  # the largest of the workers'
+    before_s: float = 0.0  # wall seconds before the partitions (options, basis, indexes, the peer's view)
+    after_s: float = 0.0  # and after them (checks, header, signature, state commit)
 
 
 class _Ids(NamedTuple):
@@ -379,6 +381,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
             n_live = sum(1 for _ in view.live_pages())
 
             old_live = 0
+            stats.before_s = time.monotonic() - t0
             for res in run_ordered(diff_part, (_with_view(p, view) for p in parts), workers=workers, scheduler=scheduler):
                 if res.error is not None:
                     _raise(res.error)
@@ -394,6 +397,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
                 stats.peak_rss = max(stats.peak_rss, res.peak_rss)
                 if opts.progress:
                     opts.progress(stats.pages_read, filler.revisions)
+            t_after = time.monotonic()
             if old_live != n_live:
                 raise _refuse_base(f"it holds {n_live:,} pages alive, OLD has {old_live:,} of them")
             if filler.deletions > MASS_DELETION_MIN and filler.deletions * 2 > n_live and not opts.allow_deletions:
@@ -408,6 +412,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
             st.record_sent(Sent(basis.peer.wiki_id, basis.seq, basis.checkpoint, basis.basis_seq, header.created, sha,
                                 True, si_sent))
         writer.publish()
+        stats.after_s = time.monotonic() - t_after
     except BaseException:
         writer.discard()
         raise
