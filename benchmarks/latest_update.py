@@ -259,6 +259,9 @@ def main() -> None:
                   f"{coord_rss / 1e6:.0f} MB", f"{start_s:.1f}" if start_s else "—", str(st.parts), "yes" if ok else "NO")
     con.print(t)
     con.print(f"load average when the timing began: {load:.1f} on {os.cpu_count()} cores (the machine is shared)")
+    st2 = runs[2][4]
+    con.print(f"the coordinator's serial part (2 workers): {st2.before_s:.2f}s before the partitions (basis, indexes, "
+              f"the peer's view), {st2.after_s:.2f}s after (checks, header, signature, state commit)")
     d1 = next(r for r in runs if r[1] == 1 and r[3])
     d2 = next(r for r in runs if r[1] == 2)
     con.print(f"speed-up 1 → 2 Dask workers: {d1[2] / d2[2]:.2f}× (goal ≥ 1.6×, checked ≥ 1.3×)")
