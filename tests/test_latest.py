@@ -220,6 +220,15 @@ def test_two_dask_workers_give_the_receiver_what_one_worker_gives(dumps, tmp_pat
     assert _newest(two.school) == _expected(new)
 
 
+def test_a_local_cluster_of_two_workers(dumps, tmp_path):
+    """``--workers 2``: a local Dask cluster started (and stopped) by make itself."""
+    old, new = dumps
+    pair = _receiver_with_old(str(tmp_path), old)
+    res = _update(pair, new, old, workers=2, part_bytes=2000)
+    pair.apply(res.path, "m2.wbm")
+    assert _newest(pair.school) == _expected(new)
+
+
 def test_the_view_of_an_id_range_is_the_view_of_each_page(dumps, tmp_path):
     """``PeerView.pages_between`` (what the coordinator ships) says what ``page`` and ``revs`` say."""
     old, new = dumps
