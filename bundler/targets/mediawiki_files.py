@@ -35,8 +35,15 @@ mapped to that one and not uploaded again; only then is it uploaded. So a
 revert (A, B, A) is three uploads, and a re-run uploads none of them twice.
 
 A version the wiki refuses for what it is (a banned file type, a MIME type
-that does not match the name, over the size limit) is left out with a note in
-the apply report; the rest of the bundle still lands.
+that does not match the name, over the wiki's ``maxuploadsize``) is left out with
+a note in the apply report; the rest of the bundle still lands.
+
+Big files. A version larger than one request may carry on this wiki (PHP's
+``upload_max_filesize``/``post_max_size``: 2 MB and 8 MB by default; learnt from the
+first refusal) is uploaded in 1 MiB chunks to the wiki's upload stash, then stored
+(``MediaWikiClient.upload_chunked``). The stash filekey and offset are kept in the
+state (``mw_upload_stash``) as each chunk lands, so a re-run after a kill continues
+the upload where the wiki says it stands.
 """
 
 from __future__ import annotations
@@ -262,7 +269,7 @@ class MediaWikiFiles:
         comment = f"{v.comment or ''} [uploaded by {who} at {format_timestamp(v.timestamp)} on {self.target.peer_label}]".strip()
         title = f"File:{v.name}"
         try:
-            up = self.client.upload(v.name, path, comment, text=None, ignorewarnings=True)
+            up = self.client.upload(v.name, path, comment, text=None, ignorewarnings=True, progress=self.ids, key=v.sha1)
         except WikiError as e:
             if e.code in _REFUSED:
                 self.target.notes.append(f"file {v.name} ({format_timestamp(v.timestamp)}) was not uploaded: the wiki refuses it ({e.code})")
