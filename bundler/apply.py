@@ -24,7 +24,7 @@ from typing import Callable
 from . import __version__
 from .container import EMPTY_CHECKPOINT, BundleReader, Header
 from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
-from .manifest import new_manifest, write_manifest
+from .manifest import new_manifest, pack_sha1s, write_manifest
 from .make import mkey
 from .landing import Changes, ReturnApplier
 from .model import page_rkeys
@@ -102,7 +102,7 @@ def apply_bundle(
     t0 = time.monotonic()
     # The manifest is signed after the import: load the key first, so a missing or
     # too-open key file refuses the bundle before the wiki changes, not after.
-    key = side.secret_key()
+    side.secret_key()
     st = side.state
     with BundleReader(path) as reader:
         previous = check_bundle(side, reader, verify_progress)
@@ -137,17 +137,27 @@ def apply_bundle(
             result.notices = list(h.notices) + result.notices
             last = st.last_received(h.sender)
             assert last is not None
-            counts = store.counts()
-            m = new_manifest(side.wiki_id, h.sender, last.seq, last.checkpoint, counts.pages, counts.revisions, f"wikibundle {__version__}")
-            out = manifest_out or os.path.join(side.path, "manifests", f"manifest-{h.sender[:8]}-{last.seq}.wbm")
-            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-            write_manifest(out, m, key)
-            result.manifest = out
+            result.manifest = write_side_manifest(side, h.sender, store, manifest_out)
         finally:
             result.api_requests = store.api_requests()
             store.close()
     result.elapsed = time.monotonic() - t0
     return result
+
+
+def write_side_manifest(side: Side, peer: str, store, out: str | None = None) -> str:
+    """Sign and write the manifest for ``peer``: the last of its bundles applied here
+    (seq 0: none yet) and the sha1s of every file content the wiki holds
+    (``files_held``, formats/MANIFEST.md §Held files). Returns its path."""
+    last = side.state.last_received(peer)
+    seq, checkpoint = (last.seq, last.checkpoint) if last is not None else (0, EMPTY_CHECKPOINT)
+    counts = store.counts()
+    m = new_manifest(side.wiki_id, peer, seq, checkpoint, counts.pages, counts.revisions, f"wikibundle {__version__}",
+                     pack_sha1s(store.held_sha1s()))
+    out = out or os.path.join(side.path, "manifests", f"manifest-{peer[:8]}-{seq}.wbm")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    write_manifest(out, m, side.secret_key())
+    return out
 
 
 def _confirm_ack(side: Side, h) -> None:

@@ -37,6 +37,7 @@ from .signing import PublicKey, SecretKey
 from .sources import Source
 from .model import PageHistory
 from .state import Received, Sent, Side, State
+from .state.files import HeldFiles
 
 __all__ = [
     "FRESH_IDS",  # (formats/BUNDLE.md names it here: make is where ids are given)
@@ -156,6 +157,8 @@ def apply_manifest(side: Side, manifest_path: str) -> tuple[str, int]:
                 hint="The state directory was replaced since; make a full bundle with --full.",
             )
     with side.state.transaction():
+        if m.files_held and m.seq >= side.state.confirmed_seq(key.wiki_id):  # a replayed older one reports nothing
+            HeldFiles(side.state).replace_reported(key.wiki_id, m.held_sha1s())
         side.state.confirm(key.wiki_id, m.seq)
     return key.wiki_id, m.seq
 
@@ -274,7 +277,7 @@ def _carry_files(st: State, basis: Basis, files: FileSource | None, writer: Bund
     fsent = FilesSent()
     if files is not None:
         fsent = carry_files(st, basis.peer.wiki_id, basis.seq, files, writer, room=filler.room, until=opts.until,
-                            latest_only=opts.latest_only)
+                            latest_only=opts.latest_only, reported=not opts.full)
         filler.deferred += fsent.deferred
     if filler.budget is not None and filler.deferred and not filler.carried_anything(fsent):
         raise UsageError(

@@ -198,6 +198,11 @@ class WikiStore:
 
     # --- reading --------------------------------------------------------------
 
+    def blob_sha1s(self) -> Iterator[str]:
+        """The sha1 of every stored file content, whatever names and versions use it."""
+        for (sha1,) in self.db.execute("SELECT sha1 FROM file_blob"):
+            yield sha1
+
     def counts(self) -> StoreCounts:
         p = self.db.execute("SELECT count(*) FROM page WHERE deleted=0").fetchone()[0]
         d = self.db.execute("SELECT count(*) FROM page WHERE deleted=1").fetchone()[0]

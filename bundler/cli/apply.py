@@ -7,11 +7,12 @@ import os
 
 import typer
 
-from ..apply import apply_bundle
+from ..apply import apply_bundle, write_side_manifest
 from ..errors import BundleError
 from ..make import MakeResult, make_bundle_retrying
 from ..sources import open_source
 from ..state import Side
+from ..targets import open_target
 from .common import DirOption, check_output, escape, handle_errors, open_side, out, progress_bar, why
 
 
@@ -63,6 +64,31 @@ def apply(
                 ) from None
     bundle = path if not cleanup else f"{len(bundle)} parts"
     _report(res, ret, side, bundle=bundle, as_json=as_json)
+
+
+@handle_errors
+def manifest(
+    to: str = typer.Option(..., "--to", help="The peer (label or wiki id) whose bundles this side takes."),
+    out_path: str = typer.Option(..., "--out", help="Where to write the manifest."),
+    dir: str = DirOption,
+) -> None:
+    """Write this side's manifest for a peer without applying anything: the last of
+    its bundles applied here (or none) and the sha1s of every file content the wiki
+    holds, so the peer sends no file bytes this side has already (a side rebuilt from
+    a copy, or a second offline site filled from the first).
+
+    Example:  bundle manifest -C school2 --to hq --out /media/usb/school2.wbm
+    """
+    side = open_side(dir)
+    check_output(out_path, "--out", "manifest.wbm")
+    peer = side.state.find_peer(to)
+    with side.locked():
+        store = open_target(side)
+        try:
+            path = write_side_manifest(side, peer.wiki_id, store, out_path)
+        finally:
+            store.close()
+    out.print(f"Manifest for {escape(peer.label or peer.wiki_id[:8])}: {escape(path)}")
 
 
 def _report(res, ret: MakeResult | None, side: Side, *, bundle: str, as_json: bool) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..files_import import FileImporter
 from ..landing import edit_ids
@@ -119,6 +119,9 @@ class StoreUpdateTarget:
 
     def counts(self) -> StoreCounts:
         return self.store.counts()
+
+    def held_sha1s(self) -> Iterable[str]:
+        return self.store.blob_sha1s()
 
     def api_requests(self) -> int | None:
         return None
