@@ -38,6 +38,7 @@ from .sources import Source
 from .model import PageHistory
 from .state import Received, Sent, Side, State
 from .state.files import HeldFiles
+from .store import FILE_NS
 
 __all__ = [
     "FRESH_IDS",  # (formats/BUNDLE.md names it here: make is where ids are given)
@@ -258,12 +259,16 @@ def _carry_deletions(st: State, basis: Basis, seen: SeenPages, deleted_titles: s
     live = list(st.view_live_pages())
     gone = [(pid, ns, title) for pid, ns, title in live if pid not in seen
             and (deleted_titles is None or title in deleted_titles)]
-    if len(gone) > MASS_DELETION_MIN and len(gone) * 2 > len(live) and not allow_deletions:
-        raise UsageError(
-            f"this bundle would delete {len(gone):,} of the {len(live):,} pages the peer holds",
-            hint="Is the source a partial export (some pages or namespaces only)? Give the whole wiki. "
-            "If the deletions are real, run again with --allow-deletions.",
-        )
+    # Files too: a file goes with its page (all versions), so a dump that lost most
+    # file pages would delete most files however many other pages it kept.
+    files_live, files_gone = (sum(1 for _pid, ns, _t in rows if ns == FILE_NS) for rows in (live, gone))
+    for what, n_gone, n_live in (("pages", len(gone), len(live)), ("files (file pages)", files_gone, files_live)):
+        if n_gone > MASS_DELETION_MIN and n_gone * 2 > n_live and not allow_deletions:
+            raise UsageError(
+                f"this bundle would delete {n_gone:,} of the {n_live:,} {what} the peer holds",
+                hint="Is the source a partial export (some pages or namespaces only)? Give the whole wiki. "
+                "If the deletions are real, run again with --allow-deletions.",
+            )
     for pid, ns, title in gone:
         if filler.add_deletion(PageDelete(pid, ns, title)):
             st.record_held_page(basis.peer.wiki_id, basis.seq, pid, ns, title, True)
