@@ -23,8 +23,11 @@ from typing import BinaryIO, Iterator
 
 from . import wire
 from .errors import ContentError, StateError
+from .identity import FreshIds
+from .migrations import migrate
 from .model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot, file_title_to_name
 from .model import PageHistory
+from .tempset import TempIdSet
 
 SCHEMA = [
     (
@@ -133,6 +136,23 @@ class StoreCounts:
     deleted_pages: int
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One revision of a live page, as recent changes list it."""
+
+    rev_id: int
+    page_id: int
+    title: str
+    timestamp: int
+    user: str | None
+    comment: str | None
+    parent_id: int | None
+
+
+_CHANGES = ("SELECT r.rev_id, r.page_id, p.title, r.timestamp, r.user, r.comment, r.parent_id"
+            " FROM revision r JOIN page p USING (page_id) WHERE p.deleted = 0")
+
+
 class StoredHistory:
     """One page's history in the store, read again from the database at each
     iteration (a ``history.History``: ``bundle make`` reads it in several passes
@@ -161,7 +181,7 @@ class WikiStore:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self._migrate()
+            migrate(self.db, SCHEMA)
         except sqlite3.DatabaseError as e:
             raise StateError(f"the wiki store {path} is not a usable SQLite database ({e})", hint="Restore it from a backup.") from None
 
@@ -371,14 +391,48 @@ class WikiStore:
         ).fetchone()
         return self.revision(row[0]) if row else None
 
-    def next_id(self, table: str, column: str, ids: range) -> int:
-        row = self.db.execute(
+    def recent_changes(self, limit: int) -> list[Change]:
+        """The newest ``limit`` revisions of live pages, newest first."""
+        return [Change(*r) for r in self.db.execute(_CHANGES + " ORDER BY r.timestamp DESC, r.rev_id DESC LIMIT ?", (limit,))]
+
+    def changes_in(self, ids: range, since: int) -> Iterator[Change]:
+        """Revisions of live pages with ids in ``ids`` saved at or after ``since``, newest first."""
+        yield from (Change(*r) for r in self.db.execute(
+            _CHANGES + " AND r.rev_id >= ? AND r.rev_id < ? AND r.timestamp >= ? ORDER BY r.timestamp DESC",
+            (ids.start, ids.stop, since)))
+
+    def heads(self) -> Iterator[tuple[int, str, int]]:
+        """(page_id, title, current rev_id) of every live page, streamed."""
+        yield from self.db.execute(
+            "SELECT p.page_id, p.title, (SELECT rev_id FROM revision r WHERE r.page_id = p.page_id"
+            " ORDER BY timestamp DESC, rev_id DESC LIMIT 1) FROM page p WHERE p.deleted = 0")
+
+    def edits_by(self, user: str, comment_prefix: str) -> list[Revision]:
+        """Revisions of live pages by ``user`` whose summary starts with ``comment_prefix``
+        (without text; ``parent_id`` and ``sha1`` set), newest first."""
+        return [Revision(rev_id=RevId(rid), page_id=PageId(pid), timestamp=ts, text=None, parent_id=parent, sha1=sha1,
+                         user=user)
+                for rid, pid, parent, sha1, ts in self.db.execute(
+                    "SELECT r.rev_id, r.page_id, r.parent_id, r.sha1, r.timestamp FROM revision r JOIN page p USING (page_id)"
+                    " WHERE p.deleted = 0 AND r.user = ? AND substr(r.comment, 1, ?) = ? ORDER BY r.timestamp DESC",
+                    (user, len(comment_prefix), comment_prefix))]
+
+    def highest_id(self, table: str, column: str, ids: range) -> int | None:
+        """The highest id in ``ids`` held here of pages (``page``, ``page_id``) or revisions
+        (``revision``, ``rev_id``), deleted pages included; None: none is."""
+        if (table, column) not in (("page", "page_id"), ("revision", "rev_id")):
+            raise ValueError(f"no ids of {table}.{column} in the store")
+        return self.db.execute(
             f"SELECT max({column}) FROM {table} WHERE {column} >= ? AND {column} < ?", (ids.start, ids.stop)
-        ).fetchone()
-        n = (row[0] + 1) if row[0] is not None else ids.start
-        if n >= ids.stop:
-            raise StateError(f"this wiki store has used up its {len(ids):,} ids for local {table}s")
-        return n
+        ).fetchone()[0]
+
+    def next_id(self, table: str, column: str, ids: range) -> int:
+        """A new id from ``ids`` for a page or revision made here (an edit, a landed return)."""
+        return FreshIds(ids, self.highest_id(table, column, ids), f"this wiki store's local {table}s").take()
+
+    def page_set(self, name: str) -> TempIdSet:
+        """An empty set of page ids, in a temporary table of the store (``delete_pages_except``)."""
+        return TempIdSet(self.db, name)
 
     def origin(self, peer: str, peer_rev_id: int) -> int | None:
         if not _held_id(peer_rev_id):
@@ -431,6 +485,12 @@ class WikiStore:
             return False
         cur = self.db.execute("UPDATE page SET deleted=1 WHERE page_id=? AND deleted=0", (page_id,))
         return cur.rowcount > 0
+
+    def delete_pages_except(self, kept: TempIdSet) -> int:
+        """Delete every live page whose id is not in ``kept`` (a ``page_set``); how many."""
+        return self.db.execute(
+            f"UPDATE page SET deleted=1 WHERE deleted=0 AND page_id NOT IN (SELECT id FROM {kept.table})"
+        ).rowcount
 
     def put_revision(self, rev: Revision) -> bool:
         """Store ``rev``; False if it was already here (same id and sha1, same page).

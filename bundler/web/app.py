@@ -127,7 +127,6 @@ async def home(request: Request) -> Response:
 
 
 async def wiki_page(request: Request) -> Response:
-    site: Site = request.app.state.site
     title = _title(request.path_params["title"])
     special, _, rest = title.partition("/")
     if request.method == "POST" and special.lower() != "special:upload":
