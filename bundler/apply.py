@@ -26,7 +26,8 @@ from .container import EMPTY_CHECKPOINT, BundleReader, Header
 from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
 from .manifest import new_manifest, pack_sha1s, write_manifest
 from .make import mkey
-from .landing import Changes, ReturnApplier
+from .files_conflicts import resolve_file_conflicts
+from .landing import MERGE_USER, Changes, ReturnApplier
 from .identity import page_rkeys
 from .records import decode_frame
 from .state import Received, Side
@@ -202,6 +203,11 @@ def _import_return(side: Side, store: UpdateTarget, reader: BundleReader, result
         files.finish()
     # A MediaWiki uploads the offline files after the edits (the store has them already).
     files.write(f"wikibundle: return bundle {h.seq} from {peer.label if peer else h.sender[:8]}")
+    found = _file_conflicts(side, h, files, out, online_is_sender=False)
+    if found:
+        with target.transaction():
+            for c in found:
+                applier.file_conflict_notice(c)
     result.notes = list(store.notes)  # e.g. files the wiki refused
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     for f in dataclasses.fields(Changes):
@@ -222,6 +228,21 @@ def _import_return(side: Side, store: UpdateTarget, reader: BundleReader, result
     return revs, pages
 
 
+def _file_conflicts(side: Side, h: Header, files, changes: Changes, *, online_is_sender: bool) -> list:
+    """Files uploaded on both sides since the last sync (files_conflicts.py): the online
+    version made current here, each reported."""
+    held = HeldFiles(side.state)
+    with files.transaction():
+        found = resolve_file_conflicts(files, files.taken, lambda sha1: held.held_since(h.sender, sha1),
+                                       online_is_sender=online_is_sender, user=MERGE_USER)
+    peer = side.state.peer_by_wiki(h.sender)
+    label = (peer.label if peer else "") or h.sender[:8]
+    for c in found:
+        changes.conflicts.append(f"File:{c.name.replace('_', ' ')}")
+        changes.notices.append(c.notice(side.label if online_is_sender else label))
+    return found
+
+
 def _import(side: Side, store: UpdateTarget, reader: BundleReader, result: ApplyResult, progress):
     """An update: the sender's history, imported as it is. Edits made here and not yet
     sent back are protected: a page the update deletes is kept while it holds them,
@@ -236,6 +257,7 @@ def _import(side: Side, store: UpdateTarget, reader: BundleReader, result: Apply
         result.notices += store.step_aside(imp.page_ids)
         files.finish()
         imp.check_counts()
+    _file_conflicts(side, reader.header, files, result, online_is_sender=reader.header.kind == "update")
     result.pages = len(imp.page_ids)
     result.notes = list(store.notes)
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken

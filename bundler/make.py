@@ -32,13 +32,12 @@ from .files import FilesSent, FileSource, carry_files
 from .fill import Budget, Filler, OverBudget
 from .identity import mkey
 from .manifest import read_manifest
-from .model import PageDelete, PageHistory, SiteInfo
+from .model import FILE_NS, PageDelete, PageHistory, SiteInfo
 from .plan import PagePlanner
 from .signing import PublicKey, SecretKey
 from .sources import PageSource, Source
 from .state import PeerView, Received, Sent, Side, State
 from .state.files import HeldFiles
-from .store import FILE_NS
 from .tempset import TempIdSet
 
 __all__ = [

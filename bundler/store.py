@@ -25,7 +25,7 @@ from . import wire
 from .errors import ContentError, StateError
 from .identity import FreshIds
 from .migrations import migrate
-from .model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot, file_title_to_name
+from .model import FILE_NS, Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot, file_title_to_name
 from .model import PageHistory
 from .tempset import TempIdSet
 
@@ -120,7 +120,6 @@ def _check_int64(what: str, **values: int | None) -> None:
             )
 
 
-FILE_NS = 6
 # Names of files whose page is deleted (and no live page has that title).
 _DELETED_FILES = (
     "SELECT replace(substr(p.title, instr(p.title, ':') + 1), ' ', '_') FROM page p"

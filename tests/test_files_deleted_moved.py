@@ -5,6 +5,7 @@ file (bytes kept, so a restore brings it back) and renames a moved page's file."
 
 from __future__ import annotations
 
+import json
 import os
 
 from bundler.state import Side
@@ -32,7 +33,15 @@ def test_a_file_deleted_moved_then_restored_on_the_sender_is_so_on_the_store(cli
     run_cli("edit", "-C", hq, "File:Headbg.jpg", "--move-to", "File:Header background.jpg", "--user", "Ann",
             "--summary", "clearer name")
     run_cli("make", "-C", hq, "--since", tmp / "m1.wbm", "--out", tmp / "b2.bundle")
-    run_cli("apply", "-C", school, tmp / "b2.bundle", "--manifest-out", tmp / "m2.wbm")
+    shown = run_cli("inspect", tmp / "b2.bundle").output
+    assert "files deleted/moved" in shown and "1 deleted, 1 moved" in shown
+    f = json.loads(run_cli("inspect", tmp / "b2.bundle", "--json").output)["breakdown"]["files"]
+    assert f["deleted"] == f["moved"] == 1
+    # The moved file's versions are listed under the new name, as references only: no bytes travel again.
+    assert f["blobs"] == f["bytes"] == 0 and f["refs"] == f["versions"] == 1
+    r = json.loads(run_cli("apply", "-C", school, tmp / "b2.bundle", "--manifest-out", tmp / "m2.wbm", "--json").output)
+    assert r["file_deletions"] == ["File:Red dot.png"]
+    assert r["file_moves"] == [{"from": "File:Headbg.jpg", "to": "File:Header background.jpg"}]
     after = files_of(school)
     assert after == files_of(hq)
     assert "Red_dot.png" not in after and "Headbg.jpg" not in after

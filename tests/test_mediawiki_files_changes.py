@@ -107,3 +107,31 @@ def test_a_file_deleted_renamed_and_restored_online_is_so_on_an_embedded_store(m
     run_cli("make", "-C", hq, "--since", tmp_path / "m2.wbm", "--out", tmp_path / "b3.bundle")
     run_cli("apply", "-C", school, tmp_path / "b3.bundle")
     assert school_files() == listed(online) and set(listed(online)) == {"New_name.png", "Gone.png"}
+
+
+def test_a_file_uploaded_on_both_wikis_keeps_both_versions_and_the_online_one_current(pair, tmp_path, monkeypatch):
+    online, offline, hq, school = api_sides(pair, tmp_path, monkeypatch)
+    monkeypatch.setattr(api_source, "SLACK", 0)
+    online.upload("Both.png", png(4, 4, (9, 9, 9)), "first", text="Both.")
+    time.sleep(1.1)
+    run_cli("make", "-C", hq, "--out", tmp_path / "b1.bundle")
+    run_cli("apply", "-C", school, tmp_path / "b1.bundle", "--manifest-out", tmp_path / "m1.wbm")
+    blue, green = png(4, 4, (0, 0, 250)), png(4, 4, (0, 250, 0))
+    offline.upload("Both.png", green, "offline green")
+    time.sleep(1.1)
+    online.upload("Both.png", blue, "online blue")
+    time.sleep(1.1)
+    run_cli("make", "-C", hq, "--since", tmp_path / "m1.wbm", "--out", tmp_path / "b2.bundle")
+    r = json.loads(run_cli("apply", "-C", school, tmp_path / "b2.bundle", "--return-out", tmp_path / "r1.bundle",
+                           "--manifest-out", tmp_path / "m2.wbm", "--json").output)
+    assert r["conflicts"] == ["File:Both.png"]
+    back = json.loads(run_cli("apply", "-C", hq, tmp_path / "r1.bundle", "--json").output)
+    assert back["conflicts"] == ["File:Both.png"]
+    talk = list(online.page_revisions("File talk:Both.png", content=True))[-1:]
+    assert talk and "Offline upload conflict" in (talk[0].text or "")
+    time.sleep(1.1)
+    run_cli("make", "-C", hq, "--since", tmp_path / "m2.wbm", "--out", tmp_path / "b3.bundle")
+    run_cli("apply", "-C", school, tmp_path / "b3.bundle")
+    on, off = listed(online)["Both.png"], listed(offline)["Both.png"]
+    assert set(on) == set(off) and hashlib.sha1(green).hexdigest() in on  # every version's bytes on both
+    assert on[-1] == off[-1] == hashlib.sha1(blue).hexdigest()  # the online version current on both

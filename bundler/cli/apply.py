@@ -105,6 +105,9 @@ def _report(res, ret: MakeResult | None, side: Side, *, bundle: str, as_json: bo
         "deletions": res.deletions,
         "merged": res.merged,
         "conflicts": res.conflicts,
+        "file_moves": [{"from": a, "to": b} for a, b in res.moves if _is_file(a)],
+        "file_deletions": [t for t in res.deletions if _is_file(t)],
+        "file_conflicts": [t for t in res.conflicts if _is_file(t)],
         "notices": res.notices,
         "files_added": res.files_added,
         "file_contents_added": res.blobs_added,
@@ -131,10 +134,17 @@ def _report(res, ret: MakeResult | None, side: Side, *, bundle: str, as_json: bo
             out.print(f"  moved   {escape(a)} → {escape(b)}")
         for t in res.deletions[:10]:
             out.print(f"  deleted {escape(t)}")
+        fm, fd = sum(_is_file(a) for a, _b in res.moves), sum(_is_file(t) for t in res.deletions)
+        if fm or fd:
+            out.print(f"  files: {fd} deleted, {fm} moved (with their File: pages, every version)")
         for n in res.notes:
             out.print(f"  [yellow]note:[/] {escape(n)}")
-    if res.merged or res.conflicts:
-        m, c = len(res.merged), len(res.conflicts)
+    fc = sum(_is_file(t) for t in res.conflicts)
+    if fc:
+        out.print(f"[bold]{fc} file conflict{'s' * (fc != 1)}[/] (uploaded on both sides: the online version is current,"
+                  " the other in the file history).")
+    if res.merged or len(res.conflicts) > fc:
+        m, c = len(res.merged), len(res.conflicts) - fc
         out.print(f"{m} page{'s' * (m != 1)} merged cleanly, [bold]{c} edit conflict{'s' * (c != 1)}[/]"
                   + (" (online text kept, offline text in the history)." if c else "."))
     for n in res.notices:
@@ -174,3 +184,9 @@ def _whole_bundle(side: Side, args: list[str]) -> tuple[str, bool]:
         raise UsageError("give one bundle file, or the parts of one bundle", hint="Do not mix whole bundles and parts.")
     reassemble(parts, path)
     return path, True
+
+
+def _is_file(title: str) -> bool:
+    """A File: page's title (the file goes with it). English and canonical prefixes only:
+    the report is for people, the wiki's own handling does not depend on it."""
+    return title.startswith(("File:", "Image:"))

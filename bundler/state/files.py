@@ -57,6 +57,16 @@ class HeldFiles:
         because it sent it: a bundle back to it then never carries them again."""
         self.record(peer, -seq, versions)
 
+    def held_since(self, peer: str, sha1: str) -> int | None:
+        """Since when ``peer`` has held these bytes: 0 if it sent them to us, the creation
+        time of the first bundle of ours that carried them, or None if never."""
+        row = self.db.execute(
+            "SELECT min(CASE WHEN h.seq < 0 THEN 0 ELSE s.created END) FROM held_files h INDEXED BY held_files_sha1"
+            " LEFT JOIN sent s ON s.peer = h.peer AND s.seq = h.seq WHERE h.peer=? AND h.sha1=?",
+            (peer, sha1),
+        ).fetchone()
+        return row[0] if row else None
+
     def replace_reported(self, peer: str, sha1s: Iterable[str]) -> None:
         """What ``peer``'s newest manifest says it holds (inside a state transaction)."""
         self.db.execute("DELETE FROM reported_files WHERE peer=?", (peer,))

@@ -48,6 +48,7 @@ the upload where the wiki says it stands.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -179,7 +180,10 @@ class MediaWikiFiles:
         if sha1 in self._found:
             return self._found[sha1]
         found = None
-        names = self.ids.file_names(sha1)
+        # Names uploads by this tool gave these bytes, then the files of this bundle: a
+        # delta's base is mostly an older version of the same file, which may be archived
+        # here (list=allimages, below, finds current versions only).
+        names = list(dict.fromkeys([*self.ids.file_names(sha1), *(v.name for v in self.importer.announced)]))[:50]
         if names:
             for title, versions in self.client.imageinfo([f"File:{n}" for n in names]).items():
                 for v in versions:
@@ -238,6 +242,23 @@ class MediaWikiFiles:
                     if name in no_page:
                         self._page_made(name)
                         no_page.discard(name)
+
+    def transaction(self):
+        return contextlib.nullcontext()  # a wiki is not transactional: each upload lands as it is made
+
+    def history(self, name: str) -> list[FileVersion]:
+        """The file's versions on the wiki, oldest first (the last is current)."""
+        title = f"File:{name}"
+        return [FileVersion(name, w.timestamp, w.sha1, w.size, w.user, None, w.comment, None)
+                for w in reversed(self.client.imageinfo([title]).get(title, []))]
+
+    def make_current(self, name: str, v: FileVersion, user: str, comment: str) -> None:
+        """Upload ``v``'s bytes again (found on the wiki), so they are the current version."""
+        path = self._local_copy(v.sha1)
+        if path is None:
+            raise ContentError(f"file {name}: its bytes {v.sha1[:12]}… are no longer on this wiki",
+                               hint="Upload the online version again by hand.")
+        self.client.upload(name, path, comment, ignorewarnings=True, progress=self.ids, key=v.sha1)
 
     def _without_page(self, names: list[str]) -> set[str]:
         """Names whose file page does not exist: the first upload creates it."""
