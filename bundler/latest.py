@@ -39,7 +39,7 @@ from .errors import BasisError, BundleError, UsageError
 from .files import FilesSent
 from .fill import Filler
 from .history import history_of
-from .make import MASS_DELETION_MIN, Basis, MakeOptions, MakeResult, _header, _siteinfo
+from .make import MASS_DELETION_MIN, Basis, MakeOptions, MakeResult, bundle_header, carry_siteinfo
 from .model import Page, PageDelete, PageId
 from .multistream import DumpPage, RawPage, Stream, iter_blocks, read_index, siteinfo_of
 from .parallel import run_ordered
@@ -376,7 +376,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
         with st.transaction():
             view = st.peer_view(basis.peer.wiki_id, basis.chain)
             ids = _Ids(view)
-            si_sent = _siteinfo(view, filler, siteinfo)
+            si_sent = carry_siteinfo(view, filler, siteinfo)
             filler.flush()
             n_live = sum(1 for _ in view.live_pages())
 
@@ -407,7 +407,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
                     "If the deletions are real, run again with --allow-deletions.",
                 )
             fsent = FilesSent()
-            header = _header(side, basis, opts, filler, fsent, os.path.basename(new_path), key)
+            header = bundle_header(side, basis, opts, filler, fsent, os.path.basename(new_path), key)
             sha = writer.finish(header, key)
             st.record_sent(Sent(basis.peer.wiki_id, basis.seq, basis.checkpoint, basis.basis_seq, header.created, sha,
                                 True, si_sent))

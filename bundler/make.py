@@ -183,13 +183,13 @@ def make_bundle(
     filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)
     try:
         with st.transaction():
-            si_sent = _siteinfo(view, filler, siteinfo)
+            si_sent = carry_siteinfo(view, filler, siteinfo)
             planner = PagePlanner(st, view, until=opts.until, latest_only=opts.latest_only)
             pages_seen = _carry_pages(st, basis, pages, planner, filler, opts.progress)
             _carry_deletions(st, view, basis, planner.seen, deleted_titles, filler, opts.allow_deletions)
             filler.flush()
             fsent = _carry_files(st, basis, files, writer, filler, opts)
-            header = _header(side, basis, opts, filler, fsent, source_name, key)
+            header = bundle_header(side, basis, opts, filler, fsent, source_name, key)
             sha = writer.finish(header, key)
             if opts.max_size is not None and writer.finished_size > opts.max_size:
                 raise OverBudget(writer.finished_size)
@@ -210,7 +210,7 @@ def make_bundle(
     )
 
 
-def _siteinfo(view: PeerView, filler: Filler, siteinfo: SiteInfo) -> str | None:
+def carry_siteinfo(view: PeerView, filler: Filler, siteinfo: SiteInfo) -> str | None:
     """Carry the site information if the peer's differs; what to record as sent."""
     si_json = json.dumps(siteinfo.to_wire(), sort_keys=True)
     if view.siteinfo() == si_json:
@@ -283,8 +283,8 @@ def _carry_files(st: State, basis: Basis, files: FileSource | None, writer: Bund
     return fsent
 
 
-def _header(side: Side, basis: Basis, opts: MakeOptions, filler: Filler, fsent: FilesSent, source_name: str,
-            key: SecretKey) -> Header:
+def bundle_header(side: Side, basis: Basis, opts: MakeOptions, filler: Filler, fsent: FilesSent, source_name: str,
+                  key: SecretKey) -> Header:
     st, peer = side.state, basis.peer.wiki_id
     return Header(
         sender=side.wiki_id, receiver=peer, seq=basis.seq, basis_seq=basis.basis_seq, basis=basis.basis,
