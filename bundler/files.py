@@ -37,6 +37,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, Protocol
 from . import wire
 from .container import FRAME_BLOB, FRAME_FILES, BundleWriter
 from .model import FileVersion
+from .state import PeerView
 from .state.files import HeldFiles
 
 # §Files constants
@@ -242,10 +243,10 @@ def _files_payload(versions: list[FileVersion], blobs: list[_Blob]) -> dict:
 
 
 def carry_files(
-    st, peer: str, seq: int, source: FileSource, writer: BundleWriter, *, room: Callable[[], int | None] = lambda: None,
+    st, view: PeerView, seq: int, source: FileSource, writer: BundleWriter, *, room: Callable[[], int | None] = lambda: None,
     until: int | None = None, latest_only: bool = False, reported: bool = True,
 ) -> FilesSent:
-    """Write the file versions ``peer`` lacks (at the view ``st.set_view`` loaded) as
+    """Write the file versions the peer lacks (at ``view``: the peer and its chain) as
     files and blob frames, and record them as held under ``seq``. ``until``: only
     versions uploaded by then; ``latest_only``: only each file's current version
     (a read-only mirror needs no archive).
@@ -256,7 +257,8 @@ def carry_files(
     a hundred icons.
     """
     res = FilesSent()
-    held = HeldFiles(st, reported=reported)  # --full: what the peer reported is not trusted either
+    peer = view.peer
+    held = HeldFiles(st, view, reported=reported)  # --full: what the peer reported is not trusted either
     todo = _files_missing(held, peer, source, until, latest_only)
     if room() is not None:
         todo.sort(key=lambda t: (t[0], t[1]))

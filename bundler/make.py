@@ -188,7 +188,7 @@ def make_bundle(
             pages_seen = _carry_pages(st, basis, pages, planner, filler, opts.progress)
             _carry_deletions(st, view, basis, planner.seen, deleted_titles, filler, opts.allow_deletions)
             filler.flush()
-            fsent = _carry_files(st, basis, files, writer, filler, opts)
+            fsent = _carry_files(st, view, basis, files, writer, filler, opts)
             header = bundle_header(side, basis, opts, filler, fsent, source_name, key)
             sha = writer.finish(header, key)
             if opts.max_size is not None and writer.finished_size > opts.max_size:
@@ -265,14 +265,14 @@ def _carry_deletions(st: State, view: PeerView, basis: Basis, seen: TempIdSet, d
             st.record_held_page(basis.peer.wiki_id, basis.seq, pid, ns, title, True)
 
 
-def _carry_files(st: State, basis: Basis, files: FileSource | None, writer: BundleWriter, filler: Filler,
+def _carry_files(st: State, view: PeerView, basis: Basis, files: FileSource | None, writer: BundleWriter, filler: Filler,
                  opts: MakeOptions) -> FilesSent:
     """Files after pages: the text is what an offline wiki is read for and costs
     little; media is large. Under --max-size, pages fill the bundle first and
     files (smallest first) take the room that is left."""
     fsent = FilesSent()
     if files is not None:
-        fsent = carry_files(st, basis.peer.wiki_id, basis.seq, files, writer, room=filler.room, until=opts.until,
+        fsent = carry_files(st, view, basis.seq, files, writer, room=filler.room, until=opts.until,
                             latest_only=opts.latest_only, reported=not opts.full)
         filler.deferred += fsent.deferred
     if filler.budget is not None and filler.deferred and not filler.carried_anything(fsent):

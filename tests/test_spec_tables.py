@@ -179,9 +179,8 @@ def _written_file_maps() -> tuple[set[str], set[str], set[str]]:
 
     with tempfile.TemporaryDirectory() as d:
         st = State(os.path.join(d, "state.sqlite"))
-        st.peer_view("p", [])  # (files.py reads the peer's view from the state's view_chain)
         w = Writer()
-        files.carry_files(st, "p", 1, Source(), w)
+        files.carry_files(st, st.peer_view("p", []), 1, Source(), w)
         st.db.close()
     (ft, fmeta, fbody, fraw), (bt, bmeta, _b, _r) = w.frames
     assert (ft, bt) == (container.FRAME_FILES, container.FRAME_BLOB)

@@ -8,8 +8,8 @@ which bytes each peer holds.
   (files it got some other way): never sent again as bytes. The peer's manifest
   fills it (``files_held``, formats/MANIFEST.md §Held files); ``holds_blob`` reads it.
 
-What a peer holds is read at the view ``State.set_view`` loaded (its chain of
-checkpoints). ``HeldFiles`` is the only code that runs SQL on these tables.
+What a peer holds is read at a ``PeerView`` (the peer and its chain of checkpoints),
+given when reading. ``HeldFiles`` is the only code that runs SQL on these tables.
 """
 
 from __future__ import annotations
@@ -17,18 +17,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..model import FileVersion
+from .view import PeerView
 
 
 class HeldFiles:
     """The file tables of one side's ``State``."""
 
-    def __init__(self, state, *, reported: bool = True):
+    def __init__(self, state, view: PeerView | None = None, *, reported: bool = True):
         self.state = state
         self.db = state.db
+        self.view = view  # where versions() and holds_blob() read (None: only recording)
         self.reported = reported  # False (a --full bundle): bytes only reported count as not held
+
+    def _at_view(self, peer: str) -> None:
+        assert self.view is not None and self.view.peer == peer, "HeldFiles reads at the view it was given"
+        self.view.load()
 
     def versions(self, peer: str, name: str) -> set[tuple[int, str]]:
         """(timestamp, sha1) of the versions of file ``name`` that ``peer`` holds at the view."""
+        self._at_view(peer)
         return {
             (ts, sha1)
             for ts, sha1 in self.db.execute(
@@ -39,6 +46,7 @@ class HeldFiles:
 
     def holds_blob(self, peer: str, sha1: str) -> bool:
         """Does ``peer`` hold these bytes (as any version of any file at the view, or reported)?"""
+        self._at_view(peer)
         sql = "SELECT 1 FROM held_files INDEXED BY held_files_sha1 WHERE peer=? AND sha1=? AND seq IN (SELECT seq FROM view_chain)"
         args: tuple = (peer, sha1)
         if self.reported:

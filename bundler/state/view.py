@@ -82,9 +82,14 @@ class PeerView:
         self._chains = chains
         chains.hold(self)
 
+    def load(self) -> None:
+        """Put this view's chain in ``view_chain`` (if another view's is there), for SQL
+        of the state package that joins on it (``state/files.py``)."""
+        self._chains.hold(self)
+
     def _q(self, sql: str, *args) -> sqlite3.Cursor:
         """``sql`` with this view's chain in ``view_chain`` and the peer as its first parameter."""
-        self._chains.hold(self)
+        self.load()
         return self.db.execute(sql, (self.peer, *args))
 
     def page(self, page_id: int) -> PageView | None:
