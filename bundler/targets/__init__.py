@@ -173,7 +173,12 @@ class UpdateTarget(Protocol):
 
 
 def open_target(side: Side) -> UpdateTarget:
-    """The side's wiki as a target: its MediaWiki over the API, or its embedded store."""
+    """The side's wiki as a target: its MediaWiki through its maintenance scripts (on this
+    machine), or over the API, or its embedded store."""
+    if side.config.get("local"):
+        from .local import LocalMediaWikiTarget
+
+        return LocalMediaWikiTarget(side)
     if side.is_api:
         from .mediawiki import MediaWikiTarget
 

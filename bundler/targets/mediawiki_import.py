@@ -44,6 +44,9 @@ class ImportBatches:
     """The import half of ``MediaWikiTarget``'s write phase (a part of that class:
     it uses the target's stage, id map and view of the wiki)."""
 
+    import_max_bytes = IMPORT_MAX_BYTES  # per request; a target that writes otherwise may batch more
+    import_max_pages = IMPORT_MAX_PAGES
+
     def _import(self: MediaWikiTarget, items: list[tuple[Page, str]], reason: str) -> None:
         """``action=import`` of the staged revisions the wiki lacks, batched by size;
         after each batch the new ids are learnt and recorded.
@@ -76,14 +79,14 @@ class ImportBatches:
                     if cur is not None:
                         self._set_page(page.page_id, cur.page_id, cur.title)
                 continue
-            if len(pieces) > 1 or size + pieces[0].bytes > IMPORT_MAX_BYTES:
+            if len(pieces) > 1 or size + pieces[0].bytes > self.import_max_bytes:
                 flush()
             for piece in reversed(pieces[1:]):  # newest first, each a request of its own
                 batch.append((page, title, piece))
                 flush()
             batch.append((page, title, pieces[0]))
             size += pieces[0].bytes
-            if size >= IMPORT_MAX_BYTES or len(batch) >= IMPORT_MAX_PAGES:
+            if size >= self.import_max_bytes or len(batch) >= self.import_max_pages:
                 flush()
         flush()
         if hidden:
@@ -109,7 +112,7 @@ class ImportBatches:
                 hidden += 1
                 continue
             last = pieces[-1] if pieces else None
-            if last is None or last.bytes + cost > IMPORT_MAX_BYTES:
+            if last is None or last.bytes + cost > self.import_max_bytes:
                 pieces.append(_Piece(ord_, ord_, cost))
             else:
                 pieces[-1] = _Piece(last.first, ord_, last.bytes + cost)
