@@ -12,6 +12,7 @@ a kill in the middle of an apply, then a re-run; the return trip made from it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 
 from bundler.mediawiki import MediaWikiClient
 from helpers import run_cli
+from test_mediawiki_files import DATA, png
 from test_mediawiki_sync import (  # noqa: F401 - collected here again, with this module's ``sync``
     PEER,
     Sync,
@@ -181,3 +183,36 @@ def test_the_return_trip_is_made_from_the_local_wiki(sync):
     run_cli("apply", "-C", sync.hq, back)
     texts = {p.title: r.text for p, r in w.current_revisions(titles=["Shared", "Written offline"], content=True)}
     assert texts == {"Shared": "zero online\none\ntwo\nthree offline", "Written offline": "a local page"}
+
+
+def file_versions(client: MediaWikiClient) -> dict[str, list[tuple]]:
+    """name -> [(timestamp, uploader, comment, sha1 listed, sha1 of the downloaded bytes)], oldest first."""
+    names = [img["name"] for batch in client.query({"list": "allimages", "ailimit": "max"})
+             for img in batch["query"]["allimages"]]
+    return {
+        title.split(":", 1)[1]: [(v.timestamp, v.user, v.comment, v.sha1, hashlib.sha1(b"".join(client.download(v.url))).hexdigest())
+                                 for v in reversed(versions)]
+        for title, versions in client.imageinfo([f"File:{n}" for n in names]).items()
+    }
+
+
+def test_file_versions_keep_their_uploader_time_and_comment(sync):
+    w = sync.online
+    w.upload("Red dot.png", png(4, 3, (200, 0, 0)), "first red", text="A red dot.")
+    w.upload("Red dot.png", png(4, 3, (0, 0, 200)), "now blue")
+    w.upload("Icon.svg", (DATA / "betafeatures-icon-WikitextEditor-ltr.svg").read_bytes(), "an icon", text="Icon.")
+    sync.make()
+    time.sleep(1.1)
+    w.upload("Red dot.png", png(4, 3, (0, 200, 0)), "green, online before bundle 1 was applied")
+    sync.apply()
+    sync.make()
+    applied = json.loads(sync.apply().output)
+    assert applied["files_added"] == 1
+    online, offline = file_versions(w), file_versions(sync.offline)
+    assert offline == online and len(online["Red_dot.png"]) == 3
+    assert {v[1] for vs in offline.values() for v in vs} == {"Admin"}
+    # the file pages' histories too, with no import record; and a re-apply uploads nothing
+    assert wiki_history(sync.offline, own_revisions(sync.school)) == wiki_history(w)
+    assert sync.import_records() == []
+    assert json.loads(sync.apply().output)["already_applied"]
+    assert file_versions(sync.offline) == online

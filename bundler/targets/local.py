@@ -161,6 +161,13 @@ class LocalMediaWikiTarget(MediaWikiTarget):
             client = local_client(side, self.scripts)
         super().__init__(side, client)
 
+    def files(self):
+        """Uploads with importImages.php: original uploader, time and comment (targets/local_files.py)."""
+        from .local_files import LocalFiles
+
+        self._files = LocalFiles(self)
+        return self._files
+
     def _check_rights(self, info) -> None:
         """None needed: the scripts act as the wiki's system users, with every right."""
 
