@@ -216,3 +216,20 @@ def test_file_versions_keep_their_uploader_time_and_comment(sync):
     assert sync.import_records() == []
     assert json.loads(sync.apply().output)["already_applied"]
     assert file_versions(sync.offline) == online
+
+
+def test_init_errors_are_one_message_with_a_hint_and_make_no_side(mediawiki_factory, tmp_path):
+    wiki = mediawiki_factory("offline", start=False)
+    cases = [
+        (["--wiki", tmp_path / "nowhere" / "LocalSettings.php"], "no LocalSettings.php there"),
+        (["--wiki", wiki.conf, "--php", tmp_path / "no-php"], "cannot run PHP"),
+        (["--wiki", tmp_path / "w.sqlite", "--php", "php8.2"], "are for a MediaWiki on this machine"),
+    ]
+    for args, message in cases:
+        r = run_cli("init", "-C", tmp_path / "side", *args, code=2)
+        assert message in r.output and "hint:" in r.output
+        assert not (tmp_path / "side" / "config.json").exists()
+    # a script that fails while applying is one message (exit 50), and a re-run finishes: tested above
+    # with a kill; here the wiki's folder given instead of its LocalSettings.php, and --api given
+    r = run_cli("init", "-C", tmp_path / "side", "--wiki", wiki.dir, "--api", "http://127.0.0.1:9/api.php", code=51)
+    assert "hint:" in r.output and not (tmp_path / "side" / "config.json").exists()

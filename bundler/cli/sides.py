@@ -71,15 +71,15 @@ def init(
 def _local_wiki(wiki: str, php: str, api: str | None, install: str | None) -> dict | None:
     """A MediaWiki on this machine (``--wiki`` names its LocalSettings.php or the folder
     holding it): how to run its scripts and its api.php URL; None for another kind."""
-    given = os.path.join(wiki, "LocalSettings.php") if os.path.isdir(wiki) else wiki
-    if not given.endswith(".php") or not os.path.exists(given):
+    # a PHP file (checked by Scripts.locate), or a folder that holds LocalSettings.php
+    if not (wiki.endswith(".php") or os.path.isfile(os.path.join(wiki, "LocalSettings.php"))):
         if php != "php" or api or install:
             raise UsageError("--php, --api and --mediawiki are for a MediaWiki on this machine",
                              hint="Give its LocalSettings.php (or its folder) with --wiki.")
         return None
     from ..targets.local_scripts import Scripts
 
-    scripts = Scripts.locate(given, php, install)
+    scripts = Scripts.locate(wiki, php, install)
     if api is None:
         conf = scripts.settings("wgServer", "wgScriptPath")
         server = str(conf.get("wgServer") or "")
