@@ -233,3 +233,27 @@ def test_init_errors_are_one_message_with_a_hint_and_make_no_side(mediawiki_fact
     # with a kill; here the wiki's folder given instead of its LocalSettings.php, and --api given
     r = run_cli("init", "-C", tmp_path / "side", "--wiki", wiki.dir, "--api", "http://127.0.0.1:9/api.php", code=51)
     assert "hint:" in r.output and not (tmp_path / "side" / "config.json").exists()
+
+
+def _local_hq_sides(pair, tmp_path, monkeypatch, online: str = "online", offline: str = "offline"):
+    """``helpers.api_sides``, but the online side writes through its wiki's scripts."""
+    dirs = [tmp_path / online, tmp_path / offline]
+    for d, wiki, where in ((dirs[0], pair.online, pair.online.conf), (dirs[1], pair.offline, pair.offline.api_url)):
+        monkeypatch.setenv("WIKIBUNDLE_PASSWORD", wiki.bot_password)
+        run_cli("init", "-C", d, "--wiki", where, "--user", wiki.bot_user)
+        (tmp_path / f"{d.name}.pub").write_text(run_cli("key", "-C", d).output)
+    run_cli("trust", "-C", dirs[0], tmp_path / f"{offline}.pub")
+    run_cli("trust", "-C", dirs[1], tmp_path / f"{online}.pub")
+    clients = [MediaWikiClient(w.api_url, w.bot_user, w.bot_password) for w in (pair.online, pair.offline)]
+    return clients[0], clients[1], dirs[0], dirs[1]
+
+
+def test_a_return_lands_on_an_online_wiki_written_through_its_scripts(mediawiki_pair, tmp_path, monkeypatch):
+    """The online side can be the local one too: tests/test_mediawiki_return.py's loop
+    (merges, conflicts, moves, deletions, a page created on both sides) with the
+    offline edits landed by edit.php, undelete.php and moveBatch.php."""
+    import test_mediawiki_return
+
+    monkeypatch.setattr(test_mediawiki_return, "api_sides", _local_hq_sides)
+    test_mediawiki_return.test_offline_edits_reach_the_online_wiki_merged_or_kept_as_conflicts(
+        mediawiki_pair, tmp_path, monkeypatch)

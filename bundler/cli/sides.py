@@ -72,7 +72,8 @@ def _local_wiki(wiki: str, php: str, api: str | None, install: str | None) -> di
     """A MediaWiki on this machine (``--wiki`` names its LocalSettings.php or the folder
     holding it): how to run its scripts and its api.php URL; None for another kind."""
     # a PHP file (checked by Scripts.locate), or a folder that holds LocalSettings.php
-    if not (wiki.endswith(".php") or os.path.isfile(os.path.join(wiki, "LocalSettings.php"))):
+    url = wiki.startswith(("http://", "https://"))
+    if url or not (wiki.endswith(".php") or os.path.isfile(os.path.join(wiki, "LocalSettings.php"))):
         if php != "php" or api or install:
             raise UsageError("--php, --api and --mediawiki are for a MediaWiki on this machine",
                              hint="Give its LocalSettings.php (or its folder) with --wiki.")
