@@ -1,7 +1,9 @@
 """Where ``bundle apply`` writes: the interfaces a target offers, and ``open_target``.
 
-Three interfaces, each with two implementations — the embedded store
-(``targets.store``) and a MediaWiki over its Action API (``targets.mediawiki*``):
+Three interfaces, each with three implementations — the embedded store
+(``targets.store``), a MediaWiki over its Action API (``targets.mediawiki*``), and
+a MediaWiki on this machine written through its maintenance scripts
+(``targets.local*``, the API target with script writes):
 
 - ``UpdateTarget`` takes an update: the sender's history, imported as it is.
   ``bundler.apply`` decodes each records frame against it and puts what the frame
