@@ -44,8 +44,14 @@ class ImportBatches:
     """The import half of ``MediaWikiTarget``'s write phase (a part of that class:
     it uses the target's stage, id map and view of the wiki)."""
 
-    import_max_bytes = IMPORT_MAX_BYTES  # per request; a target that writes otherwise may batch more
-    import_max_pages = IMPORT_MAX_PAGES
+    # Per request (the module's limits, read when used); a target that writes otherwise batches more.
+    @property
+    def import_max_bytes(self) -> int:
+        return IMPORT_MAX_BYTES
+
+    @property
+    def import_max_pages(self) -> int:
+        return IMPORT_MAX_PAGES
 
     def _import(self: MediaWikiTarget, items: list[tuple[Page, str]], reason: str) -> None:
         """``action=import`` of the staged revisions the wiki lacks, batched by size;
