@@ -257,3 +257,23 @@ def test_a_return_lands_on_an_online_wiki_written_through_its_scripts(mediawiki_
     monkeypatch.setattr(test_mediawiki_return, "api_sides", _local_hq_sides)
     test_mediawiki_return.test_offline_edits_reach_the_online_wiki_merged_or_kept_as_conflicts(
         mediawiki_pair, tmp_path, monkeypatch)
+
+
+def _embedded_to_local_sides(wiki, tmp_path, monkeypatch):
+    """``helpers.embedded_to_wiki_sides``, the MediaWiki side written through its scripts."""
+    hq, school = tmp_path / "hq", tmp_path / "school"
+    run_cli("init", "-C", hq, "--wiki", hq / "w.sqlite")
+    monkeypatch.setenv("WIKIBUNDLE_PASSWORD", wiki.bot_password)
+    run_cli("init", "-C", school, "--wiki", wiki.dir, "--user", wiki.bot_user)  # the wiki's folder
+    for a, b in ((hq, school), (school, hq)):
+        (tmp_path / "k.pub").write_text(run_cli("key", "-C", b).output)
+        run_cli("trust", "-C", a, tmp_path / "k.pub")
+    return hq, school, MediaWikiClient(wiki.api_url, wiki.bot_user, wiki.bot_password)
+
+
+def test_a_revision_whose_text_is_hidden_is_left_out_and_said_so(mediawiki, tmp_path, monkeypatch):
+    """test_mediawiki_sync's case, from a real dump with a suppressed text, through importDump.php."""
+    import test_mediawiki_sync
+
+    monkeypatch.setattr(test_mediawiki_sync, "embedded_to_wiki_sides", _embedded_to_local_sides)
+    test_mediawiki_sync.test_a_revision_whose_text_is_hidden_is_left_out_and_said_so(mediawiki, tmp_path, monkeypatch)

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+
+from ..errors import WikiError
 from ..mediawiki import MediaWikiClient
 from ..mediawiki.records import EditResult
 from ..model import PageId, RevId
@@ -84,14 +86,14 @@ class ScriptWrites:
 
     def delete(self, title: str, reason: str) -> dict:
         out = self.scripts.run("deleteBatch", "-r", reason, stdin=title + "\n")
-        self._check(out, "FAILED", f"deleting {title}")
+        self._check(out, " FAILED to delete", f"deleting {title}")
         return {"title": title, "reason": reason}
 
     def move(self, from_title: str, to_title: str, reason: str, noredirect: bool = False, *,
              movetalk: bool = False) -> dict:
         args = ["-r", reason] + (["--noredirects"] if noredirect else [])
         out = self.scripts.run("moveBatch", *args, stdin=f"{from_title}|{to_title}\n")
-        self._check(out, "FAILED", f"moving {from_title} to {to_title}")
+        self._check(out, "\nFAILED: ", f"moving {from_title} to {to_title}")
         return {"from": from_title, "to": to_title}
 
     def undelete(self, title: str, reason: str) -> dict:
@@ -107,11 +109,9 @@ class ScriptWrites:
             + (["--createonly"] if createonly else [])
         before = self._latest(title)
         out = self.scripts.run("edit", *args, title, stdin=text)
-        self._check(out, "failed", f"editing {title}")
+        self._check(out, "Saving...failed", f"editing {title}")
         after = self._latest(title)
         if after is None:
-            from ..errors import WikiError
-
             raise WikiError(f"edit.php saved nothing on {title}: {out.strip()[-200:]}", code="editfailure",
                             hint="Check the wiki's logs, then run bundle apply again.")
         page, rev = after
@@ -127,8 +127,6 @@ class ScriptWrites:
     @staticmethod
     def _check(out: str, marker: str, what: str) -> None:
         if marker in out:
-            from ..errors import WikiError
-
             raise WikiError(f"{what} failed: {out.strip()[-300:]}", code="scriptfailed",
                             hint="Check the wiki, then run bundle apply again: it resumes where this run stopped.")
 
