@@ -32,6 +32,7 @@ def measure(dump: str, max_bytes: int | None) -> dict:
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     from bundler.apply import apply_bundle
     from bundler.make import make_bundle
+    from bundler.sources import EveryPage
     from bundler.mediawiki import MediaWikiClient
     from bundler.sources.dump import open_dump
     from bundler.state import Side
@@ -52,7 +53,7 @@ def measure(dump: str, max_bytes: int | None) -> dict:
             school.state.add_peer(hq.public_key())
         out = os.path.join(tmp, "b1.bundle")
         with open_dump(dump) as reader:
-            made = make_bundle(hq, out, reader, siteinfo=reader.siteinfo, source_name="dump")
+            made = make_bundle(hq, out, EveryPage(reader), siteinfo=reader.siteinfo, source_name="dump")
         requests = [0]
         real_import = MediaWikiClient.import_xml
 

@@ -32,6 +32,7 @@ from bundler.export import XmlWriter
 from bundler.files import StoreFiles
 from bundler.importer import import_dump
 from bundler.make import make_bundle
+from bundler.sources import EveryPage
 from bundler.apply import apply_bundle
 from bundler.state import Side
 
@@ -41,7 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def make(side: Side, out: str):
     store = side.store()
     try:
-        return make_bundle(side, out, store.pages(), siteinfo=store.siteinfo(), source_name="store", files=StoreFiles(store))
+        return make_bundle(side, out, EveryPage(store.pages()), siteinfo=store.siteinfo(), source_name="store", files=StoreFiles(store))
     finally:
         store.close()
 

@@ -27,7 +27,7 @@ from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
 from .manifest import new_manifest, write_manifest
 from .make import mkey
 from .landing import Changes, ReturnApplier
-from .model import page_rkeys
+from .identity import page_rkeys
 from .records import decode_frame
 from .state import Received, Side
 from .state.files import HeldFiles

@@ -4,7 +4,7 @@ So the whole two-way loop runs without a MediaWiki: an offline editor's edit,
 move or deletion here travels back in the next return bundle. Like MediaWiki, an
 edit that changes nothing makes no revision, and saved text loses trailing
 whitespace. A side that takes updates from an upstream gives new pages and
-revisions ids from its own range (``model.local_id_range``), so they never clash
+revisions ids from its own range (``identity.local_id_range``), so they never clash
 with ids the upstream hands out later.
 """
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from .container import BundleWriter, Counts
 from .files import FilesSent
+from .identity import mkey
 from .model import PageDelete, PageMove
-from .plan import PageChanges, mkey
+from .plan import PageChanges
 from .records import FrameBuilder
 
 # Under --max-size, the delta operations of the revisions found to fit are kept for

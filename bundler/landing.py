@@ -21,7 +21,8 @@ from typing import Callable
 
 from .container import BundleReader
 from .merge import three_way
-from .model import FRESH_IDS, Page, PageDelete, PageId, PageMove, Revision, format_timestamp, local_id_range, page_rkeys
+from .model import Page, PageDelete, PageId, PageMove, Revision, format_timestamp
+from .identity import FRESH_IDS, local_id_range, page_rkeys
 from .records import decode_frame
 
 MERGE_USER = "wikibundle"

@@ -30,18 +30,19 @@ from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES,
 from .errors import BasisError, UsageError, WrongPeerError
 from .files import FilesSent, FileSource, carry_files
 from .fill import Budget, Filler, OverBudget
+from .identity import mkey
 from .manifest import read_manifest
-from .model import FRESH_IDS, PageDelete, SiteInfo
-from .plan import PagePlanner, SeenPages, mkey, partial_rkeys
+from .model import PageDelete, PageHistory, SiteInfo
+from .plan import PagePlanner
 from .signing import PublicKey, SecretKey
-from .sources import Source
-from .model import PageHistory
-from .state import Received, Sent, Side, State
+from .sources import PageSource, Source
+from .state import PeerView, Received, Sent, Side, State
+from .tempset import TempIdSet
 
 __all__ = [
-    "FRESH_IDS",  # (formats/BUNDLE.md names it here: make is where ids are given)
     "MASS_DELETION_MIN", "Basis", "Budget", "MakeOptions", "MakeResult", "OverBudget", "apply_manifest",
-    "make_bundle", "make_bundle_retrying", "mkey", "partial_rkeys",
+    "make_bundle", "make_bundle_retrying",
+    "mkey",  # (apply.py imports it from here; it lives in identity.py)
 ]
 
 # A source that lacks more than half the pages a peer holds (and more than this many)
@@ -161,26 +162,28 @@ def apply_manifest(side: Side, manifest_path: str) -> tuple[str, int]:
 
 
 def make_bundle(
-    side: Side, out: str, pages: Iterable[PageHistory], *, siteinfo: SiteInfo, source_name: str,
+    side: Side, out: str, source: PageSource, *, siteinfo: SiteInfo, source_name: str,
     files: FileSource | None = None, **options,
 ) -> MakeResult:
-    """Write the bundle; ``options`` are ``MakeOptions``. With ``max_size``, fill it up
-    to ``target`` (default ``max_size``) and raise ``OverBudget`` if the result is still larger."""
+    """Write the bundle of what the peer lacks of ``source`` (``sources.EveryPage`` for
+    a dump, the store or a list of pages); ``options`` are ``MakeOptions``. With
+    ``max_size``, fill it up to ``target`` (default ``max_size``) and raise
+    ``OverBudget`` if the result is still larger."""
     t0 = time.monotonic()
     opts = MakeOptions(**options)
     st = side.state
     basis = Basis.resolve(side, opts)
     key = side.secret_key()
-    pages, source, deleted_titles = _pages_for_basis(pages, st, basis)
+    view = st.peer_view(basis.peer.wiki_id, basis.chain)
+    pages, deleted_titles = source.for_basis(st, view, basis.basis_seq)
     writer = BundleWriter(out)
     filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)
     try:
         with st.transaction():
-            st.set_view(basis.peer.wiki_id, list(basis.chain))
-            si_sent = _siteinfo(st, filler, siteinfo)
-            planner = PagePlanner(st, basis.peer.wiki_id, until=opts.until, latest_only=opts.latest_only)
+            si_sent = _siteinfo(view, filler, siteinfo)
+            planner = PagePlanner(st, view, until=opts.until, latest_only=opts.latest_only)
             pages_seen = _carry_pages(st, basis, pages, planner, filler, opts.progress)
-            _carry_deletions(st, basis, planner.seen, deleted_titles, filler, opts.allow_deletions)
+            _carry_deletions(st, view, basis, planner.seen, deleted_titles, filler, opts.allow_deletions)
             filler.flush()
             fsent = _carry_files(st, basis, files, writer, filler, opts)
             header = _header(side, basis, opts, filler, fsent, source_name, key)
@@ -204,21 +207,10 @@ def make_bundle(
     )
 
 
-def _pages_for_basis(pages, st: State, basis: Basis):
-    """(pages, source, deleted titles). A source that can read only what changed since
-    the basis (a MediaWiki) says which pages to read and which titles were deleted;
-    deletions then come from it, not from absence (deleted titles None)."""
-    if not hasattr(pages, "for_basis"):
-        return pages, None, None
-    source = pages
-    pages, deleted_titles = source.for_basis(st, basis.peer.wiki_id, basis.basis_seq)
-    return pages, source, deleted_titles
-
-
-def _siteinfo(st: State, filler: Filler, siteinfo: SiteInfo) -> str | None:
+def _siteinfo(view: PeerView, filler: Filler, siteinfo: SiteInfo) -> str | None:
     """Carry the site information if the peer's differs; what to record as sent."""
     si_json = json.dumps(siteinfo.to_wire(), sort_keys=True)
-    if st.siteinfo_in_view() == si_json:
+    if view.siteinfo() == si_json:
         return None
     filler.fb.siteinfo = siteinfo.to_wire()
     return si_json
@@ -248,11 +240,11 @@ def _carry_pages(st: State, basis: Basis, pages: Iterable[PageHistory], planner:
     return pages_seen
 
 
-def _carry_deletions(st: State, basis: Basis, seen: SeenPages, deleted_titles: set[str] | None, filler: Filler,
+def _carry_deletions(st: State, view: PeerView, basis: Basis, seen: TempIdSet, deleted_titles: set[str] | None, filler: Filler,
                      allow_deletions: bool) -> None:
     """Pages the peer holds alive that the source no longer has (or, of a source that
     lists deletions, that it deleted)."""
-    live = list(st.view_live_pages())
+    live = list(view.live_pages())
     gone = [(pid, ns, title) for pid, ns, title in live if pid not in seen
             and (deleted_titles is None or title in deleted_titles)]
     if len(gone) > MASS_DELETION_MIN and len(gone) * 2 > len(live) and not allow_deletions:
@@ -303,9 +295,9 @@ def _header(side: Side, basis: Basis, opts: MakeOptions, filler: Filler, fsent: 
     )
 
 
-def _record_source_mark(st: State, basis: Basis, source, opts: MakeOptions, deferred: int) -> None:
+def _record_source_mark(st: State, basis: Basis, source: PageSource, opts: MakeOptions, deferred: int) -> None:
     """Where a MediaWiki source read up to, for the next bundle. (Not after --until or
     with pages left for later: the next bundle must read them, so it lists every page.)"""
-    if source is not None and source.mark is not None and opts.until is None and not deferred:
+    if source.mark is not None and opts.until is None and not deferred:
         st.record_source_mark(basis.peer.wiki_id, basis.seq, source.mark, source.top_rev_id, source.top_page_id,
                               source.verified)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import struct
 import time
 from dataclasses import dataclass, field
 from enum import IntFlag
@@ -132,7 +131,7 @@ class PageHistory:
     rev_ids: frozenset[int] | None = None
     # Only the revisions the peer lacks and the base they were made on, not the whole
     # history (sources/api.py): make then counts repeats of (timestamp, sha1) against
-    # what the peer holds (make.partial_rkeys), not within the list.
+    # what the peer holds (identity.partial_rkeys), not within the list.
     partial: bool = False
     # The source knows the page changed though every id may be held (a revision
     # deletion changes visibility, not ids): make compares every revision.
@@ -168,61 +167,6 @@ class SiteInfo:
             case=str(d.get("case", "first-letter")),
             namespaces=tuple((int(k), str(c), str(n)) for k, c, n in d.get("namespaces", [])),
         )
-
-
-FRESH_IDS = 1 << 40  # ids handed out on clashes start here, far above any real wiki's
-# Pages and revisions made on a side that takes updates from an upstream (``bundle
-# edit`` offline) get ids from a range of its own, so they can never clash with
-# ids the upstream hands out later: [LOCAL_IDS + n * LOCAL_SPAN, + LOCAL_SPAN) with
-# n taken from the side's wiki id. Fresh ids (above) stay below LOCAL_IDS.
-LOCAL_IDS = 1 << 48
-LOCAL_SPAN = 1 << 24
-
-
-def local_id_range(wiki_id: str) -> range:
-    start = LOCAL_IDS + (int(wiki_id[:6], 16) * LOCAL_SPAN)
-    return range(start, start + LOCAL_SPAN)
-
-
-# Pages and revisions a dump gives no <id> (schema 0.3 exports, which MediaWiki's
-# importer accepts) get ids derived from what names them: a page from its title, a
-# revision from its page's title, timestamp and sha1. So every dump of one wiki gives
-# them the same ids. The range lies above every local range (which end below 1 << 49)
-# and within signed 64 bits, so they never clash with real, fresh or local ids.
-SYNTHETIC_IDS = 1 << 60
-SYNTHETIC_SPAN = 1 << 59
-
-
-def synthetic_id(*parts: str | int) -> int:
-    h = hashlib.blake2b(digest_size=8, person=b"wb-synthetic-id")
-    for p in parts:
-        h.update(str(p).encode("utf-8") + b"\x00")
-    return SYNTHETIC_IDS + int.from_bytes(h.digest(), "big") % SYNTHETIC_SPAN
-
-
-def rkey(rev: Revision, occurrence: int = 0) -> int:
-    """A revision's identity across dumps of one wiki, whatever ids they give it.
-
-    MediaWiki itself takes (page, timestamp, sha1) as one revision on import. Not
-    the user: a re-imported wiki shows its editors as ``imported>Name``. A null
-    revision (a move, a protection) has its parent's text and often its second:
-    ``occurrence`` counts such repeats within a page (see ``page_rkeys``). 63 bits.
-    """
-    h = hashlib.blake2b(digest_size=8)
-    h.update(struct.pack(">qi", rev.timestamp, occurrence))
-    h.update(rev.sha1.encode("ascii"))
-    return struct.unpack(">q", h.digest())[0] >> 1
-
-
-def page_rkeys(revisions: list[Revision]) -> list[int]:
-    """``rkey`` of each revision of one page's history, in history order."""
-    seen: dict[tuple[int, str], int] = {}
-    keys = []
-    for r in revisions:
-        n = seen.get((r.timestamp, r.sha1), 0)
-        seen[(r.timestamp, r.sha1)] = n + 1
-        keys.append(rkey(r, n))
-    return keys
 
 
 def text_sha1(text: str) -> str:

@@ -12,46 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import struct
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterator, NamedTuple
 
 from .history import History, history_of
-from .model import FRESH_IDS, LOCAL_IDS, Page, PageId, RevId, Revision, page_rkeys, rkey
-from .model import PageHistory
-from .state import PageView, State
-
-Held = dict[int, tuple[int, int]]  # rkey -> (the rev_id the peer knows it by, mkey)
-
-
-def mkey(rev: Revision) -> int:
-    """What of a revision can change after it was made: attribution and visibility."""
-    h = hashlib.blake2b(digest_size=8)
-    for part in (rev.user or "", str(rev.user_id), rev.comment or "", str(int(rev.deleted)), str(int(rev.minor))):
-        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
-    h.update(b"1" if rev.comment is None else b"0")
-    return struct.unpack(">q", h.digest())[0] >> 1
-
-
-def partial_rkeys(revs: Iterable[Revision], held: Held) -> list[int]:
-    """``rkey`` of each revision of a partial history (``PageHistory.partial``): a
-    revision the peer holds under its id gets that key; a new one the first
-    occurrence whose key is neither held nor given to an earlier revision here. For a
-    page whose held revisions were keyed by ``page_rkeys``, this gives each new
-    revision the key the whole history would."""
-    by_id = {rid: k for k, (rid, _m) in held.items()}
-    taken = set(held)
-    keys = []
-    for rev in revs:
-        n = 0
-        k = rkey(rev, 0)
-        while k in taken and by_id.get(rev.rev_id) != k:
-            n += 1
-            k = rkey(rev, n)
-        taken.add(k)
-        keys.append(k)
-    return keys
-
+from .identity import FRESH, FreshIds, Held, mkey, page_rkeys, partial_rkeys
+from .model import Page, PageHistory, PageId, RevId, Revision
+from .state import PageView, PeerView, State
 
 def _renumber(rev: Revision, rev_id: int, page_id: int, ids: dict[int, int]) -> Revision:
     parent = ids.get(rev.parent_id) if rev.parent_id is not None else None
@@ -62,38 +29,6 @@ def _renumber(rev: Revision, rev_id: int, page_id: int, ids: dict[int, int]) -> 
 
 def _text_digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
-class FreshIds:
-    """Hands out ids above everything this peer has been given (and FRESH_IDS)."""
-
-    def __init__(self, st: State) -> None:
-        self.rev = st.max_id("held_revs", "rev_id", FRESH_IDS, LOCAL_IDS)
-        self.page = st.max_id("held_pages", "page_id", FRESH_IDS, LOCAL_IDS)
-
-    def rev_id(self) -> int:
-        self.rev += 1
-        return self.rev
-
-    def page_id(self) -> int:
-        self.page += 1
-        return self.page
-
-
-class SeenPages:
-    """The peer's pages this make has matched a source page to, in a temp table
-    (a set would grow with the wiki); what is left at the end was deleted."""
-
-    def __init__(self, st: State) -> None:
-        self.db = st.db
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS seen_pages (page_id INTEGER PRIMARY KEY)")
-        self.db.execute("DELETE FROM seen_pages")
-
-    def add(self, page_id: int) -> None:
-        self.db.execute("INSERT OR IGNORE INTO seen_pages VALUES (?)", (page_id,))
-
-    def __contains__(self, page_id: int) -> bool:
-        return self.db.execute("SELECT 1 FROM seen_pages WHERE page_id=?", (page_id,)).fetchone() is not None
 
 
 class Carried(NamedTuple):
@@ -194,18 +129,19 @@ class _Match(NamedTuple):
 
 
 class PagePlanner:
-    """Finds, page by page, what the peer lacks (the state's view must be set)."""
+    """Finds, page by page, what the peer lacks at ``view``."""
 
-    def __init__(self, st: State, peer: str, *, until: int | None, latest_only: bool) -> None:
-        self.st = st
+    def __init__(self, st: State, view: PeerView, *, until: int | None, latest_only: bool) -> None:
+        self.view = view
         self.until = until
         self.latest_only = latest_only
         # Ids the peer has never seen keep their source value; a clash (a source
         # that renumbered its ids) gets a fresh id from a range no wiki reaches.
-        self.fresh = FreshIds(st)
-        self.peer_sends = st.has_received(peer)
+        self.fresh_revs = FreshIds(FRESH, view.highest_rev_id(FRESH), "revision ids for a peer")
+        self.fresh_pages = FreshIds(FRESH, view.highest_page_id(FRESH), "page ids for a peer")
+        self.peer_sends = st.has_received(view.peer)
         self.claimed_revs: set[int] = set()
-        self.seen = SeenPages(st)
+        self.seen = st.page_set("seen_pages")  # the peer's pages matched so far; the rest were deleted
 
     def changes(self, ph: PageHistory) -> PageChanges | None:
         """What the peer lacks of this page; None when nothing."""
@@ -238,9 +174,9 @@ class PagePlanner:
         its own id if the peer has never seen that id. None when the page is unchanged
         (fast path, only for sources with stable ids).
         """
-        st, src = self.st, ph.page
-        view = st.view_page(src.page_id)
-        held = st.view_revs(src.page_id) if view is not None else {}
+        pv, src = self.view, ph.page
+        view = pv.page(src.page_id)
+        held = pv.revs(src.page_id) if view is not None else {}
         if ph.rev_ids is not None:
             if view is not None and not view.deleted and view.title == src.title and not ph.changed \
                     and ph.rev_ids <= {rid for rid, _m in held.values()}:
@@ -254,12 +190,12 @@ class PagePlanner:
         claimed = src.page_id in self.seen
         if view is not None and not claimed and (not keys or any(k in held for k in keys)):
             return _Match(src.page_id, view, held, (hist, keys))
-        for pid, _n in st.pages_holding(keys[:64]):
+        for pid, _n in pv.pages_holding(keys[:64]):
             if pid not in self.seen:
-                return _Match(pid, st.view_page(pid), st.view_revs(pid), (hist, keys))
+                return _Match(pid, pv.page(pid), pv.revs(pid), (hist, keys))
         pid = src.page_id
-        if claimed or st.page_id_taken(pid, keys):
-            pid = self.fresh.page_id()
+        if claimed or pv.page_id_taken(pid, keys):
+            pid = self.fresh_pages.take()
         return _Match(pid, None, {}, (hist, keys))
 
     def _plan(self, ph: PageHistory, m: _Match, hist: History, keys: list[int]) -> PageChanges | None:
@@ -284,8 +220,8 @@ class PagePlanner:
                     ch.updates.append(Update(_renumber(rev, hid, ch.page.page_id, ch.ids), m, k))
                 continue
             rid = rev.rev_id
-            if rid in self.claimed_revs or self.st.rev_id_taken(rid, k):
-                rid = self.fresh.rev_id()
+            if rid in self.claimed_revs or self.view.rev_id_taken(rid, k):
+                rid = self.fresh_revs.take()
             self.claimed_revs.add(rid)
             ch.ids[rev.rev_id] = rid
             ch.new.add(k)

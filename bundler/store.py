@@ -23,76 +23,11 @@ from typing import BinaryIO, Iterator
 
 from . import wire
 from .errors import ContentError, StateError
-from .model import Deleted, FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot
-from .model import PageHistory
-
-SCHEMA = [
-    (
-        "0001-initial",
-        """
-        CREATE TABLE siteinfo (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-        CREATE TABLE page (
-            page_id INTEGER PRIMARY KEY,
-            namespace INTEGER NOT NULL,
-            title TEXT NOT NULL,
-            redirect TEXT,
-            deleted INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE INDEX page_title ON page(title) WHERE deleted = 0;
-        CREATE TABLE revision (
-            rev_id INTEGER PRIMARY KEY,
-            page_id INTEGER NOT NULL,
-            parent_id INTEGER,
-            timestamp INTEGER NOT NULL,
-            user TEXT,
-            user_id INTEGER,
-            comment TEXT,
-            minor INTEGER NOT NULL,
-            deleted INTEGER NOT NULL,
-            model TEXT NOT NULL,
-            format TEXT NOT NULL,
-            sha1 TEXT NOT NULL,
-            slots TEXT
-        );
-        CREATE INDEX revision_page ON revision(page_id, timestamp, rev_id);
-        CREATE TABLE text (sha1 TEXT PRIMARY KEY, data BLOB NOT NULL);
-        """,
-    ),
-    (
-        # Uploads: a file's versions (metadata), and their bytes stored once per
-        # sha1 whatever name or version they belong to, cut into chunks so a 100 MB
-        # file is never one value in memory.
-        "0002-files",
-        """
-        CREATE TABLE file_version (
-            name TEXT NOT NULL,
-            timestamp INTEGER NOT NULL,
-            sha1 TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            user TEXT,
-            user_id INTEGER,
-            comment TEXT,
-            mime TEXT,
-            PRIMARY KEY (name, timestamp, sha1)
-        );
-        CREATE INDEX file_version_sha1 ON file_version(sha1);
-        CREATE TABLE file_blob (sha1 TEXT PRIMARY KEY, size INTEGER NOT NULL);
-        CREATE TABLE file_chunk (sha1 TEXT NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (sha1, n));
-        """,
-    ),
-    (
-        # Where a revision or page made here from a peer's return bundle came from
-        # (the peer's ids): written in the same transaction as the revision, so a
-        # re-run after a crash finds it and does not make the edit twice.
-        "0003-origin",
-        """
-        CREATE TABLE origin (peer TEXT NOT NULL, peer_rev_id INTEGER NOT NULL, rev_id INTEGER NOT NULL,
-            PRIMARY KEY (peer, peer_rev_id));
-        CREATE TABLE page_origin (peer TEXT NOT NULL, peer_page_id INTEGER NOT NULL, page_id INTEGER NOT NULL,
-            PRIMARY KEY (peer, peer_page_id));
-        """,
-    ),
-]
+from .identity import FreshIds
+from .migrations import migrate
+from .model import Deleted, FileVersion, Page, PageHistory, PageId, RevId, Revision, SiteInfo, Slot
+from .store_schema import SCHEMA
+from .tempset import TempIdSet
 
 BLOB_CHUNK = 1 << 20  # bytes per stored chunk of a file
 
@@ -124,6 +59,23 @@ class StoreCounts:
     deleted_pages: int
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One revision of a live page, as recent changes list it."""
+
+    rev_id: int
+    page_id: int
+    title: str
+    timestamp: int
+    user: str | None
+    comment: str | None
+    parent_id: int | None
+
+
+_CHANGES = ("SELECT r.rev_id, r.page_id, p.title, r.timestamp, r.user, r.comment, r.parent_id"
+            " FROM revision r JOIN page p USING (page_id) WHERE p.deleted = 0")
+
+
 class StoredHistory:
     """One page's history in the store, read again from the database at each
     iteration (a ``history.History``: ``bundle make`` reads it in several passes
@@ -152,26 +104,15 @@ class WikiStore:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self._migrate()
+            migrate(self.db, SCHEMA)
         except sqlite3.DatabaseError as e:
             raise StateError(f"the wiki store {path} is not a usable SQLite database ({e})", hint="Restore it from a backup.") from None
 
-    def _migrate(self) -> None:
-        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied INTEGER)")
-        done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
-        for name, sql in SCHEMA:
-            if name in done:
-                continue
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for stmt in sql.split(";"):
-                    if stmt.strip():
-                        self.db.execute(stmt)
-                self.db.execute("INSERT INTO migrations VALUES (?, strftime('%s','now'))", (name,))
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+    def __enter__(self) -> "WikiStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         self.db.close()
@@ -357,14 +298,48 @@ class WikiStore:
         ).fetchone()
         return self.revision(row[0]) if row else None
 
-    def next_id(self, table: str, column: str, ids: range) -> int:
-        row = self.db.execute(
+    def recent_changes(self, limit: int) -> list[Change]:
+        """The newest ``limit`` revisions of live pages, newest first."""
+        return [Change(*r) for r in self.db.execute(_CHANGES + " ORDER BY r.timestamp DESC, r.rev_id DESC LIMIT ?", (limit,))]
+
+    def changes_in(self, ids: range, since: int) -> Iterator[Change]:
+        """Revisions of live pages with ids in ``ids`` saved at or after ``since``, newest first."""
+        yield from (Change(*r) for r in self.db.execute(
+            _CHANGES + " AND r.rev_id >= ? AND r.rev_id < ? AND r.timestamp >= ? ORDER BY r.timestamp DESC",
+            (ids.start, ids.stop, since)))
+
+    def heads(self) -> Iterator[tuple[int, str, int]]:
+        """(page_id, title, current rev_id) of every live page, streamed."""
+        yield from self.db.execute(
+            "SELECT p.page_id, p.title, (SELECT rev_id FROM revision r WHERE r.page_id = p.page_id"
+            " ORDER BY timestamp DESC, rev_id DESC LIMIT 1) FROM page p WHERE p.deleted = 0")
+
+    def edits_by(self, user: str, comment_prefix: str) -> list[Revision]:
+        """Revisions of live pages by ``user`` whose summary starts with ``comment_prefix``
+        (without text; ``parent_id`` and ``sha1`` set), newest first."""
+        return [Revision(rev_id=RevId(rid), page_id=PageId(pid), timestamp=ts, text=None, parent_id=parent, sha1=sha1,
+                         user=user)
+                for rid, pid, parent, sha1, ts in self.db.execute(
+                    "SELECT r.rev_id, r.page_id, r.parent_id, r.sha1, r.timestamp FROM revision r JOIN page p USING (page_id)"
+                    " WHERE p.deleted = 0 AND r.user = ? AND substr(r.comment, 1, ?) = ? ORDER BY r.timestamp DESC",
+                    (user, len(comment_prefix), comment_prefix))]
+
+    def highest_id(self, table: str, column: str, ids: range) -> int | None:
+        """The highest id in ``ids`` held here of pages (``page``, ``page_id``) or revisions
+        (``revision``, ``rev_id``), deleted pages included; None: none is."""
+        if (table, column) not in (("page", "page_id"), ("revision", "rev_id")):
+            raise ValueError(f"no ids of {table}.{column} in the store")
+        return self.db.execute(
             f"SELECT max({column}) FROM {table} WHERE {column} >= ? AND {column} < ?", (ids.start, ids.stop)
-        ).fetchone()
-        n = (row[0] + 1) if row[0] is not None else ids.start
-        if n >= ids.stop:
-            raise StateError(f"this wiki store has used up its {len(ids):,} ids for local {table}s")
-        return n
+        ).fetchone()[0]
+
+    def next_id(self, table: str, column: str, ids: range) -> int:
+        """A new id from ``ids`` for a page or revision made here (an edit, a landed return)."""
+        return FreshIds(ids, self.highest_id(table, column, ids), f"this wiki store's local {table}s").take()
+
+    def page_set(self, name: str) -> TempIdSet:
+        """An empty set of page ids, in a temporary table of the store (``delete_pages_except``)."""
+        return TempIdSet(self.db, name)
 
     def origin(self, peer: str, peer_rev_id: int) -> int | None:
         if not _held_id(peer_rev_id):
@@ -412,6 +387,12 @@ class WikiStore:
             return False
         cur = self.db.execute("UPDATE page SET deleted=1 WHERE page_id=? AND deleted=0", (page_id,))
         return cur.rowcount > 0
+
+    def delete_pages_except(self, kept: TempIdSet) -> int:
+        """Delete every live page whose id is not in ``kept`` (a ``page_set``); how many."""
+        return self.db.execute(
+            f"UPDATE page SET deleted=1 WHERE deleted=0 AND page_id NOT IN (SELECT id FROM {kept.table})"
+        ).rowcount
 
     def put_revision(self, rev: Revision) -> bool:
         """Store ``rev``; False if it was already here (same id and sha1, same page).

@@ -12,6 +12,7 @@ import pytest
 from bundler.apply import apply_bundle
 from bundler.files import StoreFiles
 from bundler.make import make_bundle
+from bundler.sources import EveryPage
 from bundler.sources.dump import open_dump
 from bundler.state import Side
 
@@ -37,12 +38,12 @@ class Pair:
         if dump is None:
             store = self.hq.store()
             try:
-                return make_bundle(self.hq, out, store.pages(), siteinfo=store.siteinfo(), source_name="store",
+                return make_bundle(self.hq, out, EveryPage(store.pages()), siteinfo=store.siteinfo(), source_name="store",
                                    files=StoreFiles(store), **kw)
             finally:
                 store.close()
         with open_dump(dump) as reader:
-            return make_bundle(self.hq, out, reader, siteinfo=reader.siteinfo, source_name=os.path.basename(dump),
+            return make_bundle(self.hq, out, EveryPage(reader), siteinfo=reader.siteinfo, source_name=os.path.basename(dump),
                                files=reader.files, **kw)
 
     def apply(self, bundle: str, manifest: str | None = None):

@@ -19,6 +19,7 @@ from bundler.edit import edit_page
 from bundler.files import StoreFiles
 from bundler.importer import import_dump
 from bundler.make import make_bundle
+from bundler.sources import EveryPage
 from bundler.state import Side
 
 ONLINE_LINE = "Other sites about London, Ontario (online list)."
@@ -49,7 +50,7 @@ class World:
 def _make(side: Side, out: str):
     store = side.store()
     try:
-        return make_bundle(side, out, store.pages(), siteinfo=store.siteinfo(), source_name="store", files=StoreFiles(store))
+        return make_bundle(side, out, EveryPage(store.pages()), siteinfo=store.siteinfo(), source_name="store", files=StoreFiles(store))
     finally:
         store.close()
 

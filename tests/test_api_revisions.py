@@ -13,9 +13,9 @@ import random
 import pytest
 
 from bundler.export import XmlWriter
-from bundler.make import partial_rkeys
+from bundler.identity import page_rkeys, partial_rkeys, rkey
 from bundler.mediawiki import MediaWikiClient
-from bundler.model import Page, PageId, RevId, Revision, page_rkeys, rkey
+from bundler.model import Page, PageId, RevId, Revision
 from bundler.sources.dump import open_dump
 from bundler.state import Side
 from helpers import LDNONT, cli_sides, run_cli, store_history  # noqa: F401

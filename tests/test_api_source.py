@@ -148,5 +148,5 @@ def test_a_wiki_before_1_27_is_read_by_listing_every_page():
             return 1_900_000_000
 
     src = ApiSource(Old())
-    _pages, deleted = src.for_basis(State(), "peer", 3)
+    _pages, deleted = src.for_basis(State(), SimpleNamespace(peer="peer"), 3)
     assert deleted is None and src.mode == "every page"

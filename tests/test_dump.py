@@ -212,7 +212,7 @@ def test_ids_and_titles_that_disagree_go_by_title_as_importdump_does(tmp_path):
 
 
 def test_pages_and_revisions_without_ids_get_stable_synthetic_ids(tmp_path):
-    from bundler.model import SYNTHETIC_IDS, SYNTHETIC_SPAN
+    from bundler.identity import SYNTHETIC_IDS, SYNTHETIC_SPAN
 
     def norev(ts, text):
         return f"<revision><timestamp>{ts}</timestamp><contributor><ip>1.2.3.4</ip></contributor><text>{text}</text></revision>"

@@ -17,6 +17,7 @@ from bundler.importer import import_dump
 from bundler.make import make_bundle
 from bundler.merge import three_way
 from bundler.model import text_sha1
+from bundler.sources import EveryPage
 from bundler.state import Side
 
 BASE = "\n".join(f"Line {i}: the clinic opens at {i} o'clock." for i in range(1, 13))
@@ -39,7 +40,7 @@ class Loop:
     def make(self, side: Side, name: str):
         store = side.store()
         try:
-            return make_bundle(side, os.path.join(self.tmp, name), store.pages(), siteinfo=store.siteinfo(),
+            return make_bundle(side, os.path.join(self.tmp, name), EveryPage(store.pages()), siteinfo=store.siteinfo(),
                                source_name="store", files=StoreFiles(store))
         finally:
             store.close()

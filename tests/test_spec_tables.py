@@ -16,12 +16,13 @@ import struct
 
 import pytest
 
-from bundler import container, files, make, manifest, parts, records, wire
+from bundler import container, files, identity, manifest, parts, records, wire
 from bundler.model import Page, PageId, RevId, Revision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = [os.path.join(ROOT, "formats", n) for n in ("BUNDLE.md", "MANIFEST.md")]
-MODULES = {"files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "make": make, "parts": parts}
+MODULES = {"files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "identity": identity,
+           "parts": parts}
 TYPES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
 
 
@@ -178,7 +179,7 @@ def _written_file_maps() -> tuple[set[str], set[str], set[str]]:
 
     with tempfile.TemporaryDirectory() as d:
         st = State(os.path.join(d, "state.sqlite"))
-        st.set_view("p", [])
+        st.peer_view("p", [])  # (files.py reads the peer's view from the state's view_chain)
         w = Writer()
         files.carry_files(st, "p", 1, Source(), w)
         st.db.close()

@@ -141,7 +141,7 @@ def _revision(r: Mapping[str, Any], page_id: PageId) -> Revision:
         model=main.get("contentmodel") or r.get("contentmodel") or "wikitext",
         format=main.get("contentformat") or "text/x-wiki",
         # (A hidden text's sha1 still comes to an account that may see it: the revision
-        # keeps its identity (model.rkey) across a revision deletion.)
+        # keeps its identity (identity.rkey) across a revision deletion.)
         sha1=str(main.get("sha1") or r.get("sha1") or ""),
     )
 

@@ -1,6 +1,11 @@
 """Where a bundle's pages come from: an XML dump, the side's MediaWiki (through the
 API), or the side's embedded store. ``open_source`` opens the one asked for.
 
+What make asks of the pages is ``PageSource``: which pages to read for a peer,
+given what it holds (``for_basis``). A source that can tell what changed since a
+basis (a MediaWiki, ``api.py``) reads only those; any other is ``EveryPage``:
+every page is read, and a page the peer holds that is not among them is gone.
+
 (The parts are imported where they are opened: the store and the dump reader
 import this package's ``dump`` module.)
 """
@@ -9,23 +14,57 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 
 if TYPE_CHECKING:
     from ..files import FileSource
     from ..mediawiki import MediaWikiClient
     from ..model import PageHistory, SiteInfo
-    from ..state import Side
+    from ..state import PeerView, Side, State
     from ..state.mediawiki import MediaWikiIds
     from .api import ApiSource, IdMap
     from .dump_files import DumpFiles
+
+
+class PageSource(Protocol):
+    """The pages make reads, for one peer. After they are read, a source that can read
+    only what changed says where it read up to (``mark``: the wiki's clock when it
+    began, None for a source that has no such thing; the highest ids it saw; whether
+    it compared the whole wiki with the peer's view): the next bundle reads from there."""
+
+    mark: int | None
+    top_rev_id: int | None
+    top_page_id: int | None
+    verified: bool
+
+    def for_basis(self, state: State, view: PeerView, basis_seq: int) -> tuple[Iterable[PageHistory], set[str] | None]:
+        """(the pages to read, titles deleted since the basis ``basis_seq``), given what the
+        peer holds (``view``). Deleted titles None: every page is read, and a page the
+        peer holds that is not among them is gone."""
+        ...
+
+
+class EveryPage:
+    """A ``PageSource`` that reads every page of ``pages`` (a dump, the store, a list)."""
+
+    mark = top_rev_id = top_page_id = None
+    verified = False
+
+    def __init__(self, pages: Iterable[PageHistory]) -> None:
+        self.pages = pages
+
+    def __iter__(self) -> Iterator[PageHistory]:
+        return iter(self.pages)
+
+    def for_basis(self, state: State, view: PeerView, basis_seq: int) -> tuple[Iterable[PageHistory], None]:
+        return self.pages, None
 
 
 @dataclass
 class Source:
     """An opened source, as ``make_bundle`` takes it; ``close()`` when done."""
 
-    pages: Iterable[PageHistory]
+    pages: PageSource
     siteinfo: SiteInfo
     name: str  # what the header's ``source`` says
     close: Callable[[], None]
@@ -45,7 +84,7 @@ def open_source(side: Side, *, from_dump: str | None = None, files_dir: str | No
         from .dump import open_dump
 
         reader = open_dump(from_dump, files_dir=files_dir)
-        return Source(reader, reader.siteinfo, os.path.basename(from_dump), reader.close, reader.files,
+        return Source(EveryPage(reader), reader.siteinfo, os.path.basename(from_dump), reader.close, reader.files,
                       dump_files=reader.files)
     if side.is_api:
         from ..state.mediawiki import MediaWikiIds
@@ -61,13 +100,13 @@ def open_source(side: Side, *, from_dump: str | None = None, files_dir: str | No
     from ..files import StoreFiles
 
     store = side.store()
-    return Source(store.pages(), store.siteinfo(), "store", store.close, StoreFiles(store))
+    return Source(EveryPage(store.pages()), store.siteinfo(), "store", store.close, StoreFiles(store))
 
 
 def _id_map(side: Side, ids: MediaWikiIds, to: str | None, since: str | None) -> IdMap | None:
     """For a MediaWiki that takes updates from the peer: its ids, as the peer knows them."""
     from ..manifest import read_manifest
-    from ..model import local_id_range
+    from ..identity import local_id_range
     from .api import IdMap
 
     st = side.state
@@ -75,4 +114,4 @@ def _id_map(side: Side, ids: MediaWikiIds, to: str | None, since: str | None) ->
     return IdMap(ids, peer, local_id_range(side.wiki_id)) if st.is_upstream(peer) else None
 
 
-__all__ = ["Source", "open_source"]
+__all__ = ["EveryPage", "PageSource", "Source", "open_source"]

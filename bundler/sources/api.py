@@ -10,7 +10,7 @@ Two ways to find what changed, chosen per bundle (``for_basis``):
   the newest revision by time, the deleted revisions of pages deleted since —
   because deletions leave gaps. Their texts, and the revision each page's new ones
   were made on (the base the peer holds), are then fetched by id, 50 a request
-  across pages: a *partial* history (``PageHistory.partial``, ``make.partial_rkeys``).
+  across pages: a *partial* history (``PageHistory.partial``, ``identity.partial_rkeys``).
   The log since the clock (``iter_logevents``, two minutes of slack for saves in
   flight) gives deletions (by page id), moves, and the pages whose history changed
   below the top — restores, history merges (revisions change page, ids stay),
@@ -46,7 +46,8 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from ..mediawiki import Fields, MediaWikiClient
-from ..model import Page, PageId, RevId, Revision, SiteInfo, file_title_to_name, page_rkeys
+from ..model import Page, PageId, RevId, Revision, SiteInfo, file_title_to_name
+from ..identity import page_rkeys
 from ..state import Drift
 from ..model import PageHistory
 from ..state.mediawiki import MediaWikiIds
@@ -150,18 +151,18 @@ class ApiSource:
         self.verify_every = verify_every
         self.verified = False
         self.drift: Drift | None = None
-        self._state = None
+        self._view = None  # what the peer holds (for_basis)
 
     def __iter__(self) -> Iterator[PageHistory]:
         return self.pages()
 
-    def for_basis(self, state, peer: str, basis_seq: int):
+    def for_basis(self, state, view, basis_seq: int):
         """(pages to read, titles deleted since the basis or None). None: every page is
         listed, and a page the peer holds that is not listed is gone.
 
-        The pages are read lazily, when make iterates them: by then make has set the
-        peer's view (``State.set_view``), which says what the peer holds of each."""
-        self._state = state
+        ``view`` (a ``PeerView``) says what the peer holds of each page; the pages are
+        read lazily, when make iterates them."""
+        self._view, peer = view, view.peer
         if _version(self.info.version) < (1, 27):
             self.mark = self.client.server_time()
             return self.pages(), None  # no allrevisions listing before 1.27 (an unknown list module is only a warning)
@@ -175,10 +176,10 @@ class ApiSource:
         # its top but that were committed after (a database may commit out of order).
         self.mark, newest, recent = self.client.clock(prev.wiki_time - SLACK if prev else None)
         if prev is None:
-            return self._every_page(state, peer, basis_seq, newest)
+            return self._every_page(basis_seq, newest)
         log = self._read_log(prev.wiki_time - SLACK)
         if log is None:
-            return self._every_page(state, peer, basis_seq, newest)  # a hidden log entry: cannot follow it
+            return self._every_page(basis_seq, newest)  # a hidden log entry: cannot follow it
         titles, deleted, deleted_ids, log_deleted = log.titles, log.deleted, log.deleted_ids, log.deleted_titles
         self.mode = "since the basis"
         self.file_names = sorted(log.files)  # what the files source (api_files.py) reads
@@ -196,11 +197,10 @@ class ApiSource:
         new_pages = self._pages_above(prev.top_page_id or 0, max(new.page_ids, default=0))
         every = self.verify_every
         if self.verify or (every > 0 and (state.bundles_since_verified(peer, basis_seq) + 1 >= every or self._small())):
-            self._reconcile(state, peer, basis_seq, prev.top_rev_id, log_deleted)
+            self._reconcile(prev.top_rev_id, log_deleted)
         extra = {title for _pid, title in self.drift.extra_pages} if self.drift else set()
-        state.set_view(peer, state.chain(peer, basis_seq) + state.received_chain(peer))
         for pid in deleted_ids:
-            view = state.view_page(self.ids.page(pid) if self.ids else pid)
+            view = self._view.page(self.ids.page(pid) if self.ids else pid)
             if view is not None and not view.deleted:
                 deleted.add(view.title)  # the title the peer knows it by (it may have moved since)
         return self._changed(new, new_pages, titles), deleted | extra
@@ -239,7 +239,7 @@ class ApiSource:
                     grew = True
         return out
 
-    def _every_page(self, state, peer: str, basis_seq: int, newest: int):
+    def _every_page(self, basis_seq: int, newest: int):
         """Every page listed (``pages``); the revision top is found first, so that what is
         saved while the pages are read counts as new for the next bundle."""
         self.mode = "every page"
@@ -249,7 +249,7 @@ class ApiSource:
         # when revisions were imported below it since: with a basis, reconcile (an id
         # listing without texts) so that none is missed.
         if basis_seq:
-            self._reconcile(state, peer, basis_seq, self.top_rev_id, set())
+            self._reconcile(self.top_rev_id, set())
         return self.pages(), None
 
     def _small(self) -> bool:
@@ -257,7 +257,7 @@ class ApiSource:
         (Ids are never fewer than the revisions, whatever the site statistics say.)"""
         return (self.top_rev_id or 0) <= (5000 if self.info.apihighlimits else 500)
 
-    def _reconcile(self, state, peer: str, basis_seq: int, top_rev: int, deleted: set[str]) -> None:
+    def _reconcile(self, top_rev: int, deleted: set[str]) -> None:
         """The wiki's every revision id up to ``top_rev`` (what the basis saw) against the
         peer's view at the basis: the pages that hold revisions the peer lacks are
         re-read, the pages it holds that the wiki no longer has (and the log did not say
@@ -266,8 +266,7 @@ class ApiSource:
         self.verify = True
         if self.ids is not None:
             return
-        state.set_view(peer, state.chain(peer, basis_seq) + state.received_chain(peer))
-        drift = state.drift(((p, r) for p, r in self.client.iter_revision_ids() if r <= top_rev), skip=self.own)
+        drift = self._view.drift(((p, r) for p, r in self.client.iter_revision_ids() if r <= top_rev), skip=self.own)
         self.drift = dataclasses.replace(drift, extra_pages=tuple(p for p in drift.extra_pages if p[1] not in deleted))
         self.verified = True
 
@@ -365,11 +364,11 @@ class ApiSource:
         """The ids to fetch with text for a page with new revisions, or None when it must
         be read whole (an offline wiki's ids, a revision of ours, a base the peer lacks,
         a page new to the peer that has older revisions)."""
-        if self.ids is not None or self._state is None or any(rid in self.own for rid, _p in n.revs):
+        if self.ids is not None or self._view is None or any(rid in self.own for rid, _p in n.revs):
             return None
-        view = self._state.view_page(n.page.page_id)
+        view = self._view.page(n.page.page_id)
         alive = view is not None and not view.deleted
-        held = {rid for rid, _m in self._state.view_revs(n.page.page_id).values()} if alive else set()
+        held = {rid for rid, _m in self._view.revs(n.page.page_id).values()} if alive else set()
         revs = [(r, p) for r, p in n.revs if r not in held]  # (the recent ones below the top: mostly held)
         new_ids = {r for r, _p in revs}
         bases = {p for _r, p in revs if p and p not in new_ids}
@@ -387,7 +386,7 @@ class ApiSource:
             texts[rev.rev_id] = rev
         for n, ids in batch:
             revs = sorted((texts[i] for i in ids if i in texts), key=lambda r: (r.timestamp, r.rev_id))
-            view = self._state.view_page(n.page.page_id)
+            view = self._view.page(n.page.page_id)
             partial = view is not None and not view.deleted
             yield PageHistory(n.page, list(self._clean(revs, n.page.page_id)), 0,
                               frozenset(r.rev_id for r in revs), partial=partial)
@@ -415,7 +414,7 @@ class ApiSource:
             page = Page(PageId(self.ids.page(p.page_id)), p.namespace, p.title, None)
             return PageHistory(page, self._clean(self.client.page_revisions(p.title), p.page_id), 0, None)
         page = Page(p.page_id, p.namespace, p.title, None)
-        view = self._state.view_page(p.page_id) if self._state is not None else None
+        view = self._view.page(p.page_id) if self._view is not None else None
         raw = list(self.client.page_revisions(p.title, content=False))  # ids: no texts held in memory
         if view is None or view.deleted:  # new to the peer: every text travels, streamed
             return PageHistory(page, self._clean(self.client.page_revisions(p.title), p.page_id), 0,
@@ -429,9 +428,9 @@ class ApiSource:
         each run of them (the base their delta is made on). Held revisions without text
         are only compared."""
         held = {}
-        if self.ids is None and self._state is not None:
-            view = self._state.view_page(p.page_id)
-            held = self._state.view_revs(p.page_id) if view is not None and not view.deleted else {}
+        if self.ids is None and self._view is not None:
+            view = self._view.page(p.page_id)
+            held = self._view.revs(p.page_id) if view is not None and not view.deleted else {}
         if not held:
             yield from self._clean(self.client.page_revisions(p.title), p.page_id)
             return

@@ -6,7 +6,7 @@
 A page is a title, as MediaWiki's importer has it: archives list one page in many
 ``<page>`` blocks, and ``dump_pages`` puts them together (a first pass over the
 file finds which titles have several). Pages and revisions without ``<id>`` get
-stable synthetic ids (``model.synthetic_id``).
+stable synthetic ids (``identity.synthetic_id``).
 
 Why not mwxml: it stops on real dumps (``Unexpected tag ... 'sha1'`` on Wikia's
 page-level ``<sha1>``), cannot read ``<upload>``, and asserts on input. This
@@ -41,7 +41,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from ..errors import DumpError
-from ..model import Page, PageHistory, PageId, SiteInfo, synthetic_id
+from ..model import Page, PageHistory, PageId, SiteInfo
+from ..identity import synthetic_id
 from .dump_files import HINT_DUMP, DumpFiles, _SpoolContents
 from .dump_open import CountingReader, Tee
 from .dump_pages import Block, PageIndex, SplitPages, index_pages, title_key

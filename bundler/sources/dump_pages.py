@@ -9,7 +9,7 @@ treats every block on its own and files its revisions under the block's *title*:
 - **One page per title.** Blocks with the same title (``_`` and `` `` alike) are one
   page, whatever ids they carry. Its id is the first ``<id>`` its blocks give, unless an
   earlier title already has that id (one id under two titles: MediaWiki makes two pages,
-  and so do we); a title without a usable id gets a synthetic one (``model.synthetic_id``).
+  and so do we); a title without a usable id gets a synthetic one (``identity.synthetic_id``).
 - **Two passes, bounded memory.** ``index_pages`` is the first pass: a byte scan of the
   decompressed dump that reads each block's head (``<title>``, the page's ``<id>``,
   everything before its first ``<revision>``) into a temporary SQLite file
@@ -31,7 +31,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-from ..model import PageId, Revision, synthetic_id
+from ..model import PageId, Revision
+from ..identity import synthetic_id
 from .dump_spill import refuse_repeat
 
 CHUNK = 1 << 20

@@ -20,9 +20,9 @@ from ..model import (
     Slot,
     base36_to_sha1,
     parse_timestamp,
-    synthetic_id,
     text_sha1,
 )
+from ..identity import synthetic_id
 from .dump_files import HINT_DUMP
 from .dump_pages import title_key
 

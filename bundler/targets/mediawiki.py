@@ -84,7 +84,8 @@ from typing import Iterator
 
 from ..errors import WikiError
 from ..mediawiki import Fields
-from ..model import Page, PageId, RevId, Revision, SiteInfo, local_id_range, parse_timestamp
+from ..model import Page, PageId, RevId, Revision, SiteInfo, parse_timestamp
+from ..identity import local_id_range
 from ..state.mediawiki import MediaWikiIds
 from ..store import INT64, StoreCounts
 from .mediawiki_import import ImportBatches

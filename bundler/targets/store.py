@@ -19,7 +19,8 @@ from typing import Iterator
 
 from ..files_import import FileImporter
 from ..landing import edit_ids
-from ..model import Page, PageId, RevId, Revision, SiteInfo, local_id_range
+from ..model import Page, PageId, RevId, Revision, SiteInfo
+from ..identity import local_id_range
 from ..store import StoreCounts, WikiStore
 
 

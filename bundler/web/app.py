@@ -1,19 +1,18 @@
 """The routes of ``bundle serve`` (Starlette, Jinja2 templates, plain forms).
 
-The wiki at MediaWiki's URLs (``/wiki/Title``, ``/index.php?title=T&action=history|edit``,
-``Special:Search``, ``Special:RecentChanges``, ``Special:Diff/A/B``, ``Special:Upload``),
-the sync page (this side, peers, the inbox, apply with progress, the return bundle)
-and the conflicts a return left. Each request opens the side anew: the state and the
+Here: the home page, the wiki at MediaWiki's URLs (``/wiki/Title``,
+``/index.php?title=T&action=history|edit``, ``Special:Search``, ``Special:RecentChanges``,
+``Special:Diff/A/B``, ``Special:Upload``), the login, the error pages and ``create_app``;
+the sync page and the conflicts are in ``sync_pages.py``, what they share in ``site.py``. Each request opens the side anew: the state and the
 store are SQLite files, and a connection stays in the thread that opened it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import os
 import tempfile
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,89 +22,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from ..edit import edit_page, upload_file
 from ..errors import BundleError, UsageError
-from ..model import format_timestamp
 from ..state import Side
 from . import inbox as inbox_mod
 from . import wiki
-from .guard import SESSION_COOKIE, Forbidden, Guard, inbox_file
-from .jobs import Jobs, return_name
+from .guard import SESSION_COOKIE, Forbidden, Guard
 from .render import render
 from .search import SearchIndex
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class Site:
-    """What every route needs: the side's folder, the inbox, the guard and the jobs."""
-
-    def __init__(self, side_dir: str, inbox: str | None, guard: Guard):
-        self.side_dir = side_dir
-        self.inbox = inbox
-        self.guard = guard
-        self.jobs = Jobs()
-        self.templates = Jinja2Templates(directory=os.path.join(HERE, "templates"))
-        self.templates.env.filters["when"] = lambda t: format_timestamp(t).replace("T", " ").rstrip("Z") if t else ""
-        self.templates.env.filters["wikiurl"] = wiki_url
-
-    def side(self) -> Side:
-        return Side.open(self.side_dir)
-
-    def page(self, request: Request, template: str, status: int = 200, **context) -> Response:
-        session = request.state.session
-        side = context.pop("side", None) or self.side()
-        context.update(
-            csrf=self.guard.csrf_token(session),
-            may_write=self.guard.may_write(session),
-            side_label=side.label,
-            is_api=side.is_api,
-            wiki_home=side.wiki.rsplit("/", 1)[0] + "/index.php" if side.is_api else None,
-            mainpage=main_page(side),
-            conflicts_open=_open_conflicts(side),
-        )
-        return self.templates.TemplateResponse(request, template, context, status_code=status)
-
-    async def form(self, request: Request, *, write: bool = True) -> dict:
-        """The POSTed form, after its CSRF token (and, off 127.0.0.1, the login) is checked."""
-        form = await request.form()
-        self.guard.check_csrf(request.state.session, form.get("csrf"))
-        if write:
-            self.guard.check_write(request.state.session)
-        return form
-
-
-def wiki_url(title: str) -> str:
-    return "/wiki/" + quote(title.replace(" ", "_"), safe="/:")
-
-
-def main_page(side: Side) -> str:
-    if side.is_api:
-        return "Main Page"
-    store = side.store()
-    try:
-        base = store.siteinfo().base
-    finally:
-        store.close()
-    name = unquote(urlsplit(base).path.rsplit("/", 1)[-1]) if base else ""
-    return name.replace("_", " ") or "Main Page"
-
-
-def _open_conflicts(side: Side) -> int:
-    if side.is_api:
-        return 0
-    store = side.store()
-    try:
-        return sum(c.open for c in wiki.conflicts(store))
-    finally:
-        store.close()
-
-
-def _title(raw: str) -> str:
-    t = " ".join(unquote(raw).replace("_", " ").split())
-    return t[:1].upper() + t[1:]
+from .site import HERE, Site, diff_table, elsewhere, main_page, rev_number, site_side, title_of, wiki_url
+from .sync_pages import conflict, conflicts, job_json, job_page, peer_rows, sync, sync_apply, sync_return
 
 
 # --- the wiki ----------------------------------------------------------------------------
@@ -116,19 +43,15 @@ async def home(request: Request) -> Response:
     side = site.side()
     counts = None
     if not side.is_api:
-        store = side.store()
-        try:
+        with side.store() as store:
             counts = store.counts()
-        finally:
-            store.close()
     entries = inbox_mod.scan(side, site.inbox) if site.inbox else []
     return site.page(request, "home.html", side=side, counts=counts, entries=entries, inbox=site.inbox,
-                     peers=_peers(side))
+                     peers=peer_rows(side))
 
 
 async def wiki_page(request: Request) -> Response:
-    site: Site = request.app.state.site
-    title = _title(request.path_params["title"])
+    title = title_of(request.path_params["title"])
     special, _, rest = title.partition("/")
     if request.method == "POST" and special.lower() != "special:upload":
         raise HTTPException(405)
@@ -141,7 +64,7 @@ async def index_php(request: Request) -> Response:
     """MediaWiki's ``index.php?title=T&action=...`` (and ``oldid=N``)."""
     q = request.query_params
     action = q.get("action", "view")
-    title = _title(q.get("title", ""))
+    title = title_of(q.get("title", ""))
     if request.method == "POST":
         if action == "submit":
             return await _save(request, title)
@@ -157,34 +80,15 @@ async def index_php(request: Request) -> Response:
     oldid = q.get("oldid")
     if not title and not oldid:
         return RedirectResponse(wiki_url(main_page(site_side(request))), 303)
-    return await _view(request, title, oldid=_int(oldid) if oldid else None)
-
-
-def site_side(request: Request) -> Side:
-    return request.app.state.site.side()
-
-
-def _int(s: str) -> int:
-    try:
-        return int(s)
-    except ValueError:
-        raise UsageError(f"{s!r} is not a revision number", hint="Revision numbers are whole numbers, as in the history.") from None
-
-
-def _elsewhere(side: Side, title: str, action: str | None = None) -> Response:
-    """A side on a real MediaWiki: its own wiki shows the page."""
-    index = side.wiki.rsplit("/", 1)[0] + "/index.php"
-    url = f"{index}?title={quote(title.replace(' ', '_'))}" + (f"&action={action}" if action else "")
-    return RedirectResponse(url, 303)
+    return await _view(request, title, oldid=rev_number(oldid) if oldid else None)
 
 
 async def _view(request: Request, title: str, oldid: int | None) -> Response:
     site: Site = request.app.state.site
     side = site.side()
     if side.is_api:
-        return _elsewhere(side, title)
-    store = side.store()
-    try:
+        return elsewhere(side, title)
+    with side.store() as store:
         if oldid is not None:
             rev = store.revision(oldid)
             if rev is None:
@@ -198,20 +102,19 @@ async def _view(request: Request, title: str, oldid: int | None) -> Response:
                 return site.page(request, "missing.html", status=404, side=side, title=title)
             rev = store.head(page.page_id)
             old = False
-    finally:
-        store.close()
     return site.page(request, "page.html", side=side, title=title, rev=rev, old=old,
                      html=render(rev.text or "") if rev else "")
 
 
-async def _raw(request: Request, title: str) -> Response:
-    side = site_side(request)
-    store = side.store()
-    try:
+def _current(side: Side, title: str):
+    """The current revision of the page ``title`` (with text), or None."""
+    with side.store() as store:
         page = store.page_by_title(title)
-        head = store.head(page.page_id) if page else None
-    finally:
-        store.close()
+        return store.head(page.page_id) if page else None
+
+
+async def _raw(request: Request, title: str) -> Response:
+    head = _current(site_side(request), title)
     if head is None:
         raise HTTPException(404, f"there is no page {title!r} in this wiki")
     return Response(head.text or "", media_type="text/plain; charset=utf-8")
@@ -221,15 +124,12 @@ async def _history(request: Request, title: str) -> Response:
     site: Site = request.app.state.site
     side = site.side()
     if side.is_api:
-        return _elsewhere(side, title, "history")
-    store = side.store()
-    try:
+        return elsewhere(side, title, "history")
+    with side.store() as store:
         page = store.page_by_title(title)
         if page is None:
             return site.page(request, "missing.html", status=404, side=side, title=title)
         revs = list(reversed(store.revision_meta(page.page_id).values()))
-    finally:
-        store.close()
     return site.page(request, "history.html", side=side, title=title, revs=revs)
 
 
@@ -237,14 +137,9 @@ async def _edit_form(request: Request, title: str, *, text: str | None = None, e
     site: Site = request.app.state.site
     side = site.side()
     if side.is_api:
-        return _elsewhere(side, title, "edit")
+        return elsewhere(side, title, "edit")
     if text is None:
-        store = side.store()
-        try:
-            page = store.page_by_title(title)
-            head = store.head(page.page_id) if page else None
-        finally:
-            store.close()
+        head = _current(side, title)
         text = (head.text or "") if head else ""
     return site.page(request, "edit.html", side=side, title=title, text=text, error=error,
                      user=request.cookies.get("wb_user", ""), status=400 if error else 200)
@@ -277,25 +172,15 @@ async def _diff(request: Request, rest: str) -> Response:
     bits = [b for b in rest.split("/") if b]
     if not bits or len(bits) > 2:
         raise UsageError("Special:Diff needs one or two revision numbers", hint="e.g. Special:Diff/4/5")
-    store = side.store()
-    try:
-        new = store.revision(_int(bits[-1]))
+    with side.store() as store:
+        new = store.revision(rev_number(bits[-1]))
         if new is None:
             raise HTTPException(404, f"there is no revision {bits[-1]} in this wiki")
-        old_id = _int(bits[0]) if len(bits) == 2 else new.parent_id
+        old_id = rev_number(bits[0]) if len(bits) == 2 else new.parent_id
         old = store.revision(old_id) if old_id is not None else None
         title = store.live_title(new.page_id) or ""
-    finally:
-        store.close()
     return site.page(request, "diff.html", side=side, title=title, old=old, new=new,
                      table=diff_table(old.text if old else "", new.text or "", old, new))
-
-
-def diff_table(a: str, b: str, old, new) -> str:
-    """Both texts side by side, changed lines marked (difflib's table, escaped by difflib)."""
-    label = lambda r: f"revision {r.rev_id}" if r else "(nothing)"  # noqa: E731
-    return difflib.HtmlDiff(wrapcolumn=60).make_table(
-        (a or "").splitlines(), (b or "").splitlines(), label(old), label(new), context=True, numlines=3)
 
 
 async def _search(request: Request, _rest: str) -> Response:
@@ -307,17 +192,14 @@ async def _search(request: Request, _rest: str) -> Response:
         return RedirectResponse(f"{index}?title=Special:Search&search={quote(q)}", 303)
     hits = []
     if q:
-        store = side.store()
-        try:
-            if request.query_params.get("go") and store.page_by_title(_title(q)) is not None:
-                return RedirectResponse(wiki_url(_title(q)), 303)
+        with side.store() as store:
+            if request.query_params.get("go") and store.page_by_title(title_of(q)) is not None:
+                return RedirectResponse(wiki_url(title_of(q)), 303)
             index = SearchIndex(store)
             try:
                 hits = index.search(q)
             finally:
                 index.close()
-        finally:
-            store.close()
     return site.page(request, "search.html", side=side, q=q, hits=hits)
 
 
@@ -325,17 +207,14 @@ async def _recent(request: Request, _rest: str) -> Response:
     site: Site = request.app.state.site
     side = site.side()
     if side.is_api:
-        return _elsewhere(side, "Special:RecentChanges")
-    store = side.store()
-    try:
+        return elsewhere(side, "Special:RecentChanges")
+    with side.store() as store:
         changes = wiki.recent_changes(store)
-    finally:
-        store.close()
     return site.page(request, "recent.html", side=side, changes=changes)
 
 
 async def _permalink(request: Request, rest: str) -> Response:
-    return await _view(request, "", oldid=_int(rest))
+    return await _view(request, "", oldid=rev_number(rest))
 
 
 async def _upload(request: Request, _rest: str) -> Response:
@@ -343,7 +222,7 @@ async def _upload(request: Request, _rest: str) -> Response:
     site: Site = request.app.state.site
     side = site.side()
     if side.is_api:
-        return _elsewhere(side, "Special:Upload")
+        return elsewhere(side, "Special:Upload")
     if request.method != "POST":
         return site.page(request, "upload.html", side=side, user=request.cookies.get("wb_user", ""), error=None)
     form = await site.form(request)
@@ -374,21 +253,15 @@ async def file_bytes(request: Request) -> Response:
         raise HTTPException(404)
     name = unquote(request.path_params["name"]).replace(" ", "_")
     name = name[:1].upper() + name[1:]
-    store = side.store()
-    try:
+    with side.store() as store:
         versions = list(store.file_versions(name))
-    finally:
-        store.close()
     if not versions:
         raise HTTPException(404, f"there is no file {name!r} in this wiki")
     fv = versions[-1]
 
     def chunks():  # runs in a worker thread: its own connection, one chunk in memory at a time
-        store = side.store()
-        try:
+        with side.store() as store:
             yield from store.blob_chunks(fv.sha1)
-        finally:
-            store.close()
 
     return StreamingResponse(chunks(), media_type=fv.mime or "application/octet-stream",
                              headers={"Content-Length": str(fv.size), "X-Content-Type-Options": "nosniff",
@@ -402,135 +275,6 @@ SPECIAL = {
     "special:permanentlink": _permalink,
     "special:upload": _upload,
 }
-
-
-# --- sync ----------------------------------------------------------------------------------
-
-
-def _peers(side: Side) -> list[dict]:
-    st = side.state
-    rows = []
-    for p in st.peers():
-        last_in = st.last_received(p.wiki_id)
-        sent_seq = st.last_sent_seq(p.wiki_id)
-        sent = st.sent(p.wiki_id, sent_seq) if sent_seq else None
-        rows.append({"label": p.label, "wiki_id": p.wiki_id, "upstream": st.is_upstream(p.wiki_id),
-                     "applied_seq": last_in.seq if last_in else 0, "applied_at": last_in.applied if last_in else None,
-                     "sent_seq": sent_seq, "sent_at": sent.created if sent else None,
-                     "confirmed": st.confirmed_seq(p.wiki_id)})
-    return rows
-
-
-def _upstream(side: Side) -> dict | None:
-    return next((p for p in _peers(side) if p["upstream"]), None)
-
-
-async def sync(request: Request) -> Response:
-    site: Site = request.app.state.site
-    side = site.side()
-    peers = _peers(side)
-    up = next((p for p in peers if p["upstream"]), None)
-    waiting = []
-    if up and not side.is_api:
-        store = side.store()
-        try:
-            waiting = wiki.edits_waiting(store, side.state, side.wiki_id, up["wiki_id"], up["sent_at"] or 0)
-        finally:
-            store.close()
-    entries = inbox_mod.scan(side, site.inbox) if site.inbox else []
-    return site.page(request, "sync.html", side=side, peers=peers, upstream=up, waiting=waiting,
-                     entries=entries, inbox=site.inbox, wiki_id=side.wiki_id)
-
-
-async def sync_apply(request: Request) -> Response:
-    site: Site = request.app.state.site
-    form = await site.form(request)
-    name = form.get("name", "")
-    inbox_file(site.inbox, name)  # the name is an inbox entry, or refused
-    side = site.side()
-    entry = inbox_mod.find(side, site.inbox, name)
-    path = inbox_mod.whole(side, site.inbox, entry)
-    if path is None:
-        raise UsageError(entry.message, hint=entry.hint)
-    job = site.jobs.apply(site.side_dir, path, entry.title, cleanup=entry.kind == "parts")
-    return RedirectResponse(f"/sync/job/{job.id}", 303)
-
-
-async def sync_return(request: Request) -> Response:
-    site: Site = request.app.state.site
-    await site.form(request)
-    side = site.side()
-    up = _upstream(side)
-    if up is None:
-        raise UsageError("this side has no upstream to write a return bundle for",
-                         hint="A return goes back to the side this one applies updates from; apply an update first.")
-    if site.inbox is None:
-        raise UsageError("no inbox folder (the stick) was given", hint="Start bundle serve with --inbox FOLDER.")
-    job = site.jobs.write_return(site.side_dir, return_name(site.inbox, side.label), up["wiki_id"], up["label"])
-    return RedirectResponse(f"/sync/job/{job.id}", 303)
-
-
-async def job_page(request: Request) -> Response:
-    site: Site = request.app.state.site
-    job = site.jobs.get(request.path_params["id"])
-    if job is None:
-        raise HTTPException(404, "no such job (the server was restarted?)")
-    return site.page(request, "job.html", job=job, upstream=_upstream(site.side()))
-
-
-async def job_json(request: Request) -> Response:
-    job = request.app.state.site.jobs.get(request.path_params["id"])
-    if job is None:
-        raise HTTPException(404, "no such job")
-    return JSONResponse(job.to_json())
-
-
-# --- conflicts ---------------------------------------------------------------------------
-
-
-async def conflicts(request: Request) -> Response:
-    site: Site = request.app.state.site
-    side = site.side()
-    found = []
-    if not side.is_api:
-        store = side.store()
-        try:
-            found = wiki.conflicts(store)
-        finally:
-            store.close()
-    return site.page(request, "conflicts.html", side=side, conflicts=found)
-
-
-async def conflict(request: Request) -> Response:
-    site: Site = request.app.state.site
-    side = site.side()
-    if side.is_api:
-        return _elsewhere(side, "Special:RecentChanges")
-    kept = _int(request.path_params["kept"])
-    store = side.store()
-    try:
-        c = wiki.conflict(store, kept)
-        if c is None:
-            raise HTTPException(404, f"there is no conflict kept by revision {kept}")
-        online, offline = store.revision(c.online), store.revision(c.offline)
-        page = store.page_by_title(c.title)
-        head = store.head(page.page_id) if page else None
-    finally:
-        store.close()
-    if request.method == "POST":
-        form = await site.form(request)
-        user = form.get("wpUser", "").strip()
-        if not user:
-            raise UsageError("say who you are (your name is kept in the history on both sides)", hint="Fill in 'Your name'.")
-        with side.locked():
-            edit_page(side, c.title, form.get("wpTextbox1", ""), user=user,
-                      summary=f"Resolved the offline edit conflict (Special:Diff/{c.online}/{c.offline})")
-        response = RedirectResponse(wiki_url(c.title), 303)
-        response.set_cookie("wb_user", quote(user), samesite="strict", httponly=True)
-        return response
-    return site.page(request, "conflict.html", side=side, c=c, online=online, offline=offline, head=head,
-                     table=diff_table(online.text or "", offline.text or "", online, offline),
-                     user=request.cookies.get("wb_user", ""))
 
 
 # --- login (a non-local host) ---------------------------------------------------------------

@@ -1,11 +1,10 @@
 """What the page reads from the embedded store beyond ``WikiStore``'s methods.
 
 Recent changes, the heads of all pages (for the search index), the conflicts kept
-by a return and the local edits waiting to go back. These are read-only queries on
-the store's tables (``page``, ``revision``): the store owns the schema, and these
-are listed in the report for it to take in as methods.
+by a return and the local edits waiting to go back, read through the store's
+methods (the store owns its schema and its SQL).
 
-Conflicts: ``merge.ReturnApplier`` records each one as an edit by ``MERGE_USER``
+Conflicts: ``landing.ReturnApplier`` records each one as an edit by ``MERGE_USER``
 whose summary begins ``Edit conflict:``; it puts the online text back, and its
 parent is the offline revision. That edit travels with the next update, so both
 sides hold it (the offline side under its own id for the offline revision, which
@@ -17,23 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..merge import MERGE_USER
-from ..model import local_id_range
+from ..landing import MERGE_USER
+from ..identity import local_id_range
 from ..state import State
-from ..store import WikiStore
+from ..store import Change, WikiStore
 
-CONFLICT_SUMMARY = "Edit conflict:"  # merge.ReturnApplier._land_revisions
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    rev_id: int
-    page_id: int
-    title: str
-    timestamp: int
-    user: str | None
-    comment: str | None
-    parent_id: int | None
+CONFLICT_SUMMARY = "Edit conflict:"  # landing.ReturnApplier
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,21 +36,13 @@ class Conflict:
     open: bool  # the page still shows what the conflict edit kept
 
 
-_CHANGE = ("SELECT r.rev_id, r.page_id, p.title, r.timestamp, r.user, r.comment, r.parent_id"
-           " FROM revision r JOIN page p USING (page_id) WHERE p.deleted = 0")
-
-
 def recent_changes(store: WikiStore, limit: int = 50) -> list[Change]:
-    rows = store.db.execute(_CHANGE + " ORDER BY r.timestamp DESC, r.rev_id DESC LIMIT ?", (limit,))
-    return [Change(*r) for r in rows]
+    return store.recent_changes(limit)
 
 
 def heads(store: WikiStore):
     """(page_id, title, current rev_id) of every live page, streamed."""
-    return store.db.execute(
-        "SELECT p.page_id, p.title, (SELECT rev_id FROM revision r WHERE r.page_id = p.page_id"
-        " ORDER BY timestamp DESC, rev_id DESC LIMIT 1) FROM page p WHERE p.deleted = 0"
-    )
+    return store.heads()
 
 
 def edits_waiting(store: WikiStore, state: State, wiki_id: str, peer: str, since: int, limit: int = 50) -> list[Change]:
@@ -71,14 +51,9 @@ def edits_waiting(store: WikiStore, state: State, wiki_id: str, peer: str, since
     that bundle: what the next return carries."""
     ids = local_id_range(wiki_id)
     chain = state.chain(peer, state.last_sent_seq(peer))
-    rows = store.db.execute(
-        _CHANGE + " AND r.rev_id >= ? AND r.rev_id < ? AND r.timestamp >= ? ORDER BY r.timestamp DESC",
-        (ids.start, ids.stop, since),
-    )
     held: dict[int, set[int]] = {}
     waiting = []
-    for row in rows:
-        c = Change(*row)
+    for c in store.changes_in(ids, since):
         if c.page_id not in held:
             held[c.page_id] = state.held_rev_ids(peer, c.page_id, chain)
         if c.rev_id not in held[c.page_id]:
@@ -91,12 +66,8 @@ def edits_waiting(store: WikiStore, state: State, wiki_id: str, peer: str, since
 def conflicts(store: WikiStore) -> list[Conflict]:
     """Every conflict a return left on this wiki, newest first."""
     found = []
-    rows = store.db.execute(
-        "SELECT r.rev_id, r.page_id, r.parent_id, r.sha1, r.timestamp FROM revision r JOIN page p USING (page_id)"
-        " WHERE p.deleted = 0 AND r.user = ? AND r.comment LIKE ? ORDER BY r.timestamp DESC",
-        (MERGE_USER, CONFLICT_SUMMARY + "%"),
-    ).fetchall()
-    for kept, page_id, offline, sha1, ts in rows:
+    for edit in store.edits_by(MERGE_USER, CONFLICT_SUMMARY):
+        kept, page_id, offline, sha1, ts = edit.rev_id, edit.page_id, edit.parent_id, edit.sha1, edit.timestamp
         history = list(store.revision_meta(page_id).values())
         ids = [r.rev_id for r in history]
         if offline not in ids:

@@ -50,6 +50,7 @@ from bundler.container import (  # noqa: E402
 from bundler.make import make_bundle  # noqa: E402
 from bundler.files_import import decode_files_frame  # noqa: E402
 from bundler.model import Deleted, FileVersion, Page, PageHistory, PageId, RevId, Revision, SiteInfo, Slot, format_timestamp, text_sha1  # noqa: E402
+from bundler.sources import EveryPage  # noqa: E402
 from bundler.records import FrameBuilder, decode_frame  # noqa: E402
 from bundler.signing import PublicKey, SecretKey  # noqa: E402
 from bundler.sources.dump import open_dump  # noqa: E402
@@ -428,7 +429,7 @@ def files_vectors(out: str, tmp: str, recv: Side) -> tuple[bytes, bytes]:
 def make(side: Side, out: str, pages, siteinfo, seq: int, **kw) -> bytes:
     real = os.urandom
     with mock.patch("os.urandom", side_effect=lambda n: checkpoint(100 + seq) if n == 16 else real(n)):
-        make_bundle(side, out, pages, siteinfo=siteinfo, source_name="vectors", **kw)
+        make_bundle(side, out, EveryPage(pages), siteinfo=siteinfo, source_name="vectors", **kw)
     with open(out, "rb") as f:
         return f.read()
 
