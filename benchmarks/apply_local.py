@@ -30,6 +30,7 @@ from rich.table import Table  # noqa: E402
 from bundler.apply import apply_bundle  # noqa: E402
 from bundler.make import make_bundle  # noqa: E402
 from bundler.mediawiki import MediaWikiClient  # noqa: E402
+from bundler.sources import EveryPage  # noqa: E402
 from bundler.sources.dump import open_dump  # noqa: E402
 from bundler.state import Side  # noqa: E402
 from bundler.state.mediawiki import MediaWikiIds  # noqa: E402
@@ -59,7 +60,7 @@ def run(kind: str, template: WikiServer, tmp: str, dump: str, cuts: list[int | N
         for k, until in enumerate(cuts):
             out = os.path.join(tmp, f"b-{kind}-{k}.bundle")
             with open_dump(dump) as reader:
-                made = make_bundle(hq, out, reader, siteinfo=reader.siteinfo, source_name="dump", until=until,
+                made = make_bundle(hq, out, EveryPage(reader), siteinfo=reader.siteinfo, source_name="dump", until=until,
                                    since=manifest)
             t0 = time.monotonic()
             res = apply_bundle(school, out, manifest_out=os.path.join(tmp, f"m-{kind}-{k}.wbm"))
