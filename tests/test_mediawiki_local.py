@@ -89,6 +89,7 @@ def test_edits_online_between_make_and_apply_leave_exact_histories_and_no_import
         w.edit(title, f"storm {i}\n", f"storm {i}")
     w.edit("Moved early", "m\n", "create")
     w.edit("Doomed", "d\n", "create")
+    w.edit("Page 0", "storm 0\n[[Category:Gone]] [[Linked once]]\n", "storm 0b")  # links that do not last
     sync.make()
     # Edited online after bundle 1 was made, before it is applied.
     for i, title in enumerate(pages[:3]):
@@ -99,7 +100,7 @@ def test_edits_online_between_make_and_apply_leave_exact_histories_and_no_import
     # More online edits; bundle 2 carries them with the window's edits, which are
     # older than anything applying bundle 1 did.
     for i, title in enumerate(pages):
-        w.edit(title, f"storm {i}\nlater {i}\nlast {i}\n", f"storm {i + 20}")
+        w.edit(title, f"storm {i}\nlater {i}\nlast {i}\n[[Category:Stormy {i % 2}]]", f"storm {i + 20}")
     w.delete("Doomed", "not needed")
     w.move("Page 4", "Page four", "rename", noredirect=True)
     second = sync.make()
@@ -116,11 +117,29 @@ def test_edits_online_between_make_and_apply_leave_exact_histories_and_no_import
     assert len(own) == 2 and made == {"Move page script"}
     # Page 0 as the issue saw it: every revision's text is the one online, in order.
     assert [t for t, *_ in offline["Page 0"]] == [t for t, *_ in online["Page 0"]]
+    # Links, categories and the search index are those of the current texts, as online.
+    assert categories(sync.offline) == categories(sync.online) and "Category:Gone" not in str(categories(sync.online))
+    # (a moved page's search entry is a deferred update on both wikis: not compared)
+    assert set(pages[:4]) <= search(sync.offline, "last") and set(pages[:4]) <= search(sync.online, "last")
     # Recent changes and statistics are brought up to date.
     changed = {c["title"] for batch in sync.offline.query({"list": "recentchanges", "rclimit": "max", "rcprop": "title"})
                for c in batch.get("query", {}).get("recentchanges", ())}
     assert {"Page 0", "Page 3", "Page four", "Moved later"} <= changed
     assert sync.offline.statistics()["edits"] >= sum(len(v) for v in online.values())
+
+
+def categories(client: MediaWikiClient) -> dict[str, list[str]]:
+    """title -> its categories (the link tables the importer derives from the current text)."""
+    out: dict[str, list[str]] = {}
+    for batch in client.query({"generator": "allpages", "gaplimit": "max", "prop": "categories", "cllimit": "max"}):
+        for p in batch.get("query", {}).get("pages", ()):
+            out.setdefault(p["title"], []).extend(c["title"] for c in p.get("categories", ()))
+    return {t: sorted(c) for t, c in out.items()}
+
+
+def search(client: MediaWikiClient, word: str) -> set[str]:
+    return {r["title"] for batch in client.query({"list": "search", "srsearch": word, "srlimit": "max", "srwhat": "text"})
+            for r in batch.get("query", {}).get("search", ())}
 
 
 def _kill_after(tmp_path, script: str):

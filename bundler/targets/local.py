@@ -72,9 +72,12 @@ class ScriptWrites:
     scripts: Scripts
 
     def import_xml(self, xml: bytes | str | os.PathLike, summary: str, interwikiprefix: str = "bundle", *,
-                   assign_known_users: bool = True) -> list[dict]:
-        """``importDump.php`` of the XML; [] (the caller then finds the pages by title)."""
-        args = [f"--username-prefix={interwikiprefix}"] + ([] if assign_known_users else ["--no-local-users"])
+                   assign_known_users: bool = True, updates: bool = True) -> list[dict]:
+        """``importDump.php`` of the XML; [] (the caller then finds the pages by title).
+        Without ``updates``, ``--no-updates``: no link tables, search index or
+        category counts are derived from what it imports (see ``_import_batch``)."""
+        args = [f"--username-prefix={interwikiprefix}"] + ([] if assign_known_users else ["--no-local-users"]) \
+            + ([] if updates else ["--no-updates"])
         if not isinstance(xml, bytes):
             self.scripts.run("importDump", *args, os.fspath(xml))
             return []
@@ -168,6 +171,20 @@ class LocalMediaWikiTarget(MediaWikiTarget):
 
     def _check_rights(self, info) -> None:
         """None needed: the scripts act as the wiki's system users, with every right."""
+
+    def _import_batch(self, batch, reason: str) -> None:
+        """Two runs of ``importDump.php``: every revision but each page's newest with
+        ``--no-updates``, then the whole batch (MediaWiki skips what it holds, so only
+        the newest revisions land). The importer derives a page's links, categories
+        and search text from each revision that becomes current — every revision of
+        a history imported oldest first, and all but the last are overwritten at once;
+        so each page is parsed once, as it would be after a single edit, and the
+        wiki's tables end as with one plain run (eslagunanegra's whole history:
+        benchmarks/apply_local.py)."""
+        older = [(page, title, revs[:-1]) for page, title, revs in batch if len(revs) > 1]
+        if older:
+            self.client.import_xml(self._batch_xml(older), reason, self.prefix, updates=False)
+        super()._import_batch(batch, reason)
 
     def _write(self) -> None:
         super()._write()

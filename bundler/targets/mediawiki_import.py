@@ -124,15 +124,19 @@ class ImportBatches:
                 pieces[-1] = _Piece(last.first, ord_, last.bytes + cost)
         return pieces, hidden
 
-    def _import_batch(self: MediaWikiTarget, batch: list[tuple[Page, str, list[Revision]]], reason: str) -> None:
+    def _batch_xml(self: MediaWikiTarget, batch: list[tuple[Page, str, list[Revision]]]) -> bytes:
+        """The batch as export XML, each page under the title given."""
         buf = io.StringIO()
         # Titles are in this wiki's namespace names (_local_title): so is the siteinfo.
         w = XmlWriter(buf, self._site)
         for page, title, revs in batch:
             w.page(Page(page.page_id, page.namespace, title, page.redirect), revs)
         w.close()
+        return buf.getvalue().encode("utf-8")
+
+    def _import_batch(self: MediaWikiTarget, batch: list[tuple[Page, str, list[Revision]]], reason: str) -> None:
         self.import_requests += 1
-        landed = self.client.import_xml(buf.getvalue().encode("utf-8"), reason, self.prefix)
+        landed = self.client.import_xml(self._batch_xml(batch), reason, self.prefix)
         # The answer names each page as the wiki titled it, in the order sent.
         titles = [str(r.get("title")) for r in landed] if len(landed) == len(batch) else [t for _p, t, _r in batch]
         listed = self._list_batch(titles, [revs for _p, _t, revs in batch])
