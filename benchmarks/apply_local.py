@@ -41,38 +41,46 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = ("api", "local")
 
 
-def run(kind: str, template: WikiServer, tmp: str, dump: str, cuts: list[int | None]) -> dict:
-    wiki = WikiServer.clone(template, os.path.join(tmp, f"wiki-{kind}"), f"wiki-{kind}").start()
-    try:
-        hq = Side.create(os.path.join(tmp, f"hq-{kind}"), os.path.join(tmp, f"hq-{kind}", "w.sqlite"), "hq")
+class Run:
+    """One target's fresh wiki and sides; ``apply`` makes and applies the next bundle."""
+
+    def __init__(self, kind: str, template: WikiServer, tmp: str, dump: str):
+        self.kind, self.tmp, self.dump = kind, tmp, dump
+        self.wiki = WikiServer.clone(template, os.path.join(tmp, f"wiki-{kind}"), f"wiki-{kind}").start()
+        self.hq = Side.create(os.path.join(tmp, f"hq-{kind}"), os.path.join(tmp, f"hq-{kind}", "w.sqlite"), "hq")
         local = None
         if kind == "local":
-            s = Scripts.locate(str(wiki.conf))
+            s = Scripts.locate(str(self.wiki.conf))
             local = {"conf": s.conf, "install": s.install, "php": s.php}
-        school = Side.create(os.path.join(tmp, f"school-{kind}"), wiki.api_url, "school",
-                             user=wiki.bot_user, password=wiki.bot_password, local=local)
-        with hq.state.transaction():
-            hq.state.add_peer(school.public_key())
-        with school.state.transaction():
-            school.state.add_peer(hq.public_key())
-        manifest = None
-        seconds, revisions = [], []
-        for k, until in enumerate(cuts):
-            out = os.path.join(tmp, f"b-{kind}-{k}.bundle")
-            with open_dump(dump) as reader:
-                made = make_bundle(hq, out, EveryPage(reader), siteinfo=reader.siteinfo, source_name="dump", until=until,
-                                   since=manifest)
-            t0 = time.monotonic()
-            res = apply_bundle(school, out, manifest_out=os.path.join(tmp, f"m-{kind}-{k}.wbm"))
-            seconds.append(time.monotonic() - t0)
-            revisions.append(made.counts.revisions)
-            manifest = res.manifest
-        client = MediaWikiClient(wiki.api_url, wiki.bot_user, wiki.bot_password)
-        imports = sum(1 for _ in client.iter_logevents(["import"]))
-        own = len(MediaWikiIds(school.state).own_revisions())
-        return {"seconds": seconds, "revisions": revisions, "own": own, "imports": imports}
-    finally:
-        wiki.stop()
+        self.school = Side.create(os.path.join(tmp, f"school-{kind}"), self.wiki.api_url, "school",
+                                  user=self.wiki.bot_user, password=self.wiki.bot_password, local=local)
+        with self.hq.state.transaction():
+            self.hq.state.add_peer(self.school.public_key())
+        with self.school.state.transaction():
+            self.school.state.add_peer(self.hq.public_key())
+        self.manifest = None
+        self.seconds: list[float] = []
+        self.revisions: list[int] = []
+
+    def apply(self, k: int, until: int | None) -> None:
+        out = os.path.join(self.tmp, f"b-{self.kind}-{k}.bundle")
+        with open_dump(self.dump) as reader:
+            made = make_bundle(self.hq, out, EveryPage(reader), siteinfo=reader.siteinfo, source_name="dump",
+                               until=until, since=self.manifest)
+        t0 = time.monotonic()
+        res = apply_bundle(self.school, out, manifest_out=os.path.join(self.tmp, f"m-{self.kind}-{k}.wbm"))
+        self.seconds.append(time.monotonic() - t0)
+        self.revisions.append(made.counts.revisions)
+        self.manifest = res.manifest
+
+    def finish(self) -> dict:
+        try:
+            client = MediaWikiClient(self.wiki.api_url, self.wiki.bot_user, self.wiki.bot_password)
+            imports = sum(1 for _ in client.iter_logevents(["import"]))
+            own = len(MediaWikiIds(self.school.state).own_revisions())
+            return {"seconds": self.seconds, "revisions": self.revisions, "own": own, "imports": imports}
+        finally:
+            self.wiki.stop()
 
 
 def main() -> None:
@@ -87,7 +95,13 @@ def main() -> None:
     template = WikiServer.create(os.path.join(tmp, "template"), "template")
     template.start()
     template.stop()
-    res = {kind: run(kind, template, tmp, args.dump, cuts) for kind in TARGETS}
+    runs = [Run(kind, template, tmp, args.dump) for kind in TARGETS]
+    # Interleaved (API bundle 1, local bundle 1, API bundle 2, ...): a machine whose load
+    # changes over the run weighs on both alike.
+    for k, until in enumerate(cuts):
+        for r in runs:
+            r.apply(k, until)
+    res = {r.kind: r.finish() for r in runs}
     api, local = res["api"], res["local"]
 
     t = Table(title=f"bundle apply onto MediaWiki 1.39: {os.path.basename(args.dump)}, API (baseline) vs maintenance scripts")

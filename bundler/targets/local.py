@@ -19,7 +19,9 @@ is what makes the histories exact:
   (``export.XmlWriter``, as ``action=import`` gets it) — no import log entry and
   no import null revision; timestamps, users (``--username-prefix``: the peer's
   label, as the API target's interwiki prefix), comments, minor flags and order
-  as the sender's. Batches are larger than over the API (no upload limit);
+  as the sender's. Batches are larger than over the API (no upload limit), and
+  each is two runs: ``--no-updates`` for all but each page's newest revision,
+  then the rest, so the importer parses each page once (``_import_batch``);
 - deletions ``deleteBatch.php``, moves ``moveBatch.php --noredirects`` (MediaWiki
   adds its move null revision, by "Move page script": remembered as the tool's
   own, as over the API), undeletions ``undelete.php``, the rare edit that keeps
