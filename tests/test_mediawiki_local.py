@@ -237,7 +237,10 @@ def test_file_versions_keep_their_uploader_time_and_comment(sync):
     assert file_versions(sync.offline) == online
 
 
-def test_init_errors_are_one_message_with_a_hint_and_make_no_side(mediawiki_factory, tmp_path):
+def test_init_errors_are_one_message_with_a_hint_and_make_no_side(mediawiki_factory, tmp_path, monkeypatch):
+    from bundler.mediawiki import session
+
+    monkeypatch.setattr(session, "BACKOFF_BASE", 0.01)
     wiki = mediawiki_factory("offline", start=False)
     cases = [
         (["--wiki", tmp_path / "nowhere" / "LocalSettings.php"], "no LocalSettings.php there"),
@@ -248,8 +251,7 @@ def test_init_errors_are_one_message_with_a_hint_and_make_no_side(mediawiki_fact
         r = run_cli("init", "-C", tmp_path / "side", *args, code=2)
         assert message in r.output and "hint:" in r.output
         assert not (tmp_path / "side" / "config.json").exists()
-    # a script that fails while applying is one message (exit 50), and a re-run finishes: tested above
-    # with a kill; here the wiki's folder given instead of its LocalSettings.php, and --api given
+    # the wiki's folder instead of its LocalSettings.php, and --api: an api.php that does not answer
     r = run_cli("init", "-C", tmp_path / "side", "--wiki", wiki.dir, "--api", "http://127.0.0.1:9/api.php", code=51)
     assert "hint:" in r.output and not (tmp_path / "side" / "config.json").exists()
 
