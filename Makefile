@@ -21,6 +21,7 @@ demo: setup
 
 test: setup
 	sh scripts/setup-mediawiki.sh
+	sh scripts/setup-page.sh
 	$(BIN)/python -m pytest -q
 
 bench: setup  # about an hour for the corpus on 2 cores

@@ -24,9 +24,10 @@ from typing import Callable
 from . import __version__
 from .container import EMPTY_CHECKPOINT, BundleReader, Header
 from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
-from .manifest import new_manifest, write_manifest
+from .manifest import new_manifest, pack_sha1s, write_manifest
 from .make import mkey
-from .landing import Changes, ReturnApplier
+from .files_conflicts import resolve_file_conflicts
+from .landing import MERGE_USER, Changes, ReturnApplier
 from .identity import page_rkeys
 from .records import decode_frame
 from .state import Received, Side
@@ -102,7 +103,7 @@ def apply_bundle(
     t0 = time.monotonic()
     # The manifest is signed after the import: load the key first, so a missing or
     # too-open key file refuses the bundle before the wiki changes, not after.
-    key = side.secret_key()
+    side.secret_key()
     st = side.state
     with BundleReader(path) as reader:
         previous = check_bundle(side, reader, verify_progress)
@@ -137,17 +138,27 @@ def apply_bundle(
             result.notices = list(h.notices) + result.notices
             last = st.last_received(h.sender)
             assert last is not None
-            counts = store.counts()
-            m = new_manifest(side.wiki_id, h.sender, last.seq, last.checkpoint, counts.pages, counts.revisions, f"wikibundle {__version__}")
-            out = manifest_out or os.path.join(side.path, "manifests", f"manifest-{h.sender[:8]}-{last.seq}.wbm")
-            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-            write_manifest(out, m, key)
-            result.manifest = out
+            result.manifest = write_side_manifest(side, h.sender, store, manifest_out)
         finally:
             result.api_requests = store.api_requests()
             store.close()
     result.elapsed = time.monotonic() - t0
     return result
+
+
+def write_side_manifest(side: Side, peer: str, store, out: str | None = None) -> str:
+    """Sign and write the manifest for ``peer``: the last of its bundles applied here
+    (seq 0: none yet) and the sha1s of every file content the wiki holds
+    (``files_held``, formats/MANIFEST.md §Held files). Returns its path."""
+    last = side.state.last_received(peer)
+    seq, checkpoint = (last.seq, last.checkpoint) if last is not None else (0, EMPTY_CHECKPOINT)
+    counts = store.counts()
+    m = new_manifest(side.wiki_id, peer, seq, checkpoint, counts.pages, counts.revisions, f"wikibundle {__version__}",
+                     pack_sha1s(store.held_sha1s()))
+    out = out or os.path.join(side.path, "manifests", f"manifest-{peer[:8]}-{seq}.wbm")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    write_manifest(out, m, side.secret_key())
+    return out
 
 
 def _confirm_ack(side: Side, h) -> None:
@@ -192,6 +203,11 @@ def _import_return(side: Side, store: UpdateTarget, reader: BundleReader, result
         files.finish()
     # A MediaWiki uploads the offline files after the edits (the store has them already).
     files.write(f"wikibundle: return bundle {h.seq} from {peer.label if peer else h.sender[:8]}")
+    found = _file_conflicts(side, h, files, out, online_is_sender=False)
+    if found:
+        with target.transaction():
+            for c in found:
+                applier.file_conflict_notice(c)
     result.notes = list(store.notes)  # e.g. files the wiki refused
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken
     for f in dataclasses.fields(Changes):
@@ -212,6 +228,21 @@ def _import_return(side: Side, store: UpdateTarget, reader: BundleReader, result
     return revs, pages
 
 
+def _file_conflicts(side: Side, h: Header, files, changes: Changes, *, online_is_sender: bool) -> list:
+    """Files uploaded on both sides since the last sync (files_conflicts.py): the online
+    version made current here, each reported."""
+    held = HeldFiles(side.state)
+    with files.transaction():
+        found = resolve_file_conflicts(files, files.taken, lambda sha1: held.held_since(h.sender, sha1),
+                                       online_is_sender=online_is_sender, user=MERGE_USER)
+    peer = side.state.peer_by_wiki(h.sender)
+    label = (peer.label if peer else "") or h.sender[:8]
+    for c in found:
+        changes.conflicts.append(f"File:{c.name.replace('_', ' ')}")
+        changes.notices.append(c.notice(side.label if online_is_sender else label))
+    return found
+
+
 def _import(side: Side, store: UpdateTarget, reader: BundleReader, result: ApplyResult, progress):
     """An update: the sender's history, imported as it is. Edits made here and not yet
     sent back are protected: a page the update deletes is kept while it holds them,
@@ -226,6 +257,7 @@ def _import(side: Side, store: UpdateTarget, reader: BundleReader, result: Apply
         result.notices += store.step_aside(imp.page_ids)
         files.finish()
         imp.check_counts()
+    _file_conflicts(side, reader.header, files, result, online_is_sender=reader.header.kind == "update")
     result.pages = len(imp.page_ids)
     result.notes = list(store.notes)
     result.files_added, result.blobs_added, result.file_versions = files.versions_added, files.blobs_added, files.taken

@@ -243,7 +243,7 @@ def _files_payload(versions: list[FileVersion], blobs: list[_Blob]) -> dict:
 
 def carry_files(
     st, peer: str, seq: int, source: FileSource, writer: BundleWriter, *, room: Callable[[], int | None] = lambda: None,
-    until: int | None = None, latest_only: bool = False,
+    until: int | None = None, latest_only: bool = False, reported: bool = True,
 ) -> FilesSent:
     """Write the file versions ``peer`` lacks (at the view ``st.set_view`` loaded) as
     files and blob frames, and record them as held under ``seq``. ``until``: only
@@ -256,7 +256,7 @@ def carry_files(
     a hundred icons.
     """
     res = FilesSent()
-    held = HeldFiles(st)
+    held = HeldFiles(st, reported=reported)  # --full: what the peer reported is not trusted either
     todo = _files_missing(held, peer, source, until, latest_only)
     if room() is not None:
         todo.sort(key=lambda t: (t[0], t[1]))

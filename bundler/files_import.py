@@ -124,6 +124,11 @@ class FileImporter:
     def finish(self) -> None:
         self._expect_no_blob("end of the bundle")
 
+    @property
+    def announced(self) -> list:
+        """The versions taken, and those of the files frame whose blobs are arriving."""
+        return [*self.taken, *self._versions]
+
     def _expect_no_blob(self, what: str) -> None:
         if self._pending:
             raise FormatError(f"{what}: the bytes of blob {self._pending[0][0][:12]}… are missing")

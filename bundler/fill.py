@@ -10,7 +10,7 @@ from __future__ import annotations
 from .container import BundleWriter, Counts
 from .files import FilesSent
 from .identity import mkey
-from .model import PageDelete, PageMove
+from .model import FILE_NS, PageDelete, PageMove
 from .plan import PageChanges
 from .records import FrameBuilder
 
@@ -73,6 +73,7 @@ class Filler:
         self.raw_total = 0  # uncompressed payload bytes of the frames written
         self.by_ns: dict[int, list[int]] = {}  # namespace -> [revisions, inserted characters]
         self.deferred = 0  # pages (or deletions) left for the next bundle by the budget
+        self.file_pages = {"deleted": 0, "moved": 0}  # File: pages (the file goes with its page)
 
     def flush(self) -> None:
         if self.fb.empty():
@@ -111,6 +112,7 @@ class Filler:
             assert ch.view is not None
             self.fb.add_move(PageMove(page.page_id, page.namespace, ch.view.title, page.title))
             self.moves += 1
+            self.file_pages["moved"] += page.namespace == FILE_NS
         if ch.alive and not ch.moved:
             self.fb.known_pages.add(page.page_id)  # its title need not travel
         self.fb.add_page(page)
@@ -167,6 +169,7 @@ class Filler:
             return False
         self.fb.add_delete(d)
         self.deletions += 1
+        self.file_pages["deleted"] += d.namespace == FILE_NS
         return True
 
     def carried_anything(self, fsent: FilesSent) -> bool:
@@ -184,5 +187,11 @@ class Filler:
             "namespaces": {str(ns): v for ns, v in sorted(self.by_ns.items())},  # msgpack map keys are strings here
             "inserted": inserted,
             "metadata": max(0, self.raw_total - inserted),
-            **({"files": fsent.breakdown()} if fsent.versions else {}),
+            **self._files_breakdown(fsent),
         }
+
+    def _files_breakdown(self, fsent: FilesSent) -> dict:
+        """BUNDLE.md §Files: what the file frames hold, and (``deleted``, ``moved``, written
+        only when not 0) the File: pages deleted or moved, whose files go with them."""
+        f = {**(fsent.breakdown() if fsent.versions else {}), **{k: v for k, v in self.file_pages.items() if v}}
+        return {"files": f} if f else {}

@@ -21,11 +21,12 @@ from typing import Callable
 
 from .container import BundleReader
 from .merge import three_way
-from .model import Page, PageDelete, PageId, PageMove, Revision, format_timestamp
+from .model import FILE_NS, Page, PageDelete, PageId, PageMove, Revision, format_timestamp
 from .identity import FRESH_IDS, local_id_range, page_rkeys
 from .records import decode_frame
 
 MERGE_USER = "wikibundle"
+_CANONICAL_TALK = {1: "Talk", 7: "File talk"}  # when the siteinfo does not name them (a dump listing only some)
 
 
 @dataclass
@@ -251,27 +252,40 @@ class ReturnApplier:
         self._talk_notice(namespace, title, who, head.rev_id, last.rev_id)
 
     def _talk_notice(self, namespace: int, title: str, who: str, online: int, offline: int) -> None:
+        self._talk_section(namespace, title, (
+            f"== Offline edit conflict ({format_timestamp(self.now)[:10]}) ==\n"
+            f"The offline edit by {who} on {self.label} to [[{title}]] overlapped online edits and was not merged."
+            f" The online text was kept. The offline text is [[Special:PermanentLink/{offline}]];"
+            f" compare: [[Special:Diff/{online}/{offline}]]. Please merge by hand. (wikibundle)"
+        ), f"Offline edit conflict on [[{title}]]")
+
+    def file_conflict_notice(self, c) -> None:
+        """A file uploaded on both sides (files_conflicts.FileConflict): a section on its talk page."""
+        title = f"File:{c.name.replace('_', ' ')}"
+        self._talk_section(FILE_NS, title, (
+            f"== Offline upload conflict ({format_timestamp(self.now)[:10]}) ==\n"
+            f"[[:{title}]] was uploaded online and, by {c.offline.user or 'an unknown user'}, on {self.label}"
+            f" ({format_timestamp(c.offline.timestamp)}) since the last sync. The online version"
+            f" (SHA-1 {c.online.sha1}) is current; the offline one (SHA-1 {c.offline.sha1}) is in the file history."
+            f" Choose by hand (revert in the file history). (wikibundle)"
+        ), f"Offline upload conflict on [[:{title}]]")
+
+    def _talk_section(self, namespace: int, title: str, section: str, summary: str) -> None:
         talk = self._talk_title(namespace, title)
         if talk is None:
             return
         t = self.t
         page = t.page_by_title(talk)
         head = t.head(page.page_id) if page else None
-        section = (
-            f"== Offline edit conflict ({format_timestamp(self.now)[:10]}) ==\n"
-            f"The offline edit by {who} on {self.label} to [[{title}]] overlapped online edits and was not merged."
-            f" The online text was kept. The offline text is [[Special:PermanentLink/{offline}]];"
-            f" compare: [[Special:Diff/{online}/{offline}]]. Please merge by hand. (wikibundle)"
-        )
         text = ((head.text or "").rstrip() + "\n\n" + section) if head else section
         page_id = page.page_id if page else t.new_page(None, namespace + 1, talk, None)
-        self._edit(page_id, talk, head, text, MERGE_USER, f"Offline edit conflict on [[{title}]]", False, None)
+        self._edit(page_id, talk, head, text, MERGE_USER, summary, False, None)
 
     def _talk_title(self, namespace: int, title: str) -> str | None:
         if namespace % 2 or namespace < 0:
             return None  # already a talk page: the history and the report must do
         names = {k: n for k, _c, n in self.t.siteinfo().namespaces}
-        talk_ns = names.get(namespace + 1) or ("Talk" if namespace == 0 else None)
+        talk_ns = names.get(namespace + 1) or _CANONICAL_TALK.get(namespace + 1)
         if talk_ns is None:
             return None
         base = title if namespace == 0 else title.partition(":")[2]

@@ -32,11 +32,12 @@ from .files import FilesSent, FileSource, carry_files
 from .fill import Budget, Filler, OverBudget
 from .identity import mkey
 from .manifest import read_manifest
-from .model import PageDelete, PageHistory, SiteInfo
+from .model import FILE_NS, PageDelete, PageHistory, SiteInfo
 from .plan import PagePlanner
 from .signing import PublicKey, SecretKey
 from .sources import PageSource, Source
 from .state import PeerView, Received, Sent, Side, State
+from .state.files import HeldFiles
 from .tempset import TempIdSet
 
 __all__ = [
@@ -157,6 +158,8 @@ def apply_manifest(side: Side, manifest_path: str) -> tuple[str, int]:
                 hint="The state directory was replaced since; make a full bundle with --full.",
             )
     with side.state.transaction():
+        if m.files_held and m.seq >= side.state.confirmed_seq(key.wiki_id):  # a replayed older one reports nothing
+            HeldFiles(side.state).replace_reported(key.wiki_id, m.held_sha1s())
         side.state.confirm(key.wiki_id, m.seq)
     return key.wiki_id, m.seq
 
@@ -247,12 +250,16 @@ def _carry_deletions(st: State, view: PeerView, basis: Basis, seen: TempIdSet, d
     live = list(view.live_pages())
     gone = [(pid, ns, title) for pid, ns, title in live if pid not in seen
             and (deleted_titles is None or title in deleted_titles)]
-    if len(gone) > MASS_DELETION_MIN and len(gone) * 2 > len(live) and not allow_deletions:
-        raise UsageError(
-            f"this bundle would delete {len(gone):,} of the {len(live):,} pages the peer holds",
-            hint="Is the source a partial export (some pages or namespaces only)? Give the whole wiki. "
-            "If the deletions are real, run again with --allow-deletions.",
-        )
+    # Files too: a file goes with its page (all versions), so a dump that lost most
+    # file pages would delete most files however many other pages it kept.
+    files_live, files_gone = (sum(1 for _pid, ns, _t in rows if ns == FILE_NS) for rows in (live, gone))
+    for what, n_gone, n_live in (("pages", len(gone), len(live)), ("files (file pages)", files_gone, files_live)):
+        if n_gone > MASS_DELETION_MIN and n_gone * 2 > n_live and not allow_deletions:
+            raise UsageError(
+                f"this bundle would delete {n_gone:,} of the {n_live:,} {what} the peer holds",
+                hint="Is the source a partial export (some pages or namespaces only)? Give the whole wiki. "
+                "If the deletions are real, run again with --allow-deletions.",
+            )
     for pid, ns, title in gone:
         if filler.add_deletion(PageDelete(pid, ns, title)):
             st.record_held_page(basis.peer.wiki_id, basis.seq, pid, ns, title, True)
@@ -266,7 +273,7 @@ def _carry_files(st: State, basis: Basis, files: FileSource | None, writer: Bund
     fsent = FilesSent()
     if files is not None:
         fsent = carry_files(st, basis.peer.wiki_id, basis.seq, files, writer, room=filler.room, until=opts.until,
-                            latest_only=opts.latest_only)
+                            latest_only=opts.latest_only, reported=not opts.full)
         filler.deferred += fsent.deferred
     if filler.budget is not None and filler.deferred and not filler.carried_anything(fsent):
         raise UsageError(

@@ -25,7 +25,8 @@ VERSION = 1
 FIXED = struct.Struct(">8sHI")  # magic, version, body_len
 SIG = struct.Struct(">8s64s")
 SIGNATURE_CONTEXT = b"wikibundle-v1 manifest\x00"
-MAX_BODY = 64 * 1024
+MAX_BODY = 16 * 1024 * 1024  # 64 KiB before files_held (2026-12-03): 100,000 held files are 2 MB
+SHA1_LEN = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +39,10 @@ class Manifest:
     pages: int
     revisions: int
     tool: str = ""
+    files_held: bytes = b""  # sorted, distinct 20-byte sha1s of file bytes the receiver holds
 
     def to_wire(self) -> dict:
-        return {
+        d = {
             "wiki": self.wiki,
             "peer": self.peer,
             "seq": self.seq,
@@ -50,6 +52,9 @@ class Manifest:
             "revisions": self.revisions,
             "tool": self.tool,
         }
+        if self.files_held:  # optional: manifests without files are byte for byte what they were
+            d["files_held"] = self.files_held
+        return d
 
     @classmethod
     def from_wire(cls, d) -> "Manifest":
@@ -68,10 +73,35 @@ class Manifest:
             pages=field("pages", int),
             revisions=field("revisions", int),
             tool=str(d.get("tool", "")),
+            files_held=_files_held(d.get("files_held", b"")),
         )
         if m.seq < 0 or len(m.checkpoint) != 16:
             raise FormatError("manifest: malformed checkpoint")
         return m
+
+    def held_sha1s(self) -> list[str]:
+        """The sha1s (hex) of ``files_held``."""
+        b = self.files_held
+        return [b[i : i + SHA1_LEN].hex() for i in range(0, len(b), SHA1_LEN)]
+
+
+def pack_sha1s(sha1s) -> bytes:
+    """``files_held`` of hex sha1s: distinct, sorted, 20 bytes each."""
+    return b"".join(sorted({bytes.fromhex(s) for s in sha1s}))
+
+
+def _files_held(v) -> bytes:
+    if not isinstance(v, bytes):
+        raise FormatError(f"manifest: expected bytes for 'files_held', got {type(v).__name__}")
+    if len(v) % SHA1_LEN:
+        raise FormatError(f"manifest: 'files_held' is {len(v)} bytes, not a multiple of {SHA1_LEN}")
+    prev = b""
+    for i in range(0, len(v), SHA1_LEN):
+        cur = v[i : i + SHA1_LEN]
+        if cur <= prev:
+            raise FormatError("manifest: 'files_held' is not sorted ascending without repeats")
+        prev = cur
+    return v
 
 
 def write_manifest(path: str, m: Manifest, key: SecretKey) -> None:
@@ -116,5 +146,6 @@ def read_manifest(path: str, lookup) -> tuple[Manifest, PublicKey]:
     return m, key
 
 
-def new_manifest(wiki: str, peer: str, seq: int, checkpoint: bytes, pages: int, revisions: int, tool: str) -> Manifest:
-    return Manifest(wiki, peer, seq, checkpoint, int(time.time()), pages, revisions, tool)
+def new_manifest(wiki: str, peer: str, seq: int, checkpoint: bytes, pages: int, revisions: int, tool: str,
+                 files_held: bytes = b"") -> Manifest:
+    return Manifest(wiki, peer, seq, checkpoint, int(time.time()), pages, revisions, tool, files_held)

@@ -98,6 +98,9 @@ class FileVersion:
     mime: str | None = None  # when known (sniffed from the bytes when not given)
 
 
+FILE_NS = 6  # MediaWiki's File: namespace (NS_FILE), whatever the wiki's language calls it
+
+
 def file_title_to_name(title: str) -> str:
     """``File:Red dot.png`` (any namespace prefix) to the file name ``Red_dot.png``."""
     return title.split(":", 1)[-1].replace(" ", "_")

@@ -25,7 +25,7 @@ from . import wire
 from .errors import ContentError, StateError
 from .identity import FreshIds
 from .migrations import migrate
-from .model import Deleted, FileVersion, Page, PageHistory, PageId, RevId, Revision, SiteInfo, Slot
+from .model import FILE_NS, Deleted, FileVersion, Page, PageHistory, PageId, RevId, Revision, SiteInfo, Slot, file_title_to_name
 from .store_schema import SCHEMA
 from .tempset import TempIdSet
 
@@ -50,6 +50,14 @@ def _check_int64(what: str, **values: int | None) -> None:
                 f"{what}: {name} {v} does not fit this wiki store (64-bit signed integers)",
                 hint="No wiki has such ids or times: the sender is faulty. Nothing was changed.",
             )
+
+
+# Names of files whose page is deleted (and no live page has that title).
+_DELETED_FILES = (
+    "SELECT replace(substr(p.title, instr(p.title, ':') + 1), ' ', '_') FROM page p"
+    f" WHERE p.namespace={FILE_NS} AND p.deleted=1"
+    f" AND NOT EXISTS (SELECT 1 FROM page q WHERE q.namespace={FILE_NS} AND q.title=p.title AND q.deleted=0)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +146,11 @@ class WikiStore:
         self.db.execute("INSERT OR REPLACE INTO siteinfo VALUES ('siteinfo', ?)", (json.dumps(si.to_wire()),))
 
     # --- reading --------------------------------------------------------------
+
+    def blob_sha1s(self) -> Iterator[str]:
+        """The sha1 of every stored file content, whatever names and versions use it."""
+        for (sha1,) in self.db.execute("SELECT sha1 FROM file_blob"):
+            yield sha1
 
     def counts(self) -> StoreCounts:
         p = self.db.execute("SELECT count(*) FROM page WHERE deleted=0").fetchone()[0]
@@ -373,8 +386,13 @@ class WikiStore:
     # --- writing (inside transaction()) ---------------------------------------
 
     def put_page(self, page: Page) -> None:
-        """Create the page or bring it to this title (a move) and undelete it."""
+        """Create the page or bring it to this title (a move) and undelete it. A file
+        page moved takes its file along (every version), as MediaWiki's move does."""
         _check_int64(f"page {page.title!r}", page_id=page.page_id, namespace=page.namespace)
+        old = self.db.execute("SELECT namespace, title FROM page WHERE page_id=?", (page.page_id,)).fetchone()
+        if old is not None and old[0] == FILE_NS == page.namespace and old[1] != page.title:
+            self.db.execute("UPDATE OR IGNORE file_version SET name=? WHERE name=?",
+                            (file_title_to_name(page.title), file_title_to_name(old[1])))
         self.db.execute(
             "INSERT INTO page (page_id, namespace, title, redirect, deleted) VALUES (?,?,?,?,0)"
             " ON CONFLICT(page_id) DO UPDATE SET namespace=excluded.namespace, title=excluded.title,"
@@ -454,11 +472,14 @@ class WikiStore:
     # --- files (uploads) ---------------------------------------------------------
 
     def file_versions(self, name: str | None = None) -> Iterator[FileVersion]:
-        """Every file version (or one file's), by name and then in history order."""
-        q = "SELECT name, timestamp, sha1, size, user, user_id, comment, mime FROM file_version"
+        """Every file version (or one file's), by name and then in history order. A file
+        whose page is deleted is deleted with it (all versions, as in MediaWiki): not
+        listed, but kept, so undeleting the page brings it back; its bytes stay held."""
+        q = ("SELECT name, timestamp, sha1, size, user, user_id, comment, mime FROM file_version"
+             f" WHERE name NOT IN ({_DELETED_FILES})")
         args: tuple = ()
         if name is not None:
-            q += " WHERE name=?"
+            q += " AND name=?"
             args = (name,)
         for row in self.db.execute(q + " ORDER BY name, timestamp, sha1", args).fetchall():
             yield FileVersion(*row)

@@ -49,9 +49,9 @@ def mediawiki_factory(mediawiki_template, tmp_path):
     """``make(name)`` -> a fresh, started wiki; all are stopped after the test."""
     made: list[WikiServer] = []
 
-    def make(name: str = "wiki", *, start: bool = True) -> WikiServer:
+    def make(name: str = "wiki", *, start: bool = True, php_limits: dict[str, str] | None = None) -> WikiServer:
         # The directory name is also the cookie prefix: distinct names, distinct sessions (G7).
-        wiki = WikiServer.clone(mediawiki_template, tmp_path / f"mw-{name}", name)
+        wiki = WikiServer.clone(mediawiki_template, tmp_path / f"mw-{name}", name, php_limits=php_limits)
         made.append(wiki)
         return wiki.start() if start else wiki
 

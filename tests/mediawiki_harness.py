@@ -121,8 +121,14 @@ def free_port() -> int:
 class WikiServer:
     """One MediaWiki instance in ``dir``; ``start()`` serves it on 127.0.0.1."""
 
-    def __init__(self, dir: str | os.PathLike, *, workers: int = 2):
+    # PHP's upload limits as the harness serves a wiki; PHP_DEFAULT_LIMITS are what
+    # php.ini ships with (and most wikis keep): 2 MB per file, 8 MB per request.
+    HARNESS_LIMITS = {"upload_max_filesize": "100M", "post_max_size": "110M"}
+    PHP_DEFAULT_LIMITS = {"upload_max_filesize": "2M", "post_max_size": "8M"}
+
+    def __init__(self, dir: str | os.PathLike, *, workers: int = 2, php_limits: dict[str, str] | None = None):
         self.dir = Path(dir)
+        self.php_limits = dict(php_limits or self.HARNESS_LIMITS)
         self.conf = self.dir / "LocalSettings.php"
         # More than one worker: a client streaming a download while it sends an
         # API request would otherwise deadlock against a one-request-at-a-time server.
@@ -250,7 +256,7 @@ class WikiServer:
             self._proc = subprocess.Popen(
                 [
                     "php",
-                    "-d", "upload_max_filesize=100M", "-d", "post_max_size=110M",
+                    *(a for k, v in self.php_limits.items() for a in ("-d", f"{k}={v}")),
                     "-d", "memory_limit=512M", "-d", "max_execution_time=0",
                     "-S", f"127.0.0.1:{self.port}", "-t", str(MEDIAWIKI_DIR),
                     str(self.dir / "router.php"),

@@ -140,8 +140,14 @@ def series(tmp_path_factory) -> Series:
     s = Series(tmp, pair.hq, pristine, made.path, made.counts.frames, "", "", [], [], 0.0, 0.0)
     s.before, s.rows_before = store_digest(Side.open(pristine)), received_rows(pristine)
     s.startup = timed(CLI + ["--help"])
+    # The kill schedule is spread over one apply's time: the faster of two runs, so a
+    # first run slowed by cold caches or a busy machine does not push every kill past
+    # the work (then most kills land after the apply finished).
+    warm = s.copy("school-warm")
     ref = s.copy("school-ref")
-    s.seconds = timed(s.apply_args(ref, os.path.join(tmp, "ref.wbm")))
+    s.seconds = min(timed(s.apply_args(warm, os.path.join(tmp, "warm.wbm"))),
+                    timed(s.apply_args(ref, os.path.join(tmp, "ref.wbm"))))
+    s.startup = min(s.startup, timed(CLI + ["--help"]))
     s.after, s.rows_after = store_digest(Side.open(ref)), received_rows(ref)
     assert s.after != s.before and len(s.rows_after) == len(s.rows_before) + 1
     return s

@@ -316,6 +316,8 @@ def test_upload_waits_out_an_archive_clash():
     uploads = []
 
     def on_action(request, params):
+        if params.get("meta") == "siteinfo":  # the wiki's maxuploadsize, asked once per client
+            return ok({"query": {"general": {"maxuploadsize": 100 << 20}}})
         # Multipart bodies are not parsed by FakeWiki; the upload is the multipart request.
         assert request.headers["content-type"].startswith("multipart/form-data")
         body = request.read()

@@ -20,7 +20,7 @@ from helpers import LDNONT, Pair, dump_history, new_pair, store_history
 
 # The names existing databases carry: never renamed (they are how a database says what it has).
 STATE_MIGRATIONS = ["0001-initial", "0002-held-files", "0003-mediawiki-ids", "0004-return", "0005-source-marks",
-                    "0006-mediawiki-files", "0007-source-tops"]
+                    "0006-mediawiki-files", "0007-source-tops", "0008-mw-upload-stash"]
 STORE_MIGRATIONS = ["0001-initial", "0002-files", "0003-origin"]
 
 UNDO = {  # what each migration added, removed again
@@ -31,6 +31,7 @@ UNDO = {  # what each migration added, removed again
     "0006-mediawiki-files": "DROP TABLE mw_files",
     "0007-source-tops": "ALTER TABLE source_marks DROP COLUMN top_rev_id; ALTER TABLE source_marks DROP COLUMN"
                         " top_page_id; ALTER TABLE source_marks DROP COLUMN verified",
+    "0008-mw-upload-stash": "DROP TABLE mw_upload_stash",
     "0002-files": "DROP TABLE file_version; DROP TABLE file_blob; DROP TABLE file_chunk",
     "0003-origin": "DROP TABLE origin; DROP TABLE page_origin",
 }

@@ -277,3 +277,29 @@ def test_a_set_of_parts_is_checked_only_when_every_part_is_there(world):
     result = apply_update_named(c, os.path.basename(parts[-1]))  # any part names the set
     assert "Bundle 1 was already applied here; nothing changed." in result
     assert not os.listdir(os.path.join(world.school.path, "incoming"))  # the put-together copy is gone
+
+
+def test_a_conflict_is_found_whichever_of_the_two_edits_is_older(tmp_path):
+    """The offline edit may be older than the online one (the two wikis' clocks, and
+    when each person saved): the conflict edit's kept text still names the online one."""
+    from bundler.landing import MERGE_USER
+    from bundler.model import Page, PageId, RevId, Revision, text_sha1
+    from bundler.store import WikiStore
+    from bundler.web.wiki import conflicts
+
+    store = WikiStore(str(tmp_path / "wiki.sqlite"), create=True)
+    base, online_text, offline_text = "base\n", "the online text\n", "the offline text\n"
+    revs = [  # (id, time, parent, text, user, comment): the offline edit (id 9001) is the oldest change
+        (1, 100, None, base, "Someone", ""),
+        (9001, 200, 1, offline_text, "Teacher", "offline"),
+        (2, 300, 1, online_text, "Online.Editor", "online"),
+        (3, 400, 9001, online_text, MERGE_USER, "Edit conflict: kept the online text of revision 2"),
+    ]
+    with store.transaction():
+        store.put_page(Page(PageId(7), 0, "Shared page"))
+        for rid, ts, parent, text, user, comment in revs:
+            store.put_revision(Revision(rev_id=RevId(rid), page_id=PageId(7), timestamp=ts, text=text, user=user,
+                                        comment=comment, parent_id=RevId(parent) if parent else None, sha1=text_sha1(text)))
+    [c] = conflicts(store)
+    assert (c.kept, c.online, c.offline, c.user, c.open) == (3, 2, 9001, "Teacher", True)
+    store.close()

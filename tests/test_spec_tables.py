@@ -138,7 +138,7 @@ def _written_maps() -> dict[str, set[str]]:
     h = container.Header(sender="0" * 32, receiver="1" * 32, seq=1, basis_seq=0, basis=bytes(16),
                          checkpoint=bytes(16), created=0, signer="0" * 16,
                          ack_seq=1, ack=bytes(16), notices=("n",))  # optional keys: written when set
-    m = manifest.Manifest("0" * 32, "1" * 32, 1, bytes(16), 0, 0, 0)
+    m = manifest.Manifest("0" * 32, "1" * 32, 1, bytes(16), 0, 0, 0, files_held=bytes(20))  # optional key: written when set
     fm, fp, bm = _written_file_maps()
     return {
         "files-meta": fm,

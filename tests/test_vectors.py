@@ -218,9 +218,12 @@ def test_manifest_vector(name, tmp_path):
     path = os.path.join(VECTORS, f"{name}.wbm")
     if kind is None:
         m, key = read_manifest(path, side.state.peer_by_key_id)
-        assert summary == [f"manifest wiki={m.wiki} peer={m.peer} seq={m.seq} checkpoint={m.checkpoint.hex()}"]
+        held = [f"files_held {' '.join(m.held_sha1s())}"] if m.files_held else []
+        assert summary == [f"manifest wiki={m.wiki} peer={m.peer} seq={m.seq} checkpoint={m.checkpoint.hex()}", *held]
         assert apply_manifest(side, path) == (sent["peer"], int(sent["seq"]))
         assert side.state.confirmed_seq(sent["peer"]) == int(sent["seq"])
+        reported = sorted(r[0] for r in side.state.db.execute("SELECT sha1 FROM reported_files WHERE peer=?", (m.wiki,)))
+        assert reported == m.held_sha1s()
         return
     with pytest.raises(errors.BundleError) as e:
         apply_manifest(side, path)

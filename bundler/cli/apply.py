@@ -7,11 +7,12 @@ import os
 
 import typer
 
-from ..apply import apply_bundle
+from ..apply import apply_bundle, write_side_manifest
 from ..errors import BundleError
 from ..make import MakeResult, make_bundle_retrying
 from ..sources import open_source
 from ..state import Side
+from ..targets import open_target
 from .common import DirOption, check_output, escape, handle_errors, open_side, out, progress_bar, why
 
 
@@ -65,6 +66,31 @@ def apply(
     _report(res, ret, side, bundle=bundle, as_json=as_json)
 
 
+@handle_errors
+def manifest(
+    to: str = typer.Option(..., "--to", help="The peer (label or wiki id) whose bundles this side takes."),
+    out_path: str = typer.Option(..., "--out", help="Where to write the manifest."),
+    dir: str = DirOption,
+) -> None:
+    """Write this side's manifest for a peer without applying anything: the last of
+    its bundles applied here (or none) and the sha1s of every file content the wiki
+    holds, so the peer sends no file bytes this side has already (a side rebuilt from
+    a copy, or a second offline site filled from the first).
+
+    Example:  bundle manifest -C school2 --to hq --out /media/usb/school2.wbm
+    """
+    side = open_side(dir)
+    check_output(out_path, "--out", "manifest.wbm")
+    peer = side.state.find_peer(to)
+    with side.locked():
+        store = open_target(side)
+        try:
+            path = write_side_manifest(side, peer.wiki_id, store, out_path)
+        finally:
+            store.close()
+    out.print(f"Manifest for {escape(peer.label or peer.wiki_id[:8])}: {escape(path)}")
+
+
 def _report(res, ret: MakeResult | None, side: Side, *, bundle: str, as_json: bool) -> None:
     h = res.header
     info = {
@@ -79,6 +105,9 @@ def _report(res, ret: MakeResult | None, side: Side, *, bundle: str, as_json: bo
         "deletions": res.deletions,
         "merged": res.merged,
         "conflicts": res.conflicts,
+        "file_moves": [{"from": a, "to": b} for a, b in res.moves if _is_file(a)],
+        "file_deletions": [t for t in res.deletions if _is_file(t)],
+        "file_conflicts": [t for t in res.conflicts if _is_file(t)],
         "notices": res.notices,
         "files_added": res.files_added,
         "file_contents_added": res.blobs_added,
@@ -105,10 +134,17 @@ def _report(res, ret: MakeResult | None, side: Side, *, bundle: str, as_json: bo
             out.print(f"  moved   {escape(a)} → {escape(b)}")
         for t in res.deletions[:10]:
             out.print(f"  deleted {escape(t)}")
+        fm, fd = sum(_is_file(a) for a, _b in res.moves), sum(_is_file(t) for t in res.deletions)
+        if fm or fd:
+            out.print(f"  files: {fd} deleted, {fm} moved (with their File: pages, every version)")
         for n in res.notes:
             out.print(f"  [yellow]note:[/] {escape(n)}")
-    if res.merged or res.conflicts:
-        m, c = len(res.merged), len(res.conflicts)
+    fc = sum(_is_file(t) for t in res.conflicts)
+    if fc:
+        out.print(f"[bold]{fc} file conflict{'s' * (fc != 1)}[/] (uploaded on both sides: the online version is current,"
+                  " the other in the file history).")
+    if res.merged or len(res.conflicts) > fc:
+        m, c = len(res.merged), len(res.conflicts) - fc
         out.print(f"{m} page{'s' * (m != 1)} merged cleanly, [bold]{c} edit conflict{'s' * (c != 1)}[/]"
                   + (" (online text kept, offline text in the history)." if c else "."))
     for n in res.notices:
@@ -148,3 +184,9 @@ def _whole_bundle(side: Side, args: list[str]) -> tuple[str, bool]:
         raise UsageError("give one bundle file, or the parts of one bundle", hint="Do not mix whole bundles and parts.")
     reassemble(parts, path)
     return path, True
+
+
+def _is_file(title: str) -> bool:
+    """A File: page's title (the file goes with it). English and canonical prefixes only:
+    the report is for people, the wiki's own handling does not depend on it."""
+    return title.startswith(("File:", "Image:"))

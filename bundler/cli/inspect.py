@@ -54,6 +54,7 @@ def inspect(
         "breakdown": h.breakdown,
         "acknowledges": {"seq": h.ack_seq, "checkpoint": h.ack.hex()} if h.ack_seq else None,
         "notices": list(h.notices),
+        "file_conflicts": [n for n in h.notices if "FILE CONFLICT" in n],
         "frames": frames,
     }
     if as_json:
@@ -75,9 +76,15 @@ def inspect(
     for k, v in h.counts.to_wire().items():
         t.add_row(k.replace("_", " "), human(v) if k == "text_bytes" else f"{v:,}")
     files = h.breakdown.get("files")
-    if files:
+    if files and files.get("versions"):
         t.add_row("files", f"{files.get('versions', 0):,} versions, {files.get('blobs', 0):,} new contents"
                   f" ({human(files.get('bytes', 0))}), {files.get('refs', 0):,} held already or shared")
+    if files and (files.get("deleted") or files.get("moved")):
+        t.add_row("files deleted/moved", f"{files.get('deleted', 0):,} deleted, {files.get('moved', 0):,} moved"
+                  " (with their File: pages, every version)")
+    conflicts = [n for n in h.notices if "FILE CONFLICT" in n]
+    if conflicts:
+        t.add_row("file conflicts", f"{len(conflicts):,} (see the notices)")
     comp = sum(f["compressed"] for f in frames if f["type"] == "records")
     fcomp = sum(f["compressed"] for f in frames if f["type"] != "records")
     t.add_row("size", f"{human(info['bytes'])} ({human(comp)} compressed text frames; {human(fcomp)} files;"

@@ -33,6 +33,9 @@ def make(
     part_size: str = typer.Option(None, "--part-size", help="Cut the bundle into parts of at most this size (2M for e-mail); they may travel and arrive in any order."),
     verify: bool = typer.Option(False, "--verify", help="Of a MediaWiki: compare every revision id on the wiki with what the peer holds, report the drift and carry what it lacks."),
     verify_every: int = typer.Option(10, "--verify-every", min=0, help="Of a MediaWiki: reconcile as --verify every Nth bundle (and always on a wiki of one listing request); 0: only with --verify."),
+    base: str = typer.Option(None, "--base", help="With --from NEW --latest-only: the dump the receiver holds (OLD); the update carries NEW's changes against it (multistream dumps: in parallel)."),
+    workers: int = typer.Option(None, "--workers", min=1, help="With --base: worker processes on a local Dask cluster (default: the cores; 1: in this process)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="With --base: an existing Dask cluster (tcp://HOST:8786) whose workers read the dumps at the same paths."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Write a bundle of every revision, move and deletion the peer lacks.
@@ -63,6 +66,14 @@ def make(
     if verify and (from_dump or not side.is_api):
         raise UsageError("--verify compares a MediaWiki's listing with the peer's view; this side reads "
                          + ("a dump" if from_dump else "its own store"), hint="Leave --verify out.")
+    if base or workers is not None or scheduler:
+        if not (base and from_dump):
+            raise UsageError("--base, --workers and --scheduler make an update from two dumps: they need --from NEW --base OLD",
+                             hint="bundle make --from NEW-multistream.xml.bz2 --base OLD-multistream.xml.bz2 --latest-only --out F")
+        _make_from_two_dumps(side, out_path, from_dump, base, workers=workers, scheduler=scheduler, part_size=part_size,
+                             max_size=limit, to=to, since=since, full=full, cont=cont, allow_deletions=allow_deletions,
+                             latest_only=latest_only, until=until_ts, as_json=as_json)
+        return
     with side.locked():
         res, client, source = _make(side, out_path, from_dump=from_dump, files_dir=files_dir, verify=verify,
                                     verify_every=verify_every, max_size=limit, to=to, since=since, full=full, cont=cont,
@@ -70,6 +81,17 @@ def make(
     drift = source.api.drift if source.api is not None and source.api.verified else None
     _report(res, client, side, part_size=part_size, max_size=max_size, as_json=as_json, dump_files=source.dump_files,
             drift=drift, verify_asked=verify)
+
+
+def _make_from_two_dumps(side: Side, out_path: str, new: str, base: str, *, workers, scheduler, part_size, as_json,
+                         **kw) -> None:
+    from ..latest import make_latest_update
+
+    with side.locked(), progress_bar("Reading " + os.path.basename(new), None) as bar:
+        res = make_latest_update(side, out_path, new, base, workers=workers or os.cpu_count() or 1, scheduler=scheduler,
+                                 progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"),
+                                 **kw)
+    _report(res, None, side, part_size=part_size, max_size=None, as_json=as_json)
 
 
 def _make(side: Side, out_path: str, *, from_dump, files_dir, verify: bool, verify_every: int, **kw):

@@ -8,9 +8,12 @@ import never makes an older revision current. Compare sha1s; do not trust
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
+import logging
 import os
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 from ..errors import WikiError
 from ..model import PageId, RevId, format_timestamp, parse_timestamp
@@ -18,6 +21,49 @@ from .records import EditResult
 from .session import Session
 
 ARCHIVE_CLASH_RETRIES = 2  # upload: overwrites of one file within one second clash (see upload())
+CHUNK_SIZE = 1 << 20  # chunked uploads: under PHP's default upload_max_filesize (2M) and post_max_size (8M)
+MIN_CHUNK = 64 << 10  # a chunk refused at this size: the wiki's PHP limits are set below any use
+# Errors that say the stash no longer has an upload (expired, or already stored).
+_STASH_GONE = frozenset({"missingresult", "stashfailed", "stashnosuchfilekey", "stashfilenotfound",
+                         "stashedfilenotfound", "uploadstash-file-not-found", "filekeynotfound"})
+
+log = logging.getLogger(__name__)
+
+
+class UploadProgress(Protocol):
+    """Where a chunked upload keeps its stash filekey and offset between runs."""
+
+    def load(self, filename: str, key: str) -> tuple[str, int] | None: ...
+
+    def save(self, filename: str, key: str, filekey: str, offset: int) -> None: ...
+
+    def clear(self, filename: str, key: str) -> None: ...
+
+
+def _too_large(e: WikiError) -> bool:
+    """The wiki's PHP refused the request for its size: a file part over
+    ``upload_max_filesize`` (``badupload``), or a body over ``post_max_size``, which PHP
+    drops whole, so api.php answers its HTML help page (``notapi``) or HTTP 413."""
+    return e.code in ("badupload", "notapi", "http-413", "request-too-large")
+
+
+def _request_too_large(api_url: str, filename: str, size: int) -> WikiError:
+    return WikiError(
+        f"{api_url} refused a request of {size} bytes uploading {filename}: the request is too large for its"
+        " PHP settings (it answered without MediaWiki API JSON, or refused the file part)",
+        hint="Raise upload_max_filesize and post_max_size in the wiki's php.ini (PHP's defaults are 2M and 8M),"
+        " then run the command again.",
+        code="request-too-large",
+    )
+
+
+@contextlib.contextmanager
+def _reader(data_or_path):
+    if isinstance(data_or_path, (bytes, bytearray)):
+        yield io.BytesIO(data_or_path)
+    else:
+        with open(data_or_path, "rb") as f:
+            yield f
 
 
 class Writes(Session):
@@ -54,6 +100,9 @@ class Writes(Session):
         comment: str,
         text: str | None = None,
         ignorewarnings: bool = True,
+        *,
+        progress: "UploadProgress | None" = None,
+        key: str = "",
     ) -> dict:
         """Upload a file or a new version of it; returns the API's ``upload`` object.
 
@@ -63,16 +112,130 @@ class Writes(Session):
         (``backend-fail-alreadyexists``, nothing stored); this waits a second and
         repeats. With ``ignorewarnings=False`` any warning (exists, duplicate ...)
         raises WikiError code ``uploadwarning`` and nothing is stored.
+
+        A file larger than one request may carry on this wiki (PHP's
+        ``upload_max_filesize``/``post_max_size``, learnt from the first refusal) goes
+        in chunks (``upload_chunked``); ``progress`` and ``key`` (e.g. the sha1) let a
+        re-run after a kill continue it. Larger than the wiki's ``maxuploadsize``:
+        WikiError code ``file-too-large``, nothing sent.
         """
+        size = len(data_or_path) if isinstance(data_or_path, (bytes, bytearray)) else os.path.getsize(data_or_path)
+        self._check_max_upload(filename, size)
+        limit = getattr(self, "_single_upload_limit", None)
+        pending = progress.load(filename, key) if progress is not None else None
+        if pending is None and (limit is None or size <= limit):
+            try:
+                return self._upload_request(
+                    filename, {"comment": comment, "text": text, "ignorewarnings": ignorewarnings},
+                    files={"file": (filename, data_or_path, "application/octet-stream")},
+                )
+            except WikiError as e:
+                if not _too_large(e):
+                    raise
+                self._single_upload_limit = size - 1
+                log.info("%s: one request cannot carry %s (%d bytes): %s; uploading in chunks",
+                         self.api_url, filename, size, e.code)
+        return self.upload_chunked(filename, data_or_path, comment, text, ignorewarnings, progress=progress, key=key)
+
+    def upload_chunked(
+        self,
+        filename: str,
+        data_or_path: bytes | str | os.PathLike,
+        comment: str,
+        text: str | None = None,
+        ignorewarnings: bool = True,
+        *,
+        progress: "UploadProgress | None" = None,
+        key: str = "",
+        chunk_size: int | None = None,
+    ) -> dict:
+        """Upload in chunks to the wiki's upload stash (``stash``, ``offset``, ``filesize``,
+        ``filekey``), then store the assembled file under ``filename`` (the final request,
+        with ``filekey``). Each chunk's filekey and offset go to ``progress`` as the wiki
+        answers, so a re-run continues where the wiki says the upload stands
+        (``checkstatus``); a stash the wiki no longer has starts again from 0. A chunk the
+        wiki refuses as too large is halved (down to ``MIN_CHUNK``)."""
+        size = len(data_or_path) if isinstance(data_or_path, (bytes, bytearray)) else os.path.getsize(data_or_path)
+        chunk = chunk_size or min(CHUNK_SIZE, max(MIN_CHUNK, getattr(self, "_single_upload_limit", None) or CHUNK_SIZE))
+        filekey, offset = self._resume_chunks(filename, key, size, progress)
+        with _reader(data_or_path) as f:
+            while offset < size:
+                f.seek(offset)
+                piece = f.read(min(chunk, size - offset))
+                try:
+                    data = self._call(
+                        {"action": "upload", "filename": filename, "stash": True, "filesize": size,
+                         "offset": offset, "filekey": filekey if offset else None, "ignorewarnings": True},
+                        token=True, files={"chunk": (filename, piece, "application/octet-stream")},
+                        idempotent=False,  # a repeated chunk is refused (invalid-chunk-offset); a re-run asks checkstatus
+                    )
+                except WikiError as e:
+                    if not _too_large(e):
+                        raise
+                    if chunk <= MIN_CHUNK:
+                        raise _request_too_large(self.api_url, filename, len(piece)) from None
+                    chunk = max(MIN_CHUNK, chunk // 2)
+                    continue
+                up = data.get("upload") or {}
+                filekey = str(up.get("filekey") or filekey)
+                if up.get("result") == "Continue":
+                    offset = int(up["offset"])
+                elif up.get("result") == "Success":
+                    offset = size
+                else:
+                    raise WikiError(f"{self.api_url}: chunked upload of {filename} stopped: {up.get('result')} {up}",
+                                    hint="Run the command again; it continues the upload.", code="stashfailed")
+                if progress is not None:
+                    progress.save(filename, key, filekey, offset)
+        try:
+            up = self._upload_request(filename, {"comment": comment, "text": text, "ignorewarnings": ignorewarnings,
+                                                 "filekey": filekey})
+        except WikiError as e:
+            if progress is not None and e.code in _STASH_GONE:
+                progress.clear(filename, key)  # the next run starts again
+            raise
+        if progress is not None:
+            progress.clear(filename, key)
+        return up
+
+    def _resume_chunks(self, filename: str, key: str, size: int, progress) -> tuple[str | None, int]:
+        """(filekey, offset) to continue from: what the wiki says of the saved filekey."""
+        saved = progress.load(filename, key) if progress is not None else None
+        if saved is None:
+            return None, 0
+        filekey, offset = saved
+        if offset >= size:  # assembled; the final request is what is left
+            return filekey, size
+        try:
+            up = self._call({"action": "upload", "filekey": filekey, "checkstatus": True}, token=True)["upload"]
+        except WikiError as e:
+            if e.code not in _STASH_GONE:
+                raise
+            up = {}
+        if up.get("result") == "Continue" and up.get("stage") == "uploading":
+            return filekey, int(up.get("offset", 0))
+        log.info("%s: the stashed upload of %s is gone (%s); starting it again", self.api_url, filename, up or "expired")
+        progress.clear(filename, key)
+        return None, 0
+
+    def _check_max_upload(self, filename: str, size: int) -> None:
+        cap = getattr(self, "_max_upload_size", None)
+        if cap is None:
+            general = self._call({"action": "query", "meta": "siteinfo", "siprop": "general"})["query"]["general"]
+            cap = self._max_upload_size = int(general.get("maxuploadsize") or 0)
+        if cap and size > cap:
+            raise WikiError(
+                f"{self.api_url}: {filename} ({size} bytes) is larger than this wiki takes ({cap} bytes, maxuploadsize)",
+                hint="Raise $wgMaxUploadSize in LocalSettings.php to take it.", code="file-too-large",
+            )
+
+    def _upload_request(self, filename: str, params: dict, files: dict | None = None) -> dict:
+        """The storing request (a whole file, or a stashed one by ``filekey``), with the
+        archive-clash repeat; returns the ``upload`` object or raises."""
         for attempt in range(ARCHIVE_CLASH_RETRIES + 1):
             try:
-                data = self._call(
-                    {"action": "upload", "filename": filename, "comment": comment, "text": text,
-                     "ignorewarnings": ignorewarnings},
-                    token=True,
-                    files={"file": (filename, data_or_path, "application/octet-stream")},
-                    idempotent=False,
-                )
+                data = self._call({"action": "upload", "filename": filename, **params}, token=True, files=files,
+                                  idempotent=False)
                 break
             except WikiError as e:
                 # MediaWiki archives the current version as "<second>!Name" before it

@@ -5,8 +5,8 @@ which bytes each peer holds.
   under a bundle's ``seq`` what it carried; under the negative of a peer's bundle
   ``seq`` what that peer sent us (it keeps what it sent);
 - ``reported_files``: sha1s of bytes the peer says it holds, whatever we sent
-  (files it got some other way): never sent again as bytes. Nothing fills it
-  yet (README, "Not yet"); ``holds_blob`` reads it.
+  (files it got some other way): never sent again as bytes. The peer's manifest
+  fills it (``files_held``, formats/MANIFEST.md §Held files); ``holds_blob`` reads it.
 
 What a peer holds is read at the view ``State.set_view`` loaded (its chain of
 checkpoints). ``HeldFiles`` is the only code that runs SQL on these tables.
@@ -22,9 +22,10 @@ from ..model import FileVersion
 class HeldFiles:
     """The file tables of one side's ``State``."""
 
-    def __init__(self, state):
+    def __init__(self, state, *, reported: bool = True):
         self.state = state
         self.db = state.db
+        self.reported = reported  # False (a --full bundle): bytes only reported count as not held
 
     def versions(self, peer: str, name: str) -> set[tuple[int, str]]:
         """(timestamp, sha1) of the versions of file ``name`` that ``peer`` holds at the view."""
@@ -38,11 +39,12 @@ class HeldFiles:
 
     def holds_blob(self, peer: str, sha1: str) -> bool:
         """Does ``peer`` hold these bytes (as any version of any file at the view, or reported)?"""
-        return self.db.execute(
-            "SELECT 1 FROM held_files INDEXED BY held_files_sha1 WHERE peer=? AND sha1=? AND seq IN (SELECT seq FROM view_chain)"
-            " UNION ALL SELECT 1 FROM reported_files WHERE peer=? AND sha1=? LIMIT 1",
-            (peer, sha1, peer, sha1),
-        ).fetchone() is not None
+        sql = "SELECT 1 FROM held_files INDEXED BY held_files_sha1 WHERE peer=? AND sha1=? AND seq IN (SELECT seq FROM view_chain)"
+        args: tuple = (peer, sha1)
+        if self.reported:
+            sql += " UNION ALL SELECT 1 FROM reported_files WHERE peer=? AND sha1=? LIMIT 1"
+            args += (peer, sha1)
+        return self.db.execute(sql, args).fetchone() is not None
 
     def record(self, peer: str, seq: int, versions: Iterable[FileVersion]) -> None:
         """``peer`` holds ``versions`` under ``seq`` (inside a state transaction)."""
@@ -54,3 +56,18 @@ class HeldFiles:
         the negative of its bundle's ``seq`` as the return trip keeps what a peer holds
         because it sent it: a bundle back to it then never carries them again."""
         self.record(peer, -seq, versions)
+
+    def held_since(self, peer: str, sha1: str) -> int | None:
+        """Since when ``peer`` has held these bytes: 0 if it sent them to us, the creation
+        time of the first bundle of ours that carried them, or None if never."""
+        row = self.db.execute(
+            "SELECT min(CASE WHEN h.seq < 0 THEN 0 ELSE s.created END) FROM held_files h INDEXED BY held_files_sha1"
+            " LEFT JOIN sent s ON s.peer = h.peer AND s.seq = h.seq WHERE h.peer=? AND h.sha1=?",
+            (peer, sha1),
+        ).fetchone()
+        return row[0] if row else None
+
+    def replace_reported(self, peer: str, sha1s: Iterable[str]) -> None:
+        """What ``peer``'s newest manifest says it holds (inside a state transaction)."""
+        self.db.execute("DELETE FROM reported_files WHERE peer=?", (peer,))
+        self.db.executemany("INSERT OR IGNORE INTO reported_files VALUES (?,?)", ((peer, s) for s in sha1s))

@@ -10,7 +10,8 @@ MediaWiki renumbers what it imports (docs/MEDIAWIKI_FINDINGS.md G12), so:
   made): never edits to send to a peer;
 - ``mw_journal``: how far applying a bundle got, so a re-run finishes it; its
   ``started`` is the wiki's clock, from which the tool's own revisions are found;
-- ``mw_files``: each upload applying made → the sender's file version it stands for.
+- ``mw_files``: each upload applying made → the sender's file version it stands for;
+- ``mw_upload_stash``: a chunked upload under way (migration ``0008-mw-upload-stash``).
 
 ``MediaWikiIds`` is the only code that runs SQL on them (targets/mediawiki*.py,
 sources/api*.py ask it). Writes commit at once, each in its own state transaction:
@@ -159,3 +160,17 @@ class MediaWikiIds:
         if row is None:
             return v
         return FileVersion(v.name, row[0], v.sha1, v.size, row[1], row[2], row[3], v.mime)
+
+    # --- chunked uploads under way (mediawiki/write.py UploadProgress) ----------------------
+
+    def load(self, name: str, sha1: str) -> tuple[str, int] | None:
+        row = self.db.execute("SELECT filekey, offset FROM mw_upload_stash WHERE name=? AND sha1=?", (name, sha1)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def save(self, name: str, sha1: str, filekey: str, offset: int) -> None:
+        with self.state.transaction():
+            self.db.execute("INSERT OR REPLACE INTO mw_upload_stash VALUES (?,?,?,?)", (name, sha1, filekey, offset))
+
+    def clear(self, name: str, sha1: str) -> None:
+        with self.state.transaction():
+            self.db.execute("DELETE FROM mw_upload_stash WHERE name=? AND sha1=?", (name, sha1))

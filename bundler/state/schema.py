@@ -113,4 +113,14 @@ MIGRATIONS = [
         ALTER TABLE source_marks ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        # A chunked upload to a MediaWiki under way (mediawiki/write.py upload_chunked):
+        # the wiki's stash filekey and how far it got, so a re-run after a kill continues
+        # it (the wiki's checkstatus has the last word on the offset). Gone once stored.
+        "0008-mw-upload-stash",
+        """
+        CREATE TABLE mw_upload_stash (name TEXT NOT NULL, sha1 TEXT NOT NULL, filekey TEXT NOT NULL,
+            offset INTEGER NOT NULL, PRIMARY KEY (name, sha1));
+        """,
+    ),
 ]

@@ -122,6 +122,25 @@ class PeerView:
             *rkeys,
         ).fetchall()
 
+    def pages_between(self, lo: int, hi: int | None) -> dict[int, tuple[PageView, Held]]:
+        """What the peer holds of the pages with ids in [lo, hi) (None: to the end; the
+        last id itself is no wiki's), in two queries (bundle make --base ships them to the worker of that id range)."""
+        end = hi if hi is not None else (1 << 63) - 1
+        pages = {pid: (PageView(ns, title, bool(deleted)), {}) for pid, ns, title, deleted in self._q(
+            "SELECT h.page_id, h.namespace, h.title, h.deleted FROM held_pages h"
+            " JOIN (SELECT page_id, max(rowid) AS r FROM held_pages INDEXED BY held_pages_page"
+            "       WHERE peer=? AND page_id >= ? AND page_id < ? AND seq IN (SELECT seq FROM view_chain)"
+            "       GROUP BY page_id) last ON last.r = h.rowid",  # the newest fact wins, as in page()
+            lo, end)}
+        for pid, rid, rkey, mkey in self._q(
+            "SELECT page_id, rev_id, rkey, mkey FROM held_revs INDEXED BY held_revs_page"
+            " WHERE peer=? AND page_id >= ? AND page_id < ? AND seq IN (SELECT seq FROM view_chain) ORDER BY rowid",
+            lo, end,
+        ):
+            if pid in pages:
+                pages[pid][1][rkey] = (rid, mkey)
+        return pages
+
     def live_pages(self) -> Iterator[LivePage]:
         """Pages the peer holds alive at the view."""
         rows = self._q(

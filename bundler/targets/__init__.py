@@ -20,7 +20,7 @@ way), the difference is a method with two implementations, never a branch in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ContextManager, Protocol
+from typing import TYPE_CHECKING, ContextManager, Iterable, Protocol
 
 if TYPE_CHECKING:
     from ..container import Header, RawFrame
@@ -163,6 +163,9 @@ class UpdateTarget(Protocol):
 
     def revision_keys(self, page_id: int) -> list[Revision]:
         """The page's revisions in history order, without text, by the sender's ids."""
+
+    def held_sha1s(self) -> Iterable[str]:
+        """Sha1s of file bytes the wiki holds, for the manifest's ``files_held`` (never one it lacks)."""
 
     def counts(self) -> StoreCounts:
         """Pages and revisions the wiki holds (for the manifest)."""

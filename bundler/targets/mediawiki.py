@@ -80,7 +80,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..errors import WikiError
 from ..mediawiki import Fields
@@ -194,6 +194,11 @@ class MediaWikiTarget(WritePhase, ImportBatches):
 
     def siteinfo(self) -> SiteInfo:
         return self.client.siteinfo().site
+
+    def held_sha1s(self) -> Iterable[str]:
+        """The current version of each file (old versions are not listed: a manifest may
+        list less than is held, never more)."""
+        return self.client.file_sha1s()
 
     def counts(self) -> StoreCounts:
         s = self.client.statistics()

@@ -35,12 +35,20 @@ mapped to that one and not uploaded again; only then is it uploaded. So a
 revert (A, B, A) is three uploads, and a re-run uploads none of them twice.
 
 A version the wiki refuses for what it is (a banned file type, a MIME type
-that does not match the name, over the size limit) is left out with a note in
-the apply report; the rest of the bundle still lands.
+that does not match the name, over the wiki's ``maxuploadsize``) is left out with
+a note in the apply report; the rest of the bundle still lands.
+
+Big files. A version larger than one request may carry on this wiki (PHP's
+``upload_max_filesize``/``post_max_size``: 2 MB and 8 MB by default; learnt from the
+first refusal) is uploaded in 1 MiB chunks to the wiki's upload stash, then stored
+(``MediaWikiClient.upload_chunked``). The stash filekey and offset are kept in the
+state (``mw_upload_stash``) as each chunk lands, so a re-run after a kill continues
+the upload where the wiki says it stands.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -172,7 +180,10 @@ class MediaWikiFiles:
         if sha1 in self._found:
             return self._found[sha1]
         found = None
-        names = self.ids.file_names(sha1)
+        # Names uploads by this tool gave these bytes, then the files of this bundle: a
+        # delta's base is mostly an older version of the same file, which may be archived
+        # here (list=allimages, below, finds current versions only).
+        names = list(dict.fromkeys([*self.ids.file_names(sha1), *(v.name for v in self.importer.announced)]))[:50]
         if names:
             for title, versions in self.client.imageinfo([f"File:{n}" for n in names]).items():
                 for v in versions:
@@ -232,6 +243,23 @@ class MediaWikiFiles:
                         self._page_made(name)
                         no_page.discard(name)
 
+    def transaction(self):
+        return contextlib.nullcontext()  # a wiki is not transactional: each upload lands as it is made
+
+    def history(self, name: str) -> list[FileVersion]:
+        """The file's versions on the wiki, oldest first (the last is current)."""
+        title = f"File:{name}"
+        return [FileVersion(name, w.timestamp, w.sha1, w.size, w.user, None, w.comment, None)
+                for w in reversed(self.client.imageinfo([title]).get(title, []))]
+
+    def make_current(self, name: str, v: FileVersion, user: str, comment: str) -> None:
+        """Upload ``v``'s bytes again (found on the wiki), so they are the current version."""
+        path = self._local_copy(v.sha1)
+        if path is None:
+            raise ContentError(f"file {name}: its bytes {v.sha1[:12]}… are no longer on this wiki",
+                               hint="Upload the online version again by hand.")
+        self.client.upload(name, path, comment, ignorewarnings=True, progress=self.ids, key=v.sha1)
+
     def _without_page(self, names: list[str]) -> set[str]:
         """Names whose file page does not exist: the first upload creates it."""
         pages = self.client.page_info([f"File:{n}" for n in names])
@@ -262,7 +290,7 @@ class MediaWikiFiles:
         comment = f"{v.comment or ''} [uploaded by {who} at {format_timestamp(v.timestamp)} on {self.target.peer_label}]".strip()
         title = f"File:{v.name}"
         try:
-            up = self.client.upload(v.name, path, comment, text=None, ignorewarnings=True)
+            up = self.client.upload(v.name, path, comment, text=None, ignorewarnings=True, progress=self.ids, key=v.sha1)
         except WikiError as e:
             if e.code in _REFUSED:
                 self.target.notes.append(f"file {v.name} ({format_timestamp(v.timestamp)}) was not uploaded: the wiki refuses it ({e.code})")

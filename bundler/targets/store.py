@@ -14,12 +14,13 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from ..files_import import FileImporter
 from ..landing import edit_ids
-from ..model import Page, PageId, RevId, Revision, SiteInfo
+from ..model import FileVersion, Page, PageId, RevId, Revision, SiteInfo
 from ..identity import local_id_range
 from ..store import StoreCounts, WikiStore
 
@@ -29,6 +30,20 @@ class StoreFileSink(FileImporter):
 
     def write(self, reason: str) -> None:
         pass  # landed already, in the store's transaction
+
+    def transaction(self):
+        return self.store.transaction()
+
+    def history(self, name: str) -> list[FileVersion]:
+        """The file's versions here, oldest first (the last is current)."""
+        return list(self.store.file_versions(name))
+
+    def make_current(self, name: str, v: FileVersion, user: str, comment: str) -> None:
+        """A new version with ``v``'s bytes, after every other (inside a store transaction):
+        as MediaWiki's revert, so the history keeps what came between."""
+        last = self.history(name)[-1]
+        stamp = max(int(time.time()), last.timestamp + 1)
+        self.store.put_file_version(FileVersion(name, stamp, v.sha1, v.size, user, None, comment, v.mime))
 
 
 class StoreUpdateTarget:
@@ -120,6 +135,9 @@ class StoreUpdateTarget:
 
     def counts(self) -> StoreCounts:
         return self.store.counts()
+
+    def held_sha1s(self) -> Iterable[str]:
+        return self.store.blob_sha1s()
 
     def api_requests(self) -> int | None:
         return None

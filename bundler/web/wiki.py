@@ -8,8 +8,8 @@ Conflicts: ``landing.ReturnApplier`` records each one as an edit by ``MERGE_USER
 whose summary begins ``Edit conflict:``; it puts the online text back, and its
 parent is the offline revision. That edit travels with the next update, so both
 sides hold it (the offline side under its own id for the offline revision, which
-the parent names). The online revision is the newest one before the offline
-revision whose text is the one the conflict edit kept (same sha1).
+the parent names). The online revision is the newest one before the conflict edit
+whose text is the one it kept (same sha1): older or newer than the offline one.
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ def conflicts(store: WikiStore) -> list[Conflict]:
         ids = [r.rev_id for r in history]
         if offline not in ids:
             continue
-        before = history[: ids.index(offline)]
-        online = next((r.rev_id for r in reversed(before) if r.sha1 == sha1), None)
+        # The online revision is the newest before the conflict edit with the text it
+        # kept. It may be older or newer than the offline one: the two were made apart,
+        # and the history orders them by their own clocks.
+        before = history[: ids.index(kept)] if kept in ids else history
+        online = next((r.rev_id for r in reversed(before) if r.sha1 == sha1 and r.rev_id != offline), None)
         if online is None:
             continue
         head = history[-1]

@@ -1003,6 +1003,16 @@ def manifest_vectors(out: str, ok: bytes) -> None:
     mk("manifest-bad-field", signed(fixed.pack(manifest.MAGIC, 1, len(b5)), b5), "format error", "seq is a string, validly signed")
     mk("manifest-uppercase-wiki", signed(fixed.pack(manifest.MAGIC, 1, len(b6)), b6), "wrong peer",
        "validly signed by the receiver, its wiki id in upper-case hex: compared with the key's wiki id, not parsed")
+    # files_held (MANIFEST.md §Held files): the sha1s of "" and of "abc".
+    held = ["da39a3ee5e6b4b0d3255bfef95601890afd80709", "a9993e364706816aba3e25717850c26c9cd0d89d"]
+    b7 = wire.packb(dict(m, files_held=manifest.pack_sha1s(held)))
+    mk("manifest-files-held", signed(fixed.pack(manifest.MAGIC, 1, len(b7)), b7), "ok",
+       "the receiver reports two file contents it holds: the sender records them and never sends their bytes",
+       summary=[f"manifest wiki={RECEIVER_WIKI} peer={SENDER_WIKI} seq=1 checkpoint={checkpoint(101).hex()}",
+                "files_held " + " ".join(sorted(held))])
+    b8 = wire.packb(dict(m, files_held=b"".join(bytes.fromhex(h) for h in reversed(sorted(held)))))
+    mk("manifest-files-held-unsorted", signed(fixed.pack(manifest.MAGIC, 1, len(b8)), b8), "format error",
+       "files_held lists its two sha1s in descending order, validly signed: a reader cannot trust it")
 
 
 if __name__ == "__main__":
