@@ -61,27 +61,8 @@ class LocalFiles(MediaWikiFiles):
         comment = v.comment or ""
         if user is None:
             comment = f"{comment} [uploaded by {self.target.prefix}>{v.user or 'an unknown user'}]".strip()
-        args = ["--overwrite", f"--timestamp={time.strftime('%Y%m%d%H%M%S', time.gmtime(v.timestamp))}",
-                f"--summary={comment}", f"--comment={comment}"] + ([f"--user={user}"] if user else [])
-        folder = tempfile.mkdtemp(prefix="wikibundle-upload-", dir=self._tmpdir)
-        try:
-            dest = os.path.join(folder, v.name)
-            try:
-                os.link(path, dest)  # the staged copy; no second copy of a large file
-            except OSError:
-                shutil.copyfile(path, dest)
-            try:
-                out = self.scripts.run("importImages", *args, folder)
-            except WikiError as e:
-                out = str(e)
-                if _NOT_ALLOWED not in out:
-                    raise
-            if _NOT_ALLOWED in out:
-                self.target.notes.append(f"file {v.name} was not imported: this wiki does not allow its extension"
-                                         " ($wgFileExtensions)")
-                return False
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        if not self._import_image(v.name, path, comment, user, v.timestamp):
+            return False
         title = f"File:{v.name}"
         held = self.client.imageinfo([title]).get(title) or []
         here = [w for w in held if w.sha1 == v.sha1 and w.timestamp == v.timestamp]
@@ -93,6 +74,40 @@ class LocalFiles(MediaWikiFiles):
             )
         self._record(v, here[0].timestamp)
         self._null_revision(title)
+        return True
+
+    def make_current(self, name: str, v: FileVersion, user: str, comment: str) -> None:
+        """Import ``v``'s bytes again, now, so they are the current version (a file conflict of a return)."""
+        path = self._local_copy(v.sha1)
+        if path is None:
+            raise ContentError(f"file {name}: its bytes {v.sha1[:12]}… are no longer on this wiki",
+                               hint="Upload the online version again by hand.")
+        self._import_image(name, path, comment, None, None)
+        self._null_revision(f"File:{name}")
+
+    def _import_image(self, name: str, path: str, comment: str, user: str | None, timestamp: int | None) -> bool:
+        """``importImages.php`` of one file version; False if the wiki does not allow its extension."""
+        args = ["--overwrite", f"--summary={comment}", f"--comment={comment}"] + ([f"--user={user}"] if user else []) \
+            + ([f"--timestamp={time.strftime('%Y%m%d%H%M%S', time.gmtime(timestamp))}"] if timestamp else [])
+        folder = tempfile.mkdtemp(prefix="wikibundle-upload-", dir=self._tmpdir)
+        try:
+            dest = os.path.join(folder, name)
+            try:
+                os.link(path, dest)  # the staged copy; no second copy of a large file
+            except OSError:
+                shutil.copyfile(path, dest)
+            try:
+                out = self.scripts.run("importImages", *args, folder)
+            except WikiError as e:
+                out = str(e)
+                if _NOT_ALLOWED not in out:
+                    raise
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if _NOT_ALLOWED in out:
+            self.target.notes.append(f"file {name} was not imported: this wiki does not allow its extension"
+                                     " ($wgFileExtensions)")
+            return False
         return True
 
     def _null_revision(self, title: str) -> None:
