@@ -20,20 +20,29 @@ def init(
     wiki: str = typer.Option(..., "--wiki", help="The wiki: a path to an embedded SQLite wiki store (created if missing), or a MediaWiki's api.php URL."),
     label: str = typer.Option(None, "--label", help="A short name peers will see (default: the directory's name)."),
     user: str = typer.Option(None, "--user", help="Bot user name (Name@app) for a MediaWiki API wiki."),
+    php: str = typer.Option("php", "--php", help="The PHP binary that runs a local MediaWiki's maintenance scripts."),
+    api: str = typer.Option(None, "--api", help="A local MediaWiki's api.php URL (default: from its $wgServer and $wgScriptPath)."),
+    mediawiki: str = typer.Option(None, "--mediawiki", help="A local MediaWiki's installation folder, if not beside LocalSettings.php (default there, else /usr/share/mediawiki)."),
 ) -> None:
     """Make DIR a side: a signing key, a wiki, and empty sync state.
 
-    WIKI is a path to an embedded SQLite wiki store (created if missing), or a
-    MediaWiki's api.php URL (make bundles from it and apply bundles to it).
+    WIKI is a path to an embedded SQLite wiki store (created if missing), a
+    MediaWiki's api.php URL (make bundles from it and apply bundles to it), or the
+    LocalSettings.php (or its folder) of a MediaWiki on this machine: bundles are
+    then written with its maintenance scripts (exact histories, no import
+    records) and it is read over its api.php.
     A bot password (Special:BotPasswords, "Name@app") comes from the environment
     variable WIKIBUNDLE_PASSWORD or a prompt, never from the command line, and
     is kept only in DIR, readable by you alone.
 
     Examples:  bundle init -C school --wiki school/wiki.sqlite
                bundle init -C hq --wiki https://wiki.example.org/w/api.php --user Sync@bundle
+               bundle init -C school --wiki /var/lib/mediawiki/LocalSettings.php
     """
     check_new_folder(dir, "-C", "Give a folder for the side (new or existing) in a place you may write to.")
-    if wiki.startswith(("http://", "https://")):
+    local = _local_wiki(wiki, php, api, mediawiki)
+    if local is not None or wiki.startswith(("http://", "https://")):
+        api_url = local.pop("api") if local is not None else wiki
         password = None
         if user:
             password = os.environ.get("WIKIBUNDLE_PASSWORD")
@@ -42,9 +51,11 @@ def init(
         # Check the wiki and the login before anything is written.
         from ..mediawiki import MediaWikiClient
 
-        info = MediaWikiClient(wiki, user, password).siteinfo()
-        side = Side.create(dir, wiki, label, user=user, password=password)
+        info = MediaWikiClient(api_url, user, password).siteinfo()
+        side = Side.create(dir, api_url, label, user=user, password=password, local=local)
         out.print(f"Connected to {escape(info.site.sitename)} ({escape(info.version)}) as {escape(info.user or 'anonymous')}")
+        if local is not None:
+            out.print(f"  writes through the maintenance scripts of {escape(local['conf'])}")
     else:
         if user:
             raise UsageError("--user is for a MediaWiki reached over its API", hint="An embedded store needs no user.")
@@ -55,6 +66,29 @@ def init(
     out.print(f"Initialized side [bold]{escape(side.label)}[/] in {escape(os.path.abspath(dir))}")
     out.print(f"  wiki id  {side.wiki_id}\n  wiki     {escape(side.wiki_path)}\n  key id   {side.public_key().key_id}")
     out.print(f"Next: [bold]bundle key -C {escape(dir)} > {escape(side.label)}.pub[/] and carry that file to your peer.")
+
+
+def _local_wiki(wiki: str, php: str, api: str | None, install: str | None) -> dict | None:
+    """A MediaWiki on this machine (``--wiki`` names its LocalSettings.php or the folder
+    holding it): how to run its scripts and its api.php URL; None for another kind."""
+    # a PHP file (checked by Scripts.locate), or a folder that holds LocalSettings.php
+    url = wiki.startswith(("http://", "https://"))
+    if url or not (wiki.endswith(".php") or os.path.isfile(os.path.join(wiki, "LocalSettings.php"))):
+        if php != "php" or api or install:
+            raise UsageError("--php, --api and --mediawiki are for a MediaWiki on this machine",
+                             hint="Give its LocalSettings.php (or its folder) with --wiki.")
+        return None
+    from ..targets.local_scripts import Scripts
+
+    scripts = Scripts.locate(wiki, php, install)
+    if api is None:
+        conf = scripts.settings("wgServer", "wgScriptPath")
+        server = str(conf.get("wgServer") or "")
+        if not server:
+            raise UsageError(f"{scripts.conf} sets no $wgServer, so its api.php URL is unknown",
+                             hint="Give it with --api http://HOST/PATH/api.php.")
+        api = ("http:" + server if server.startswith("//") else server) + str(conf.get("wgScriptPath") or "") + "/api.php"
+    return {"conf": scripts.conf, "install": scripts.install, "php": scripts.php, "api": api}
 
 
 def _check_store_path(wiki: str) -> None:

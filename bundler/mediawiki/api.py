@@ -392,3 +392,14 @@ class MediaWikiClient(Writes):
             if img.get("sha1") == sha1 and img.get("url"):
                 return StoredFile(str(img["name"]), urljoin(self.api_url, img["url"]), int(img.get("size", 0)), sha1)
         return None
+
+    def registered_users(self, names: Iterable[str]) -> set[str]:
+        """Those of ``names`` that are accounts of this wiki (``list=users``), 50 per request."""
+        names = sorted(set(names))
+        out: set[str] = set()
+        for i in range(0, len(names), 50):
+            for batch in self.query({"list": "users", "ususers": names[i:i + 50]}):
+                for u in batch.get("query", {}).get("users", ()):
+                    if "missing" not in u and "invalid" not in u and u.get("userid"):
+                        out.add(str(u["name"]))
+        return out

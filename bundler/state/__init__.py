@@ -52,7 +52,8 @@ class Side:
         self._lock_fd: int | None = None
 
     @classmethod
-    def create(cls, path: str, wiki: str, label: str | None = None, user: str | None = None, password: str | None = None) -> "Side":
+    def create(cls, path: str, wiki: str, label: str | None = None, user: str | None = None, password: str | None = None,
+               local: dict | None = None) -> "Side":
         if os.path.exists(os.path.join(path, CONFIG)):
             raise UsageError(f"{path} is already a wikibundle side", hint="Use it as it is, or choose another directory with -C.")
         os.makedirs(path, exist_ok=True)
@@ -66,6 +67,8 @@ class Side:
         }
         if user:
             config["user"] = user
+        if local:  # a MediaWiki on this machine, written through its scripts (targets/local.py)
+            config["local"] = local
         SecretKey.generate(os.path.join(path, KEY))
         if password is not None:
             # Kept only here, like the signing key: mode 0600, never printed.

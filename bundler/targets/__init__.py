@@ -1,7 +1,9 @@
 """Where ``bundle apply`` writes: the interfaces a target offers, and ``open_target``.
 
-Three interfaces, each with two implementations — the embedded store
-(``targets.store``) and a MediaWiki over its Action API (``targets.mediawiki*``):
+Three interfaces, each with three implementations — the embedded store
+(``targets.store``), a MediaWiki over its Action API (``targets.mediawiki*``), and
+a MediaWiki on this machine written through its maintenance scripts
+(``targets.local*``, the API target with script writes):
 
 - ``UpdateTarget`` takes an update: the sender's history, imported as it is.
   ``bundler.apply`` decodes each records frame against it and puts what the frame
@@ -176,7 +178,12 @@ class UpdateTarget(Protocol):
 
 
 def open_target(side: Side) -> UpdateTarget:
-    """The side's wiki as a target: its MediaWiki over the API, or its embedded store."""
+    """The side's wiki as a target: its MediaWiki through its maintenance scripts (on this
+    machine), or over the API, or its embedded store."""
+    if side.config.get("local"):
+        from .local import LocalMediaWikiTarget
+
+        return LocalMediaWikiTarget(side)
     if side.is_api:
         from .mediawiki import MediaWikiTarget
 

@@ -176,6 +176,10 @@ class MediaWikiTarget(WritePhase, ImportBatches):
         self._site = info.site
         self._ns = {key: name for key, _case, name in info.site.namespaces}
         self._wiki_time = parse_timestamp(str(info.general.get("time"))) if info.general.get("time") else None
+        self._check_rights(info)
+
+    def _check_rights(self, info) -> None:
+        """Refuse an account that may not import (``targets.local`` writes through scripts instead)."""
         require_rights(
             self.client.api_url, info, _NEEDED_RIGHTS, "import revisions here",
             hint="Give the bot password the grant 'Import revisions' (Special:BotPasswords) and the account the"

@@ -44,6 +44,15 @@ class ImportBatches:
     """The import half of ``MediaWikiTarget``'s write phase (a part of that class:
     it uses the target's stage, id map and view of the wiki)."""
 
+    # Per request (the module's limits, read when used); a target that writes otherwise batches more.
+    @property
+    def import_max_bytes(self) -> int:
+        return IMPORT_MAX_BYTES
+
+    @property
+    def import_max_pages(self) -> int:
+        return IMPORT_MAX_PAGES
+
     def _import(self: MediaWikiTarget, items: list[tuple[Page, str]], reason: str) -> None:
         """``action=import`` of the staged revisions the wiki lacks, batched by size;
         after each batch the new ids are learnt and recorded.
@@ -76,14 +85,14 @@ class ImportBatches:
                     if cur is not None:
                         self._set_page(page.page_id, cur.page_id, cur.title)
                 continue
-            if len(pieces) > 1 or size + pieces[0].bytes > IMPORT_MAX_BYTES:
+            if len(pieces) > 1 or size + pieces[0].bytes > self.import_max_bytes:
                 flush()
             for piece in reversed(pieces[1:]):  # newest first, each a request of its own
                 batch.append((page, title, piece))
                 flush()
             batch.append((page, title, pieces[0]))
             size += pieces[0].bytes
-            if size >= IMPORT_MAX_BYTES or len(batch) >= IMPORT_MAX_PAGES:
+            if size >= self.import_max_bytes or len(batch) >= self.import_max_pages:
                 flush()
         flush()
         if hidden:
@@ -109,21 +118,25 @@ class ImportBatches:
                 hidden += 1
                 continue
             last = pieces[-1] if pieces else None
-            if last is None or last.bytes + cost > IMPORT_MAX_BYTES:
+            if last is None or last.bytes + cost > self.import_max_bytes:
                 pieces.append(_Piece(ord_, ord_, cost))
             else:
                 pieces[-1] = _Piece(last.first, ord_, last.bytes + cost)
         return pieces, hidden
 
-    def _import_batch(self: MediaWikiTarget, batch: list[tuple[Page, str, list[Revision]]], reason: str) -> None:
+    def _batch_xml(self: MediaWikiTarget, batch: list[tuple[Page, str, list[Revision]]]) -> bytes:
+        """The batch as export XML, each page under the title given."""
         buf = io.StringIO()
         # Titles are in this wiki's namespace names (_local_title): so is the siteinfo.
         w = XmlWriter(buf, self._site)
         for page, title, revs in batch:
             w.page(Page(page.page_id, page.namespace, title, page.redirect), revs)
         w.close()
+        return buf.getvalue().encode("utf-8")
+
+    def _import_batch(self: MediaWikiTarget, batch: list[tuple[Page, str, list[Revision]]], reason: str) -> None:
         self.import_requests += 1
-        landed = self.client.import_xml(buf.getvalue().encode("utf-8"), reason, self.prefix)
+        landed = self.client.import_xml(self._batch_xml(batch), reason, self.prefix)
         # The answer names each page as the wiki titled it, in the order sent.
         titles = [str(r.get("title")) for r in landed] if len(landed) == len(batch) else [t for _p, t, _r in batch]
         listed = self._list_batch(titles, [revs for _p, _t, revs in batch])
