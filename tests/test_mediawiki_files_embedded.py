@@ -9,16 +9,18 @@ user without an id, was written as ``<ip>``; bundler/export.py ``_contributor``.
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import pytest
 
+from bundler.export import XmlWriter
+from bundler.model import FileVersion, Page, PageId, RevId, Revision, SiteInfo
+from bundler.sources.dump import open_dump
 from bundler.state import Side
 from helpers import embedded_to_wiki_sides, run_cli
 from test_files import store_files
 from test_mediawiki_files import files_of, png
-
-pytestmark = pytest.mark.mediawiki
 
 DATA = Path(__file__).parent / "data" / "files"
 
@@ -49,6 +51,7 @@ def sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
+@pytest.mark.mediawiki
 def test_files_uploaded_on_an_embedded_store_reach_a_mediawiki_and_back(mediawiki, tmp_path, monkeypatch):
     hq, school, wiki = embedded_to_wiki_sides(mediawiki, tmp_path, monkeypatch)
     page = tmp_path / "page.txt"
@@ -82,3 +85,25 @@ def test_files_uploaded_on_an_embedded_store_reach_a_mediawiki_and_back(mediawik
     assert on_wiki == store_versions(hq)
     for title in ("File:Logo.png", "File:Header.jpg", "File:Drawing.png"):
         assert wiki_text(wiki, title) == store_text(hq, title) is not None
+
+
+def test_only_an_ip_address_is_written_as_an_ip(tmp_path):
+    """An anonymous edit keeps ``<ip>``; a named user without an id (the store's own
+    edits and uploads) is a ``<username>`` with id 0, as MediaWiki's dumps write users
+    they do not hold; read back, each keeps its name."""
+    users = [("192.0.2.7", None), ("2001:db8::1", None), ("Teacher", None), ("Admin", 3)]
+    revs = [Revision(rev_id=RevId(i + 1), page_id=PageId(1), timestamp=1_700_000_000 + i, text=f"v{i}",
+                     user=u, user_id=uid, sha1="") for i, (u, uid) in enumerate(users)]
+    buf = io.StringIO()
+    w = XmlWriter(buf, SiteInfo())
+    w.page(Page(PageId(1), 6, "File:Logo.png"), revs,
+           uploads=[FileVersion("Logo.png", 1_700_000_000, sha1(b"x"), 1, "Teacher", None, "logo", "image/png")])
+    w.close()
+    xml = buf.getvalue()
+    assert xml.count("<ip>") == 2 and "<ip>192.0.2.7</ip>" in xml and "<ip>2001:db8::1</ip>" in xml
+    assert xml.count("<username>Teacher</username>") == 2  # the revision and the upload
+    path = tmp_path / "d.xml"
+    path.write_text(xml)
+    with open_dump(str(path)) as d:
+        got = [(r.user, r.user_id or None) for ph in d for r in ph.revisions]
+    assert got == users
