@@ -18,7 +18,7 @@ from bundler.export import XmlWriter
 from bundler.model import FileVersion, Page, PageId, RevId, Revision, SiteInfo
 from bundler.sources.dump import open_dump
 from bundler.state import Side
-from helpers import embedded_to_wiki_sides, run_cli
+from helpers import embedded_to_wiki_sides, run_cli, store_text
 from test_files import store_files
 from test_mediawiki_files import files_of, png
 
@@ -35,16 +35,6 @@ def store_versions(side_dir: Path) -> dict[str, list[tuple[str, str]]]:
 
 def wiki_text(client, title: str) -> str | None:
     return next((rev.text for _page, rev in client.current_revisions(titles=[title], content=True)), None)
-
-
-def store_text(side_dir: Path, title: str) -> str | None:
-    store = Side.open(side_dir).store()
-    try:
-        page = store.page_by_title(title)
-        head = store.head(page.page_id) if page else None
-        return head.text if head else None
-    finally:
-        store.close()
 
 
 def sha1(data: bytes) -> str:
