@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import time
 from typing import IO, Callable, Iterable, Iterator
 from xml.sax.saxutils import escape, quoteattr
@@ -25,6 +26,27 @@ def _esc(s: str) -> str:
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in out):
         out = "".join(ch for ch in out if ord(ch) >= 32 or ch in "\t\n\r")
     return out
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _contributor(user: str | None, user_id: int | None, indent: str) -> str:
+    """A revision's or upload's ``<contributor>``. ``<ip>`` only for a name that is an
+    IP address (an anonymous edit): a user without an id here (an edit or upload made
+    on the embedded store, ``bundle edit``/``upload``) is a ``<username>`` with id 0,
+    which MediaWiki's importer maps to a local user or ``prefix>Name``. Given as
+    ``<ip>``, MediaWiki 1.39 cannot make an actor of a usable user name
+    (CannotCreateActorException: the whole ``action=import`` answers HTTP 500)."""
+    if user_id is None and user is not None and _is_ip(user):
+        return f"{indent}<contributor>\n{indent}  <ip>{_esc(user)}</ip>\n{indent}</contributor>\n"
+    return (f"{indent}<contributor>\n{indent}  <username>{_esc(user or '')}</username>\n"
+            f"{indent}  <id>{user_id or 0}</id>\n{indent}</contributor>\n")
 
 
 class XmlWriter:
@@ -86,10 +108,7 @@ class XmlWriter:
         rel = f"archive/{h[0]}/{h[:2]}/{archive_name}" if archive_name else f"{h[0]}/{h[:2]}/{fv.name}"
         w("    <upload>\n")
         w(f"      <timestamp>{format_timestamp(fv.timestamp)}</timestamp>\n")
-        if fv.user_id is None and fv.user is not None:
-            w(f"      <contributor>\n        <ip>{_esc(fv.user)}</ip>\n      </contributor>\n")
-        else:
-            w(f"      <contributor>\n        <username>{_esc(fv.user or '')}</username>\n        <id>{fv.user_id or 0}</id>\n      </contributor>\n")
+        w(_contributor(fv.user, fv.user_id, "      "))
         w(f"      <comment>{_esc(fv.comment or '')}</comment>\n")
         w(f"      <filename>{_esc(fv.name)}</filename>\n")
         if archive_name:
@@ -119,13 +138,8 @@ class XmlWriter:
         w(f"      <timestamp>{format_timestamp(r.timestamp)}</timestamp>\n")
         if r.deleted & Deleted.USER:
             w('      <contributor deleted="deleted" />\n')
-        elif r.user_id is None and r.user is not None:
-            w(f"      <contributor>\n        <ip>{_esc(r.user)}</ip>\n      </contributor>\n")
         else:
-            w(
-                f"      <contributor>\n        <username>{_esc(r.user or '')}</username>\n"
-                f"        <id>{r.user_id or 0}</id>\n      </contributor>\n"
-            )
+            w(_contributor(r.user, r.user_id, "      "))
         if r.minor:
             w("      <minor />\n")
         if r.deleted & Deleted.COMMENT:

@@ -104,6 +104,17 @@ def store_history(side: Side) -> dict[str, list[tuple]]:
         store.close()
 
 
+def store_text(side_dir, title: str) -> str | None:
+    """The current text of ``title`` in the embedded store of the side at ``side_dir`` (None: no such page)."""
+    store = Side.open(str(side_dir)).store()
+    try:
+        page = store.page_by_title(title)
+        head = store.head(page.page_id) if page else None
+        return head.text if head else None
+    finally:
+        store.close()
+
+
 def file_digest(*paths: str) -> str:
     """Digest of files as they are on disk (missing files count), to prove nothing changed."""
     h = hashlib.sha256()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from helpers import LDNONT, new_pair
+from helpers import LDNONT, new_pair, store_text
 
 from bundler.apply import apply_bundle
 from bundler.edit import edit_page
@@ -38,13 +38,7 @@ class World:
         return apply_bundle(Side.open(self.hq.path), path)
 
     def text(self, side: Side, title: str) -> str | None:
-        store = Side.open(side.path).store()
-        try:
-            page = store.page_by_title(title)
-            head = store.head(page.page_id) if page else None
-            return head.text if head else None
-        finally:
-            store.close()
+        return store_text(side.path, title)
 
 
 def _make(side: Side, out: str):
