@@ -100,6 +100,15 @@ class FileVersion:
 
 FILE_NS = 6  # MediaWiki's File: namespace (NS_FILE), whatever the wiki's language calls it
 
+# MediaWiki's canonical namespace names (Namespace.php, NamespaceInfo::CANONICAL_NAMES) and
+# the aliases every wiki accepts whatever its language: a title prefixed with one of
+# these is in that namespace even where the site information names none (a new store).
+CANONICAL_NAMESPACES = {
+    "media": -2, "special": -1, "talk": 1, "user": 2, "user talk": 3, "project": 4, "project talk": 5,
+    "file": 6, "image": 6, "file talk": 7, "image talk": 7, "mediawiki": 8, "mediawiki talk": 9,
+    "template": 10, "template talk": 11, "help": 12, "help talk": 13, "category": 14, "category talk": 15,
+}
+
 
 def file_title_to_name(title: str) -> str:
     """``File:Red dot.png`` (any namespace prefix) to the file name ``Red_dot.png``."""

@@ -25,7 +25,7 @@ from . import wire
 from .errors import ContentError, StateError
 from .identity import FreshIds
 from .migrations import migrate
-from .model import FILE_NS, Deleted, FileVersion, Page, PageHistory, PageId, RevId, Revision, SiteInfo, Slot, file_title_to_name
+from .model import CANONICAL_NAMESPACES, FILE_NS, Deleted, FileVersion, Page, PageHistory, PageId, RevId, Revision, SiteInfo, Slot, file_title_to_name
 from .store_schema import SCHEMA
 from .tempset import TempIdSet
 
@@ -375,12 +375,15 @@ class WikiStore:
         self.db.execute("INSERT OR REPLACE INTO page_origin VALUES (?,?,?)", (peer, peer_page_id, page_id))
 
     def namespace_of(self, title: str) -> int:
-        """The namespace a full title is in, by the wiki's namespace names (0 if none)."""
+        """The namespace a full title is in, by the wiki's namespace names, else by
+        MediaWiki's canonical names (``File:``, ``Template:`` … work on every wiki); 0 if none."""
         prefix, sep, _rest = title.partition(":")
         if sep:
+            want = " ".join(prefix.replace("_", " ").split()).lower()
             for key, _case, name in self.siteinfo().namespaces:
-                if name and name.replace("_", " ").lower() == prefix.replace("_", " ").strip().lower():
+                if name and name.replace("_", " ").lower() == want:
                     return key
+            return CANONICAL_NAMESPACES.get(want, 0)
         return 0
 
     # --- writing (inside transaction()) ---------------------------------------

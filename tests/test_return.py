@@ -422,3 +422,23 @@ def test_a_return_apply_killed_anywhere_then_run_again_lands_everything_once(tmp
         assert r.returncode == 0, r.stderr
         assert outcome(d) == want
     assert killed >= 3
+
+
+def test_pages_made_on_a_new_store_are_in_their_canonical_namespaces(tmp_path):
+    """A store made by ``bundle init`` names no namespaces yet: ``File:``, ``Template:``,
+    ``Image:`` still put a page in MediaWiki's namespace (as every wiki reads them), so
+    the page travels with the right ``ns`` and a file's page is known as one."""
+    from bundler.edit import upload_file
+
+    side = Side.create(str(tmp_path / "fresh"), label="fresh", wiki=str(tmp_path / "fresh" / "wiki.sqlite"))
+    side.store(create=True).close()  # as bundle init does
+    png = os.path.join(os.path.dirname(__file__), "data", "files")
+    sample = sorted(f for f in os.listdir(png) if f.endswith(".png"))[0]
+    upload_file(side, os.path.join(png, sample), name="Map.png", user="Nurse.Ada", comment="map")
+    edit_page(side, "Template:Box", "{{{1}}}", user="Nurse.Ada")
+    edit_page(side, "image talk:Map.png", "where is this?", user="Nurse.Ada")
+    edit_page(side, "Notes: week 1", "plain", user="Nurse.Ada")
+    store = side.store()
+    got = {p.title: p.namespace for p in (h.page for h in store.pages())}
+    store.close()
+    assert got == {"File:Map.png": 6, "Template:Box": 10, "Image talk:Map.png": 7, "Notes: week 1": 0}
