@@ -230,7 +230,9 @@ class WikiServer:
         """Serve the wiki on 127.0.0.1 (a free port unless given) and wait for api.php."""
         if self.running:
             return self
-        attempts = 1 if port is not None else 3  # a free port can be taken before php binds it
+        # A free port can be taken before php binds it: try another. A given port (a
+        # restart) can still be held for a moment by the stopped server's workers: wait.
+        attempts = 20 if port is not None else 3
         for attempt in range(attempts):
             self.port = port if port is not None else free_port()
             _set_server(self.conf, self.server)
@@ -240,6 +242,8 @@ class WikiServer:
             except _PortTaken:
                 if attempt == attempts - 1:
                     raise HarnessError(f"port {self.port} is in use") from None
+                if port is not None:
+                    time.sleep(0.25)
         raise AssertionError("unreachable")
 
     def _spawn_and_wait(self, timeout: float) -> None:
