@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 
 from .errors import UsageError
-from .landing import edit_ids
+from .identity import edit_ids
 from .model import Page, PageId, RevId, Revision
 from .records import check_title
 from .state import Side

@@ -49,6 +49,13 @@ def local_id_range(wiki_id: str) -> range:
     return range(start, start + LOCAL_SPAN)
 
 
+def edit_ids(has_upstream: bool, wiki_id: str) -> range:
+    """Ids for revisions and pages made on this side (not received): its own local range
+    when it takes updates from a peer (ids it receives are the peer's), else the ordinary
+    ids below ``FRESH_IDS``, as any wiki numbers its own edits."""
+    return local_id_range(wiki_id) if has_upstream else range(1, FRESH_IDS)
+
+
 # Pages and revisions a dump gives no <id> (schema 0.3 exports, which MediaWiki's
 # importer accepts) get ids derived from what names them: a page from its title, a
 # revision from its page's title, timestamp and sha1. So every dump of one wiki gives

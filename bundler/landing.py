@@ -22,7 +22,7 @@ from typing import Callable
 from .container import BundleReader
 from .merge import three_way
 from .model import FILE_NS, Page, PageDelete, PageId, PageMove, Revision, format_timestamp
-from .identity import FRESH_IDS, local_id_range, page_rkeys
+from .identity import page_rkeys
 from .records import decode_frame
 
 MERGE_USER = "wikibundle"
@@ -371,8 +371,3 @@ def _offline_summary(r: Revision, label: str) -> str:
 def _names(revs: list[Revision]) -> str:
     names = list(dict.fromkeys(r.user or "an unknown user" for r in revs))
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-
-
-def edit_ids(has_upstream: bool, wiki_id: str) -> range:
-    """Ids for revisions and pages made on this side (not received)."""
-    return local_id_range(wiki_id) if has_upstream else range(1, FRESH_IDS)

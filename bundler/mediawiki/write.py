@@ -69,6 +69,10 @@ def _reader(data_or_path):
 class Writes(Session):
     """The write modules; each is one POST with the CSRF token."""
 
+    # The largest file one upload request may carry on this wiki, once a refusal taught it
+    # (PHP's upload_max_filesize/post_max_size are not in the API): None until then.
+    _single_upload_limit: int | None = None
+
     def import_xml(
         self,
         xml: bytes | str | os.PathLike,
@@ -121,7 +125,7 @@ class Writes(Session):
         """
         size = len(data_or_path) if isinstance(data_or_path, (bytes, bytearray)) else os.path.getsize(data_or_path)
         self._check_max_upload(filename, size)
-        limit = getattr(self, "_single_upload_limit", None)
+        limit = self._single_upload_limit
         pending = progress.load(filename, key) if progress is not None else None
         if pending is None and (limit is None or size <= limit):
             try:
@@ -156,7 +160,7 @@ class Writes(Session):
         (``checkstatus``); a stash the wiki no longer has starts again from 0. A chunk the
         wiki refuses as too large is halved (down to ``MIN_CHUNK``)."""
         size = len(data_or_path) if isinstance(data_or_path, (bytes, bytearray)) else os.path.getsize(data_or_path)
-        chunk = chunk_size or min(CHUNK_SIZE, max(MIN_CHUNK, getattr(self, "_single_upload_limit", None) or CHUNK_SIZE))
+        chunk = chunk_size or min(CHUNK_SIZE, max(MIN_CHUNK, self._single_upload_limit or CHUNK_SIZE))
         filekey, offset = self._resume_chunks(filename, key, size, progress)
         with _reader(data_or_path) as f:
             while offset < size:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 from ..files_import import FileImporter
-from ..landing import edit_ids
+from ..identity import edit_ids
 from ..model import FileVersion, Page, PageId, RevId, Revision, SiteInfo
 from ..identity import local_id_range
 from ..store import StoreCounts, WikiStore
