@@ -259,7 +259,7 @@ def carry_files(
     res = FilesSent()
     peer = view.peer
     held = HeldFiles(st, view, reported=reported)  # --full: what the peer reported is not trusted either
-    todo = _files_missing(held, peer, source, until, latest_only)
+    todo = _files_missing(held, source, until, latest_only)
     if room() is not None:
         todo.sort(key=lambda t: (t[0], t[1]))
     tmpdir = tempfile.mkdtemp(prefix="wikibundle-files-")
@@ -267,7 +267,7 @@ def carry_files(
     batch = _FilesBatch(held, peer, seq, writer, enc)
     try:
         for _cost, _name, versions, missing in todo:
-            new_blobs, new_sha, refs = _encode_missing(held, peer, enc, versions, missing, batch.in_bundle)
+            new_blobs, new_sha, refs = _encode_missing(held, enc, versions, missing, batch.in_bundle)
             cost = _bundle_cost(new_blobs, missing)
             left = room()
             if left is not None and batch.bytes + cost > left:
@@ -286,31 +286,31 @@ def carry_files(
 
 
 def _files_missing(
-    held_files: HeldFiles, peer: str, source: FileSource, until: int | None, latest_only: bool
+    held_files: HeldFiles, source: FileSource, until: int | None, latest_only: bool
 ) -> list[tuple[int, str, list[FileVersion], list[FileVersion]]]:
-    """Each file with versions ``peer`` lacks: (new bytes, name, all versions, missing), by name."""
+    """Each file with versions the peer lacks: (new bytes, name, all versions, missing), by name."""
     todo = []
     for name, group in groupby(source.versions(), key=lambda v: v.name):
         versions = sorted((v for v in group if until is None or v.timestamp <= until), key=lambda v: (v.timestamp, v.sha1))
-        held = held_files.versions(peer, name)
+        held = held_files.versions(name)
         missing = [v for v in (versions[-1:] if latest_only else versions) if (v.timestamp, v.sha1) not in held]
         if missing:
-            cost = sum(v.size for v in missing if not held_files.holds_blob(peer, v.sha1))
+            cost = sum(v.size for v in missing if not held_files.holds_blob(v.sha1))
             todo.append((cost, name, versions, missing))
     return todo
 
 
 def _encode_missing(
-    held: HeldFiles, peer: str, enc: "_Encoder", versions: list[FileVersion], missing: list[FileVersion], in_bundle: set[str]
+    held: HeldFiles, enc: "_Encoder", versions: list[FileVersion], missing: list[FileVersion], in_bundle: set[str]
 ) -> tuple[list[_Blob], set[str], int]:
     """One file's missing versions as blobs (new ones only; the rest are references):
     (blobs, their sha1s, how many versions are references)."""
-    held_here = {v.sha1 for v in versions if v not in missing and held.holds_blob(peer, v.sha1)}
+    held_here = {v.sha1 for v in versions if v not in missing and held.holds_blob(v.sha1)}
     new_blobs: list[_Blob] = []
     new_sha: set[str] = set()
     refs = 0
     for v in missing:
-        if v.sha1 in in_bundle or v.sha1 in new_sha or held.holds_blob(peer, v.sha1):
+        if v.sha1 in in_bundle or v.sha1 in new_sha or held.holds_blob(v.sha1):
             refs += 1
             continue
         # Base: the newest earlier version the receiver holds, or gets before this one.

@@ -29,13 +29,15 @@ class HeldFiles:
         self.view = view  # where versions() and holds_blob() read (None: only recording)
         self.reported = reported  # False (a --full bundle): bytes only reported count as not held
 
-    def _at_view(self, peer: str) -> None:
-        assert self.view is not None and self.view.peer == peer, "HeldFiles reads at the view it was given"
+    def _at_view(self) -> str:
+        """The view's chain in ``view_chain``; its peer."""
+        assert self.view is not None, "HeldFiles reads at the view it was given"
         self.view.load()
+        return self.view.peer
 
-    def versions(self, peer: str, name: str) -> set[tuple[int, str]]:
-        """(timestamp, sha1) of the versions of file ``name`` that ``peer`` holds at the view."""
-        self._at_view(peer)
+    def versions(self, name: str) -> set[tuple[int, str]]:
+        """(timestamp, sha1) of the versions of file ``name`` that the view's peer holds."""
+        peer = self._at_view()
         return {
             (ts, sha1)
             for ts, sha1 in self.db.execute(
@@ -44,9 +46,9 @@ class HeldFiles:
             )
         }
 
-    def holds_blob(self, peer: str, sha1: str) -> bool:
-        """Does ``peer`` hold these bytes (as any version of any file at the view, or reported)?"""
-        self._at_view(peer)
+    def holds_blob(self, sha1: str) -> bool:
+        """Does the view's peer hold these bytes (as any version of any file at the view, or reported)?"""
+        peer = self._at_view()
         sql = "SELECT 1 FROM held_files INDEXED BY held_files_sha1 WHERE peer=? AND sha1=? AND seq IN (SELECT seq FROM view_chain)"
         args: tuple = (peer, sha1)
         if self.reported:
