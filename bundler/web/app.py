@@ -27,7 +27,6 @@ from ..edit import edit_page, upload_file
 from ..errors import BundleError, UsageError
 from ..state import Side
 from . import inbox as inbox_mod
-from . import wiki
 from .guard import SESSION_COOKIE, Forbidden, Guard
 from .render import render
 from .search import SearchIndex
@@ -209,7 +208,7 @@ async def _recent(request: Request, _rest: str) -> Response:
     if side.is_api:
         return elsewhere(side, "Special:RecentChanges")
     with side.store() as store:
-        changes = wiki.recent_changes(store)
+        changes = store.recent_changes(50)
     return site.page(request, "recent.html", side=side, changes=changes)
 
 

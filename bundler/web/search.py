@@ -12,7 +12,6 @@ from __future__ import annotations
 import sqlite3
 
 from ..store import WikiStore
-from .wiki import heads
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS indexed (page_id INTEGER PRIMARY KEY, rev_id INTEGER NOT NULL);
@@ -36,7 +35,7 @@ class SearchIndex:
         self.db.execute("BEGIN")
         try:
             live = set()
-            for page_id, title, rev_id in heads(self.store):
+            for page_id, title, rev_id in self.store.heads():
                 live.add(page_id)
                 if rev_id is None or done.get(page_id) == rev_id:
                     continue

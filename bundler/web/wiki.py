@@ -36,15 +36,6 @@ class Conflict:
     open: bool  # the page still shows what the conflict edit kept
 
 
-def recent_changes(store: WikiStore, limit: int = 50) -> list[Change]:
-    return store.recent_changes(limit)
-
-
-def heads(store: WikiStore):
-    """(page_id, title, current rev_id) of every live page, streamed."""
-    return store.heads()
-
-
 def edits_waiting(store: WikiStore, state: State, wiki_id: str, peer: str, since: int, limit: int = 50) -> list[Change]:
     """Revisions made on this side (its own id range) since ``since``, the time the
     last bundle to the upstream ``peer`` was made, that the peer does not hold by
