@@ -238,8 +238,9 @@ class FrameReader:
     """
 
     def __init__(self, frame_meta: dict, get_text: Callable[[int], str | None], *, what: str,
-                 get_title: Callable[[int], str | None] = lambda page_id: None) -> None:
+                 get_title: Callable[[int], str | None] = lambda page_id: None, check_len: int = 32) -> None:
         self.meta = frame_meta
+        self.check_len = check_len  # bytes of dict_sha256 and text_sha256 kept (§Compact form: 16)
         self.get_text = get_text
         self.get_title = get_title
         self.what = what
@@ -258,9 +259,9 @@ class FrameReader:
     def frame_meta(self) -> list:
         what = self.what
         dict_revs = array(self.meta, "dict", what)
-        for key, size in (("dict_sha256", 32), ("text_sha256", 32)):
-            if not binary(self.meta.get(key), size):
-                raise FormatError(f"{what}: frame meta {key!r} must be {size} bytes")
+        for key in ("dict_sha256", "text_sha256"):
+            if not binary(self.meta.get(key), self.check_len):
+                raise FormatError(f"{what}: frame meta {key!r} must be {self.check_len} bytes")
         integer(self.meta.get("revisions"), what)
         if len(dict_revs) > MAX_DICT_TEXTS:
             raise LimitError(f"{what}: the frame builds on {len(dict_revs)} texts; the limit is {MAX_DICT_TEXTS}")
@@ -287,7 +288,7 @@ class FrameReader:
     # §Frame meta, Compression
     def payload(self, body: bytes, raw_len: int, dict_revs: list, dictionary: bytes) -> dict:
         what = self.what
-        if hashlib.sha256(dictionary).digest() != self.meta.get("dict_sha256"):
+        if hashlib.sha256(dictionary).digest()[: self.check_len] != self.meta.get("dict_sha256"):
             raise ContentError(
                 f"{what}: this side's copies of the base revisions {_short(dict_revs)} differ from the sender's",
                 hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",
@@ -341,7 +342,7 @@ class FrameReader:
         if len(c["sc"]) != 2 * len(c["ins"]) or sum(integer(x, what) for x in c["n"]) != len(c["ins"]):
             raise FormatError(f"{what}: delta operation columns disagree")
         return _Rows(what, c, n, pages, users, models, dict_revs, texts, self._hidden(c["hs"]), self._slots(c["sl"]),
-                     self.meta.get("text_sha256"))
+                     self.meta.get("text_sha256"), self.check_len)
 
     # §Payload: column hs
     def _hidden(self, hs: list) -> dict[int, str]:
@@ -419,6 +420,7 @@ class _Rows:
     hidden: dict[int, str]
     slots: dict[int, tuple[Slot, ...]]
     text_sha256: bytes | None
+    check_len: int
     # as the rows are read:
     last_text: dict[int, str] = field(default_factory=dict)  # page_id -> its previous text in this frame
     last_id: dict[int, int] = field(default_factory=dict)  # page_id -> that text's rev_id
@@ -437,7 +439,7 @@ class _Rows:
             if rev.text is not None:
                 text_hash.update(bytes.fromhex(rev.sha1))
             yield rev
-        if text_hash.digest() != self.text_sha256:
+        if text_hash.digest()[: self.check_len] != self.text_sha256:
             raise ContentError(
                 f"{self.what}: the rebuilt texts do not match the sender's (SHA-256 of the frame's texts differs)",
                 hint="This side's copy of a base revision differs from the sender's; ask for a full bundle (bundle make --full).",
@@ -529,9 +531,10 @@ def decode_frame(
     *,
     what: str,
     get_title: Callable[[int], str | None] = lambda page_id: None,
+    check_len: int = 32,
 ) -> FrameContent:
-    """One records frame's content (``FrameReader``)."""
-    return FrameReader(frame_meta, get_text, what=what, get_title=get_title).read(body, raw_len)
+    """One records frame's content (``FrameReader``); ``check_len``: the frame's ``RawFrame.check_len``."""
+    return FrameReader(frame_meta, get_text, what=what, get_title=get_title, check_len=check_len).read(body, raw_len)
 
 
 def wire_max_text() -> int:

@@ -27,12 +27,14 @@ def packb(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
 
-def unpackb(data: bytes, *, what: str, max_len: int | None = None) -> Any:
+def unpackb(data: bytes, *, what: str, max_len: int | None = None, int_keys: bool = False) -> Any:
+    """One msgpack object, held to BUNDLE.md §Conventions. ``int_keys``: maps may also
+    have other keys than str and bin (the compact header; its reader checks them)."""
     n = max_len if max_len is not None else len(data)
     try:
         up = msgpack.Unpacker(
             raw=False,
-            strict_map_key=True,
+            strict_map_key=not int_keys,
             max_buffer_size=max(len(data), 1),
             max_str_len=n,
             max_bin_len=n,
