@@ -157,7 +157,7 @@ class Header:
             5: self.checkpoint,
             6: self.created,
             7: KINDS.index(self.kind),
-            8: list(self.capabilities),
+            8: [c for c in self.capabilities if c not in WRITTEN_CAPABILITIES],  # those two are implied
             9: list(self.counts.to_wire().values()),
         }
         if self.latest_only:
@@ -206,7 +206,9 @@ class Header:
                 raise FormatError("header: breakdown must be an array")
             w["breakdown"] = dict(zip(("namespaces", "inserted", "metadata", "files"), b))
         w["signer"] = signer
-        return cls.from_wire(w)
+        h = cls.from_wire(w)
+        implied = tuple(c for c in WRITTEN_CAPABILITIES if c not in h.capabilities)
+        return dataclasses.replace(h, capabilities=implied + h.capabilities)
 
     @classmethod
     def from_wire(cls, d: object) -> "Header":
@@ -315,7 +317,7 @@ class RawFrame:
     raw_len: int
     offset: int
     type: int = FRAME_RECORDS
-    check_len: int = CHECK_LEN  # bytes of the meta's dict_sha256 and text_sha256 (§Compact form: 16)
+    compact: bool = False  # §Compact form: records meta and payload as arrays, 16-byte checks
 
 
 # §Compact form: uvarints (LEB128: 7 bits a byte, low first, the high bit says "more")
@@ -554,7 +556,6 @@ class BundleReader:
         """Frames in file order. The end frame must be the last thing before the trailer."""
         if not self.verified:
             raise RuntimeError("frames() before verify()")  # a bug in our code, not bad input
-        check_len = COMPACT_CHECK_LEN if self.compact else CHECK_LEN
         pos = self.header_end
         while True:
             ftype, meta_len, comp_len, raw_len, fixed_len = self.frame_fixed(pos)
@@ -579,10 +580,85 @@ class BundleReader:
             meta = self.read_meta(ftype, self.f.read(meta_len), f"frame meta at {at}")
             body = self.f.read(comp_len)
             pos += meta_len + comp_len
-            yield RawFrame(meta, body, raw_len, at, ftype, check_len)
+            yield RawFrame(meta, body, raw_len, at, ftype, self.compact)
 
 
 _HINT_COPY = "The copy is incomplete or damaged: copy the bundle again from its source (and check the USB stick)."
+
+
+# The regions as bytes, shared by the writer and by tools that take a bundle apart and
+# put it back together (formats/vectors/generate.py, tests): one encoding of each.
+def fixed_part(header_len: int, frames_len: int, compact: bool) -> bytes:
+    if compact:
+        return COMPACT_FIXED.pack(MAGIC, VERSION_COMPACT) + uvarint(header_len) + uvarint(frames_len)
+    return HEADER_FIXED.pack(MAGIC, VERSION, header_len)
+
+
+def frame_bytes(ftype: int, meta: bytes, body: bytes, raw_len: int, compact: bool) -> bytes:
+    if compact:
+        return bytes([ftype]) + uvarint(len(meta)) + uvarint(len(body)) + uvarint(raw_len) + meta + body
+    return FRAME_FIXED.pack(ftype, len(meta), len(body), raw_len) + meta + body
+
+
+def end_frame(compact: bool) -> bytes:
+    """§Compact form: the end frame is its type byte alone."""
+    return bytes([FRAME_END]) if compact else FRAME_FIXED.pack(FRAME_END, 0, 0, 0)
+
+
+def tail(body_sha256: bytes, body_len: int, key: SecretKey, compact: bool) -> bytes:
+    """Trailer || Signature for a body with this SHA-256 and length."""
+    if compact:
+        trailer = COMPACT_TRAILER.pack(body_sha256)
+        sig = key.sign(COMPACT_SIGNATURE_CONTEXT + trailer)
+    else:
+        trailer = TRAILER.pack(TRAILER_MAGIC, body_len, body_sha256)
+        sig = key.sign(SIGNATURE_CONTEXT + trailer)
+    return trailer + SIGNATURE.pack(bytes.fromhex(key.key_id), sig)
+
+
+@dataclass(slots=True)
+class Layout:
+    """A well-formed bundle taken apart (trusted input: for tools and tests that rewrite one)."""
+
+    compact: bool
+    header: bytes
+    frames: list[list]  # [type, meta bytes, body, raw_len]
+
+    @classmethod
+    def of(cls, data: bytes) -> "Layout":
+        compact = COMPACT_FIXED.unpack_from(data)[1] == VERSION_COMPACT
+        if compact:
+            hlen, at = read_uvarint(data, COMPACT_FIXED.size, "fixed part")
+            _frames_len, at = read_uvarint(data, at, "fixed part")
+        else:
+            hlen, at = HEADER_FIXED.unpack_from(data)[2], HEADER_FIXED.size
+        header, at = data[at : at + hlen], at + hlen
+        frames = []
+        while data[at] != FRAME_END:
+            if compact:
+                mlen, p = read_uvarint(data, at + 1, "frame")
+                clen, p = read_uvarint(data, p, "frame")
+                rlen, p = read_uvarint(data, p, "frame")
+            else:
+                _t, mlen, clen, rlen = FRAME_FIXED.unpack_from(data, at)
+                p = at + FRAME_FIXED.size
+            frames.append([data[at], data[p : p + mlen], data[p + mlen : p + mlen + clen], rlen])
+            at = p + mlen + clen
+        return cls(compact, header, frames)
+
+    def body(self) -> bytes:
+        framed = b"".join(frame_bytes(t, m, b, r, self.compact) for t, m, b, r in self.frames) + end_frame(self.compact)
+        return fixed_part(len(self.header), len(framed), self.compact) + self.header + framed
+
+    def signed(self, key: SecretKey) -> bytes:
+        body = self.body()
+        return body + tail(hashlib.sha256(body).digest(), len(body), key, self.compact)
+
+
+def seal(body: bytes, key: SecretKey) -> bytes:
+    """``body`` (of either version, as its fixed part says) with its trailer and signature."""
+    compact = COMPACT_FIXED.unpack_from(body)[1] == VERSION_COMPACT
+    return body + tail(hashlib.sha256(body).digest(), len(body), key, compact)
 
 
 class BundleWriter:
@@ -606,17 +682,11 @@ class BundleWriter:
         self._finished: str | None = None
 
     def add_frame(self, meta: dict, body: bytes, raw_len: int, ftype: int = FRAME_RECORDS) -> None:
-        if self.compact:
-            m = wire.packb(compact_meta(meta) if ftype == FRAME_RECORDS else meta)
-            fixed = bytes([ftype]) + uvarint(len(m)) + uvarint(len(body)) + uvarint(raw_len)
-        else:
-            m = wire.packb(meta)
-            fixed = FRAME_FIXED.pack(ftype, len(m), len(body), raw_len)
-        self._frames.write(fixed)
-        self._frames.write(m)
-        self._frames.write(body)
+        m = wire.packb(compact_meta(meta) if self.compact and ftype == FRAME_RECORDS else meta)
+        framed = frame_bytes(ftype, m, body, raw_len, self.compact)
+        self._frames.write(framed)
         self.frames += 1
-        self.frame_bytes += len(fixed) + len(m) + len(body)
+        self.frame_bytes += len(framed)
 
     def finish(self, header: Header, key: SecretKey) -> str:
         """Write the bundle under a temporary name; returns the SHA-256 of its body,
@@ -635,23 +705,14 @@ class BundleWriter:
                     h.update(b)
                     out.write(b)
 
-                if self.compact:  # §Compact form: the end frame is its type byte alone
-                    w(COMPACT_FIXED.pack(MAGIC, VERSION_COMPACT) + uvarint(len(hb)) + uvarint(self.frame_bytes + 1))
-                else:
-                    w(HEADER_FIXED.pack(MAGIC, VERSION, len(hb)))
+                end = end_frame(self.compact)
+                w(fixed_part(len(hb), self.frame_bytes + len(end), self.compact))
                 w(hb)
                 self._frames.seek(0)
                 while chunk := self._frames.read(1 << 20):
                     w(chunk)
-                w(bytes([FRAME_END]) if self.compact else FRAME_FIXED.pack(FRAME_END, 0, 0, 0))
-                if self.compact:
-                    trailer = COMPACT_TRAILER.pack(h.digest())
-                    sig = key.sign(COMPACT_SIGNATURE_CONTEXT + trailer)
-                else:
-                    trailer = TRAILER.pack(TRAILER_MAGIC, out.tell(), h.digest())
-                    sig = key.sign(SIGNATURE_CONTEXT + trailer)
-                out.write(trailer)
-                out.write(SIGNATURE.pack(bytes.fromhex(key.key_id), sig))
+                w(end)
+                out.write(tail(h.digest(), out.tell(), key, self.compact))
                 out.flush()
                 os.fsync(out.fileno())
             umask = os.umask(0)

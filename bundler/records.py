@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from . import wire
+from .container import CHECK_LEN, COMPACT_CHECK_LEN
 from .delta import Op, apply_delta, text_delta
 from .errors import ContentError, FormatError, LimitError
 from .fields import array, binary, integer, row, string
@@ -181,7 +182,8 @@ class FrameBuilder:
             k = self.dict_index[rev_id] = len(self.dict_revs)
         return k
 
-    def build(self, level: int = ZSTD_LEVEL) -> tuple[dict, bytes, int]:
+    def build(self, level: int = ZSTD_LEVEL, compact: bool = False) -> tuple[dict, bytes, int]:
+        """Meta, compressed body and raw length; ``compact``: the payload as BUNDLE.md §Compact form's array."""
         payload = {
             "site": self.siteinfo,
             "pages": self.pages,
@@ -192,7 +194,7 @@ class FrameBuilder:
             "deletes": self.deletes,
             "updates": self.updates,
         }
-        raw = wire.packb(payload)
+        raw = wire.packb(compact_payload(payload) if compact else payload)
         dictionary = _dictionary(self.dict_texts)
         body = wire.compress(raw, level=level, dictionary=dictionary)
         meta = {
@@ -205,6 +207,24 @@ class FrameBuilder:
 
 
 _REV_COLS = ("pg", "id", "par", "ts", "u", "cm", "fl", "mf", "b", "n", "sc", "ins", "hs", "sl")
+# §Compact form: the payload map's values in this order, the columns of "revs" in _REV_COLS order
+_PAYLOAD_KEYS = ("site", "pages", "users", "models", "revs", "moves", "deletes", "updates")
+
+
+def compact_payload(payload: dict) -> list:
+    return [[payload["revs"][c] for c in _REV_COLS] if k == "revs" else payload[k] for k in _PAYLOAD_KEYS]
+
+
+def expand_payload(p: object, what: str) -> dict:
+    """The compact payload array read into the map form; elements after those it knows are ignored."""
+    if not (isinstance(p, list) and len(p) >= len(_PAYLOAD_KEYS)):
+        raise FormatError(f"{what}: the payload must be an array of at least {len(_PAYLOAD_KEYS)} elements")
+    payload = dict(zip(_PAYLOAD_KEYS, p))
+    revs = payload["revs"]
+    if not (isinstance(revs, list) and len(revs) >= len(_REV_COLS)):
+        raise FormatError(f"{what}: 'revs' must be an array of at least {len(_REV_COLS)} columns")
+    payload["revs"] = dict(zip(_REV_COLS, revs))
+    return payload
 
 
 def _dictionary(texts: list[bytes]) -> bytes:
@@ -238,9 +258,10 @@ class FrameReader:
     """
 
     def __init__(self, frame_meta: dict, get_text: Callable[[int], str | None], *, what: str,
-                 get_title: Callable[[int], str | None] = lambda page_id: None, check_len: int = 32) -> None:
+                 get_title: Callable[[int], str | None] = lambda page_id: None, compact: bool = False) -> None:
         self.meta = frame_meta
-        self.check_len = check_len  # bytes of dict_sha256 and text_sha256 kept (§Compact form: 16)
+        self.compact = compact  # BUNDLE.md §Compact form: the payload is an array, the checks 16 bytes
+        self.check_len = COMPACT_CHECK_LEN if compact else CHECK_LEN
         self.get_text = get_text
         self.get_title = get_title
         self.what = what
@@ -294,6 +315,8 @@ class FrameReader:
                 hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",
             )
         payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what=what), what=what)
+        if self.compact:
+            payload = expand_payload(payload, what)
         if not isinstance(payload, dict):
             raise FormatError(f"{what}: payload must be a map")
         return payload
@@ -531,10 +554,10 @@ def decode_frame(
     *,
     what: str,
     get_title: Callable[[int], str | None] = lambda page_id: None,
-    check_len: int = 32,
+    compact: bool = False,
 ) -> FrameContent:
-    """One records frame's content (``FrameReader``); ``check_len``: the frame's ``RawFrame.check_len``."""
-    return FrameReader(frame_meta, get_text, what=what, get_title=get_title, check_len=check_len).read(body, raw_len)
+    """One records frame's content (``FrameReader``); ``compact``: the frame's ``RawFrame.compact``."""
+    return FrameReader(frame_meta, get_text, what=what, get_title=get_title, compact=compact).read(body, raw_len)
 
 
 def wire_max_text() -> int:

@@ -114,7 +114,7 @@ def decoded(side: Side, path: str) -> list[str]:
                     out += files_decoded(i, fr)
                     continue
                 fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title,
-                                  check_len=fr.check_len)
+                                  compact=fr.compact)
                 out.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 q = lambda s: json.dumps(s, ensure_ascii=False)  # noqa: E731
                 out += [f"page {p.page_id} ns={p.namespace} title={q(p.title)}" for p in fc.pages]

@@ -339,7 +339,7 @@ def summarize(receiver: Side, path: str) -> list[str]:
                     lines += files_lines(i, fr)
                     continue
                 fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title,
-                                  check_len=fr.check_len)
+                                  compact=fr.compact)
                 lines.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 for p in fc.pages:
                     lines.append(f"page {p.page_id} ns={p.namespace} title={json.dumps(p.title, ensure_ascii=False)}")
