@@ -115,15 +115,20 @@ def target(tmp_path_factory) -> Target:
             frames.append(Frame(fr.offset, fr.meta, raw, dictionary))
     store.close()
     assert frames and any(f.meta["dict"] for f in frames), "want a frame that builds on texts the school holds"
+    return Target(tmp, pair.school, pair.hq.secret_key(), data, header_end, frames,
+                  store_digest(pair.school), received_rows(pair.school), snapshot_databases(pair.school), Counter())
+
+
+def snapshot_databases(side: Side) -> dict[str, str]:
+    """Copies of the side's wiki and state, which ``restore`` puts back after an apply."""
     pristine = {}
-    for name in (pair.school.wiki_path, os.path.join(pair.school.path, "state.sqlite")):
+    for name in (side.wiki_path, os.path.join(side.path, "state.sqlite")):
         copy = name + ".pristine"
         src, dst = sqlite3.connect(name), sqlite3.connect(copy)
         src.backup(dst)
         src.close(), dst.close()
         pristine[name] = copy
-    return Target(tmp, pair.school, pair.hq.secret_key(), data, header_end, frames,
-                  store_digest(pair.school), received_rows(pair.school), pristine, Counter())
+    return pristine
 
 
 class Hang(Exception):

@@ -450,29 +450,10 @@ def generate(out: str) -> None:
         recv = fixed_side(os.path.join(tmp, "receiver"), RECEIVER_WIKI, SEEDS["receiver"], "receiver", [SENDER_PUB, ALLY_PUB])
         pages, siteinfo = dump_pages()
 
-        # ok-first: an earlier dump of three pages (Pear 2 of 4 revisions, the pair 1 of 2 each).
-        b1 = os.path.join(tmp, "b1.bundle")
-        first = make(sender, b1, earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}), siteinfo, 1)
-        put(out, "ok-first", first, expect="ok", summary=summarize(recv, b1),
-            description="bundle 1 (basis 0): 3 pages, 4 revisions from real dumps (article-pear.xml, pair-0.10.xml); full texts, one line delta against the previous revision")
-        m1 = os.path.join(tmp, "m1.wbm")
-        apply_bundle(recv, b1, manifest_out=m1)
-        with open(m1, "rb") as f:
-            manifest1 = f.read()
-
-        # ok-delta: the full dumps since manifest 1; texts travel against bundle 1's.
-        b2 = os.path.join(tmp, "b2.bundle")
-        delta = make(sender, b2, pages, siteinfo, 2, since=m1)
-        put(out, "ok-delta", delta, expect="ok", requires=("ok-first",), summary=summarize(recv, b2),
-            description="bundle 2 (basis 1): the rest of the histories, as line deltas against texts of bundle 1 (meta dict) and of the previous revision in the frame")
-        m2 = os.path.join(tmp, "m2.wbm")
-        apply_bundle(recv, b2, manifest_out=m2)
-
-        # ok-moves: a later dump with a rename, a deletion, a hidden comment.
-        b3 = os.path.join(tmp, "b3.bundle")
-        moves = make(sender, b3, later(pages), siteinfo, 3, since=m2)
-        put(out, "ok-moves", moves, expect="ok", requires=("ok-first", "ok-delta"), summary=summarize(recv, b3),
-            description="bundle 3 (basis 2): one page moved, one deleted, one held revision's comment hidden (an update); no texts")
+        first, delta, manifest1 = ok_series(out, tmp, sender, recv, pages, siteinfo, "", (
+            "bundle 1 (basis 0): 3 pages, 4 revisions from real dumps (article-pear.xml, pair-0.10.xml); full texts, one line delta against the previous revision",
+            "bundle 2 (basis 1): the rest of the histories, as line deltas against texts of bundle 1 (meta dict) and of the previous revision in the frame",
+            "bundle 3 (basis 2): one page moved, one deleted, one held revision's comment hidden (an update); no texts"))
 
         # Manifests (MANIFEST.md).
         put(out, "manifest-ok", manifest1, ext="wbm", expect="ok", side=SENDER_WIKI, trusts="keys/receiver.pub",
@@ -491,6 +472,35 @@ def generate(out: str) -> None:
     with open(os.path.join(out, "INDEX"), "w") as f:
         for name, v in VECTORS:
             f.write(f"{name}\t{v['expect']}\t{' '.join(v['requires']) or '-'}\n")
+
+
+def ok_series(out: str, tmp: str, sender: Side, recv: Side, pages, siteinfo, prefix: str,
+              descriptions: tuple[str, str, str]) -> tuple[bytes, bytes, bytes]:
+    """PREFIXok-first, PREFIXok-delta and PREFIXok-moves, made by the real make_bundle and each
+    applied by ``recv``: (first, delta, the manifest ``recv`` wrote after first)."""
+    # ok-first: an earlier dump of three pages (Pear 2 of 4 revisions, the pair 1 of 2 each).
+    b1 = os.path.join(tmp, "b1.bundle")
+    first = make(sender, b1, earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}), siteinfo, 1)
+    put(out, f"{prefix}ok-first", first, expect="ok", summary=summarize(recv, b1), description=descriptions[0])
+    m1 = os.path.join(tmp, "m1.wbm")
+    apply_bundle(recv, b1, manifest_out=m1)
+    with open(m1, "rb") as f:
+        manifest1 = f.read()
+
+    # ok-delta: the full dumps since manifest 1; texts travel against bundle 1's.
+    b2 = os.path.join(tmp, "b2.bundle")
+    delta = make(sender, b2, pages, siteinfo, 2, since=m1)
+    put(out, f"{prefix}ok-delta", delta, expect="ok", requires=(f"{prefix}ok-first",), summary=summarize(recv, b2),
+        description=descriptions[1])
+    m2 = os.path.join(tmp, "m2.wbm")
+    apply_bundle(recv, b2, manifest_out=m2)
+
+    # ok-moves: a later dump with a rename, a deletion, a hidden comment.
+    b3 = os.path.join(tmp, "b3.bundle")
+    moves = make(sender, b3, later(pages), siteinfo, 3, since=m2)
+    put(out, f"{prefix}ok-moves", moves, expect="ok", requires=(f"{prefix}ok-first", f"{prefix}ok-delta"),
+        summary=summarize(recv, b3), description=descriptions[2])
+    return first, delta, manifest1
 
 
 def hand_built(out: str, tmp: str, first: bytes, delta: bytes, fresh: Side) -> None:
@@ -1063,22 +1073,10 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     sender = fixed_side(os.path.join(tmp, "sender"), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
     recv = fixed_side(os.path.join(tmp, "receiver"), RECEIVER_WIKI, SEEDS["receiver"], "receiver", [SENDER_PUB, ALLY_PUB])
     with mock.patch.object(container, "WRITE_VERSION", container.VERSION_COMPACT):
-        b1 = os.path.join(tmp, "b1.bundle")
-        first = make(sender, b1, earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}), siteinfo, 1)
-        put(out, "compact-ok-first", first, expect="ok", summary=summarize(recv, b1),
-            description="ok-first's content in the compact form (version 2): the same header fields, frames and records")
-        m1 = os.path.join(tmp, "m1.wbm")
-        apply_bundle(recv, b1, manifest_out=m1)
-        b2 = os.path.join(tmp, "b2.bundle")
-        delta = make(sender, b2, pages, siteinfo, 2, since=m1)
-        put(out, "compact-ok-delta", delta, expect="ok", requires=("compact-ok-first",), summary=summarize(recv, b2),
-            description="ok-delta's content in the compact form: texts as deltas against bundle 1's, 16-byte frame checks")
-        m2 = os.path.join(tmp, "m2.wbm")
-        apply_bundle(recv, b2, manifest_out=m2)
-        b3 = os.path.join(tmp, "b3.bundle")
-        moves = make(sender, b3, later(pages), siteinfo, 3, since=m2)
-        put(out, "compact-ok-moves", moves, expect="ok", requires=("compact-ok-first", "compact-ok-delta"),
-            summary=summarize(recv, b3), description="ok-moves's content in the compact form: a move, a deletion, an update")
+        first, _delta, _m1 = ok_series(out, tmp, sender, recv, pages, siteinfo, "compact-", (
+            "ok-first's content in the compact form (version 2): the same header fields, frames and records",
+            "ok-delta's content in the compact form: texts as deltas against bundle 1's, 16-byte frame checks",
+            "ok-moves's content in the compact form: a move, a deletion, an update"))
     p = split_compact(first)
     assert assemble_compact(p.header, p.frames) == first, "hand assembly differs from BundleWriter (compact)"
     put(out, "compact-reapply-first", first, expect="ok", requires=("compact-ok-first",), extra={"already": "yes"},
@@ -1101,18 +1099,17 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     overlong[container.COMPACT_FIXED.size : container.COMPACT_FIXED.size + 1] = bytes([overlong[container.COMPACT_FIXED.size] | 0x80, 0])
     put(out, "compact-overlong-length", bytes(overlong), expect="format error",
         description="header_len written in two bytes (its last byte 00) where one does: lengths have one form only")
-    bad = bytearray(first)
-    bad[len(first) - container.COMPACT_TAIL_LEN - 40] ^= 0x01
-    put(out, "compact-flipped-body-byte", bytes(bad), expect="integrity error",
-        description="one bit flipped in the last frame's data: the body's SHA-256 differs from the trailer's")
-    bad = bytearray(first)
-    bad[len(first) - container.COMPACT_TAIL_LEN + 5] ^= 0x01
-    put(out, "compact-flipped-trailer-hash", bytes(bad), expect="integrity error",
-        description="one bit flipped in the trailer's SHA-256: hash checked before signature")
-    bad = bytearray(first)
-    bad[-10] ^= 0x01
-    put(out, "compact-flipped-signature", bytes(bad), expect="signature error",
-        description="one bit flipped in the Ed25519 signature (over the v2 context and the body's SHA-256)")
+    for name, at, expect, why in (
+        ("compact-flipped-body-byte", len(first) - container.COMPACT_TAIL_LEN - 40, "integrity error",
+         "in the last frame's data: the body's SHA-256 differs from the trailer's"),
+        ("compact-flipped-trailer-hash", len(first) - container.COMPACT_TAIL_LEN + 5, "integrity error",
+         "in the trailer's SHA-256: hash checked before signature"),
+        ("compact-flipped-signature", len(first) - 10, "signature error",
+         "in the Ed25519 signature (over the v2 context and the body's SHA-256)"),
+    ):
+        bad = bytearray(first)
+        bad[at] ^= 0x01
+        put(out, name, bytes(bad), expect=expect, description=f"one bit flipped {why}")
     v1_signed = bytearray(first)
     v1_signed[-64:] = SENDER_KEY.sign(SIGNATURE_CONTEXT + first[-container.COMPACT_TAIL_LEN : -SIGNATURE.size])
     put(out, "compact-signed-with-v1-context", bytes(v1_signed), expect="signature error",
