@@ -196,7 +196,7 @@ class FrameBuilder:
         }
         raw = wire.packb(compact_payload(payload) if compact else payload)
         dictionary = _dictionary(self.dict_texts)
-        body = wire.compress(raw, level=level, dictionary=dictionary)
+        body = wire.compress(raw, level=level, dictionary=dictionary, checksum=not compact)
         meta = {
             "dict": self.dict_revs,
             "dict_sha256": hashlib.sha256(dictionary).digest(),

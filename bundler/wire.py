@@ -80,7 +80,9 @@ def raw_dict(data: bytes) -> zstandard.ZstdCompressionDict | None:
     return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
 
 
-def compress(data: bytes, *, level: int, dictionary: bytes = b"") -> bytes:
+def compress(data: bytes, *, level: int, dictionary: bytes = b"", checksum: bool = True) -> bytes:
+    """One zstd frame declaring its content size; ``checksum``: with zstd's content checksum
+    (the compact form omits it: the body's SHA-256 and the frame's text check cover the data)."""
     d = raw_dict(dictionary)
     window_log = min(MAX_WINDOW_LOG, max(20, (len(data) + len(dictionary)).bit_length()))
     params = zstandard.ZstdCompressionParameters.from_level(
@@ -88,7 +90,7 @@ def compress(data: bytes, *, level: int, dictionary: bytes = b"") -> bytes:
         source_size=len(data),
         window_log=window_log,
         write_content_size=True,
-        write_checksum=True,
+        write_checksum=checksum,
         write_dict_id=False,
         enable_ldm=len(dictionary) + len(data) > (8 << 20),
     )
