@@ -182,8 +182,6 @@ class Header:
         """The compact header map, read into the long form's names, then checked as the long form is."""
         if not isinstance(d, dict):
             raise FormatError("header: expected a map")
-        if any(not (is_int(k) or isinstance(k, str)) for k in d):
-            raise FormatError("header: map keys must be integers or strings")
         w = {name: d[k] for k, name in COMPACT_HEADER_KEYS.items() if k in d}
         _capabilities(w)  # first, as in the long form
         for key in ("sender", "receiver"):

@@ -27,14 +27,25 @@ def packb(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
 
+def _int_str_or_bin_keys(pairs: list) -> dict:
+    """A map of the compact header (BUNDLE.md §Compact header map): keys int, str or bin,
+    never a bool, float or nil (which Python would merge with an int key); the last of a
+    repeated key counts."""
+    for k, _v in pairs:
+        if isinstance(k, bool) or not isinstance(k, (int, str, bytes)):
+            raise ValueError(f"a map key of type {type(k).__name__}")
+    return dict(pairs)
+
+
 def unpackb(data: bytes, *, what: str, max_len: int | None = None, int_keys: bool = False) -> Any:
-    """One msgpack object, held to BUNDLE.md §Conventions. ``int_keys``: maps may also
-    have other keys than str and bin (the compact header; its reader checks them)."""
+    """One msgpack object, held to BUNDLE.md §Conventions. ``int_keys``: map keys may also
+    be ints (the compact header)."""
     n = max_len if max_len is not None else len(data)
     try:
         up = msgpack.Unpacker(
             raw=False,
             strict_map_key=not int_keys,
+            object_pairs_hook=_int_str_or_bin_keys if int_keys else None,
             max_buffer_size=max(len(data), 1),
             max_str_len=n,
             max_bin_len=n,

@@ -28,6 +28,8 @@ import tempfile
 from contextlib import ExitStack
 from unittest import mock
 
+import msgpack
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
@@ -1131,6 +1133,9 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
         h = {**p.header, **change}
         put(out, name, assemble_compact(h, p.frames), expect=expect, description=f"{why}, validly signed",
             summary=summarize(fresh_receiver(tmp, name), _write(tmp, name, assemble_compact(h, p.frames))) if expect == "ok" else None)
+    bool_key = msgpack.Packer(use_bin_type=True).pack_map_pairs([*p.header.items(), (True, 1)])
+    put(out, "compact-header-bool-key", assemble_compact(bool_key, p.frames), expect="format error",
+        description="a header map key true (a bool, not the int 1), validly signed")
     h = {k: v for k, v in p.header.items() if k != 5}
     put(out, "compact-header-missing-checkpoint", assemble_compact(h, p.frames), expect="format error",
         description="header without key 5 (checkpoint), validly signed")
