@@ -30,7 +30,6 @@ from .signing import PublicKey, SecretKey
 MAGIC = b"\x89WBUNDL\n"  # high bit and a newline: 7-bit and text-mode transfers break it visibly
 VERSION = 1  # §Versioning: the long form, still read
 VERSION_COMPACT = 2  # §Compact form: written
-READ_VERSIONS = (VERSION, VERSION_COMPACT)
 WRITE_VERSION = VERSION_COMPACT
 HEADER_FIXED = struct.Struct(">8sHI")  # magic, version, header_len
 COMPACT_FIXED = struct.Struct(">8sH")  # magic, version; then header_len and frames_len as uvarints
