@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from unittest import mock
 
@@ -19,6 +20,7 @@ from bundler.container import FRAME_RECORDS, VERSION, VERSION_COMPACT, BundleRea
 from helpers import LDNONT, dump_history, new_pair, run_cli, store_digest, store_history
 from test_fuzz import Frame, Target, check_apply, mutate, mutate_tree, received_rows, snapshot_databases
 
+VECTORS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "formats", "vectors")
 EXAMPLES_FILE = 150
 EXAMPLES_PAYLOAD = 100
 
@@ -42,6 +44,19 @@ def test_compact_and_long_forms_carry_the_same_content(tmp_path):
         assert store_history(pair.school) == dump_history(LDNONT[3])
     (p1, long_path), (p2, compact_path) = runs.values()
     assert os.path.getsize(compact_path) < os.path.getsize(long_path)
+
+
+@pytest.mark.parametrize("name", ["ok-first", "ok-delta", "ok-moves"])
+def test_the_compact_vectors_decode_to_what_the_long_ones_do(name):
+    """formats/vectors: compact-NAME and NAME, as test_vectors decodes and checks them, list the
+    same pages, revisions, moves, deletions and updates (only the payload's raw_len differs)."""
+    def content(vector: str) -> list[str]:
+        with open(os.path.join(VECTORS, f"{vector}.expect"), encoding="utf-8") as f:
+            lines = f.read().split("\n\n", 1)[1].splitlines()
+        return [re.sub(r" raw_len=\d+", "", line) for line in lines]
+
+    assert content(f"compact-{name}") == content(name)
+    assert len(content(name)) > 3
 
 
 def test_inspect_shows_the_same_for_both_forms(tmp_path):
