@@ -296,7 +296,8 @@ class _Import:
         """Decode one records frame and import its siteinfo, moves, pages, revisions, updates and deletions."""
         store = self.store
         store.prefetch_texts(frame.meta.get("dict"))  # a MediaWiki fetches them in batches, not one request each
-        content = decode_frame(frame.meta, frame.body, frame.raw_len, store.get_text, what=what, get_title=self.sender_title)
+        content = decode_frame(frame.meta, frame.body, frame.raw_len, store.get_text, what=what, get_title=self.sender_title,
+                               compact=frame.compact)
         if content.siteinfo is not None:
             store.set_siteinfo(content.siteinfo)
         for mv in content.moves:

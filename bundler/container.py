@@ -28,9 +28,13 @@ from .signing import PublicKey, SecretKey
 
 # §Header
 MAGIC = b"\x89WBUNDL\n"  # high bit and a newline: 7-bit and text-mode transfers break it visibly
-VERSION = 1
+VERSION = 1  # §Versioning: the long form, still read
+VERSION_COMPACT = 2  # §Compact form: written
+WRITE_VERSION = VERSION_COMPACT
 HEADER_FIXED = struct.Struct(">8sHI")  # magic, version, header_len
+COMPACT_FIXED = struct.Struct(">8sH")  # magic, version; then header_len and frames_len as uvarints
 MAX_HEADER_LEN = 64 * 1024
+MAX_VARINT_LEN = 9  # 63 bits: every length a reader accepts fits
 
 # §Frames
 FRAME_FIXED = struct.Struct(">BIII")  # type, meta_len, comp_len, raw_len
@@ -48,6 +52,12 @@ TRAILER_MAGIC = b"WBT1"
 SIGNATURE = struct.Struct(">8s64s")  # key id, Ed25519 signature
 SIGNATURE_CONTEXT = b"wikibundle-v1 signature\x00"
 TAIL_LEN = TRAILER.size + SIGNATURE.size
+# §Compact form: the trailer is the body's SHA-256 alone (the fixed part declares the lengths)
+COMPACT_TRAILER = struct.Struct(">32s")
+COMPACT_SIGNATURE_CONTEXT = b"wikibundle-v2 signature\x00"
+COMPACT_TAIL_LEN = COMPACT_TRAILER.size + SIGNATURE.size
+CHECK_LEN = 32  # frame meta dict_sha256, text_sha256
+COMPACT_CHECK_LEN = 16  # the same, truncated: they tell copies apart, the signature guards the bundle
 
 # §Versioning: capabilities this reader implements. A bundle that requires
 # anything else is refused, as git refuses unknown bundle capabilities.
@@ -134,6 +144,69 @@ class Header:
             "breakdown": self.breakdown,
         }
 
+    # §Compact form: the same fields under small integer keys, ids as bytes, counts
+    # and breakdown as arrays. ``signer`` is not written: it is the signature block's.
+    def to_compact(self) -> dict:
+        d: dict = {
+            0: bytes.fromhex(self.sender),
+            1: bytes.fromhex(self.receiver),
+            2: self.seq,
+            3: self.basis_seq,
+            4: self.basis,
+            5: self.checkpoint,
+            6: self.created,
+            7: KINDS.index(self.kind),
+            8: [c for c in self.capabilities if c not in WRITTEN_CAPABILITIES],  # those two are implied
+            9: list(self.counts.to_wire().values()),
+        }
+        if self.latest_only:
+            d[10] = True
+        if self.source:
+            d[11] = self.source
+        if self.tool:
+            d[12] = self.tool
+        if self.ack_seq:
+            d[13] = [self.ack_seq, self.ack]
+        if self.notices:
+            d[14] = list(self.notices)
+        if self.breakdown:
+            b = self.breakdown
+            d[15] = [{int(k): v for k, v in b.get("namespaces", {}).items()}, b.get("inserted", 0), b.get("metadata", 0)]
+            if b.get("files"):
+                d[15].append(b["files"])
+        return d
+
+    @classmethod
+    def from_compact(cls, d: object, signer: str) -> "Header":
+        """The compact header map, read into the long form's names, then checked as the long form is."""
+        if not isinstance(d, dict):
+            raise FormatError("header: expected a map")
+        w = {name: d[k] for k, name in COMPACT_HEADER_KEYS.items() if k in d}
+        _capabilities(w)  # first, as in the long form
+        for key in ("sender", "receiver"):
+            if key in w:
+                if not binary(w[key], 16):
+                    raise FormatError(f"header: {key} must be a 16-byte wiki id")
+                w[key] = w[key].hex()
+        if "kind" in w:
+            if not (is_int(w["kind"]) and 0 <= w["kind"] < len(KINDS)):
+                raise FormatError(f"header: unknown kind {w['kind']!r}")
+            w["kind"] = KINDS[w["kind"]]
+        if "counts" in w:
+            c = w["counts"]
+            if not (isinstance(c, list) and len(c) == len(Counts.__slots__)):
+                raise FormatError(f"header: counts must be an array of {len(Counts.__slots__)} ints")
+            w["counts"] = dict(zip(Counts.__slots__, c))
+        if "breakdown" in w:
+            b = w["breakdown"]
+            if not isinstance(b, list):
+                raise FormatError("header: breakdown must be an array")
+            w["breakdown"] = dict(zip(("namespaces", "inserted", "metadata", "files"), b))
+        w["signer"] = signer
+        h = cls.from_wire(w)
+        implied = tuple(c for c in WRITTEN_CAPABILITIES if c not in h.capabilities)
+        return dataclasses.replace(h, capabilities=implied + h.capabilities)
+
     @classmethod
     def from_wire(cls, d: object) -> "Header":
         """The header map, checked field by field (BUNDLE.md §Header)."""
@@ -173,6 +246,15 @@ class Header:
         if h.kind not in ("update", "return"):
             raise FormatError(f"header: unknown kind {h.kind!r}")
         return h
+
+
+KINDS = ("update", "return")  # §Compact form: the kind's number is its index
+# §Compact form: header map keys
+COMPACT_HEADER_KEYS = {
+    0: "sender", 1: "receiver", 2: "seq", 3: "basis_seq", 4: "basis", 5: "checkpoint", 6: "created", 7: "kind",
+    8: "capabilities", 9: "counts", 10: "latest_only", 11: "source", 12: "tool", 13: "ack", 14: "notices",
+    15: "breakdown",
+}
 
 
 def _capabilities(d: dict) -> list[str]:
@@ -232,10 +314,59 @@ class RawFrame:
     raw_len: int
     offset: int
     type: int = FRAME_RECORDS
+    compact: bool = False  # §Compact form: records meta and payload as arrays, 16-byte checks
+
+
+# §Compact form: uvarints (LEB128: 7 bits a byte, low first, the high bit says "more")
+def uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def read_uvarint(buf: bytes, at: int, what: str) -> tuple[int, int]:
+    """The uvarint at ``at`` and the offset after it. A buffer that ends inside it is
+    *truncated*; more than 9 bytes or a longer form than needed is a *format error*."""
+    n = shift = 0
+    for i in range(at, min(len(buf), at + MAX_VARINT_LEN)):
+        b = buf[i]
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            if b == 0 and i > at:
+                raise FormatError(f"{what}: a length written in more bytes than it needs")
+            return n, i + 1
+    if len(buf) < at + MAX_VARINT_LEN:
+        raise TruncatedError(f"{what}: cut inside a length", hint=_HINT_COPY)
+    raise FormatError(f"{what}: a length of more than {MAX_VARINT_LEN} bytes")
+
+
+# §Compact form, frame meta of a records frame: [dict, dict_sha256, text_sha256, revisions(, map of other keys)]
+_META_CORE = ("dict", "dict_sha256", "text_sha256", "revisions")
+
+
+def compact_meta(meta: dict) -> list:
+    core = [meta["dict"], meta["dict_sha256"][:COMPACT_CHECK_LEN], meta["text_sha256"][:COMPACT_CHECK_LEN],
+            meta["revisions"]]
+    more = {k: v for k, v in meta.items() if k not in _META_CORE}
+    return core + [more] if more else core
+
+
+def expand_meta(m: object, what: str) -> dict:
+    if not (isinstance(m, list) and len(m) in (4, 5)):
+        raise FormatError(f"{what}: expected an array of 4 or 5 elements")
+    more = m[4] if len(m) == 5 else {}
+    if not isinstance(more, dict):
+        raise FormatError(f"{what}: its fifth element must be a map")
+    return {**more, **dict(zip(_META_CORE, m))}
 
 
 class BundleReader:
-    """Open a bundle file. ``header`` is readable at once; nothing is trusted before ``verify``."""
+    """Open a bundle file (version 1 or the compact version 2). ``header`` is readable
+    at once; nothing is trusted before ``verify``."""
 
     def __init__(self, path: str):
         self.path = path
@@ -245,16 +376,25 @@ class BundleReader:
             raise FormatError(f"cannot open {path}: {e.strerror}", hint="Check the path.") from None
         self.size = os.fstat(self.f.fileno()).st_size
         self.verified = False
+        self.version = VERSION
         self._header_bytes, self.header_end = self._read_header()
         self.body_len, self.body_sha256, self.key_id, self.signature, self._tail = self._read_tail()
         self._header: Header | None = None
+
+    @property
+    def compact(self) -> bool:
+        return self.version == VERSION_COMPACT
 
     @property
     def header(self) -> Header:
         """Parsed on first use: ``verify`` hashes the body first, so a damaged copy
         is reported as damaged rather than as whatever the damage made of a field."""
         if self._header is None:
-            self._header = Header.from_wire(wire.unpackb(self._header_bytes, what="header"))
+            if self.compact:
+                d = wire.unpackb(self._header_bytes, what="header", int_keys=True)
+                self._header = Header.from_compact(d, signer=self.key_id)
+            else:
+                self._header = Header.from_wire(wire.unpackb(self._header_bytes, what="header"))
         return self._header
 
     def close(self) -> None:
@@ -267,30 +407,57 @@ class BundleReader:
         self.close()
 
     def _read_header(self) -> tuple[bytes, int]:
-        fixed = self.f.read(HEADER_FIXED.size)
+        name = os.path.basename(self.path)
+        fixed = self.f.read(HEADER_FIXED.size + 2 * MAX_VARINT_LEN)
         if len(fixed) >= 8 and fixed[:8] != MAGIC:
             raise FormatError(
-                f"{os.path.basename(self.path)} is not a wikibundle bundle (bad magic)",
+                f"{name} is not a wikibundle bundle (bad magic)",
                 hint="Give the .bundle file that 'bundle make' wrote.",
             )
+        if len(fixed) >= COMPACT_FIXED.size and COMPACT_FIXED.unpack_from(fixed)[1] == VERSION_COMPACT:
+            return self._read_compact_header(fixed)
         if len(fixed) < HEADER_FIXED.size:
-            raise TruncatedError(f"{os.path.basename(self.path)} is truncated (only {self.size} bytes)", hint=_HINT_COPY)
-        magic, version, header_len = HEADER_FIXED.unpack(fixed)
+            raise TruncatedError(f"{name} is truncated (only {self.size} bytes)", hint=_HINT_COPY)
+        magic, version, header_len = HEADER_FIXED.unpack_from(fixed)
         if version != VERSION:
             raise VersionError(
-                f"bundle format version {version}; this wikibundle reads version {VERSION}",
+                f"bundle format version {version}; this wikibundle reads versions {VERSION} and {VERSION_COMPACT}",
                 hint="Update wikibundle on this side, or make the bundle with the same version.",
             )
         if header_len > MAX_HEADER_LEN:
             raise LimitError(f"header length {header_len} exceeds the limit of {MAX_HEADER_LEN}")
         if HEADER_FIXED.size + header_len + FRAME_FIXED.size + TAIL_LEN > self.size:
             raise TruncatedError(
-                f"{os.path.basename(self.path)} is truncated: {self.size} bytes cannot hold its header and trailer",
+                f"{name} is truncated: {self.size} bytes cannot hold its header and trailer",
                 hint=_HINT_COPY,
             )
+        self.f.seek(HEADER_FIXED.size)
         return self.f.read(header_len), HEADER_FIXED.size + header_len
 
+    def _read_compact_header(self, fixed: bytes) -> tuple[bytes, int]:
+        """§Compact form, fixed part: the declared lengths must add up to the file's size."""
+        name = os.path.basename(self.path)
+        self.version = VERSION_COMPACT
+        header_len, at = read_uvarint(fixed, COMPACT_FIXED.size, f"{name}: fixed header")
+        if header_len > MAX_HEADER_LEN:
+            raise LimitError(f"header length {header_len} exceeds the limit of {MAX_HEADER_LEN}")
+        frames_len, at = read_uvarint(fixed, at, f"{name}: fixed header")
+        declared = at + header_len + frames_len + COMPACT_TAIL_LEN
+        if declared != self.size or frames_len < 1:
+            raise TruncatedError(
+                f"{name} is truncated or damaged: its fixed header says {declared:,} bytes, the file has {self.size:,}",
+                hint=_HINT_COPY,
+            )
+        self.f.seek(at)
+        return self.f.read(header_len), at + header_len
+
     def _read_tail(self):
+        if self.compact:
+            self.f.seek(self.size - COMPACT_TAIL_LEN)
+            tail = self.f.read(COMPACT_TAIL_LEN)
+            (digest,) = COMPACT_TRAILER.unpack_from(tail)
+            kid, sig = SIGNATURE.unpack_from(tail, COMPACT_TRAILER.size)
+            return self.size - COMPACT_TAIL_LEN, digest, kid.hex(), sig, tail
         self.f.seek(self.size - TAIL_LEN)
         tail = self.f.read(TAIL_LEN)
         magic, body_len, digest = TRAILER.unpack_from(tail)
@@ -301,6 +468,13 @@ class BundleReader:
                 hint=_HINT_COPY,
             )
         return body_len, digest, kid.hex(), sig, tail
+
+    @property
+    def _signed(self) -> bytes:
+        """What the signature signs (§Signature; §Compact form)."""
+        if self.compact:
+            return COMPACT_SIGNATURE_CONTEXT + self.body_sha256
+        return SIGNATURE_CONTEXT + self._tail[: TRAILER.size]
 
     def verify(self, lookup: Callable[[str], PublicKey | None], *, progress: Callable[[int], None] | None = None) -> PublicKey:
         """Hash the body, then check the signature with a trusted key. Returns the signer."""
@@ -334,7 +508,7 @@ class BundleReader:
             from .errors import SignatureError
 
             raise SignatureError(f"the header names signer {self.header.signer}, the signature block {self.key_id}")
-        key.verify(self.signature, SIGNATURE_CONTEXT + self._tail[: TRAILER.size], what=os.path.basename(self.path))
+        key.verify(self.signature, self._signed, what=os.path.basename(self.path))
         if key.wiki_id != self.header.sender:
             from .errors import WrongPeerError
 
@@ -345,18 +519,45 @@ class BundleReader:
         self.verified = True
         return key
 
+    def frame_fixed(self, pos: int) -> tuple[int, int, int, int, int]:
+        """The fixed part of the frame at ``pos``: type, meta_len, comp_len, raw_len and
+        its own size (13; §Compact form: 1 for the end frame, else 1 + three uvarints)."""
+        left = self.body_len - pos
+        if not self.compact:
+            if left < FRAME_FIXED.size:
+                raise TruncatedError("the bundle ends before its end frame", hint=_HINT_COPY)
+            self.f.seek(pos)
+            return (*FRAME_FIXED.unpack(self.f.read(FRAME_FIXED.size)), FRAME_FIXED.size)
+        if left < 1:
+            raise TruncatedError("the bundle ends before its end frame", hint=_HINT_COPY)
+        self.f.seek(pos)
+        buf = self.f.read(min(left, 1 + 3 * MAX_VARINT_LEN))
+        if buf[0] == FRAME_END:
+            return FRAME_END, 0, 0, 0, 1
+        what = f"frame at offset {pos}"
+        meta_len, at = read_uvarint(buf, 1, what)
+        comp_len, at = read_uvarint(buf, at, what)
+        raw_len, at = read_uvarint(buf, at, what)
+        return buf[0], meta_len, comp_len, raw_len, at
+
+    def read_meta(self, ftype: int, data: bytes, what: str) -> dict:
+        """A frame's meta: a map (§Frames), or for a compact records frame an array read into one."""
+        meta = wire.unpackb(data, what=what)
+        if self.compact and ftype == FRAME_RECORDS:
+            return expand_meta(meta, what)
+        if not isinstance(meta, dict):
+            raise FormatError(f"{what}: expected a map")
+        return meta
+
     def frames(self) -> Iterator[RawFrame]:
         """Frames in file order. The end frame must be the last thing before the trailer."""
         if not self.verified:
             raise RuntimeError("frames() before verify()")  # a bug in our code, not bad input
         pos = self.header_end
-        self.f.seek(pos)
         while True:
-            if pos + FRAME_FIXED.size > self.body_len:
-                raise TruncatedError("the bundle ends before its end frame", hint=_HINT_COPY)
-            ftype, meta_len, comp_len, raw_len = FRAME_FIXED.unpack(self.f.read(FRAME_FIXED.size))
+            ftype, meta_len, comp_len, raw_len, fixed_len = self.frame_fixed(pos)
             at = pos
-            pos += FRAME_FIXED.size
+            pos += fixed_len
             if ftype == FRAME_END:
                 if meta_len or comp_len or raw_len:
                     raise FormatError("end frame with non-zero lengths")
@@ -372,15 +573,89 @@ class BundleReader:
                 raise FormatError(f"blob frame at offset {at}: raw_len {raw_len} differs from comp_len {comp_len}")
             if pos + meta_len + comp_len > self.body_len:
                 raise FormatError(f"frame at offset {at} runs past the end of the body")
-            meta = wire.unpackb(self.f.read(meta_len), what=f"frame meta at {at}")
-            if not isinstance(meta, dict):
-                raise FormatError(f"frame meta at {at}: expected a map")
+            self.f.seek(pos)
+            meta = self.read_meta(ftype, self.f.read(meta_len), f"frame meta at {at}")
             body = self.f.read(comp_len)
             pos += meta_len + comp_len
-            yield RawFrame(meta, body, raw_len, at, ftype)
+            yield RawFrame(meta, body, raw_len, at, ftype, self.compact)
 
 
 _HINT_COPY = "The copy is incomplete or damaged: copy the bundle again from its source (and check the USB stick)."
+
+
+# The regions as bytes, shared by the writer and by tools that take a bundle apart and
+# put it back together (formats/vectors/generate.py, tests): one encoding of each.
+def fixed_part(header_len: int, frames_len: int, compact: bool) -> bytes:
+    if compact:
+        return COMPACT_FIXED.pack(MAGIC, VERSION_COMPACT) + uvarint(header_len) + uvarint(frames_len)
+    return HEADER_FIXED.pack(MAGIC, VERSION, header_len)
+
+
+def frame_bytes(ftype: int, meta: bytes, body: bytes, raw_len: int, compact: bool) -> bytes:
+    if compact:
+        return bytes([ftype]) + uvarint(len(meta)) + uvarint(len(body)) + uvarint(raw_len) + meta + body
+    return FRAME_FIXED.pack(ftype, len(meta), len(body), raw_len) + meta + body
+
+
+def end_frame(compact: bool) -> bytes:
+    """§Compact form: the end frame is its type byte alone."""
+    return bytes([FRAME_END]) if compact else FRAME_FIXED.pack(FRAME_END, 0, 0, 0)
+
+
+def tail(body_sha256: bytes, body_len: int, key: SecretKey, compact: bool) -> bytes:
+    """Trailer || Signature for a body with this SHA-256 and length."""
+    if compact:
+        trailer = COMPACT_TRAILER.pack(body_sha256)
+        sig = key.sign(COMPACT_SIGNATURE_CONTEXT + trailer)
+    else:
+        trailer = TRAILER.pack(TRAILER_MAGIC, body_len, body_sha256)
+        sig = key.sign(SIGNATURE_CONTEXT + trailer)
+    return trailer + SIGNATURE.pack(bytes.fromhex(key.key_id), sig)
+
+
+@dataclass(slots=True)
+class Layout:
+    """A well-formed bundle taken apart (trusted input: for tools and tests that rewrite one)."""
+
+    compact: bool
+    header: bytes
+    frames: list[list]  # [type, meta bytes, body, raw_len]
+
+    @classmethod
+    def of(cls, data: bytes) -> "Layout":
+        compact = COMPACT_FIXED.unpack_from(data)[1] == VERSION_COMPACT
+        if compact:
+            hlen, at = read_uvarint(data, COMPACT_FIXED.size, "fixed part")
+            _frames_len, at = read_uvarint(data, at, "fixed part")
+        else:
+            hlen, at = HEADER_FIXED.unpack_from(data)[2], HEADER_FIXED.size
+        header, at = data[at : at + hlen], at + hlen
+        frames = []
+        while data[at] != FRAME_END:
+            if compact:
+                mlen, p = read_uvarint(data, at + 1, "frame")
+                clen, p = read_uvarint(data, p, "frame")
+                rlen, p = read_uvarint(data, p, "frame")
+            else:
+                _t, mlen, clen, rlen = FRAME_FIXED.unpack_from(data, at)
+                p = at + FRAME_FIXED.size
+            frames.append([data[at], data[p : p + mlen], data[p + mlen : p + mlen + clen], rlen])
+            at = p + mlen + clen
+        return cls(compact, header, frames)
+
+    def body(self) -> bytes:
+        framed = b"".join(frame_bytes(t, m, b, r, self.compact) for t, m, b, r in self.frames) + end_frame(self.compact)
+        return fixed_part(len(self.header), len(framed), self.compact) + self.header + framed
+
+    def signed(self, key: SecretKey) -> bytes:
+        body = self.body()
+        return body + tail(hashlib.sha256(body).digest(), len(body), key, self.compact)
+
+
+def seal(body: bytes, key: SecretKey) -> bytes:
+    """``body`` (of either version, as its fixed part says) with its trailer and signature."""
+    compact = COMPACT_FIXED.unpack_from(body)[1] == VERSION_COMPACT
+    return body + tail(hashlib.sha256(body).digest(), len(body), key, compact)
 
 
 class BundleWriter:
@@ -390,8 +665,10 @@ class BundleWriter:
     the final file, which appears under its name only when complete (rename).
     """
 
-    def __init__(self, out_path: str):
+    def __init__(self, out_path: str, version: int | None = None):
         self.out_path = out_path
+        self.version = WRITE_VERSION if version is None else version
+        self.compact = self.version == VERSION_COMPACT
         d = os.path.dirname(os.path.abspath(out_path))
         sweep_temp_files(d)
         # Nameless (O_TMPFILE, or unlinked at once where that is missing): a writer
@@ -402,18 +679,17 @@ class BundleWriter:
         self._finished: str | None = None
 
     def add_frame(self, meta: dict, body: bytes, raw_len: int, ftype: int = FRAME_RECORDS) -> None:
-        m = wire.packb(meta)
-        self._frames.write(FRAME_FIXED.pack(ftype, len(m), len(body), raw_len))
-        self._frames.write(m)
-        self._frames.write(body)
+        m = wire.packb(compact_meta(meta) if self.compact and ftype == FRAME_RECORDS else meta)
+        framed = frame_bytes(ftype, m, body, raw_len, self.compact)
+        self._frames.write(framed)
         self.frames += 1
-        self.frame_bytes += FRAME_FIXED.size + len(m) + len(body)
+        self.frame_bytes += len(framed)
 
     def finish(self, header: Header, key: SecretKey) -> str:
         """Write the bundle under a temporary name; returns the SHA-256 of its body,
         hex. ``publish`` then gives it its name: a caller records the bundle in its
         state in between, so a bundle never exists that the state does not know."""
-        hb = wire.packb(header.to_wire())
+        hb = wire.packb(header.to_compact() if self.compact else header.to_wire())
         if len(hb) > MAX_HEADER_LEN:
             raise LimitError("header too large")
         d = os.path.dirname(os.path.abspath(self.out_path))
@@ -426,17 +702,14 @@ class BundleWriter:
                     h.update(b)
                     out.write(b)
 
-                w(HEADER_FIXED.pack(MAGIC, VERSION, len(hb)))
+                end = end_frame(self.compact)
+                w(fixed_part(len(hb), self.frame_bytes + len(end), self.compact))
                 w(hb)
                 self._frames.seek(0)
                 while chunk := self._frames.read(1 << 20):
                     w(chunk)
-                w(FRAME_FIXED.pack(FRAME_END, 0, 0, 0))
-                body_len = out.tell()
-                trailer = TRAILER.pack(TRAILER_MAGIC, body_len, h.digest())
-                sig = key.sign(SIGNATURE_CONTEXT + trailer)
-                out.write(trailer)
-                out.write(SIGNATURE.pack(bytes.fromhex(key.key_id), sig))
+                w(end)
+                out.write(tail(h.digest(), out.tell(), key, self.compact))
                 out.flush()
                 os.fsync(out.fileno())
             umask = os.umask(0)

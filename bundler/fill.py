@@ -78,7 +78,7 @@ class Filler:
     def flush(self) -> None:
         if self.fb.empty():
             return
-        meta, body, raw_len = self.fb.build()
+        meta, body, raw_len = self.fb.build(compact=self.writer.compact)
         self.writer.add_frame(meta, body, raw_len)
         self.raw_total += raw_len
         if self.budget:

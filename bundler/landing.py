@@ -102,7 +102,7 @@ class ReturnApplier:
                 continue
             content = decode_frame(
                 frame.meta, frame.body, frame.raw_len, self.get_text,
-                what=f"frame {i} (offset {frame.offset})", get_title=self.get_title,
+                what=f"frame {i} (offset {frame.offset})", get_title=self.get_title, compact=frame.compact,
             )
             n += self._gather(work, content)
             # A page's revisions may continue in the next frame; all others are complete.

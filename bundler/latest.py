@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, NamedTuple
 
-from . import errors
+from . import container, errors
 from .container import BundleWriter
 from .errors import BasisError, BundleError, UsageError
 from .files import FilesSent
@@ -101,6 +101,7 @@ class _Frames:
 
     def __init__(self) -> None:
         self.list: list[tuple[dict, bytes, int]] = []
+        self.compact = container.WRITE_VERSION == container.VERSION_COMPACT  # as the coordinator's BundleWriter writes
         self.frames = 0
         self.frame_bytes = 0
 

@@ -45,15 +45,14 @@ def split_bundle(bundle_path: str, part_size: int) -> list[str]:
     """Cut a written bundle into parts of at most ``part_size`` bytes; removes the whole file."""
     if part_size < MIN_PART_SIZE:
         raise UsageError(f"--part-size must be at least {MIN_PART_SIZE} bytes", hint="E-mail limits are megabytes: try --part-size 2M.")
-    from .container import TAIL_LEN, TRAILER
+    from .container import BundleReader
 
     total = os.path.getsize(bundle_path)
     payload = part_size - PART_HEADER.size
     count = max(1, -(-total // payload))
+    with BundleReader(bundle_path) as r:
+        bundle_id = r.body_sha256  # the trailer's (either version)
     with open(bundle_path, "rb") as f:
-        f.seek(total - TAIL_LEN)
-        bundle_id = TRAILER.unpack(f.read(TRAILER.size))[2]
-        f.seek(0)
         names = []
         for i in range(1, count + 1):
             offset = (i - 1) * payload

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from . import wire
+from .container import CHECK_LEN, COMPACT_CHECK_LEN
 from .delta import Op, apply_delta, text_delta
 from .errors import ContentError, FormatError, LimitError
 from .fields import array, binary, integer, row, string
@@ -181,7 +182,8 @@ class FrameBuilder:
             k = self.dict_index[rev_id] = len(self.dict_revs)
         return k
 
-    def build(self, level: int = ZSTD_LEVEL) -> tuple[dict, bytes, int]:
+    def build(self, level: int = ZSTD_LEVEL, compact: bool = False) -> tuple[dict, bytes, int]:
+        """Meta, compressed body and raw length; ``compact``: the payload as BUNDLE.md §Compact form's array."""
         payload = {
             "site": self.siteinfo,
             "pages": self.pages,
@@ -192,9 +194,9 @@ class FrameBuilder:
             "deletes": self.deletes,
             "updates": self.updates,
         }
-        raw = wire.packb(payload)
+        raw = wire.packb(compact_payload(payload) if compact else payload)
         dictionary = _dictionary(self.dict_texts)
-        body = wire.compress(raw, level=level, dictionary=dictionary)
+        body = wire.compress(raw, level=level, dictionary=dictionary, checksum=not compact)
         meta = {
             "dict": self.dict_revs,
             "dict_sha256": hashlib.sha256(dictionary).digest(),
@@ -205,6 +207,24 @@ class FrameBuilder:
 
 
 _REV_COLS = ("pg", "id", "par", "ts", "u", "cm", "fl", "mf", "b", "n", "sc", "ins", "hs", "sl")
+# §Compact form: the payload map's values in this order, the columns of "revs" in _REV_COLS order
+_PAYLOAD_KEYS = ("site", "pages", "users", "models", "revs", "moves", "deletes", "updates")
+
+
+def compact_payload(payload: dict) -> list:
+    return [[payload["revs"][c] for c in _REV_COLS] if k == "revs" else payload[k] for k in _PAYLOAD_KEYS]
+
+
+def expand_payload(p: object, what: str) -> dict:
+    """The compact payload array read into the map form; elements after those it knows are ignored."""
+    if not (isinstance(p, list) and len(p) >= len(_PAYLOAD_KEYS)):
+        raise FormatError(f"{what}: the payload must be an array of at least {len(_PAYLOAD_KEYS)} elements")
+    payload = dict(zip(_PAYLOAD_KEYS, p))
+    revs = payload["revs"]
+    if not (isinstance(revs, list) and len(revs) >= len(_REV_COLS)):
+        raise FormatError(f"{what}: 'revs' must be an array of at least {len(_REV_COLS)} columns")
+    payload["revs"] = dict(zip(_REV_COLS, revs))
+    return payload
 
 
 def _dictionary(texts: list[bytes]) -> bytes:
@@ -238,8 +258,10 @@ class FrameReader:
     """
 
     def __init__(self, frame_meta: dict, get_text: Callable[[int], str | None], *, what: str,
-                 get_title: Callable[[int], str | None] = lambda page_id: None) -> None:
+                 get_title: Callable[[int], str | None] = lambda page_id: None, compact: bool = False) -> None:
         self.meta = frame_meta
+        self.compact = compact  # BUNDLE.md §Compact form: the payload is an array, the checks 16 bytes
+        self.check_len = COMPACT_CHECK_LEN if compact else CHECK_LEN
         self.get_text = get_text
         self.get_title = get_title
         self.what = what
@@ -258,9 +280,9 @@ class FrameReader:
     def frame_meta(self) -> list:
         what = self.what
         dict_revs = array(self.meta, "dict", what)
-        for key, size in (("dict_sha256", 32), ("text_sha256", 32)):
-            if not binary(self.meta.get(key), size):
-                raise FormatError(f"{what}: frame meta {key!r} must be {size} bytes")
+        for key in ("dict_sha256", "text_sha256"):
+            if not binary(self.meta.get(key), self.check_len):
+                raise FormatError(f"{what}: frame meta {key!r} must be {self.check_len} bytes")
         integer(self.meta.get("revisions"), what)
         if len(dict_revs) > MAX_DICT_TEXTS:
             raise LimitError(f"{what}: the frame builds on {len(dict_revs)} texts; the limit is {MAX_DICT_TEXTS}")
@@ -287,12 +309,14 @@ class FrameReader:
     # §Frame meta, Compression
     def payload(self, body: bytes, raw_len: int, dict_revs: list, dictionary: bytes) -> dict:
         what = self.what
-        if hashlib.sha256(dictionary).digest() != self.meta.get("dict_sha256"):
+        if hashlib.sha256(dictionary).digest()[: self.check_len] != self.meta.get("dict_sha256"):
             raise ContentError(
                 f"{what}: this side's copies of the base revisions {_short(dict_revs)} differ from the sender's",
                 hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",
             )
         payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what=what), what=what)
+        if self.compact:
+            payload = expand_payload(payload, what)
         if not isinstance(payload, dict):
             raise FormatError(f"{what}: payload must be a map")
         return payload
@@ -341,7 +365,7 @@ class FrameReader:
         if len(c["sc"]) != 2 * len(c["ins"]) or sum(integer(x, what) for x in c["n"]) != len(c["ins"]):
             raise FormatError(f"{what}: delta operation columns disagree")
         return _Rows(what, c, n, pages, users, models, dict_revs, texts, self._hidden(c["hs"]), self._slots(c["sl"]),
-                     self.meta.get("text_sha256"))
+                     self.meta.get("text_sha256"), self.check_len)
 
     # §Payload: column hs
     def _hidden(self, hs: list) -> dict[int, str]:
@@ -419,6 +443,7 @@ class _Rows:
     hidden: dict[int, str]
     slots: dict[int, tuple[Slot, ...]]
     text_sha256: bytes | None
+    check_len: int
     # as the rows are read:
     last_text: dict[int, str] = field(default_factory=dict)  # page_id -> its previous text in this frame
     last_id: dict[int, int] = field(default_factory=dict)  # page_id -> that text's rev_id
@@ -437,7 +462,7 @@ class _Rows:
             if rev.text is not None:
                 text_hash.update(bytes.fromhex(rev.sha1))
             yield rev
-        if text_hash.digest() != self.text_sha256:
+        if text_hash.digest()[: self.check_len] != self.text_sha256:
             raise ContentError(
                 f"{self.what}: the rebuilt texts do not match the sender's (SHA-256 of the frame's texts differs)",
                 hint="This side's copy of a base revision differs from the sender's; ask for a full bundle (bundle make --full).",
@@ -529,9 +554,10 @@ def decode_frame(
     *,
     what: str,
     get_title: Callable[[int], str | None] = lambda page_id: None,
+    compact: bool = False,
 ) -> FrameContent:
-    """One records frame's content (``FrameReader``)."""
-    return FrameReader(frame_meta, get_text, what=what, get_title=get_title).read(body, raw_len)
+    """One records frame's content (``FrameReader``); ``compact``: the frame's ``RawFrame.compact``."""
+    return FrameReader(frame_meta, get_text, what=what, get_title=get_title, compact=compact).read(body, raw_len)
 
 
 def wire_max_text() -> int:

@@ -27,12 +27,25 @@ def packb(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
 
-def unpackb(data: bytes, *, what: str, max_len: int | None = None) -> Any:
+def _int_str_or_bin_keys(pairs: list) -> dict:
+    """A map of the compact header (BUNDLE.md §Compact header map): keys int, str or bin,
+    never a bool, float or nil (which Python would merge with an int key); the last of a
+    repeated key counts."""
+    for k, _v in pairs:
+        if isinstance(k, bool) or not isinstance(k, (int, str, bytes)):
+            raise ValueError(f"a map key of type {type(k).__name__}")
+    return dict(pairs)
+
+
+def unpackb(data: bytes, *, what: str, max_len: int | None = None, int_keys: bool = False) -> Any:
+    """One msgpack object, held to BUNDLE.md §Conventions. ``int_keys``: map keys may also
+    be ints (the compact header)."""
     n = max_len if max_len is not None else len(data)
     try:
         up = msgpack.Unpacker(
             raw=False,
-            strict_map_key=True,
+            strict_map_key=not int_keys,
+            object_pairs_hook=_int_str_or_bin_keys if int_keys else None,
             max_buffer_size=max(len(data), 1),
             max_str_len=n,
             max_bin_len=n,
@@ -78,7 +91,9 @@ def raw_dict(data: bytes) -> zstandard.ZstdCompressionDict | None:
     return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
 
 
-def compress(data: bytes, *, level: int, dictionary: bytes = b"") -> bytes:
+def compress(data: bytes, *, level: int, dictionary: bytes = b"", checksum: bool = True) -> bytes:
+    """One zstd frame declaring its content size; ``checksum``: with zstd's content checksum
+    (the compact form omits it: the body's SHA-256 and the frame's text check cover the data)."""
     d = raw_dict(dictionary)
     window_log = min(MAX_WINDOW_LOG, max(20, (len(data) + len(dictionary)).bit_length()))
     params = zstandard.ZstdCompressionParameters.from_level(
@@ -86,7 +101,7 @@ def compress(data: bytes, *, level: int, dictionary: bytes = b"") -> bytes:
         source_size=len(data),
         window_log=window_log,
         write_content_size=True,
-        write_checksum=True,
+        write_checksum=checksum,
         write_dict_id=False,
         enable_ldm=len(dictionary) + len(data) > (8 << 20),
     )

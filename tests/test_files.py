@@ -26,7 +26,6 @@ from bundler.model import format_timestamp, sha1_to_base36
 from bundler.sources.dump import open_dump
 
 from helpers import cli_sides, data, file_digest, new_pair, run_cli  # noqa: F401 (fixture)
-from test_fuzz import resign
 
 JPG = data("files/headbg.jpg")
 PNG = data("files/installer-logo.png")
@@ -253,7 +252,7 @@ def test_a_corrupted_blob_is_refused_before_anything_changes(tmp_path):
     """Bytes that do not match their sha1, re-signed by the sender's key so that
     only the sha1 check can catch them: a content error, and the store, the
     received checkpoints and the manifests stay as they were."""
-    from bundler.container import TAIL_LEN
+    from bundler.container import seal
 
     tmp = str(tmp_path)
     pair = new_pair(tmp)
@@ -262,10 +261,11 @@ def test_a_corrupted_blob_is_refused_before_anything_changes(tmp_path):
         good = f.read()
     at = good.find(RED)
     assert at > 0  # a raw blob: its bytes are in the bundle as they are
-    body = bytearray(good[:-TAIL_LEN])
+    with BundleReader(made.path) as r:
+        body = bytearray(good[: r.body_len])
     body[at + len(RED) // 2] ^= 0x01
     bad = tmp_path / "bad.bundle"
-    bad.write_bytes(resign(bytes(body), pair.hq.secret_key()))
+    bad.write_bytes(seal(bytes(body), pair.hq.secret_key()))
     wiki = pair.school.wiki_path
     before = file_digest(wiki), store_files(pair.school)
     with pytest.raises(errors.ContentError, match="do not match their sha1"):
@@ -422,35 +422,21 @@ from test_fuzz import mutate, mutate_tree  # noqa: E402
 @pytest.fixture(scope="module")
 def files_target(tmp_path_factory):
     """A first bundle with files, taken apart into (type, meta, body, raw_len) frames."""
-    from bundler.container import FRAME_FIXED, HEADER_FIXED
+    from bundler.container import Layout
 
     tmp = str(tmp_path_factory.mktemp("files-fuzz"))
     pair = new_pair(tmp)
     made = pair.make(second_dump(tmp), "b1.bundle")
     with open(made.path, "rb") as f:
-        data = f.read()
-    _m, _v, hlen = HEADER_FIXED.unpack_from(data)
-    at = HEADER_FIXED.size + hlen
-    head, frames = data[:at], []
-    while True:
-        ftype, mlen, clen, rlen = FRAME_FIXED.unpack_from(data, at)
-        at += FRAME_FIXED.size
-        if ftype == 0:
-            break
-        frames.append([ftype, wire.unpackb(data[at : at + mlen], what="t"), data[at + mlen : at + mlen + clen], rlen])
-        at += mlen + clen
-    return pair, head, frames
+        layout = Layout.of(f.read())
+    frames = [[t, wire.unpackb(m, what="t"), b, r] for t, m, b, r in layout.frames]
+    return pair, layout, frames
 
 
-def _assemble(head: bytes, frames: list, key) -> bytes:
-    from bundler.container import FRAME_FIXED
+def _assemble(layout, frames: list, key) -> bytes:
+    from bundler.container import Layout
 
-    body = bytearray(head)
-    for ftype, meta, comp, raw_len in frames:
-        mb = wire.packb(meta)
-        body += FRAME_FIXED.pack(ftype, len(mb), len(comp), raw_len) + mb + comp
-    body += FRAME_FIXED.pack(0, 0, 0, 0)
-    return resign(bytes(body), key)
+    return Layout(layout.compact, layout.header, [[t, wire.packb(m), b, r] for t, m, b, r in frames]).signed(key)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

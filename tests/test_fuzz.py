@@ -33,7 +33,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundler import errors, wire
+from unittest import mock
+
+from bundler import container, errors, wire
 from bundler.apply import apply_bundle
 from bundler.container import (
     FRAME_END,
@@ -47,6 +49,7 @@ from bundler.container import (
     TAIL_LEN,
     TRAILER,
     TRAILER_MAGIC,
+    VERSION,
     BundleReader,
 )
 from bundler.signing import SecretKey
@@ -97,7 +100,10 @@ def received_rows(side: Side) -> list[tuple]:
 @pytest.fixture(scope="module")
 def target(tmp_path_factory) -> Target:
     tmp = str(tmp_path_factory.mktemp("fuzz"))
-    pair, data = delta_bundle(tmp)
+    # The long form (version 1), whose layout ``resign`` and ``reframe`` write; the compact
+    # form's checks are pinned by the compact-* vectors and tests/test_tamper.py.
+    with mock.patch.object(container, "WRITE_VERSION", VERSION):
+        pair, data = delta_bundle(tmp)
     store = pair.school.store()
     frames = []
     with BundleReader(os.path.join(tmp, "b2.bundle")) as r:
@@ -109,15 +115,20 @@ def target(tmp_path_factory) -> Target:
             frames.append(Frame(fr.offset, fr.meta, raw, dictionary))
     store.close()
     assert frames and any(f.meta["dict"] for f in frames), "want a frame that builds on texts the school holds"
+    return Target(tmp, pair.school, pair.hq.secret_key(), data, header_end, frames,
+                  store_digest(pair.school), received_rows(pair.school), snapshot_databases(pair.school), Counter())
+
+
+def snapshot_databases(side: Side) -> dict[str, str]:
+    """Copies of the side's wiki and state, which ``restore`` puts back after an apply."""
     pristine = {}
-    for name in (pair.school.wiki_path, os.path.join(pair.school.path, "state.sqlite")):
+    for name in (side.wiki_path, os.path.join(side.path, "state.sqlite")):
         copy = name + ".pristine"
         src, dst = sqlite3.connect(name), sqlite3.connect(copy)
         src.backup(dst)
         src.close(), dst.close()
         pristine[name] = copy
-    return Target(tmp, pair.school, pair.hq.secret_key(), data, header_end, frames,
-                  store_digest(pair.school), received_rows(pair.school), pristine, Counter())
+    return pristine
 
 
 class Hang(Exception):

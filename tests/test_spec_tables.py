@@ -69,7 +69,7 @@ def test_every_struct_is_described():
     described = {name for _, name, _ in STRUCT_TABLES}
     assert described == {
         "container.HEADER_FIXED", "container.FRAME_FIXED", "container.TRAILER", "container.SIGNATURE",
-        "manifest.FIXED", "manifest.SIG", "parts.PART_HEADER",
+        "container.COMPACT_FIXED", "container.COMPACT_TRAILER", "manifest.FIXED", "manifest.SIG", "parts.PART_HEADER",
     }
 
 
@@ -92,10 +92,12 @@ def test_struct_tables_match_code(spec, name, rows):
         if code_name(field) == "magic":
             assert value is not None, f"{spec} {name}: magic row without its bytes"
             magic = {"container.HEADER_FIXED": container.MAGIC, "container.TRAILER": container.TRAILER_MAGIC,
+                     "container.COMPACT_FIXED": container.MAGIC,
                      "manifest.FIXED": manifest.MAGIC, "parts.PART_HEADER": parts.PART_MAGIC}[name]
             assert value == magic
         if code_name(field) == "version":
-            assert re.search(r"= (\d+)", field).group(1) == str(resolve(name.split(".")[0] + ".VERSION"))
+            version = "container.VERSION_COMPACT" if name == "container.COMPACT_FIXED" else name.split(".")[0] + ".VERSION"
+            assert re.search(r"= (\d+)", field).group(1) == str(resolve(version))
     assert fmt == st.format, f"{spec} {name}: the table gives {fmt}, the code {st.format}"
     assert offset == st.size
 
@@ -125,6 +127,8 @@ def test_limits_in_prose_match_the_constants():
     assert container.MAX_META_LEN == 1 << 20 and container.MAX_RAW_LEN == 64 << 20
     assert container.MAX_COMP_LEN == (64 << 20) + (1 << 20)
     assert container.TAIL_LEN == 116 and "file size − 116" in text
+    assert container.COMPACT_TAIL_LEN == 104 and "+ 104" in text
+    assert len(container.COMPACT_SIGNATURE_CONTEXT) == 24
     assert records.wire_max_text() == 64 << 20 and "64 Mi characters" in text
     assert len(container.SIGNATURE_CONTEXT) == 24 and len(manifest.SIGNATURE_CONTEXT) == 23
 
@@ -200,6 +204,20 @@ def test_maps_match_code(spec, name, rows):
 
 def test_every_map_is_described():
     assert {name for _, name, _ in MAP_TABLES} == set(_written_maps())
+
+
+def test_compact_header_keys_match_code():
+    (spec, name, rows), = tables("keys")
+    assert {int(r[0]): code_name(r[1]) for r in rows} == resolve(name)
+    assert set(resolve(name).values()) == set(container.Header.__slots__) - {"signer", "ack_seq"}
+
+
+def test_compact_positions_match_code():
+    described = tables("positions")
+    assert {name for _, name, _ in described} == {"container._META_CORE", "records._PAYLOAD_KEYS"}
+    for spec, name, rows in described:
+        assert [int(r[0]) for r in rows] == list(range(len(rows)))
+        assert tuple(code_name(r[1]) for r in rows) == resolve(name)
 
 
 def test_rev_columns_match_code():

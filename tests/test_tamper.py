@@ -82,17 +82,15 @@ def test_untrusted_signer_is_named_with_the_command_to_trust(tmp_path):
 
 def test_resigned_by_another_key_is_refused(tmp_path):
     """Someone with the stick re-signs a valid bundle with their own key."""
-    from bundler.container import SIGNATURE, SIGNATURE_CONTEXT, TAIL_LEN, TRAILER
+    from bundler.container import SIGNATURE, BundleReader, seal
     from bundler.signing import SecretKey
 
     pair = new_pair(str(tmp_path))
     made = pair.make(LDNONT[0], "b1.bundle")
     data = open(made.path, "rb").read()
     mallory = SecretKey.generate(str(tmp_path / "mallory.key"))
-    trailer = data[-TAIL_LEN : -TAIL_LEN + TRAILER.size]
-    forged = data[: -SIGNATURE.size] + SIGNATURE.pack(
-        bytes.fromhex(mallory.key_id), mallory.sign(SIGNATURE_CONTEXT + trailer)
-    )
+    with BundleReader(made.path) as r:
+        forged = seal(data[: r.body_len], mallory)  # a well-formed signature, by mallory
     with open(made.path, "wb") as f:
         f.write(forged)
     before = store_digest(pair.school)

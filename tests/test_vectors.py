@@ -113,7 +113,8 @@ def decoded(side: Side, path: str) -> list[str]:
                 if fr.type != FRAME_RECORDS:
                     out += files_decoded(i, fr)
                     continue
-                fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title)
+                fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title,
+                                  compact=fr.compact)
                 out.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 q = lambda s: json.dumps(s, ensure_ascii=False)  # noqa: E731
                 out += [f"page {p.page_id} ns={p.namespace} title={q(p.title)}" for p in fc.pages]

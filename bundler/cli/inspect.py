@@ -35,7 +35,7 @@ def inspect(
     info = {
         "file": bundle,
         "bytes": os.path.getsize(bundle),
-        "format_version": 1,
+        "format_version": r.version,
         "kind": h.kind,
         "sender": h.sender,
         "receiver": h.receiver,
@@ -127,27 +127,30 @@ def _where_the_bytes_go(h, comp: int, frames: list[dict]) -> None:
 
 def _frame_index(r: BundleReader) -> list[dict]:
     """Frame sizes from the frame headers only (hops over bodies; nothing decompressed)."""
-    from ..container import FRAME_BLOB, FRAME_FILES, FRAME_FIXED, FRAME_RECORDS
-    from .. import wire
+    from ..container import FRAME_BLOB, FRAME_FILES, FRAME_RECORDS
+    from ..errors import TruncatedError
 
     res = []
     pos = r.header_end
     kinds = {FRAME_RECORDS: "records", FRAME_FILES: "files", FRAME_BLOB: "blob"}
-    while pos + FRAME_FIXED.size <= r.body_len:
-        r.f.seek(pos)
-        ftype, meta_len, comp_len, raw_len = FRAME_FIXED.unpack(r.f.read(FRAME_FIXED.size))
-        if ftype not in kinds:
-            break
-        meta = wire.unpackb(r.f.read(meta_len), what="frame meta")
-        res.append(
-            {
-                "type": kinds[ftype],
-                "offset": pos,
-                "compressed": comp_len,
-                "uncompressed": raw_len,
-                "revisions": meta.get("revisions") if isinstance(meta, dict) else None,
-                "base_texts": len(meta.get("dict", [])) if isinstance(meta, dict) else None,
-            }
-        )
-        pos += FRAME_FIXED.size + meta_len + comp_len
+    try:
+        while True:
+            ftype, meta_len, comp_len, raw_len, fixed_len = r.frame_fixed(pos)
+            if ftype not in kinds:
+                break
+            r.f.seek(pos + fixed_len)
+            meta = r.read_meta(ftype, r.f.read(meta_len), what="frame meta")
+            res.append(
+                {
+                    "type": kinds[ftype],
+                    "offset": pos,
+                    "compressed": comp_len,
+                    "uncompressed": raw_len,
+                    "revisions": meta.get("revisions"),
+                    "base_texts": len(meta.get("dict", [])) if isinstance(meta.get("dict"), list) else None,
+                }
+            )
+            pos += fixed_len + meta_len + comp_len
+    except TruncatedError:
+        pass  # the index ends before its end frame: what is there is shown (apply names the damage)
     return res

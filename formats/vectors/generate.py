@@ -28,6 +28,8 @@ import tempfile
 from contextlib import ExitStack
 from unittest import mock
 
+import msgpack
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
@@ -338,7 +340,8 @@ def summarize(receiver: Side, path: str) -> list[str]:
                 if fr.type != FRAME_RECORDS:
                     lines += files_lines(i, fr)
                     continue
-                fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title)
+                fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title,
+                                  compact=fr.compact)
                 lines.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 for p in fc.pages:
                     lines.append(f"page {p.page_id} ns={p.namespace} title={json.dumps(p.title, ensure_ascii=False)}")
@@ -443,33 +446,16 @@ def generate(out: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         stack.enter_context(mock.patch("time.time", return_value=float(CREATED)))
+        # The long form (version 1) for every vector but the compact-* ones: readers keep reading it.
+        stack.enter_context(mock.patch.object(container, "WRITE_VERSION", VERSION))
         sender = fixed_side(os.path.join(tmp, "sender"), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
         recv = fixed_side(os.path.join(tmp, "receiver"), RECEIVER_WIKI, SEEDS["receiver"], "receiver", [SENDER_PUB, ALLY_PUB])
         pages, siteinfo = dump_pages()
 
-        # ok-first: an earlier dump of three pages (Pear 2 of 4 revisions, the pair 1 of 2 each).
-        b1 = os.path.join(tmp, "b1.bundle")
-        first = make(sender, b1, earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}), siteinfo, 1)
-        put(out, "ok-first", first, expect="ok", summary=summarize(recv, b1),
-            description="bundle 1 (basis 0): 3 pages, 4 revisions from real dumps (article-pear.xml, pair-0.10.xml); full texts, one line delta against the previous revision")
-        m1 = os.path.join(tmp, "m1.wbm")
-        apply_bundle(recv, b1, manifest_out=m1)
-        with open(m1, "rb") as f:
-            manifest1 = f.read()
-
-        # ok-delta: the full dumps since manifest 1; texts travel against bundle 1's.
-        b2 = os.path.join(tmp, "b2.bundle")
-        delta = make(sender, b2, pages, siteinfo, 2, since=m1)
-        put(out, "ok-delta", delta, expect="ok", requires=("ok-first",), summary=summarize(recv, b2),
-            description="bundle 2 (basis 1): the rest of the histories, as line deltas against texts of bundle 1 (meta dict) and of the previous revision in the frame")
-        m2 = os.path.join(tmp, "m2.wbm")
-        apply_bundle(recv, b2, manifest_out=m2)
-
-        # ok-moves: a later dump with a rename, a deletion, a hidden comment.
-        b3 = os.path.join(tmp, "b3.bundle")
-        moves = make(sender, b3, later(pages), siteinfo, 3, since=m2)
-        put(out, "ok-moves", moves, expect="ok", requires=("ok-first", "ok-delta"), summary=summarize(recv, b3),
-            description="bundle 3 (basis 2): one page moved, one deleted, one held revision's comment hidden (an update); no texts")
+        first, delta, manifest1 = ok_series(out, tmp, sender, recv, pages, siteinfo, "", (
+            "bundle 1 (basis 0): 3 pages, 4 revisions from real dumps (article-pear.xml, pair-0.10.xml); full texts, one line delta against the previous revision",
+            "bundle 2 (basis 1): the rest of the histories, as line deltas against texts of bundle 1 (meta dict) and of the previous revision in the frame",
+            "bundle 3 (basis 2): one page moved, one deleted, one held revision's comment hidden (an update); no texts"))
 
         # Manifests (MANIFEST.md).
         put(out, "manifest-ok", manifest1, ext="wbm", expect="ok", side=SENDER_WIKI, trusts="keys/receiver.pub",
@@ -484,9 +470,39 @@ def generate(out: str) -> None:
         more_spec_vectors(out, tmp, first, fresh, recv)
         files_spec_vectors(out, tmp, files_first, files_second, fresh)
         parts_vectors(out, tmp, files_first)
+        compact_vectors(out, os.path.join(tmp, "compact"), pages, siteinfo)
     with open(os.path.join(out, "INDEX"), "w") as f:
         for name, v in VECTORS:
             f.write(f"{name}\t{v['expect']}\t{' '.join(v['requires']) or '-'}\n")
+
+
+def ok_series(out: str, tmp: str, sender: Side, recv: Side, pages, siteinfo, prefix: str,
+              descriptions: tuple[str, str, str]) -> tuple[bytes, bytes, bytes]:
+    """PREFIXok-first, PREFIXok-delta and PREFIXok-moves, made by the real make_bundle and each
+    applied by ``recv``: (first, delta, the manifest ``recv`` wrote after first)."""
+    # ok-first: an earlier dump of three pages (Pear 2 of 4 revisions, the pair 1 of 2 each).
+    b1 = os.path.join(tmp, "b1.bundle")
+    first = make(sender, b1, earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}), siteinfo, 1)
+    put(out, f"{prefix}ok-first", first, expect="ok", summary=summarize(recv, b1), description=descriptions[0])
+    m1 = os.path.join(tmp, "m1.wbm")
+    apply_bundle(recv, b1, manifest_out=m1)
+    with open(m1, "rb") as f:
+        manifest1 = f.read()
+
+    # ok-delta: the full dumps since manifest 1; texts travel against bundle 1's.
+    b2 = os.path.join(tmp, "b2.bundle")
+    delta = make(sender, b2, pages, siteinfo, 2, since=m1)
+    put(out, f"{prefix}ok-delta", delta, expect="ok", requires=(f"{prefix}ok-first",), summary=summarize(recv, b2),
+        description=descriptions[1])
+    m2 = os.path.join(tmp, "m2.wbm")
+    apply_bundle(recv, b2, manifest_out=m2)
+
+    # ok-moves: a later dump with a rename, a deletion, a hidden comment.
+    b3 = os.path.join(tmp, "b3.bundle")
+    moves = make(sender, b3, later(pages), siteinfo, 3, since=m2)
+    put(out, f"{prefix}ok-moves", moves, expect="ok", requires=(f"{prefix}ok-first", f"{prefix}ok-delta"),
+        summary=summarize(recv, b3), description=descriptions[2])
+    return first, delta, manifest1
 
 
 def hand_built(out: str, tmp: str, first: bytes, delta: bytes, fresh: Side) -> None:
@@ -522,8 +538,8 @@ def hand_built(out: str, tmp: str, first: bytes, delta: bytes, fresh: Side) -> N
     bad = bytearray(first)
     bad[1:8] = b"XBUNDL\n"
     put(out, "bad-magic", bytes(bad), expect="format error", description="magic is 89 'XBUNDL' 0A instead of 89 'WBUNDL' 0A")
-    put(out, "version-2", rebuild(p1, version=2), expect="version error",
-        description="format version 2 in the fixed header, validly signed")
+    put(out, "version-3", rebuild(p1, version=3), expect="version error",
+        description="format version 3 in the fixed header, validly signed")
     q = split(first)
     q.header["capabilities"] = q.header["capabilities"] + ["frobnicate-v9"]
     put(out, "unknown-mandatory-capability", rebuild(q), expect="version error",
@@ -1013,6 +1029,153 @@ def manifest_vectors(out: str, ok: bytes) -> None:
     b8 = wire.packb(dict(m, files_held=b"".join(bytes.fromhex(h) for h in reversed(sorted(held)))))
     mk("manifest-files-held-unsorted", signed(fixed.pack(manifest.MAGIC, 1, len(b8)), b8), "format error",
        "files_held lists its two sha1s in descending order, validly signed: a reader cannot trust it")
+
+
+# --- the compact form (BUNDLE.md §Compact form, version 2) ---------------------------------
+
+
+def split_compact(data: bytes) -> Parts:
+    """Take a well-formed compact bundle apart (trusted input: our own ok vectors)."""
+    at = container.COMPACT_FIXED.size
+    hlen, at = container.read_uvarint(data, at, "fixed")
+    _flen, at = container.read_uvarint(data, at, "fixed")
+    header = wire.unpackb(data[at : at + hlen], what="header", int_keys=True)
+    at += hlen
+    frames = []
+    while data[at] != FRAME_END:
+        ftype = data[at]
+        mlen, at = container.read_uvarint(data, at + 1, "frame")
+        clen, at = container.read_uvarint(data, at, "frame")
+        rlen, at = container.read_uvarint(data, at, "frame")
+        frames.append([ftype, wire.unpackb(data[at : at + mlen], what="meta"), data[at + mlen : at + mlen + clen], rlen])
+        at += mlen + clen
+    return Parts(container.VERSION_COMPACT, header, frames)
+
+
+def assemble_compact(header: dict | bytes, frames: list, key: SecretKey = SENDER_KEY, *, header_len: int | None = None,
+                     frames_len_delta: int = 0, end_frame: bytes = bytes([FRAME_END]), fixed_tail: bytes = b"") -> bytes:
+    """Header || Frame* || EndFrame || SHA-256 || Signature in the compact form, signed with ``key``."""
+    uv = container.uvarint
+    hb = header if isinstance(header, bytes) else wire.packb(header)
+    framed = bytearray()
+    for ftype, meta, comp, raw_len in frames:
+        mb = meta if isinstance(meta, bytes) else wire.packb(meta)
+        framed += bytes([ftype]) + (fixed_tail or uv(len(mb)) + uv(len(comp)) + uv(raw_len)) + mb + comp
+    framed += end_frame
+    body = (container.COMPACT_FIXED.pack(MAGIC, container.VERSION_COMPACT) + uv(len(hb) if header_len is None else header_len)
+            + uv(len(framed) + frames_len_delta) + hb + framed)
+    trailer = container.COMPACT_TRAILER.pack(hashlib.sha256(body).digest())
+    sig = key.sign(container.COMPACT_SIGNATURE_CONTEXT + trailer)
+    return body + trailer + SIGNATURE.pack(bytes.fromhex(key.key_id), sig)
+
+
+def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
+    """ok-first, ok-delta and ok-moves again, written compact, and a failure of each compact check."""
+    os.makedirs(tmp)
+    sender = fixed_side(os.path.join(tmp, "sender"), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
+    recv = fixed_side(os.path.join(tmp, "receiver"), RECEIVER_WIKI, SEEDS["receiver"], "receiver", [SENDER_PUB, ALLY_PUB])
+    with mock.patch.object(container, "WRITE_VERSION", container.VERSION_COMPACT):
+        first, _delta, _m1 = ok_series(out, tmp, sender, recv, pages, siteinfo, "compact-", (
+            "ok-first's content in the compact form (version 2): the same header fields, frames and records",
+            "ok-delta's content in the compact form: texts as deltas against bundle 1's, 16-byte frame checks",
+            "ok-moves's content in the compact form: a move, a deletion, an update"))
+    p = split_compact(first)
+    assert assemble_compact(p.header, p.frames) == first, "hand assembly differs from BundleWriter (compact)"
+    put(out, "compact-reapply-first", first, expect="ok", requires=("compact-ok-first",), extra={"already": "yes"},
+        description="the bytes of compact-ok-first again, after it: already applied, nothing changes")
+
+    cuts = {
+        "compact-truncated-fixed-header": (11, "the first 11 bytes: cut inside the fixed part's header_len"),
+        "compact-truncated-in-frames": (len(first) // 2, f"cut at half the file ({len(first) // 2} of {len(first)} bytes)"),
+        "compact-truncated-last-byte": (len(first) - 1, "the last byte (of the signature) is missing"),
+    }
+    for name, (n, why) in cuts.items():
+        put(out, name, first[:n], expect="truncated", description=f"compact-ok-first {why}")
+    put(out, "compact-appended-byte", first + b"\x00", expect="truncated",
+        description="compact-ok-first and one more byte: the fixed part's lengths no longer add up to the file size")
+    put(out, "compact-frames-len-short", assemble_compact(p.header, p.frames, frames_len_delta=-1), expect="truncated",
+        description="frames_len one less than the frames take, validly signed: the declared lengths do not add up to the file size")
+    put(out, "compact-header-len-over-limit", assemble_compact(p.header, p.frames, header_len=container.MAX_HEADER_LEN + 1),
+        expect="limit error", description=f"header_len {container.MAX_HEADER_LEN + 1} > {container.MAX_HEADER_LEN}")
+    overlong = bytearray(first)
+    overlong[container.COMPACT_FIXED.size : container.COMPACT_FIXED.size + 1] = bytes([overlong[container.COMPACT_FIXED.size] | 0x80, 0])
+    put(out, "compact-overlong-length", bytes(overlong), expect="format error",
+        description="header_len written in two bytes (its last byte 00) where one does: lengths have one form only")
+    for name, at, expect, why in (
+        ("compact-flipped-body-byte", len(first) - container.COMPACT_TAIL_LEN - 40, "integrity error",
+         "in the last frame's data: the body's SHA-256 differs from the trailer's"),
+        ("compact-flipped-trailer-hash", len(first) - container.COMPACT_TAIL_LEN + 5, "integrity error",
+         "in the trailer's SHA-256: hash checked before signature"),
+        ("compact-flipped-signature", len(first) - 10, "signature error",
+         "in the Ed25519 signature (over the v2 context and the body's SHA-256)"),
+    ):
+        bad = bytearray(first)
+        bad[at] ^= 0x01
+        put(out, name, bytes(bad), expect=expect, description=f"one bit flipped {why}")
+    v1_signed = bytearray(first)
+    v1_signed[-64:] = SENDER_KEY.sign(SIGNATURE_CONTEXT + first[-container.COMPACT_TAIL_LEN : -SIGNATURE.size])
+    put(out, "compact-signed-with-v1-context", bytes(v1_signed), expect="signature error",
+        description="the signature is over the version-1 context string: a signature never carries over between versions")
+    put(out, "compact-untrusted-signer", assemble_compact(p.header, p.frames, MALLORY_KEY), expect="untrusted key",
+        description="well formed and validly signed by mallory: the signer is the signature block's key, the header names none")
+    put(out, "compact-impersonated-sender", assemble_compact(p.header, p.frames, ALLY_KEY), expect="wrong peer",
+        description="validly signed by the ally, whose key line binds another wiki id than the header's sender")
+    h = {**p.header, 1: bytes.fromhex(OTHER_WIKI)}
+    put(out, "compact-wrong-receiver", assemble_compact(h, p.frames), expect="wrong peer",
+        description=f"validly signed, made for wiki {OTHER_WIKI}")
+    for name, change, expect, why in (
+        ("compact-header-hex-sender", {0: SENDER_WIKI}, "format error", "sender as 32 hex characters, not 16 bytes"),
+        ("compact-header-unknown-kind", {7: 2}, "format error", "kind 2 (0 update, 1 return)"),
+        ("compact-header-short-counts", {9: [1, 4, 0, 0, 0, 1]}, "format error", "counts with 6 entries, not 7"),
+        ("compact-header-unknown-capability", {8: ["frobnicate-v9"]}, "version error", "an unknown capability"),
+        ("compact-header-unknown-keys", {99: "later", "note": [1.5]}, "ok", "keys no reader knows (an int and a str): ignored"),
+    ):
+        h = {**p.header, **change}
+        put(out, name, assemble_compact(h, p.frames), expect=expect, description=f"{why}, validly signed",
+            summary=summarize(fresh_receiver(tmp, name), _write(tmp, name, assemble_compact(h, p.frames))) if expect == "ok" else None)
+    bool_key = msgpack.Packer(use_bin_type=True).pack_map_pairs([*p.header.items(), (True, 1)])
+    put(out, "compact-header-bool-key", assemble_compact(bool_key, p.frames), expect="format error",
+        description="a header map key true (a bool, not the int 1), validly signed")
+    h = {k: v for k, v in p.header.items() if k != 5}
+    put(out, "compact-header-missing-checkpoint", assemble_compact(h, p.frames), expect="format error",
+        description="header without key 5 (checkpoint), validly signed")
+    h = dict(p.header)
+    del h[9]
+    put(out, "compact-header-missing-counts", assemble_compact(h, p.frames), expect="format error",
+        description="header without key 9 (counts), validly signed")
+
+    fr = p.frames[0]
+    def with_meta(meta) -> bytes:
+        return assemble_compact(p.header, [[fr[0], meta, fr[2], fr[3]], *p.frames[1:]])
+    put(out, "compact-meta-as-map", with_meta(container.expand_meta(fr[1], "m")), expect="format error",
+        description="a records frame meta written as the long form's map: compact records frames take the array")
+    full = list(fr[1])
+    full[1] = full[1] + bytes(16)
+    put(out, "compact-meta-32-byte-check", with_meta(full), expect="format error",
+        description="dict_sha256 of 32 bytes in a compact frame meta: it must be the first 16 bytes of the SHA-256")
+    put(out, "compact-meta-extra-keys", with_meta(list(fr[1]) + [{"later": 1}]), expect="ok",
+        description="a fifth element, a map of keys no reader knows: ignored",
+        summary=summarize(fresh_receiver(tmp, "mx"), _write(tmp, "mx", with_meta(list(fr[1]) + [{"later": 1}]))))
+    wrong = list(fr[1])
+    wrong[2] = bytes(16)
+    put(out, "compact-text-check-mismatch", with_meta(wrong), expect="content error",
+        description="text_sha256 all zero: the rebuilt texts' check fails after decoding; nothing is kept")
+    put(out, "compact-frame-cut-in-lengths", assemble_compact(p.header, [[fr[0], b"", b"", 0]], end_frame=b"",
+        fixed_tail=b"\x80"), expect="truncated",
+        description="the body ends inside a frame's meta_len (its byte says more follows), validly signed")
+    put(out, "compact-end-frame-not-last", assemble_compact(p.header, p.frames, end_frame=bytes([FRAME_END, FRAME_END])),
+        expect="format error", description="a second end frame byte after the end frame, validly signed")
+
+
+def fresh_receiver(tmp: str, name: str) -> Side:
+    return fixed_side(os.path.join(tmp, f"r-{name}"), RECEIVER_WIKI, SEEDS["receiver"], "receiver", [SENDER_PUB, ALLY_PUB])
+
+
+def _write(tmp: str, name: str, data: bytes) -> str:
+    path = os.path.join(tmp, f"{name}.bundle")
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
 
 
 if __name__ == "__main__":

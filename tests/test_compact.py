@@ -1,0 +1,174 @@
+"""The compact form (formats/BUNDLE.md §Compact form, version 2) against the long form
+(version 1), on the London Ontario wiki's real dumps: the same histories arrive, `bundle
+inspect` shows the same, a mixed series (long, then compact) applies, and re-signed
+mutations of a compact bundle raise only our errors and change nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bundler import container, errors, records, wire
+from bundler.container import FRAME_RECORDS, VERSION, VERSION_COMPACT, BundleReader, Layout
+from helpers import LDNONT, dump_history, new_pair, run_cli, store_digest, store_history
+from test_fuzz import Frame, Target, check_apply, mutate, mutate_tree, received_rows, snapshot_databases
+
+VECTORS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "formats", "vectors")
+EXAMPLES_FILE = 150
+EXAMPLES_PAYLOAD = 100
+
+
+def carried(tmp: str, version: int):
+    """LDNONT[0], then LDNONT[3] since it, made in ``version``: (pair, bundle 2's path)."""
+    with mock.patch.object(container, "WRITE_VERSION", version):
+        pair = new_pair(tmp)
+        pair.carry(LDNONT[0], 1)
+        made = pair.make(LDNONT[3], "b2.bundle", since=os.path.join(tmp, "m1.wbm"))
+    return pair, made.path
+
+
+def test_compact_and_long_forms_carry_the_same_content(tmp_path):
+    runs = {v: carried(str(tmp_path / f"v{v}"), v) for v in (VERSION, VERSION_COMPACT)}
+    for v, (pair, path) in runs.items():
+        with BundleReader(path) as r:
+            assert r.version == v
+        applied = pair.apply(path, "m2.wbm")
+        assert applied.revisions_added > 0
+        assert store_history(pair.school) == dump_history(LDNONT[3])
+    (p1, long_path), (p2, compact_path) = runs.values()
+    assert os.path.getsize(compact_path) < os.path.getsize(long_path)
+
+
+@pytest.mark.parametrize("name", ["ok-first", "ok-delta", "ok-moves"])
+def test_the_compact_vectors_decode_to_what_the_long_ones_do(name):
+    """formats/vectors: compact-NAME and NAME, as test_vectors decodes and checks them, list the
+    same pages, revisions, moves, deletions and updates (only the payload's raw_len differs)."""
+    def content(vector: str) -> list[str]:
+        with open(os.path.join(VECTORS, f"{vector}.expect"), encoding="utf-8") as f:
+            lines = f.read().split("\n\n", 1)[1].splitlines()
+        return [re.sub(r" raw_len=\d+", "", line) for line in lines]
+
+    assert content(f"compact-{name}") == content(name)
+    assert len(content(name)) > 3
+
+
+def test_inspect_shows_the_same_for_both_forms(tmp_path):
+    shown = {}
+    for v in (VERSION, VERSION_COMPACT):
+        _pair, path = carried(str(tmp_path / f"v{v}"), v)
+        shown[v] = json.loads(run_cli("inspect", path, "--json").output)
+        assert shown[v]["format_version"] == v
+        assert "bundle 2" in run_cli("inspect", path).output
+    long, compact = shown[VERSION], shown[VERSION_COMPACT]
+    assert list(compact) == list(long)  # --json keeps its shape
+    per_side = {"file", "bytes", "format_version", "sender", "receiver", "basis", "checkpoint", "created",
+                "signer_key_id", "frames"}
+    # the payload's bytes that are not inserted text: fewer, since the compact payload has no key names
+    assert compact["breakdown"].pop("metadata") < long["breakdown"].pop("metadata")
+    assert {k: v for k, v in compact.items() if k not in per_side} == {k: v for k, v in long.items() if k not in per_side}
+    assert [(f["type"], f["revisions"], f["base_texts"]) for f in compact["frames"]] == \
+        [(f["type"], f["revisions"], f["base_texts"]) for f in long["frames"]]
+    assert compact["counts"]["revisions"] > 0 and compact["breakdown"]["namespaces"]
+
+
+def test_a_long_form_bundle_then_a_compact_one_apply_in_series(tmp_path):
+    """A sender updated between two bundles: the receiver reads both forms."""
+    tmp = str(tmp_path)
+    with mock.patch.object(container, "WRITE_VERSION", VERSION):
+        pair = new_pair(tmp)
+        pair.carry(LDNONT[0], 1)
+    made, applied = pair.carry(LDNONT[3], 2)
+    with BundleReader(made.path) as r:
+        assert r.version == VERSION_COMPACT
+    assert applied.revisions_added > 0 and store_history(pair.school) == dump_history(LDNONT[3])
+
+
+# --- re-signed mutations (test_fuzz.py's, on the compact form) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory) -> Target:
+    tmp = str(tmp_path_factory.mktemp("compact-fuzz"))
+    pair, path = carried(tmp, VERSION_COMPACT)
+    with open(path, "rb") as f:
+        data = f.read()
+    store = pair.school.store()
+    frames = []
+    with BundleReader(path) as r:
+        r.verify(pair.school.state.peer_by_key_id)
+        for fr in r.frames():
+            dictionary = b"".join(store.get_text(i).encode("utf-8") for i in fr.meta["dict"])
+            raw = wire.decompress(fr.body, expected_size=fr.raw_len, dictionary=dictionary, what="fixture")
+            frames.append(Frame(fr.offset, fr.meta, raw, dictionary))
+        header_end = r.header_end
+    store.close()
+    assert any(f.meta["dict"] for f in frames), "want a frame that builds on texts the school holds"
+    return Target(tmp, pair.school, pair.hq.secret_key(), data, header_end, frames, store_digest(pair.school),
+                  received_rows(pair.school), snapshot_databases(pair.school), Counter())
+
+
+@given(st.data())
+@settings(max_examples=EXAMPLES_FILE, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_mutated_compact_bundles_raise_only_our_errors_and_change_nothing(target, d):
+    """Byte edits of the body, re-signed (the fixed part's lengths left as they are, or
+    fixed up so the mutation reaches the frames), or of the whole file unsigned."""
+    t = target
+    layout = Layout.of(t.data)
+    body = layout.body()
+    how = d.draw(st.sampled_from(["unsigned", "re-signed", "re-framed"]), label="how")
+    if how == "unsigned":
+        data = mutate(d, t.data, [])
+    elif how == "re-signed":
+        data = container.seal(mutate(d, body, []), t.key)
+    else:  # one frame's meta or body bytes edited, every length written to match
+        k = d.draw(st.integers(0, len(layout.frames) - 1), label="frame")
+        part = d.draw(st.sampled_from([1, 2]), label="part")
+        layout.frames[k][part] = mutate(d, layout.frames[k][part], [])
+        data = layout.signed(t.key)
+    if data == t.data:
+        return
+    outcome = check_apply(t, data, how)
+    if how == "unsigned":
+        assert outcome not in ("applied", "already applied", "ContentError"), f"an unsigned mutation got through: {outcome}"
+
+
+@given(st.data())
+@settings(max_examples=EXAMPLES_PAYLOAD, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_mutated_compact_payloads_and_metas_resigned_raise_only_our_errors(target, d):
+    """The array payload and array meta as trees: nodes replaced, deleted, duplicated, added;
+    re-compressed with the frame's dictionary and re-signed."""
+    t = target
+    layout = Layout.of(t.data)
+    k = d.draw(st.integers(0, len(t.frames) - 1), label="frame")
+    fr = t.frames[k]
+    meta, raw = container.compact_meta(fr.meta), fr.raw
+    if d.draw(st.booleans(), label="meta"):
+        meta = mutate_tree(d, wire.unpackb(wire.packb(meta), what="t"))
+    else:
+        raw = wire.packb(mutate_tree(d, wire.unpackb(raw, what="t")))
+    layout.frames[k] = [FRAME_RECORDS, wire.packb(meta), wire.compress(raw, level=1, dictionary=fr.dictionary), len(raw)]
+    outcome = check_apply(t, layout.signed(t.key), "payload")
+    assert outcome not in ("IntegrityError", "SignatureError", "UntrustedKeyError", "TruncatedError")
+
+
+def test_the_compact_payload_is_the_map_by_position():
+    """compact_payload and expand_payload are inverses on what FrameBuilder writes."""
+    from bundler.model import Page, PageId, RevId, Revision
+
+    fb = records.FrameBuilder()
+    fb.add_revision(Page(PageId(1), 0, "A"), Revision(RevId(1), PageId(1), 0, "x\n", user="U", comment="c"), None, None)
+    meta, body, raw_len = fb.build(level=1, compact=True)
+    arr = wire.unpackb(wire.decompress(body, expected_size=raw_len, what="t"), what="t")
+    assert isinstance(arr, list) and records.compact_payload(records.expand_payload(arr, "t")) == arr
+    with pytest.raises(errors.FormatError, match="at least 8"):
+        records.expand_payload(arr[:7], "t")
+    with pytest.raises(errors.FormatError, match="at least 14"):
+        records.expand_payload(arr[:4] + [arr[4][:13]] + arr[5:], "t")
+
