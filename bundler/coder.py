@@ -85,18 +85,47 @@ def decompress(body: bytes, *, expected_size: int, dictionary: bytes, order: int
     stream = prefix + body
     if len(stream) < 5:  # the range decoder starts by reading 5 bytes
         raise FormatError(f"{what}: PPMd stream of {len(stream)} bytes is too short")
-    dec = pyppmd.Ppmd7Decoder(order, mem)
-    try:
-        out = dec.decode(stream, want)  # never more than ``want``; stops early at an end mark or when input runs out
-    except Exception as e:  # pyppmd raises ValueError, or SystemError for a stream whose first byte is not 0
-        raise FormatError(f"{what}: PPMd stream is damaged ({type(e).__name__})") from None
-    finally:
-        del dec  # frees the model; a decoder still waiting for input is stopped
+    out = _decode(stream, want, order, mem, what)
     if len(out) != want:
-        raise FormatError(f"{what}: PPMd stream ends after {len(out)} of its {want} bytes (dictionary and payload)")
+        raise FormatError(f"{what}: PPMd stream stops after {len(out)} of its {want} bytes (an end mark, or damage)")
     if memoryview(out)[: len(dictionary)] != dictionary:
         raise FormatError(f"{what}: PPMd stream does not start from the frame's dictionary")
     raw = out[len(dictionary):]
     if enc.encode(raw) + enc.flush(endmark=False) != body:
         raise FormatError(f"{what}: PPMd body is not the canonical encoding of its payload (bytes appended or changed)")
     return raw
+
+
+_PAD = bytes(1 << 16)
+
+
+def _decode(stream: bytes, want: int, order: int, mem: int, what: str) -> bytes:
+    """Exactly ``want`` symbols of ``stream`` (fewer only at an end mark), or a ``FormatError``.
+
+    pyppmd decodes in a thread of its own that waits when the input runs out;
+    freeing a decoder in that state cancels the thread, which has been seen to
+    abort the process. So the decoder is never left waiting: past the end of
+    ``stream`` it is given zero bytes until it has produced ``want`` symbols. That
+    does not change any verdict: a stream the decoder reads beyond is shorter
+    than the encoding of what it decodes to (the 7z range decoder reads exactly
+    the bytes its encoder wrote), so the canonical check refuses it. A symbol
+    reads at most a few bytes per escape (65 escapes at most), hence the cap.
+    """
+    dec = pyppmd.Ppmd7Decoder(order, mem)
+    padded, cap, idle = 0, 256 * want + len(_PAD), 0
+    try:
+        out = bytearray(dec.decode(stream, want))  # never more than asked
+        while len(out) < want and not dec.eof:
+            # pyppmd returns output in pieces, with or without input left over.
+            more = _PAD if dec.needs_input else b""
+            padded += len(more)
+            piece = dec.decode(more, want - len(out))
+            out += piece
+            idle = 0 if piece else idle + 1
+            if padded > cap or idle > 3:
+                raise FormatError(f"{what}: PPMd stream decodes to {len(out)} of its {want} bytes")
+    except FormatError:
+        raise
+    except Exception as e:  # pyppmd raises ValueError, or SystemError for a stream whose first byte is not 0
+        raise FormatError(f"{what}: PPMd stream is damaged ({type(e).__name__})") from None
+    return bytes(out)
