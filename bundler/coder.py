@@ -10,7 +10,8 @@ encoded D has written a prefix P of the stream of D ‖ R. The sender sends the
 rest of that stream; the receiver encodes its own D to get P, decodes P ‖ body
 for |D| + raw_len bytes, checks the first |D| are D, and keeps the rest.
 
-The reader accepts exactly the bytes the writer produces: after decoding, it
+The decoder runs in a forked child (``_decode`` says why). The reader accepts
+exactly the bytes the writer produces: after decoding, it
 encodes R with the encoder it primed and compares the result with the body, so
 a body with bytes appended, or another flush, is refused, and no two bodies
 mean the same payload.
@@ -23,6 +24,8 @@ bytes and never produces more, and every pyppmd exception becomes a
 """
 
 from __future__ import annotations
+
+import os
 
 import pyppmd
 
@@ -86,8 +89,6 @@ def decompress(body: bytes, *, expected_size: int, dictionary: bytes, order: int
     if len(stream) < 5:  # the range decoder starts by reading 5 bytes
         raise FormatError(f"{what}: PPMd stream of {len(stream)} bytes is too short")
     out = _decode(stream, want, order, mem, what)
-    if len(out) != want:
-        raise FormatError(f"{what}: PPMd stream stops after {len(out)} of its {want} bytes (an end mark, or damage)")
     if memoryview(out)[: len(dictionary)] != dictionary:
         raise FormatError(f"{what}: PPMd stream does not start from the frame's dictionary")
     raw = out[len(dictionary):]
@@ -100,32 +101,44 @@ _PAD = bytes(1 << 16)
 
 
 def _decode(stream: bytes, want: int, order: int, mem: int, what: str) -> bytes:
-    """Exactly ``want`` symbols of ``stream`` (fewer only at an end mark), or a ``FormatError``.
+    """Exactly ``want`` symbols decoded from ``stream``, or a ``FormatError``; in a child process.
 
-    pyppmd decodes in a thread of its own that waits when the input runs out;
-    freeing a decoder in that state cancels the thread, which has been seen to
-    abort the process. So the decoder is never left waiting: past the end of
-    ``stream`` it is given zero bytes until it has produced ``want`` symbols. That
-    does not change any verdict: a stream the decoder reads beyond is shorter
-    than the encoding of what it decodes to (the 7z range decoder reads exactly
-    the bytes its encoder wrote), so the canonical check refuses it. A symbol
-    reads at most a few bytes per escape (65 escapes at most), hence the cap.
+    pyppmd decodes in a thread of its own, which waits when its input runs out.
+    Freeing a decoder whose thread waits cancels the thread, and asking a decoder
+    for more after it decoded an end mark: both have crashed the process on
+    damaged streams (segmentation fault), and pyppmd's ``eof`` flag does not tell
+    a waiting thread from a finished one (it is also set when the range
+    decoder's code is 0). So the decoder runs in a forked child that writes what
+    it decoded to a pipe and exits without freeing anything: whatever a hostile
+    stream does to pyppmd ends with the child, and the parent sees fewer bytes
+    than it asked for. A stream that runs out is given zero bytes while the
+    decoder waits for input (that changes no verdict: the 7z range decoder reads
+    exactly the bytes its encoder wrote, so a stream it reads beyond is not the
+    canonical encoding of what it decodes to, and is refused after).
     """
-    dec = pyppmd.Ppmd7Decoder(order, mem)
-    padded, cap, idle = 0, 256 * want + len(_PAD), 0
-    try:
-        out = bytearray(dec.decode(stream, want))  # never more than asked
-        while len(out) < want and not dec.eof:
-            # pyppmd returns output in pieces, with or without input left over.
-            more = _PAD if dec.needs_input else b""
-            padded += len(more)
-            piece = dec.decode(more, want - len(out))
-            out += piece
-            idle = 0 if piece else idle + 1
-            if padded > cap or idle > 3:
-                raise FormatError(f"{what}: PPMd stream decodes to {len(out)} of its {want} bytes")
-    except FormatError:
-        raise
-    except Exception as e:  # pyppmd raises ValueError, or SystemError for a stream whose first byte is not 0
-        raise FormatError(f"{what}: PPMd stream is damaged ({type(e).__name__})") from None
-    return bytes(out)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: decode, write, exit; no cleanup, no exception escapes
+        code = 0
+        try:
+            os.close(r)
+            dec = pyppmd.Ppmd7Decoder(order, mem)
+            out = dec.decode(stream, want)  # never more than asked; valid streams end here
+            with os.fdopen(w, "wb") as f:
+                f.write(out)
+                n, padded, cap = len(out), 0, 2 * (order + 2) * want + len(_PAD)
+                while n < want and dec.needs_input and not dec.eof and padded <= cap:
+                    piece = dec.decode(_PAD, want - n)
+                    padded += len(_PAD)
+                    f.write(piece)
+                    n += len(piece)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read(want + 1)
+    _, status = os.waitpid(pid, 0)
+    if len(out) != want or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        raise FormatError(f"{what}: PPMd stream decodes to {min(len(out), want)} of its {want} bytes, then fails")
+    return out

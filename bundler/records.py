@@ -212,8 +212,11 @@ class FrameBuilder:
         if choice != "zstd" and ppmd.fits(len(dictionary), len(raw)):
             mem = ppmd.memory_for(len(dictionary) + len(raw))
             pbody = ppmd.compress(wire.packb(_ppmd_layout(payload)), dictionary, ppmd.ORDER, mem)
-            if body is None or len(pbody) < len(body):
-                return {**meta, "coder": ppmd.CODER, "order": ppmd.ORDER, "mem": mem}, pbody, len(raw)
+            coded = {"coder": ppmd.CODER, "order": ppmd.ORDER, "mem": mem}
+            # What PPMd adds besides its body: three meta entries and the capability in the header.
+            extra = len(wire.packb(coded)) - 1 + len(wire.packb(PPMD_CAPABILITY))
+            if body is None or len(pbody) + extra < len(body):
+                return {**meta, **coded}, pbody, len(raw)
         if body is None:
             body = wire.compress(raw, level=level, dictionary=dictionary)
         return meta, body, len(raw)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import signal
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -39,6 +41,25 @@ def frame_body(meta: dict, raw: bytes, dictionary: bytes = b"", level: int = 1) 
     if meta.get("coder") == coder.CODER:
         return coder.compress(raw, dictionary, meta["order"], meta["mem"])
     return wire.compress(raw, level=level, dictionary=dictionary)
+
+
+class Hang(Exception):
+    pass
+
+
+@contextmanager
+def deadline(seconds: float):
+    """A SIGALRM after ``seconds`` turns a hang into a failure (``Hang``)."""
+    def expired(signum, frame):
+        raise Hang(f"ran longer than {seconds}s")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 @dataclass

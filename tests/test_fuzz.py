@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import sqlite3
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -52,7 +50,7 @@ from bundler.container import (
 )
 from bundler.signing import SecretKey
 from bundler.state import Side
-from helpers import delta_bundle, frame_body, frame_raw, record_counts, store_digest
+from helpers import deadline, delta_bundle, frame_body, frame_raw, record_counts, store_digest
 
 DEADLINE = 10  # seconds per example; the whole bundle applies in ~10 ms
 EXAMPLES_FILE = 400
@@ -119,24 +117,6 @@ def target(tmp_path_factory) -> Target:
         pristine[name] = copy
     return Target(tmp, pair.school, pair.hq.secret_key(), data, header_end, frames,
                   store_digest(pair.school), received_rows(pair.school), pristine, Counter())
-
-
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def deadline(seconds: float):
-    def expired(signum, frame):
-        raise Hang(f"apply ran longer than {seconds}s")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def check_apply(t: Target, data: bytes, what: str) -> str:
