@@ -949,7 +949,7 @@ def ppmd_vectors(out: str, tmp: str, pages, siteinfo, first: bytes, m1: str, rec
             description="ok-ppmd-delta claiming order 2 (it was coded with 32): the stream decodes to other bytes, refused"
                         " (a claim that codes to the same stream, such as 31 for this small frame, is not wrong)")
     variant("ppmd-wrong-mem", "format error", meta={"mem": coder.MIN_MEM},
-            description="ok-ppmd-delta claiming a 2 KiB model (coded with 16 MiB): the model restarts at other points, refused")
+            description=f"ok-ppmd-delta claiming a 2 KiB model (coded with {p.frames[0][1]['mem'] >> 20} MiB): the model restarts at other points, refused")
     variant("ppmd-body-cut", "format error", body=lambda b: b[:-1],
             description="ok-ppmd-delta with the last byte of its PPMd body removed (comp_len adjusted), validly signed")
     variant("ppmd-byte-appended", "format error", body=lambda b: b + b"\x00",
