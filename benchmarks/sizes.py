@@ -56,7 +56,14 @@ The rows (bytes of the new part)
    ``b2.bundle`` from new.xml ``--since m1`` (full history, and ``--latest-only`` from a
    copy of A's state taken before). The size of b2 and the wall time of that make are
    measured; the time row is ``make / patch-from``. When ``python -m bundler --help`` does
-   not run, the rows read "n/a (bundle CLI missing)".
+   not run, the rows read "n/a (bundle CLI missing)". Beside it, the same make with the
+   frame coder forced to zstd (``WIKIBUNDLE_CODER=zstd``, from another copy of A's state):
+   the coder before PPMd (BUNDLE.md §Coder ppmd7-primed), so the gain is side by side.
+7  Decoding b2 on B: every records frame of the full-history b2 decoded against B's store,
+   timed per coder. For PPMd frames: *priming* (encoding the dictionary D to get the
+   prefix P) in MB/s of D, *decoding* (P ‖ body to D ‖ R, the check of D, re-encoding R)
+   in MB/s of D + R, and the *payload* rate, raw_len over both; zstd frames in MB/s of
+   raw_len. Wall time in this process, one core.
 
 Settings that matter: xz and zstd run single-threaded (``-T1``): multi-threaded xz cuts
 the input into independent blocks and would be a different baseline. zstd reads stdin with
@@ -115,6 +122,7 @@ METHODS: dict[str, str] = {
     "cond_zstd": "5  cond. reference, zstd -22 --long=31",
     "bundle_full": "6  bundle make (full history)",
     "bundle_latest": "6  bundle make --latest-only",
+    "bundle_full_zstd": "6  bundle make, zstd coder forced",
 }
 
 console = Console(width=None if sys.stdout.isatty() else 150)
@@ -439,13 +447,13 @@ def _bundler_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(REPO_ROOT) + (os.pathsep + pp if pp else ""))
 
 
-def _bundle(*args: str, stdout=None) -> None:
+def _bundle(*args: str, stdout=None, env: dict[str, str] | None = None) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "bundler", *args],
         stdout=stdout if stdout is not None else subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_bundler_env(),
+        env=_bundler_env() | (env or {}),
     )
     if r.returncode != 0:
         lines = r.stderr.strip().splitlines()
@@ -476,21 +484,26 @@ def first_sync(work: Path, cut: Cut) -> str | None:
         _bundle("apply", "-C", str(B), str(root / "b1.bundle"), "--manifest-out", str(root / "m1"))
         # Both timed makes start from the same state: a make may record what it sent.
         shutil.copytree(A, root / "A-latest")
+        shutil.copytree(A, root / "A-zstd")
     except RuntimeError as e:
         return f"failed ({step}): {e}"
     return None
 
 
 def timed_makes(work: Path, cut: Cut) -> dict[str, Measure]:
-    """Row 6, measured part: ``make --from new.xml --since m1``, full and --latest-only, alone."""
+    """Row 6, measured part: ``make --from new.xml --since m1``, full and --latest-only, and
+    full with the zstd coder forced, alone."""
     root = _qdir(work, cut.q) / "sides"
     out: dict[str, Measure] = {}
-    for key, side, extra in (("bundle_full", root / "A", []), ("bundle_latest", root / "A-latest", ["--latest-only"])):
+    zstd = {"WIKIBUNDLE_CODER": "zstd"}
+    for key, side, extra, env in (("bundle_full", root / "A", [], None), ("bundle_latest", root / "A-latest", ["--latest-only"], None),
+                                  ("bundle_full_zstd", root / "A-zstd", [], zstd)):
         b2 = root / f"b2-{key}.bundle"
         t0 = time.perf_counter()
         ru0 = os.times()
         try:
-            _bundle("make", "-C", str(side), "--from", str(work / "new.xml"), "--since", str(root / "m1"), "--out", str(b2), *extra)
+            _bundle("make", "-C", str(side), "--from", str(work / "new.xml"), "--since", str(root / "m1"), "--out", str(b2), *extra,
+                    env=env)
         except RuntimeError as e:
             out[key] = Measure(note=f"failed: {e}")
             continue
@@ -499,6 +512,59 @@ def timed_makes(work: Path, cut: Cut) -> dict[str, Measure]:
         cpu = (ru1.children_user - ru0.children_user) + (ru1.children_system - ru0.children_system)
         out[key] = Measure(b2.stat().st_size, round(wall, 3), round(cpu, 3))
     return out
+
+
+def decode_speed(work: Path, cut: Cut) -> dict:
+    """Row 7: the records frames of the full-history b2 decoded against B's store, timed by coder."""
+    from bundler import coder, wire
+    from bundler.container import FRAME_RECORDS, BundleReader
+    from bundler.records import FrameReader
+    from bundler.state import Side
+
+    root = _qdir(work, cut.q) / "sides"
+    b2 = root / "b2-bundle_full.bundle"
+    if not b2.exists():
+        return {"note": "n/a (no bundle)"}
+    side = Side.open(str(root / "B"))
+    store = side.store()
+    acc = {"ppmd_frames": 0, "zstd_frames": 0, "dict_bytes": 0, "raw_bytes": 0, "prime_s": 0.0, "decode_s": 0.0,
+           "zstd_raw_bytes": 0, "zstd_s": 0.0}
+    try:
+        with BundleReader(str(b2)) as r:
+            r.verify(side.state.peer_by_key_id)
+            for fr in r.frames():
+                if fr.type != FRAME_RECORDS:
+                    continue
+                reader = FrameReader(fr.meta, store.get_text, what="bench")
+                texts = reader.base_texts(reader.frame_meta())
+                dictionary = b"".join(t.encode("utf-8") for t in texts)
+                if reader.coder is None:
+                    t0 = time.perf_counter()
+                    wire.decompress(fr.body, expected_size=fr.raw_len, dictionary=dictionary, what="bench")
+                    acc["zstd_s"] += time.perf_counter() - t0
+                    acc["zstd_frames"] += 1
+                    acc["zstd_raw_bytes"] += fr.raw_len
+                    continue
+                order, mem = reader.coder
+                t0 = time.perf_counter()
+                coder.prime(dictionary, order, mem)
+                t1 = time.perf_counter()
+                coder.decompress(fr.body, expected_size=fr.raw_len, dictionary=dictionary, order=order, mem=mem, what="bench")
+                t2 = time.perf_counter()
+                acc["prime_s"] += t1 - t0
+                acc["decode_s"] += (t2 - t1) - (t1 - t0)  # decompress primes too: what is left is decoding and the check
+                acc["ppmd_frames"] += 1
+                acc["dict_bytes"] += len(dictionary)
+                acc["raw_bytes"] += fr.raw_len
+    finally:
+        store.close()
+    mb = 1e6
+    acc["prime_MBps"] = round(acc["dict_bytes"] / mb / acc["prime_s"], 2) if acc["prime_s"] else None
+    acc["decode_MBps"] = round((acc["dict_bytes"] + acc["raw_bytes"]) / mb / acc["decode_s"], 2) if acc["decode_s"] > 0 else None
+    both = acc["prime_s"] + acc["decode_s"]
+    acc["payload_MBps"] = round(acc["raw_bytes"] / mb / both, 2) if both > 0 else None
+    acc["zstd_MBps"] = round(acc["zstd_raw_bytes"] / mb / acc["zstd_s"], 1) if acc["zstd_s"] else None
+    return acc
 
 
 # --- one dump ---------------------------------------------------------------------------
@@ -530,6 +596,7 @@ def bench_dump(dump: str, qs: list[float], work: Path, jobs: int, keep_sha1: boo
         sync_errors = {q: f.result() for q, f in syncs.items()}
     t_pool = time.perf_counter() - t2
     new_xz = extra.pop((0.0, "new_xz"))
+    decode: dict[float, dict] = {}
     for cut in cuts:
         r = results[cut.q]
         r["new_xz"] = new_xz
@@ -542,12 +609,13 @@ def bench_dump(dump: str, qs: list[float], work: Path, jobs: int, keep_sha1: boo
             else:
                 r[f"cond_{c}"] = Measure(whole.bytes - base.bytes)
         if missing is not None:
-            r["bundle_full"] = r["bundle_latest"] = Measure(note="n/a (bundle CLI missing)")
+            r["bundle_full"] = r["bundle_latest"] = r["bundle_full_zstd"] = Measure(note="n/a (bundle CLI missing)")
         elif sync_errors[cut.q] is not None:
-            r["bundle_full"] = r["bundle_latest"] = Measure(note=sync_errors[cut.q])
+            r["bundle_full"] = r["bundle_latest"] = r["bundle_full_zstd"] = Measure(note=sync_errors[cut.q])
         else:
             log.log(f"  q={cut.q:g}: bundle make (alone)")
             r.update(timed_makes(work, cut))
+            decode[cut.q] = decode_speed(work, cut)
     out_cuts = []
     for cut in cuts:
         r = results[cut.q]
@@ -556,7 +624,8 @@ def bench_dump(dump: str, qs: list[float], work: Path, jobs: int, keep_sha1: boo
         ref = min(refs) if refs else None
         base = r["patch_from"].wall_s
         time_ratio = {
-            k: round(r[k].wall_s / base, 3) if r[k].wall_s and base else None for k in ("bundle_full", "bundle_latest")
+            k: round(r[k].wall_s / base, 3) if r[k].wall_s and base else None
+            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd")
         }
         out_cuts.append(
             {
@@ -571,6 +640,7 @@ def bench_dump(dump: str, qs: list[float], work: Path, jobs: int, keep_sha1: boo
                 "methods": {k: asdict(r[k]) | {"ratio": round(r[k].bytes / ref, 3) if ref and r[k].bytes is not None else None} for k in METHODS},
                 "parts": {k: asdict(extra[(cut.q, k)]) for k in ("old_xz", "old_delta_xz", "old_zstd", "old_delta_zstd")},
                 "time_ratio_to_patch_from": time_ratio,
+                "decode": decode.get(cut.q, {"note": "n/a"}),
             }
         )
     return {
@@ -609,13 +679,28 @@ def render(res: dict) -> Table:
             cells.append(cell)
         t.add_row(label, *cells, end_section=key in ("patch_from", "git_bundle", "cond_zstd"))
     t.add_row("time: patch-from wall (cpu)", *[_secs(c["methods"]["patch_from"]) for c in res["cuts"]])
-    for key, label in (("bundle_full", "time: bundle make / patch-from"), ("bundle_latest", "time: --latest-only / patch-from")):
+    for key, label in (("bundle_full", "time: bundle make / patch-from"), ("bundle_latest", "time: --latest-only / patch-from"),
+                       ("bundle_full_zstd", "time: make, zstd forced / patch-from")):
         cells = []
         for c in res["cuts"]:
             m, ratio = c["methods"][key], c["time_ratio_to_patch_from"][key]
             cells.append(f"{_secs(m)}  ×{ratio:.2f}" if ratio is not None else (m["note"] or "n/a"))
         t.add_row(label, *cells)
+    t.add_row("size: make / make with zstd forced", *[_ratio(c["methods"]["bundle_full"], c["methods"]["bundle_full_zstd"]) for c in res["cuts"]])
+    t.add_row("7  decode b2, PPMd frames: payload\n   (priming D; decoding D+R)", *[_decode_cell(c["decode"]) for c in res["cuts"]])
     return t
+
+
+def _ratio(a: dict, b: dict) -> str:
+    return f"×{a['bytes'] / b['bytes']:.3f}" if a["bytes"] and b["bytes"] else "n/a"
+
+
+def _decode_cell(d: dict) -> str:
+    if d.get("note"):
+        return d["note"]
+    ppmd = (f"{d['ppmd_frames']} frames: {d['payload_MBps']} MB/s\n({d['prime_MBps']} MB/s; {d['decode_MBps']} MB/s)"
+            if d["ppmd_frames"] else "no PPMd frame")
+    return ppmd + (f"\nzstd, {d['zstd_frames']} frames: {d['zstd_MBps']} MB/s" if d["zstd_frames"] else "")
 
 
 def _secs(m: dict) -> str:

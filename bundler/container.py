@@ -61,9 +61,10 @@ COMPACT_CHECK_LEN = 16  # the same, truncated: they tell copies apart, the signa
 
 # §Versioning: capabilities this reader implements. A bundle that requires
 # anything else is refused, as git refuses unknown bundle capabilities.
-KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1", "files-v1"})
+KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1", "files-v1", "ppmd7-primed-v1"})
 WRITTEN_CAPABILITIES = ("records-v1", "char-delta-v1")
 FILES_CAPABILITY = "files-v1"  # added to the written ones only when a bundle carries files
+PPMD_CAPABILITY = "ppmd7-primed-v1"  # added when a records frame is PPMd-coded (coder.py)
 
 EMPTY_CHECKPOINT = bytes(16)
 
@@ -575,6 +576,8 @@ class BundleReader:
                 raise FormatError(f"frame at offset {at} runs past the end of the body")
             self.f.seek(pos)
             meta = self.read_meta(ftype, self.f.read(meta_len), f"frame meta at {at}")
+            if ftype == FRAME_RECORDS and "coder" in meta and PPMD_CAPABILITY not in self.header.capabilities:
+                raise FormatError(f"frame at offset {at} names a coder, but the bundle does not list {PPMD_CAPABILITY}")
             body = self.f.read(comp_len)
             pos += meta_len + comp_len
             yield RawFrame(meta, body, raw_len, at, ftype, self.compact)

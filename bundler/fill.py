@@ -12,7 +12,7 @@ from .files import FilesSent
 from .identity import mkey
 from .model import FILE_NS, PageDelete, PageMove
 from .plan import PageChanges
-from .records import FrameBuilder
+from .records import FrameBuilder, frame_capabilities
 
 # Under --max-size, the delta operations of the revisions found to fit are kept for
 # adding them, up to this much of ``FrameBuilder.revision_cost``; beyond, they are
@@ -74,12 +74,14 @@ class Filler:
         self.by_ns: dict[int, list[int]] = {}  # namespace -> [revisions, inserted characters]
         self.deferred = 0  # pages (or deletions) left for the next bundle by the budget
         self.file_pages = {"deleted": 0, "moved": 0}  # File: pages (the file goes with its page)
+        self.capabilities: set[str] = set()  # what the frames written need beyond v1 (a PPMd coder)
 
     def flush(self) -> None:
         if self.fb.empty():
             return
         meta, body, raw_len = self.fb.build(compact=self.writer.compact)
         self.writer.add_frame(meta, body, raw_len)
+        self.capabilities.update(frame_capabilities(meta))
         self.raw_total += raw_len
         if self.budget:
             self.budget.flushed(raw_len, len(body))

@@ -44,6 +44,7 @@ from .model import Page, PageDelete, PageId
 from .multistream import DumpPage, RawPage, Stream, iter_blocks, read_index, siteinfo_of
 from .parallel import run_ordered
 from .plan import PageChanges
+from .records import frame_capabilities
 from .state import PageView, PeerView, Sent, Side
 
 # NEW's compressed bytes per partition: small enough that two workers share even a
@@ -332,6 +333,7 @@ def _raise(err: tuple[str, str, str | None]) -> None:
 def _absorb(filler: Filler, writer: BundleWriter, res: PartResult) -> None:
     for meta, body, raw_len in res.frames:
         writer.add_frame(meta, body, raw_len)
+        filler.capabilities.update(frame_capabilities(meta))
     filler.pages += res.pages
     filler.revisions += res.revisions
     filler.moves += res.moves

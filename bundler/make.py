@@ -292,7 +292,7 @@ def bundle_header(side: Side, basis: Basis, opts: MakeOptions, filler: Filler, f
         kind="return" if st.is_upstream(peer) else "update",
         latest_only=opts.latest_only,
         counts=filler.counts(),
-        capabilities=WRITTEN_CAPABILITIES + ((FILES_CAPABILITY,) if fsent.versions else ()),
+        capabilities=WRITTEN_CAPABILITIES + ((FILES_CAPABILITY,) if fsent.versions else ()) + tuple(sorted(filler.capabilities)),
         source=source_name,
         tool=f"wikibundle {__version__}",
         breakdown=filler.breakdown(fsent),

@@ -3,8 +3,9 @@
 One frame's payload (formats/BUNDLE.md §Records) is one msgpack map whose
 columns hold the same field of every revision side by side — ids and timestamps
 as small differences, users and content models as indexes into tables, texts as
-character deltas (``delta.py``) — then compressed by zstd with a raw dictionary made
-of the receiver's copies of the base texts the frame builds on. The frame meta
+character deltas (``delta.py``) — then compressed, with the receiver's copies of
+the base texts the frame builds on as the dictionary, by zstd (a raw dictionary) or
+by PPMd primed with them (``coder.py``), whichever is smaller. The frame meta
 names those base revisions, so the receiver can rebuild the dictionary from its
 own store, and carries SHA-256 checks of the dictionary and of the result.
 """
@@ -12,13 +13,15 @@ own store, and carries SHA-256 checks of the dictionary and of the result.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+from . import coder as ppmd
 from . import wire
-from .container import CHECK_LEN, COMPACT_CHECK_LEN
+from .container import CHECK_LEN, COMPACT_CHECK_LEN, PPMD_CAPABILITY
 from .delta import Op, apply_delta, text_delta
-from .errors import ContentError, FormatError, LimitError
+from .errors import ContentError, FormatError, LimitError, UsageError
 from .fields import array, binary, integer, row, string
 from .model import Deleted, Page, PageDelete, PageId, PageMove, RevId, Revision, SiteInfo, Slot
 
@@ -182,8 +185,11 @@ class FrameBuilder:
             k = self.dict_index[rev_id] = len(self.dict_revs)
         return k
 
-    def build(self, level: int = ZSTD_LEVEL, compact: bool = False) -> tuple[dict, bytes, int]:
-        """Meta, compressed body and raw length; ``compact``: the payload as BUNDLE.md §Compact form's array."""
+    def build(self, level: int = ZSTD_LEVEL, compact: bool = False, coder: str | None = None) -> tuple[dict, bytes, int]:
+        """The frame meta, body and raw length. ``compact``: the payload as BUNDLE.md
+        §Compact form's array. ``coder`` (default: ``$WIKIBUNDLE_CODER``, else ``best``):
+        ``zstd``, ``ppmd`` (``ppmd7-primed`` where the frame fits its limits, else zstd)
+        or ``best``, the smaller of the two."""
         payload = {
             "site": self.siteinfo,
             "pages": self.pages,
@@ -196,17 +202,61 @@ class FrameBuilder:
         }
         raw = wire.packb(compact_payload(payload) if compact else payload)
         dictionary = _dictionary(self.dict_texts)
-        body = wire.compress(raw, level=level, dictionary=dictionary, checksum=not compact)
         meta = {
             "dict": self.dict_revs,
             "dict_sha256": hashlib.sha256(dictionary).digest(),
             "text_sha256": self.text_hash.digest(),
             "revisions": self.n_revs,
         }
+        choice = frame_coder_choice(coder)
+        def zstd() -> bytes:
+            return wire.compress(raw, level=level, dictionary=dictionary, checksum=not compact)
+
+        body = zstd() if choice != "ppmd" else None
+        if choice != "zstd" and ppmd.fits(len(dictionary), len(raw)):
+            mem = ppmd.memory_for(len(dictionary) + len(raw))
+            # The compact array's order is fixed by §Compact form; the map form puts the texts first.
+            pbody = ppmd.compress(raw if compact else wire.packb(_ppmd_layout(payload)), dictionary, ppmd.ORDER, mem)
+            coded = {"coder": ppmd.CODER, "order": ppmd.ORDER, "mem": mem}
+            # What PPMd adds besides its body: three meta entries and the capability in the header.
+            extra = len(wire.packb(coded)) - 1 + len(wire.packb(PPMD_CAPABILITY))
+            if body is None or len(pbody) + extra < len(body):
+                return {**meta, **coded}, pbody, len(raw)
+        if body is None:
+            body = zstd()
         return meta, body, len(raw)
 
 
+CODER_CHOICES = ("best", "zstd", "ppmd")
+
+
+def frame_coder_choice(coder: str | None = None) -> str:
+    """The writer's coder choice: ``coder``, else ``$WIKIBUNDLE_CODER`` (for benchmarks
+    and vectors: the old coder forced, side by side), else ``best``."""
+    choice = coder or os.environ.get("WIKIBUNDLE_CODER") or "best"
+    if choice not in CODER_CHOICES:
+        raise UsageError(f"WIKIBUNDLE_CODER={choice!r} is not a frame coder",
+                         hint=f"Use one of {', '.join(CODER_CHOICES)}, or leave it unset (best).")
+    return choice
+
+
+def frame_capabilities(meta: dict) -> tuple[str, ...]:
+    """The header capabilities a records frame with this meta needs beyond v1's."""
+    return (PPMD_CAPABILITY,) if meta.get("coder") == ppmd.CODER else ()
+
+
+def _ppmd_layout(payload: dict) -> dict:
+    """The payload as a ``ppmd7-primed`` frame carries it: the same map with the
+    revision columns first and the inserted texts first among them, so the texts
+    the model predicts best follow the dictionary it was primed with (1% smaller
+    than the zstd layout on eslagunanegra; readers do not depend on key order)."""
+    cols = payload["revs"]
+    revs = {k: cols[k] for k in _PPMD_COL_ORDER}
+    return {"revs": revs, **{k: v for k, v in payload.items() if k != "revs"}}
+
+
 _REV_COLS = ("pg", "id", "par", "ts", "u", "cm", "fl", "mf", "b", "n", "sc", "ins", "hs", "sl")
+_PPMD_COL_ORDER = ("ins", "sc", "n", "b", "pg", "id", "par", "ts", "u", "cm", "fl", "mf", "hs", "sl")
 # §Compact form: the payload map's values in this order, the columns of "revs" in _REV_COLS order
 _PAYLOAD_KEYS = ("site", "pages", "users", "models", "revs", "moves", "deletes", "updates")
 
@@ -265,6 +315,7 @@ class FrameReader:
         self.get_text = get_text
         self.get_title = get_title
         self.what = what
+        self.coder: tuple[int, int] | None = None  # set by frame_meta
 
     def read(self, body: bytes, raw_len: int) -> FrameContent:
         dict_revs = self.frame_meta()
@@ -284,9 +335,19 @@ class FrameReader:
             if not binary(self.meta.get(key), self.check_len):
                 raise FormatError(f"{what}: frame meta {key!r} must be {self.check_len} bytes")
         integer(self.meta.get("revisions"), what)
+        self.coder = self.frame_coder()
         if len(dict_revs) > MAX_DICT_TEXTS:
             raise LimitError(f"{what}: the frame builds on {len(dict_revs)} texts; the limit is {MAX_DICT_TEXTS}")
         return dict_revs
+
+    # §Frame meta, Coder
+    def frame_coder(self) -> tuple[int, int] | None:
+        """None: zstd (``coder`` absent); else the ``ppmd7-primed`` order and memory, checked."""
+        if "coder" not in self.meta:
+            return None
+        if self.meta["coder"] != ppmd.CODER:
+            raise FormatError(f"{self.what}: unknown frame coder {str(self.meta['coder'])[:40]!r}")
+        return ppmd.check_params(self.meta.get("order"), self.meta.get("mem"), what=self.what)
 
     # §Frame meta, Dictionary
     def base_texts(self, dict_revs: list) -> list[str]:
@@ -314,7 +375,12 @@ class FrameReader:
                 f"{what}: this side's copies of the base revisions {_short(dict_revs)} differ from the sender's",
                 hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",
             )
-        payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what=what), what=what)
+        if self.coder is None:
+            raw = wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what=what)
+        else:
+            order, mem = self.coder
+            raw = ppmd.decompress(body, expected_size=raw_len, dictionary=dictionary, order=order, mem=mem, what=what)
+        payload = wire.unpackb(raw, what=what)
         if self.compact:
             payload = expand_payload(payload, what)
         if not isinstance(payload, dict):

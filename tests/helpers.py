@@ -5,10 +5,13 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import signal
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 
+from bundler import coder, wire
 from bundler.apply import apply_bundle
 from bundler.files import StoreFiles
 from bundler.make import make_bundle
@@ -23,6 +26,40 @@ LDNONT = sorted(glob.glob(os.path.join(ROOT, "examples", "ldnont", "*.xml.xz")))
 
 def data(name: str) -> str:
     return os.path.join(DATA, name)
+
+
+def frame_raw(meta: dict, body: bytes, raw_len: int, dictionary: bytes = b"") -> bytes:
+    """A records frame's payload bytes, decoded by the coder its meta names (zstd or PPMd)."""
+    if meta.get("coder") == coder.CODER:
+        return coder.decompress(body, expected_size=raw_len, dictionary=dictionary, order=meta["order"], mem=meta["mem"],
+                                what="test")
+    return wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what="test")
+
+
+def frame_body(meta: dict, raw: bytes, dictionary: bytes = b"", level: int = 1) -> bytes:
+    """``raw`` coded as a frame with this meta is (the coder and parameters its writer chose)."""
+    if meta.get("coder") == coder.CODER:
+        return coder.compress(raw, dictionary, meta["order"], meta["mem"])
+    return wire.compress(raw, level=level, dictionary=dictionary)
+
+
+class Hang(Exception):
+    pass
+
+
+@contextmanager
+def deadline(seconds: float):
+    """A SIGALRM after ``seconds`` turns a hang into a failure (``Hang``)."""
+    def expired(signum, frame):
+        raise Hang(f"ran longer than {seconds}s")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bundler import container, errors, records, wire
 from bundler.container import FRAME_RECORDS, VERSION, VERSION_COMPACT, BundleReader, Layout
-from helpers import LDNONT, dump_history, new_pair, run_cli, store_digest, store_history
+from helpers import LDNONT, dump_history, frame_body, frame_raw, new_pair, run_cli, store_digest, store_history
 from test_fuzz import Frame, Target, check_apply, mutate, mutate_tree, received_rows, snapshot_databases
 
 VECTORS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "formats", "vectors")
@@ -105,7 +105,7 @@ def target(tmp_path_factory) -> Target:
         r.verify(pair.school.state.peer_by_key_id)
         for fr in r.frames():
             dictionary = b"".join(store.get_text(i).encode("utf-8") for i in fr.meta["dict"])
-            raw = wire.decompress(fr.body, expected_size=fr.raw_len, dictionary=dictionary, what="fixture")
+            raw = frame_raw(fr.meta, fr.body, fr.raw_len, dictionary)
             frames.append(Frame(fr.offset, fr.meta, raw, dictionary))
         header_end = r.header_end
     store.close()
@@ -153,7 +153,7 @@ def test_mutated_compact_payloads_and_metas_resigned_raise_only_our_errors(targe
         meta = mutate_tree(d, wire.unpackb(wire.packb(meta), what="t"))
     else:
         raw = wire.packb(mutate_tree(d, wire.unpackb(raw, what="t")))
-    layout.frames[k] = [FRAME_RECORDS, wire.packb(meta), wire.compress(raw, level=1, dictionary=fr.dictionary), len(raw)]
+    layout.frames[k] = [FRAME_RECORDS, wire.packb(meta), frame_body(fr.meta, raw, fr.dictionary), len(raw)]
     outcome = check_apply(t, layout.signed(t.key), "payload")
     assert outcome not in ("IntegrityError", "SignatureError", "UntrustedKeyError", "TruncatedError")
 
@@ -164,7 +164,7 @@ def test_the_compact_payload_is_the_map_by_position():
 
     fb = records.FrameBuilder()
     fb.add_revision(Page(PageId(1), 0, "A"), Revision(RevId(1), PageId(1), 0, "x\n", user="U", comment="c"), None, None)
-    meta, body, raw_len = fb.build(level=1, compact=True)
+    meta, body, raw_len = fb.build(level=1, compact=True, coder="zstd")
     arr = wire.unpackb(wire.decompress(body, expected_size=raw_len, what="t"), what="t")
     assert isinstance(arr, list) and records.compact_payload(records.expand_payload(arr, "t")) == arr
     with pytest.raises(errors.FormatError, match="at least 8"):

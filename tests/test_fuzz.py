@@ -10,8 +10,9 @@ Two layers, both on a real delta bundle (ldnont bundle 2, built on bundle 1):
   reader and the decoder;
 - the **decompressed** frame payload (and frame meta) mutated — bytes, or a
   node of the decoded msgpack tree replaced by a hostile value — then
-  re-compressed with the frame's dictionary, re-framed and re-signed, so the
-  mutation gets past zstd's checksum into ``records.decode_frame``.
+  re-compressed with the frame's dictionary by the frame's coder (zstd, or
+  PPMd primed with the dictionary), re-framed and re-signed, so the mutation
+  gets past the coder into ``records.decode_frame``.
 
 Every example either applies (a validly signed bundle may say anything the
 format can express; the store is then checked for consistency and restored) or
@@ -23,10 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import sqlite3
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -54,7 +53,7 @@ from bundler.container import (
 )
 from bundler.signing import SecretKey
 from bundler.state import Side
-from helpers import delta_bundle, record_counts, store_digest
+from helpers import deadline, delta_bundle, frame_body, frame_raw, record_counts, store_digest
 
 DEADLINE = 10  # seconds per example; the whole bundle applies in ~10 ms
 EXAMPLES_FILE = 400
@@ -111,7 +110,7 @@ def target(tmp_path_factory) -> Target:
         header_end = r.header_end
         for fr in r.frames():
             dictionary = b"".join(store.get_text(i).encode("utf-8") for i in fr.meta["dict"])
-            raw = wire.decompress(fr.body, expected_size=fr.raw_len, dictionary=dictionary, what="fixture")
+            raw = frame_raw(fr.meta, fr.body, fr.raw_len, dictionary)
             frames.append(Frame(fr.offset, fr.meta, raw, dictionary))
     store.close()
     assert frames and any(f.meta["dict"] for f in frames), "want a frame that builds on texts the school holds"
@@ -129,24 +128,6 @@ def snapshot_databases(side: Side) -> dict[str, str]:
         src.close(), dst.close()
         pristine[name] = copy
     return pristine
-
-
-class Hang(Exception):
-    pass
-
-
-@contextmanager
-def deadline(seconds: float):
-    def expired(signum, frame):
-        raise Hang(f"apply ran longer than {seconds}s")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def check_apply(t: Target, data: bytes, what: str) -> str:
@@ -302,7 +283,7 @@ def reframe(t: Target, k: int, meta: dict, raw: bytes) -> bytes:
     for i, fr in enumerate(t.frames):
         m = wire.packb(meta if i == k else fr.meta)
         r = raw if i == k else fr.raw
-        body = wire.compress(r, level=1, dictionary=fr.dictionary)
+        body = frame_body(fr.meta, r, fr.dictionary)  # the writer's coder, whatever the mutated meta says
         parts.append(FRAME_FIXED.pack(FRAME_RECORDS, len(m), len(body), len(r)) + m + body)
     parts.append(FRAME_FIXED.pack(FRAME_END, 0, 0, 0))
     return resign(b"".join(parts), t.key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,7 +54,7 @@ def test_hostile_delta_ops_raise_only_our_errors(base, ops):
     assert len(out) <= len(base) + sum(len(t) for _, t, _ in ops)  # no amplification
 
 
-def _frame(texts):
+def _frame(texts, coder="zstd"):
     fb = FrameBuilder()
     page = Page(1, 0, "Page", None)
     base_id, base_text = None, None
@@ -61,13 +62,15 @@ def _frame(texts):
         parent = None if i == 1 else (i - 1 if i % 3 else 1)  # mostly the base; sometimes an older one
         fb.add_revision(page, Revision(rev_id=i, page_id=1, timestamp=1000 + i, text=t, user="U", user_id=1, parent_id=parent), base_id, base_text)
         base_id, base_text = i, t
-    return fb.build(level=3)
+    return fb.build(level=3, coder=coder)
 
 
-@given(st.lists(lines, min_size=1, max_size=6))
-@settings(max_examples=100)
-def test_frames_round_trip(texts):
-    meta, body, raw_len = _frame(texts)
+@pytest.mark.parametrize("coder", ["zstd", "ppmd"])
+@given(texts=st.lists(lines, min_size=1, max_size=6))
+@settings(max_examples=100, deadline=None)  # PPMd decodes in a thread of its own: slower to start under load
+def test_frames_round_trip(coder, texts):
+    meta, body, raw_len = _frame(texts, coder)
+    assert ("coder" in meta) == (coder == "ppmd")
     content = decode_frame(meta, body, raw_len, lambda r: None, what="f")
     revs = list(content.revisions)
     assert [r.text for r in revs] == texts

@@ -16,12 +16,12 @@ import struct
 
 import pytest
 
-from bundler import container, files, identity, manifest, parts, records, wire
+from bundler import coder, container, files, identity, manifest, parts, records, wire
 from bundler.model import Page, PageId, RevId, Revision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = [os.path.join(ROOT, "formats", n) for n in ("BUNDLE.md", "MANIFEST.md")]
-MODULES = {"files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "identity": identity,
+MODULES = {"coder": coder, "files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "identity": identity,
            "parts": parts}
 TYPES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
 
@@ -137,7 +137,8 @@ def _written_maps() -> dict[str, set[str]]:
     fb = records.FrameBuilder()
     page = Page(PageId(1), 0, "A")
     fb.add_revision(page, Revision(RevId(1), PageId(1), 0, "x\n"), None, None)
-    meta, body, raw_len = fb.build(level=1)
+    meta, body, raw_len = fb.build(level=1, coder="zstd")
+    ppmd_meta = fb.build(coder="ppmd")[0]
     payload = wire.unpackb(wire.decompress(body, expected_size=raw_len, what="t"), what="t")
     h = container.Header(sender="0" * 32, receiver="1" * 32, seq=1, basis_seq=0, basis=bytes(16),
                          checkpoint=bytes(16), created=0, signer="0" * 16,
@@ -151,6 +152,7 @@ def _written_maps() -> dict[str, set[str]]:
         "container.Header": set(h.to_wire()),
         "container.Counts": set(container.Counts().to_wire()),
         "meta": set(meta),
+        "meta-ppmd": set(ppmd_meta) - set(meta),  # the keys a ppmd7-primed frame adds
         "payload": set(payload),
         "manifest.Manifest": set(m.to_wire()),
     }

@@ -223,13 +223,14 @@ def empty_payload(**over) -> dict:
 _REV_COLS = ("pg", "id", "par", "ts", "u", "cm", "fl", "mf", "b", "n", "sc", "ins", "hs", "sl")
 
 
-def one_page_frame(title: str, text: str = "Hello.\n", page_id: int = 7, rev_id: int = 70) -> tuple[list, dict]:
+def one_page_frame(title: str, text: str = "Hello.\n", page_id: int = 7, rev_id: int = 70,
+                   coder_choice: str | None = None) -> tuple[list, dict]:
     """A frame with one page and one revision, built by the real FrameBuilder."""
     fb = FrameBuilder()
     page = Page(PageId(page_id), 0, title)
     fb.add_revision(page, Revision(RevId(rev_id), PageId(page_id), CREATED - 86400, text, user="Vector", user_id=1,
                                    comment="vector"), None, None)
-    meta, body, raw_len = fb.build()
+    meta, body, raw_len = fb.build(coder=coder_choice)
     return [FRAME_RECORDS, meta, body, raw_len], {"pages": 1, "revisions": 1, "frames": 1, "text_bytes": len(text.encode())}
 
 
@@ -448,6 +449,9 @@ def generate(out: str) -> None:
         stack.enter_context(mock.patch("time.time", return_value=float(CREATED)))
         # The long form (version 1) for every vector but the compact-* ones: readers keep reading it.
         stack.enter_context(mock.patch.object(container, "WRITE_VERSION", VERSION))
+        # The vectors made before the PPMd coder stay byte for byte what they were: the
+        # writer's coder is pinned to zstd, except where ppmd_vectors asks for PPMd.
+        stack.enter_context(mock.patch.dict(os.environ, {"WIKIBUNDLE_CODER": "zstd"}))
         sender = fixed_side(os.path.join(tmp, "sender"), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
         recv = fixed_side(os.path.join(tmp, "receiver"), RECEIVER_WIKI, SEEDS["receiver"], "receiver", [SENDER_PUB, ALLY_PUB])
         pages, siteinfo = dump_pages()
@@ -471,6 +475,7 @@ def generate(out: str) -> None:
         files_spec_vectors(out, tmp, files_first, files_second, fresh)
         parts_vectors(out, tmp, files_first)
         compact_vectors(out, os.path.join(tmp, "compact"), pages, siteinfo)
+        ppmd_vectors(out, tmp, pages, siteinfo, first, os.path.join(tmp, "m1.wbm"), recv, fresh)
     with open(os.path.join(out, "INDEX"), "w") as f:
         for name, v in VECTORS:
             f.write(f"{name}\t{v['expect']}\t{' '.join(v['requires']) or '-'}\n")
@@ -909,6 +914,66 @@ def more_spec_vectors(out: str, tmp: str, first: bytes, fresh: Side, recv: Side)
                    [], SENDER_KEY)
     put(out, "ok-return-ack-notices", ret, expect="ok", summary=_summary(fresh, tmp, ret),
         description="a return bundle with no frames whose ack names a bundle 3 this side never made (ignored: no error) and two notices (shown)")
+
+
+def ppmd_vectors(out: str, tmp: str, pages, siteinfo, first: bytes, m1: str, recv: Side, fresh: Side) -> None:
+    """Frames coded by ``ppmd7-primed`` (capability ``ppmd7-primed-v1``, BUNDLE.md §Frame meta, Coder)."""
+    from bundler import coder
+
+    # ok-ppmd-delta: ok-delta's content, made by the real writer with the PPMd coder: a
+    # second sender with the same wiki id and key makes ok-first again (the same bytes),
+    # then bundle 2 since the receiver's manifest 1.
+    again = fixed_side(os.path.join(tmp, "sender-ppmd"), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
+    assert make(again, os.path.join(tmp, "b1-again.bundle"), earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}),
+                siteinfo, 1) == first
+    b2 = os.path.join(tmp, "b2-ppmd.bundle")
+    with mock.patch.dict(os.environ, {"WIKIBUNDLE_CODER": "ppmd"}):
+        delta = make(again, b2, pages, siteinfo, 2, since=m1)
+    p = split(delta)
+    assert p.frames[0][1]["coder"] == coder.CODER and container.PPMD_CAPABILITY in p.header["capabilities"]
+    put(out, "ok-ppmd-delta", delta, expect="ok", requires=("ok-first",), summary=_summary(recv, tmp, delta),
+        description="ok-delta's content with its frame coded ppmd7-primed (order 32): a PPMd var.H model primed with the three base texts")
+
+    # ok-ppmd-no-dict: a frame with an empty dictionary (the prefix P is empty).
+    fr, counts = one_page_frame("Pear (PPMd)", "A pear is a fruit.\n" * 20, coder_choice="ppmd")
+    assert fr[1]["coder"] == coder.CODER and fr[1]["dict"] == []
+    data = assemble(header(counts=counts, capabilities=[*container.WRITTEN_CAPABILITIES, container.PPMD_CAPABILITY]), [fr], SENDER_KEY)
+    put(out, "ok-ppmd-no-dict", data, expect="ok", summary=_summary(fresh, tmp, data),
+        description="one page, one full text, coded ppmd7-primed with an empty dictionary: the body is the whole PPMd stream")
+
+    def variant(name: str, expect: str, description: str, *, meta: dict | None = None, body=None, caps=None) -> None:
+        q = split(delta)
+        if meta is not None:
+            q.frames[0][1] = dict(q.frames[0][1], **meta)
+        if body is not None:
+            q.frames[0][2] = body(q.frames[0][2])
+        if caps is not None:
+            q.header["capabilities"] = caps
+        put(out, name, rebuild(q), expect=expect, requires=("ok-first",), description=description)
+
+    variant("ppmd-without-capability", "format error", caps=list(container.WRITTEN_CAPABILITIES),
+            description="ok-ppmd-delta whose header does not list ppmd7-primed-v1, validly signed: a frame that names a coder needs it")
+    variant("ppmd-unknown-coder", "format error", meta={"coder": "ppmd8-primed"},
+            description="ok-ppmd-delta whose frame meta names coder 'ppmd8-primed', which no capability defines")
+    variant("ppmd-order-out-of-range", "format error", meta={"order": 65},
+            description="ok-ppmd-delta claiming PPMd order 65 (the range is 2-64): refused before any model is built")
+    variant("ppmd-mem-over-limit", "limit error", meta={"mem": coder.MAX_MEM + 1},
+            description="ok-ppmd-delta claiming a PPMd model of 256 MiB + 1 byte: refused before any model is allocated")
+    variant("ppmd-mem-not-int", "format error", meta={"mem": float(p.frames[0][1]["mem"])},
+            description="ok-ppmd-delta whose meta mem is a float holding the right value: ints only")
+    variant("ppmd-wrong-order", "format error", meta={"order": 2},
+            description="ok-ppmd-delta claiming order 2 (it was coded with 32): the stream decodes to other bytes, refused"
+                        " (a claim that codes to the same stream, such as 31 for this small frame, is not wrong)")
+    variant("ppmd-wrong-mem", "format error", meta={"mem": coder.MIN_MEM},
+            description=f"ok-ppmd-delta claiming a 2 KiB model (coded with {p.frames[0][1]['mem'] >> 20} MiB): the model restarts at other points, refused")
+    variant("ppmd-body-cut", "format error", body=lambda b: b[:-1],
+            description="ok-ppmd-delta with the last byte of its PPMd body removed (comp_len adjusted), validly signed")
+    variant("ppmd-byte-appended", "format error", body=lambda b: b + b"\x00",
+            description="ok-ppmd-delta with a zero byte after its PPMd body: the body must be exactly the encoder's output")
+    variant("ppmd-flipped-byte", "format error", body=lambda b: b[:10] + bytes([b[10] ^ 0x40]) + b[11:],
+            description="ok-ppmd-delta with one bit of its PPMd body flipped, validly signed")
+    variant("ppmd-dict-mismatch", "content error", meta={"dict_sha256": hashlib.sha256(b"not the texts").digest()},
+            description="ok-ppmd-delta with a dict_sha256 that does not match the receiver's base texts: found before decoding")
 
 
 def parts_vectors(out: str, tmp: str, bundle: bytes) -> None:

@@ -1,0 +1,145 @@
+"""The PPMd frame coder, primed with the texts the receiver holds (BUNDLE.md §Frame meta,
+Coder ``ppmd7-primed``). The only module that touches pyppmd.
+
+Both sides hold the frame's dictionary D (the base texts, concatenated). A PPMd
+var.H model that has already seen D predicts the payload R far better than zstd's
+matches into D can (eslagunanegra q=0.9: 22.6 KB against zstd -19's 26.8 KB).
+pyppmd cannot load or save a model, so priming is done on the wire itself: the
+7z range coder's output bytes are final once written, so an encoder that has
+encoded D has written a prefix P of the stream of D ‖ R. The sender sends the
+rest of that stream; the receiver encodes its own D to get P, decodes P ‖ body
+for |D| + raw_len bytes, checks the first |D| are D, and keeps the rest.
+
+The decoder runs in a forked child (``_decode`` says why). The reader accepts
+exactly the bytes the writer produces: after decoding, it
+encodes R with the encoder it primed and compares the result with the body, so
+a body with bytes appended, or another flush, is refused, and no two bodies
+mean the same payload.
+
+Everything decoded here comes from an untrusted file: order and memory are
+checked before any model is allocated, the input (|D| + raw_len) is capped so a
+frame's decoding time is bounded, the decoder is asked for exactly |D| + raw_len
+bytes and never produces more, and every pyppmd exception becomes a
+``FormatError``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyppmd
+
+from .errors import FormatError, LimitError
+
+CODER = "ppmd7-primed"  # frame meta "coder"; a bundle with such a frame lists container.PPMD_CAPABILITY
+ORDER = 32  # what writers use: 16 costs 1% more on real wikis, 64 gains 0.03%
+MIN_ORDER, MAX_ORDER = 2, 64  # PPMd var.H's range
+MIN_MEM = 1 << 11  # Ppmd7's smallest model
+MAX_MEM = 256 << 20  # the largest model a reader allocates (two of them while a frame is decoded)
+MAX_INPUT = 64 << 20  # |D| + raw_len of one frame: bounds a reader's time (two passes at ~2.5 MB/s: ~1 min)
+
+
+def memory_for(n: int) -> int:
+    """The model memory a writer declares for ``n`` bytes of D ‖ R: 48 bytes a byte
+    (rounded up to a power of two), at least 1 MiB, at most ``MAX_MEM``. A model
+    that fills its memory restarts (deterministically), which costs size, not
+    correctness: on eslagunanegra's frames order 32 needs about 40 bytes a byte
+    (at 16, the q=0.9 frame is 12% larger; at 24, 18%)."""
+    return min(MAX_MEM, max(1 << 20, 1 << max(0, 48 * n - 1).bit_length()))
+
+
+def fits(dictionary_len: int, raw_len: int) -> bool:
+    """Whether a writer may code a frame this way (the reader's input limit)."""
+    return dictionary_len + raw_len <= MAX_INPUT
+
+
+def check_params(order: object, mem: object, *, what: str) -> tuple[int, int]:
+    """The frame meta's ``order`` and ``mem``: ints in range, memory under the reader's limit."""
+    for name, v in (("order", order), ("mem", mem)):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise FormatError(f"{what}: frame meta {name!r} must be an int for coder {CODER!r}")
+    assert isinstance(order, int) and isinstance(mem, int)
+    if not MIN_ORDER <= order <= MAX_ORDER:
+        raise FormatError(f"{what}: PPMd order {order} is outside {MIN_ORDER}-{MAX_ORDER}")
+    if mem < MIN_MEM:
+        raise FormatError(f"{what}: PPMd memory {mem} is below the model's minimum of {MIN_MEM} bytes")
+    if mem > MAX_MEM:
+        raise LimitError(f"{what}: PPMd memory {mem} exceeds the {MAX_MEM} limit")
+    return order, mem
+
+
+def prime(dictionary: bytes, order: int, mem: int) -> tuple[pyppmd.Ppmd7Encoder, bytes]:
+    """An encoder that has encoded ``dictionary``, and the prefix P it has written."""
+    enc = pyppmd.Ppmd7Encoder(order, mem)
+    return enc, enc.encode(dictionary) if dictionary else b""
+
+
+def compress(raw: bytes, dictionary: bytes, order: int, mem: int) -> bytes:
+    """The body: the stream of D ‖ R (no end mark, flushed) without its prefix P."""
+    enc, _prefix = prime(dictionary, order, mem)
+    return enc.encode(raw) + enc.flush(endmark=False)
+
+
+def decompress(body: bytes, *, expected_size: int, dictionary: bytes, order: int, mem: int, what: str) -> bytes:
+    """R, exactly ``expected_size`` bytes, or an error; ``order``/``mem`` as ``check_params`` returned them."""
+    if len(dictionary) + expected_size > MAX_INPUT:
+        raise LimitError(f"{what}: a PPMd frame's dictionary and payload exceed {MAX_INPUT} bytes")
+    enc, prefix = prime(dictionary, order, mem)
+    want = len(dictionary) + expected_size
+    stream = prefix + body
+    if len(stream) < 5:  # the range decoder starts by reading 5 bytes
+        raise FormatError(f"{what}: PPMd stream of {len(stream)} bytes is too short")
+    out = _decode(stream, want, order, mem, what)
+    if memoryview(out)[: len(dictionary)] != dictionary:
+        raise FormatError(f"{what}: PPMd stream does not start from the frame's dictionary")
+    raw = out[len(dictionary):]
+    if enc.encode(raw) + enc.flush(endmark=False) != body:
+        raise FormatError(f"{what}: PPMd body is not the canonical encoding of its payload (bytes appended or changed)")
+    return raw
+
+
+_PAD = bytes(1 << 16)
+
+
+def _decode(stream: bytes, want: int, order: int, mem: int, what: str) -> bytes:
+    """Exactly ``want`` symbols decoded from ``stream``, or a ``FormatError``; in a child process.
+
+    pyppmd decodes in a thread of its own, which waits when its input runs out.
+    Freeing a decoder whose thread waits cancels the thread, and asking a decoder
+    for more after it decoded an end mark: both have crashed the process on
+    damaged streams (segmentation fault), and pyppmd's ``eof`` flag does not tell
+    a waiting thread from a finished one (it is also set when the range
+    decoder's code is 0). So the decoder runs in a forked child that writes what
+    it decoded to a pipe and exits without freeing anything: whatever a hostile
+    stream does to pyppmd ends with the child, and the parent sees fewer bytes
+    than it asked for. A stream that runs out is given zero bytes while the
+    decoder waits for input (that changes no verdict: the 7z range decoder reads
+    exactly the bytes its encoder wrote, so a stream it reads beyond is not the
+    canonical encoding of what it decodes to, and is refused after).
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: decode, write, exit; no cleanup, no exception escapes
+        code = 0
+        try:
+            os.close(r)
+            dec = pyppmd.Ppmd7Decoder(order, mem)
+            out = dec.decode(stream, want)  # never more than asked; valid streams end here
+            with os.fdopen(w, "wb") as f:
+                f.write(out)
+                n, padded, cap = len(out), 0, 2 * (order + 2) * want + len(_PAD)
+                while n < want and dec.needs_input and not dec.eof and padded <= cap:
+                    piece = dec.decode(_PAD, want - n)
+                    padded += len(_PAD)
+                    f.write(piece)
+                    n += len(piece)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read(want + 1)
+    _, status = os.waitpid(pid, 0)
+    if len(out) != want or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        raise FormatError(f"{what}: PPMd stream decodes to {min(len(out), want)} of its {want} bytes, then fails")
+    return out
