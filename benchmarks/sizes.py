@@ -115,7 +115,12 @@ METHODS: dict[str, str] = {
     "cond_zstd": "5  cond. reference, zstd -22 --long=31",
     "bundle_full": "6  bundle make (full history)",
     "bundle_latest": "6  bundle make --latest-only",
+    "bundle_full_nocross": "6  bundle make, no cross-page bases",
+    "bundle_latest_nocross": "6  --latest-only, no cross-page bases",
 }
+# Rows made with WIKIBUNDLE_CROSS_PAGE=0 (bundler/similar.py switched off): the same make
+# without bases or context from other pages, from a copy of the side's state.
+NO_CROSS = {"bundle_full_nocross": "bundle_full", "bundle_latest_nocross": "bundle_latest"}
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 log = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
@@ -439,13 +444,13 @@ def _bundler_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(REPO_ROOT) + (os.pathsep + pp if pp else ""))
 
 
-def _bundle(*args: str, stdout=None) -> None:
+def _bundle(*args: str, stdout=None, env: dict[str, str] | None = None) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "bundler", *args],
         stdout=stdout if stdout is not None else subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_bundler_env(),
+        env={**_bundler_env(), **(env or {})},
     )
     if r.returncode != 0:
         lines = r.stderr.strip().splitlines()
@@ -482,15 +487,22 @@ def first_sync(work: Path, cut: Cut) -> str | None:
 
 
 def timed_makes(work: Path, cut: Cut) -> dict[str, Measure]:
-    """Row 6, measured part: ``make --from new.xml --since m1``, full and --latest-only, alone."""
+    """Row 6, measured part: ``make --from new.xml --since m1``, full and --latest-only, alone
+    (and each again without cross-page bases, from a copy of the side taken before)."""
     root = _qdir(work, cut.q) / "sides"
     out: dict[str, Measure] = {}
-    for key, side, extra in (("bundle_full", root / "A", []), ("bundle_latest", root / "A-latest", ["--latest-only"])):
+    plain = (("bundle_full", "A", []), ("bundle_latest", "A-latest", ["--latest-only"]))
+    runs = [(key, root / name, extra, {}) for key, name, extra in plain]
+    for nc, (_key, name, extra) in zip(NO_CROSS, plain):
+        shutil.copytree(root / name, root / f"{name}-nocross")
+        runs.append((nc, root / f"{name}-nocross", extra, {"WIKIBUNDLE_CROSS_PAGE": "0"}))
+    for key, side, extra, env in runs:
         b2 = root / f"b2-{key}.bundle"
         t0 = time.perf_counter()
         ru0 = os.times()
         try:
-            _bundle("make", "-C", str(side), "--from", str(work / "new.xml"), "--since", str(root / "m1"), "--out", str(b2), *extra)
+            _bundle("make", "-C", str(side), "--from", str(work / "new.xml"), "--since", str(root / "m1"), "--out", str(b2),
+                    *extra, env=env)
         except RuntimeError as e:
             out[key] = Measure(note=f"failed: {e}")
             continue
@@ -542,9 +554,11 @@ def bench_dump(dump: str, qs: list[float], work: Path, jobs: int, keep_sha1: boo
             else:
                 r[f"cond_{c}"] = Measure(whole.bytes - base.bytes)
         if missing is not None:
-            r["bundle_full"] = r["bundle_latest"] = Measure(note="n/a (bundle CLI missing)")
+            for k in ("bundle_full", "bundle_latest", *NO_CROSS):
+                r[k] = Measure(note="n/a (bundle CLI missing)")
         elif sync_errors[cut.q] is not None:
-            r["bundle_full"] = r["bundle_latest"] = Measure(note=sync_errors[cut.q])
+            for k in ("bundle_full", "bundle_latest", *NO_CROSS):
+                r[k] = Measure(note=sync_errors[cut.q])
         else:
             log.log(f"  q={cut.q:g}: bundle make (alone)")
             r.update(timed_makes(work, cut))
@@ -615,6 +629,12 @@ def render(res: dict) -> Table:
             m, ratio = c["methods"][key], c["time_ratio_to_patch_from"][key]
             cells.append(f"{_secs(m)}  ×{ratio:.2f}" if ratio is not None else (m["note"] or "n/a"))
         t.add_row(label, *cells)
+    for nc, key in NO_CROSS.items():
+        cells = []
+        for c in res["cuts"]:
+            with_, without = c["methods"][key]["wall_s"], c["methods"][nc]["wall_s"]
+            cells.append(f"×{with_ / without:.2f}" if with_ and without else "n/a")
+        t.add_row(f"time: {key.replace('bundle_', '')} / no cross-page bases", *cells)
     return t
 
 

@@ -33,7 +33,9 @@ from .fill import Budget, Filler, OverBudget
 from .identity import mkey
 from .manifest import read_manifest
 from .model import FILE_NS, PageDelete, PageHistory, SiteInfo
+from . import similar
 from .plan import PagePlanner
+from .similar import HeldTexts
 from .signing import PublicKey, SecretKey
 from .sources import PageSource, Source
 from .state import PeerView, Received, Sent, Side, State
@@ -180,11 +182,13 @@ def make_bundle(
     view = st.peer_view(basis.peer.wiki_id, basis.chain)
     pages, deleted_titles = source.for_basis(st, view, basis.basis_seq)
     writer = BundleWriter(out)
+    # Cross-page bases (similar.py): only when the peer holds pages to choose from.
+    held_texts = HeldTexts() if similar.enabled() and basis.chain else None
     filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)
     try:
         with st.transaction():
             si_sent = carry_siteinfo(view, filler, siteinfo)
-            planner = PagePlanner(st, view, until=opts.until, latest_only=opts.latest_only)
+            planner = PagePlanner(st, view, until=opts.until, latest_only=opts.latest_only, held_texts=held_texts)
             pages_seen = _carry_pages(st, basis, pages, planner, filler, opts.progress)
             _carry_deletions(st, view, basis, planner.seen, deleted_titles, filler, opts.allow_deletions)
             filler.flush()
@@ -202,6 +206,9 @@ def make_bundle(
     except BaseException:
         writer.discard()
         raise
+    finally:
+        if held_texts is not None:
+            held_texts.close()
     return MakeResult(
         path=out, seq=basis.seq, basis_seq=basis.basis_seq, peer=basis.peer.wiki_id, peer_label=basis.peer.label,
         counts=header.counts, size=os.path.getsize(out), sha256=sha, pages_seen=pages_seen,
