@@ -173,12 +173,8 @@ class PagePlanner:
         # dump, or a page unknown by id to a peer that has sent us pages.)
         m = self._match(ph)
         if m is None:
-            if self.held_texts is not None:  # every revision held, under the source's ids
-                hist = history_of(ph.revisions, until=self.until)
-                try:
-                    self._index(ph.page.page_id, ph.page, hist, [r.rev_id for r in hist.meta()])
-                finally:
-                    hist.close()
+            if self.held_texts is not None:
+                self._note(ph)
             return None  # (fast path) nothing new on a page the peer holds
         hist, keys = m.read if m.read is not None else self._read(ph, m.held)
         try:
@@ -241,6 +237,15 @@ class PagePlanner:
             ch.choose = lambda text, base: self.held_texts.choose(page.page_id, page.namespace, page.title, text, base=base)
         self._assign_ids(ch, m.held)
         return None if ch.empty() else ch
+
+    def _note(self, ph: PageHistory) -> None:
+        """Note an unchanged page for ``held_texts``: every revision held, under the source's
+        ids (the fast path's condition). Its highest id stands for its newest text (any
+        held text is a valid base; the newest is only the likeliest): no revision is
+        read, and the text only if a new page asks (hidden there: the page is left out)."""
+        assert self.held_texts is not None
+        if ph.rev_ids:
+            self.held_texts.note(ph.page.page_id, ph.page.namespace, ph.page.title, max(ph.rev_ids))
 
     def _index(self, page_id: int, page: Page, hist: History, held_ids: list[int | None]) -> None:
         """Put the newest text the peer holds of a page it holds alive (``held_ids``: per

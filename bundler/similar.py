@@ -8,16 +8,21 @@ sender picks up to ``MAX_CHOSEN`` such texts, from two sources in this order:
 1. **Translation siblings**, by title: ``X/fr`` has the siblings ``X`` and
    ``X/<code>`` for any language code; ``X`` has ``X/<code>``.
 2. **Shingle similarity**: a bottom-k MinHash sketch (the ``SKETCH_K`` smallest
-   64-bit hashes of the text's word 5-grams) estimates the Jaccard similarity of
+   32-bit hashes of the text's word 5-grams) estimates the Jaccard similarity of
    two texts; candidates are found through an inverted index of sketch values
    (two similar texts share some of their smallest hashes), then ranked by the
    estimate, kept at ``MIN_SIMILARITY`` and above.
 
 Each chosen text is either the revision's **delta base** (``Choice.base``: the
 delta copies from it; the best one, when its delta costs at most
-``BASE_GAIN`` of the text sent whole), or **context** (``Choice.context``: put
-in the frame's dictionary without a delta naming it, so the coder finds its
-strings). Both are named in the frame meta's ``dict`` by the rev_id the
+``BASE_GAIN`` of the text sent whole: a near-copy), or **context**
+(``Choice.context``: put in the frame's dictionary without a delta naming it,
+so the coder finds its strings). Measured on eslagunanegra (benchmarks/sizes.py,
+the new welcome messages and user pages like held ones): context beats a delta
+base under zstd — at q=0.9 the bundle is 27,606 B with context only, 27,837 to
+27,890 B with bases at thresholds 0.25 to 0.75 — so only near-copies are bases
+(27,573 B at 0.05); a coder that pays per character for what one copy op says
+(PPM) may want a looser threshold. Both are named in the frame meta's ``dict`` by the rev_id the
 receiver knows them by (formats/BUNDLE.md §Frame meta); the receiver takes
 any revision it holds from its own store, so nothing new is carried.
 
@@ -26,28 +31,32 @@ each page the receiver holds alive adds its newest held text. So only pages read
 before a new page can be its bases (in a dump or the store: lower page ids, which
 is where the older page of a pair usually is). Memory stays flat: the sketches,
 titles and texts (zstd) live in a private temporary SQLite file, and a text is
-read back only when it is chosen.
+read back only when it is chosen. A page make does not read (unchanged, of a
+source with stable ids: the store) is only *noted* (``note``: its title and the
+revision), and its text fetched from the source (``get_text``) and sketched
+when a new page first asks (``choose``): a make that carries no new page reads
+no text it would not read anyway.
 """
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import os
 import re
 import sqlite3
-from typing import NamedTuple
+import zlib
+from typing import Callable, NamedTuple
 
 from . import wire
 from .delta import text_delta
 
-SKETCH_K = 16  # hashes per text: 16 × 8 bytes
+SKETCH_K = 16  # hashes per text: 16 × 4 bytes
 SHINGLE = 5  # words per shingle
 MIN_SIMILARITY = 0.25  # estimated Jaccard of the shingle sets
 MAX_CHOSEN = 2  # texts chosen per page (base and context)
 MAX_TEXT = 256 << 10  # characters: longer texts are neither indexed nor chosen
 MIN_TEXT = 64  # characters: shorter new texts gain nothing from a base
-BASE_GAIN = 0.75  # a chosen text is the delta base when its delta costs at most this share of the text
+BASE_GAIN = 0.05  # a chosen text is the delta base only when its delta costs at most this share of the text (see choose)
 MAX_CANDIDATES = 8  # pages sharing sketch values whose estimate is computed
 GROWTH = 2  # a changed page gets context when its text grows this many times over its base (and ...)
 GROWTH_MIN = 2048  # ... by at least this many characters
@@ -65,15 +74,12 @@ def enabled() -> bool:
 
 
 def sketch(text: str) -> list[int]:
-    """The ``SKETCH_K`` smallest hashes of the text's word ``SHINGLE``-grams (lowercase),
-    as signed 64-bit ints (SQLite's); a text of fewer words is one shingle."""
+    """The ``SKETCH_K`` smallest hashes of the text's word ``SHINGLE``-grams (lowercase);
+    a text of fewer words is one shingle. CRC-32: deterministic (Python's ``hash`` is
+    salted per process), fast, and spread well enough to rank 16 of thousands."""
     words = _WORD.findall(text.lower())
     n = max(1, len(words) - SHINGLE + 1)
-    hashes = {
-        int.from_bytes(hashlib.blake2b(" ".join(words[i : i + SHINGLE]).encode(), digest_size=8).digest(), "big", signed=True)
-        for i in range(n)
-    }
-    return heapq.nsmallest(SKETCH_K, hashes)
+    return heapq.nsmallest(SKETCH_K, {zlib.crc32(" ".join(words[i : i + SHINGLE]).encode()) for i in range(n)})
 
 
 def similarity(a: list[int], b: list[int]) -> float:
@@ -115,7 +121,8 @@ class HeldTexts:
     """The newest texts of the pages the receiver holds, indexed by title and sketch.
     ``close()`` removes the file."""
 
-    def __init__(self) -> None:
+    def __init__(self, get_text: Callable[[int], str | None] | None = None) -> None:
+        self.get_text = get_text  # the source's text of a revision, by its id (None: the source has no such thing)
         # "" is SQLite's private temporary on-disk database, removed when closed.
         self.db = sqlite3.connect("")
         self.db.executescript(
@@ -124,8 +131,11 @@ class HeldTexts:
             "CREATE INDEX page_title ON page (namespace, title);"
             "CREATE TABLE mins (h INTEGER, page_id INTEGER);"
             "CREATE INDEX mins_h ON mins (h);"
+            "CREATE INDEX mins_page ON mins (page_id);"
+            "CREATE TABLE noted (page_id INTEGER PRIMARY KEY, namespace INTEGER, title TEXT, rev_id INTEGER);"
         )
         self.pages = 0
+        self.noted = 0
 
     def close(self) -> None:
         self.db.close()
@@ -143,10 +153,38 @@ class HeldTexts:
         self.db.executemany("INSERT INTO mins VALUES (?,?)", ((h, page_id) for h in sk))
         self.pages += 1
 
+    def note(self, page_id: int, namespace: int, title: str, rev_id: int) -> None:
+        """The receiver holds revision ``rev_id`` (the source's id, and the receiver's), the
+        newest of this page: its text is fetched by ``get_text`` when first needed."""
+        if self.get_text is not None:
+            self.db.execute("INSERT OR REPLACE INTO noted VALUES (?,?,?,?)", (page_id, namespace, title, rev_id))
+            self.noted += 1
+
+    def _catch_up(self) -> None:
+        """Index the noted pages (their texts read from the source, one at a time)."""
+        assert self.get_text is not None
+        last = -1 << 63
+        while True:  # keyset batches: the rows added meanwhile are in another table
+            rows = self.db.execute("SELECT page_id, namespace, title, rev_id FROM noted WHERE page_id > ? ORDER BY page_id"
+                                   " LIMIT 1000", (last,)).fetchall()
+            if not rows:
+                break
+            for pid, ns, title, rid in rows:
+                text = self.get_text(rid)
+                if text is not None:
+                    self.add(pid, ns, title, rid, text)
+            last = rows[-1][0]
+        self.db.execute("DELETE FROM noted")
+        self.noted = 0
+
     def choose(self, page_id: int, namespace: int, title: str, text: str, *, base: bool = True) -> Choice:
         """Up to ``MAX_CHOSEN`` held texts like ``text`` (never of page ``page_id``): the
         best as delta base if ``base`` and it pays, the others as context."""
-        if not self.pages or len(text) < MIN_TEXT:
+        if len(text) < MIN_TEXT:
+            return NO_CHOICE
+        if self.noted:
+            self._catch_up()
+        if not self.pages:
             return NO_CHOICE
         picked = self._siblings(page_id, namespace, title)
         if len(picked) < MAX_CHOSEN:
@@ -201,8 +239,8 @@ def _delta_cost(base: str, text: str) -> int:
 
 
 def _pack_sketch(sk: list[int]) -> bytes:
-    return b"".join(h.to_bytes(8, "big", signed=True) for h in sk)
+    return b"".join(h.to_bytes(4, "big") for h in sk)
 
 
 def _unpack_sketch(blob: bytes) -> list[int]:
-    return [int.from_bytes(blob[i : i + 8], "big", signed=True) for i in range(0, len(blob), 8)]
+    return [int.from_bytes(blob[i : i + 4], "big") for i in range(0, len(blob), 4)]

@@ -53,7 +53,7 @@ def test_split_language():
 
 def test_sketch_estimates_similarity(texts):
     a, b, ep = (sketch(texts[t]) for t in (WELCOME_A, WELCOME_B, EPISODE))
-    assert len(a) == len(set(a)) == 16
+    assert len(a) == len(set(a)) == 16 and all(0 <= h < 1 << 32 for h in a)
     assert similarity(a, a) == 1.0
     assert similarity(a, b) >= MIN_SIMILARITY > similarity(a, ep)
 
@@ -75,18 +75,22 @@ def test_translation_siblings_found_by_title(held, texts):
 def test_near_duplicate_chosen_over_unrelated_page(held, texts):
     held.add(1, 0, EPISODE, 201, texts[EPISODE])
     held.add(2, 3, WELCOME_A, 202, texts[WELCOME_A])
+    # Another welcome message: like it, but rewritten enough to go as context (BASE_GAIN).
     c = held.choose(50, 3, "Usuario discusión:1.2.3.4", texts[WELCOME_B])
-    assert c.base is not None and c.base.rev_id == 202 and c.base.text == texts[WELCOME_A]
-    assert c.context == ()  # the episode page is not like a welcome message
+    assert c.base is None and [h.rev_id for h in c.context] == [202]  # the episode page is not like it
+    # The same message to another address: a near-copy, the delta base.
+    copy = texts[WELCOME_A].replace("83.50.189.64", "1.2.3.4")
+    c = held.choose(50, 3, "Usuario discusión:1.2.3.4", copy)
+    assert c.base is not None and c.base.rev_id == 202 and c.base.text == texts[WELCOME_A] and c.context == ()
     # As context only (a changed page keeps its own base):
-    c = held.choose(50, 3, "Usuario discusión:1.2.3.4", texts[WELCOME_B], base=False)
+    c = held.choose(50, 3, "Usuario discusión:1.2.3.4", copy, base=False)
     assert c.base is None and [h.rev_id for h in c.context] == [202]
 
 
 def test_only_held_texts_of_other_pages_are_chosen(held, texts):
     held.add(2, 3, WELCOME_A, 202, texts[WELCOME_A])
     # the page itself (a changed page) is never its own cross-page base
-    assert held.choose(2, 3, WELCOME_A, texts[WELCOME_B]).base is None
+    assert held.choose(2, 3, WELCOME_A, texts[WELCOME_B]) == (None, ())
     # a page the receiver does not hold is in no index: nothing is like it
     assert held.choose(3, 3, WELCOME_B, texts[EPISODE]) == (None, ())
     # a newer text of a held page replaces the older one: only what the receiver holds now
@@ -122,19 +126,23 @@ def test_new_pages_coded_against_pages_the_receiver_holds_arrive_exact(pair):
     made = pair.make(ESLAGUNANEGRA, "b2.bundle", since=os.path.join(pair.tmp, "m1.wbm"))
     store = pair.school.store()
     try:
-        new_titles = {t for t in dump_history(ESLAGUNANEGRA) if store.page_by_title(t) is None}
         rows = _frame_rows(made.path, pair.school)
-        cross = [(t, d[b - 1]) for t, b, d in rows if t in new_titles and b >= 1]
-        # Each is based on a revision of another page, which the receiver holds.
-        assert len(cross) >= 10
-        assert all(store.get_text(rid) is not None for _t, rid in cross)
-        # ... and some held texts travel as context: named in the dictionary, base of no row
-        used = {d[b - 1] for _t, b, d in rows if b >= 1}
-        assert set(rows[0][2]) - used
+        # Held texts of other pages travel as context: named in the dictionary, the base
+        # of no row (the welcome messages' kin) ...
+        context = _context(rows)
+        assert len(context) >= 5
+        # ... which the receiver holds
+        assert all(store.get_text(rid) is not None for rid in context)
     finally:
         store.close()
     pair.apply(made.path, "m2.wbm")
     assert store_history(pair.school) == dump_history(ESLAGUNANEGRA)
+
+
+def _context(rows) -> set[int]:
+    """Revisions named in a frame's dictionary that no row uses as its base."""
+    used = {d[b - 1] for _t, b, d in rows if b >= 1}
+    return {rid for _t, _b, d in rows for rid in d} - used
 
 
 def test_switched_off_no_page_is_coded_against_another(pair, monkeypatch):
@@ -146,4 +154,34 @@ def test_switched_off_no_page_is_coded_against_another(pair, monkeypatch):
         new_titles = {t for t in dump_history(ESLAGUNANEGRA) if store.page_by_title(t) is None}
     finally:
         store.close()
-    assert not [t for t, b, _d in _frame_rows(made.path, pair.school) if t in new_titles and b >= 1]
+    rows = _frame_rows(made.path, pair.school)
+    assert not _context(rows)
+    assert not [t for t, b, _d in rows if t in new_titles and b >= 1]
+
+
+def test_store_new_page_coded_against_an_unchanged_page_it_reads_only_then(pair, texts):
+    """From the store, unchanged pages are only noted (not read); a new page's edit
+    makes make fetch their texts, and it is coded against one of them."""
+    from bundler.edit import edit_page
+    from bundler.importer import import_dump
+
+    store = pair.hq.store(create=True)
+    try:
+        import_dump(store, ESLAGUNANEGRA)
+    finally:
+        store.close()
+    pair.make(None, "b1.bundle")
+    pair.apply(os.path.join(pair.tmp, "b1.bundle"), "m1.wbm")
+    title = "Usuario discusión:10.0.0.1"
+    text = texts[WELCOME_B].replace("84.124.148.122", "10.0.0.1").rstrip()
+    edit_page(pair.hq, title, text, user="Admin", summary="bienvenida")
+    made = pair.make(None, "b2.bundle", since=os.path.join(pair.tmp, "m1.wbm"))
+    rows = _frame_rows(made.path, pair.school)
+    assert [(t, b >= 1) for t, b, _d in rows] == [(title, True)]
+    pair.apply(made.path, "m2.wbm")
+    assert store_history(pair.school) == store_history(pair.hq)
+    school = pair.school.store()
+    try:
+        assert school.head(school.page_by_title(title).page_id).text == text
+    finally:
+        school.close()
