@@ -6,7 +6,8 @@ episode page with the same cast list, the same article in another language. The
 sender picks up to ``MAX_CHOSEN`` such texts, from two sources in this order:
 
 1. **Translation siblings**, by title: ``X/fr`` has the siblings ``X`` and
-   ``X/<code>`` for any language code; ``X`` has ``X/<code>``.
+   ``X/<code>`` for any language code; ``X`` has ``X/<code>``. The base page
+   comes first, then the subpages most like the text (up to ``MAX_SIBLINGS``).
 2. **Shingle similarity**: a bottom-k MinHash sketch (the ``SKETCH_K`` smallest
    32-bit hashes of the text's word 5-grams) estimates the Jaccard similarity of
    two texts; candidates are found through an inverted index of sketch values
@@ -53,7 +54,10 @@ from .delta import text_delta
 SKETCH_K = 16  # hashes per text: 16 × 4 bytes
 SHINGLE = 5  # words per shingle
 MIN_SIMILARITY = 0.25  # estimated Jaccard of the shingle sets
-MAX_CHOSEN = 2  # texts chosen per page (base and context)
+MAX_SIBLINGS = 3  # translation siblings chosen per page
+MAX_SIMILAR = 2  # near-duplicates chosen per page
+MAX_CHOSEN = 3  # texts chosen per page in all (base and context)
+MAX_SIBLING_ROWS = 64  # subpages of one base page looked at
 MAX_TEXT = 256 << 10  # characters: longer texts are neither indexed nor chosen
 MIN_TEXT = 64  # characters: shorter new texts gain nothing from a base
 BASE_GAIN = 0.05  # a chosen text is the delta base only when its delta costs at most this share of the text (see choose)
@@ -186,9 +190,9 @@ class HeldTexts:
             self._catch_up()
         if not self.pages:
             return NO_CHOICE
-        picked = self._siblings(page_id, namespace, title)
-        if len(picked) < MAX_CHOSEN:
-            picked += [p for p in self._similar(page_id, text) if p not in picked][: MAX_CHOSEN - len(picked)]
+        sk = sketch(text)
+        picked = self._siblings(page_id, namespace, title, sk)[:MAX_SIBLINGS]
+        picked = (picked + [p for p in self._similar(page_id, sk) if p not in picked][:MAX_SIMILAR])[:MAX_CHOSEN]
         if not picked:
             return NO_CHOICE
         held = [self._held(p) for p in picked]
@@ -199,26 +203,28 @@ class HeldTexts:
             return Choice(None, tuple(held))
         return Choice(held[best], tuple(h for i, h in enumerate(held) if i != best))
 
-    def _siblings(self, page_id: int, namespace: int, title: str) -> list[int]:
+    def _siblings(self, page_id: int, namespace: int, title: str, sk: list[int]) -> list[int]:
+        """The held translations of the page: the base page first (usually what the others
+        are translated from), then its language subpages, the most like ``sk`` first
+        (then by title: a closer language shares names and markup)."""
         head, _lang = split_language(title)
         found = []
-        row = self.db.execute("SELECT page_id FROM page WHERE namespace=? AND title=? AND page_id!=?",
-                              (namespace, head, page_id)).fetchone()
-        if row and head != title:
-            found.append(row[0])
+        if head != title:
+            row = self.db.execute("SELECT page_id FROM page WHERE namespace=? AND title=? AND page_id!=?",
+                                  (namespace, head, page_id)).fetchone()
+            found += [row[0]] if row else []
         prefix = head + "/"
-        for pid, t in self.db.execute(
-            "SELECT page_id, title FROM page WHERE namespace=? AND title > ? AND title < ? AND page_id!=? ORDER BY title",
+        others = []
+        for pid, t, s in self.db.execute(
+            "SELECT page_id, title, sketch FROM page WHERE namespace=? AND title > ? AND title < ? AND page_id!=?"
+            f" ORDER BY title LIMIT {MAX_SIBLING_ROWS}",
             (namespace, prefix, head + "0", page_id),  # "0" follows "/": the titles that start with "head/"
         ):
-            if split_language(t) == (head, t[len(prefix):]) and pid not in found:
-                found.append(pid)
-            if len(found) >= MAX_CHOSEN:
-                break
-        return found
+            if split_language(t) == (head, t[len(prefix):]):
+                others.append((-similarity(sk, _unpack_sketch(s)), t, pid))
+        return found + [pid for _s, _t, pid in sorted(others)]
 
-    def _similar(self, page_id: int, text: str) -> list[int]:
-        sk = sketch(text)
+    def _similar(self, page_id: int, sk: list[int]) -> list[int]:
         q = ",".join("?" * len(sk))
         rows = self.db.execute(
             f"SELECT m.page_id, p.sketch FROM (SELECT page_id, count(*) AS n FROM mins WHERE h IN ({q}) AND page_id != ?"

@@ -72,6 +72,15 @@ def test_translation_siblings_found_by_title(held, texts):
     assert [h.rev_id for h in c.context] == [111]  # the base page's own translations
 
 
+def test_translation_siblings_most_alike_first(held, texts):
+    held.add(10, 3, "Bienvenida", 110, texts[EPISODE])
+    for pid, lang, t in ((11, "de", EPISODE), (12, "es", WELCOME_A), (13, "fr", EPISODE), (14, "it", EPISODE)):
+        held.add(pid, 3, f"Bienvenida/{lang}", 100 + pid, texts[t] + " " + lang)
+    c = held.choose(99, 3, "Bienvenida/ca", texts[WELCOME_B], base=False)
+    # the base page, then the subpage most like the text, then by title (up to MAX_SIBLINGS)
+    assert [h.rev_id for h in c.context] == [110, 112, 111]
+
+
 def test_near_duplicate_chosen_over_unrelated_page(held, texts):
     held.add(1, 0, EPISODE, 201, texts[EPISODE])
     held.add(2, 3, WELCOME_A, 202, texts[WELCOME_A])
