@@ -60,6 +60,7 @@ MAX_CHOSEN = 3  # texts chosen per page in all (base and context)
 MAX_SIBLING_ROWS = 64  # subpages of one base page looked at
 MAX_TEXT = 256 << 10  # characters: longer texts are neither indexed nor chosen
 MIN_TEXT = 64  # characters: shorter new texts gain nothing from a base
+NEAR_COPY = 0.5  # estimated similarity below which a text is no near-copy (its delta is not worked out)
 BASE_GAIN = 0.05  # a chosen text is the delta base only when its delta costs at most this share of the text (see choose)
 MAX_CANDIDATES = 8  # pages sharing sketch values whose estimate is computed
 GROWTH = 2  # a changed page gets context when its text grows this many times over its base (and ...)
@@ -195,13 +196,16 @@ class HeldTexts:
         picked = (picked + [p for p in self._similar(page_id, sk) if p not in picked][:MAX_SIMILAR])[:MAX_CHOSEN]
         if not picked:
             return NO_CHOICE
-        held = [self._held(p) for p in picked]
-        if not base:
-            return Choice(None, tuple(held))
-        cost, best = min((_delta_cost(h.text, text), i) for i, h in enumerate(held))
+        rows = [self._held(p) for p in picked]
+        held = tuple(h for h, _sk in rows)
+        # A delta is worked out only against a text alike enough to be a near-copy.
+        near = [i for i, (_h, hsk) in enumerate(rows) if similarity(sk, hsk) >= NEAR_COPY] if base else []
+        if not near:
+            return Choice(None, held)
+        cost, best = min((_delta_cost(held[i].text, text), i) for i in near)
         if cost > BASE_GAIN * len(text):
-            return Choice(None, tuple(held))
-        return Choice(held[best], tuple(h for i, h in enumerate(held) if i != best))
+            return Choice(None, held)
+        return Choice(held[best], held[:best] + held[best + 1 :])
 
     def _siblings(self, page_id: int, namespace: int, title: str, sk: list[int]) -> list[int]:
         """The held translations of the page: the base page first (usually what the others
@@ -234,9 +238,9 @@ class HeldTexts:
         scored = sorted(((similarity(sk, _unpack_sketch(s)), pid) for pid, s in rows), key=lambda x: (-x[0], x[1]))
         return [pid for score, pid in scored if score >= MIN_SIMILARITY]
 
-    def _held(self, page_id: int) -> Held:
-        rev_id, blob = self.db.execute("SELECT rev_id, text FROM page WHERE page_id=?", (page_id,)).fetchone()
-        return Held(rev_id, wire.store_unpack_text(blob))
+    def _held(self, page_id: int) -> tuple[Held, list[int]]:
+        rev_id, sk, blob = self.db.execute("SELECT rev_id, sketch, text FROM page WHERE page_id=?", (page_id,)).fetchone()
+        return Held(rev_id, wire.store_unpack_text(blob)), _unpack_sketch(sk)
 
 
 def _delta_cost(base: str, text: str) -> int:
