@@ -12,7 +12,8 @@ from bundler.model import parse_timestamp
 from bundler.records import FrameReader
 from bundler.similar import MIN_SIMILARITY, HeldTexts, similarity, sketch, split_language
 from bundler.sources.dump import open_dump
-from helpers import data, dump_history, pair, store_history  # noqa: F401
+from bundler.state import Side
+from helpers import data, dump_history, embedded_to_wiki_sides, pair, run_cli, store_history  # noqa: F401
 
 ESLAGUNANEGRA = data("eslagunanegra-pages-full.xml.xz")
 # eslagunanegra's q=0.9 cut (benchmarks/sizes.py): some thirty welcome messages on new
@@ -109,11 +110,11 @@ def test_only_held_texts_of_other_pages_are_chosen(held, texts):
     assert held.choose(4, 3, WELCOME_B, texts[WELCOME_B]) == (None, ())
 
 
-def _frame_rows(bundle: str, side) -> list[tuple[str | None, int, list, list]]:
-    """(title or None, b, dict) of every revision row of a bundle, decoded with the
-    receiver's store (before applying it)."""
+def _frame_rows(bundle: str, side, texts=None) -> list[tuple[str | None, int, list]]:
+    """(title or None, b, dict) of every revision row of a bundle, verified by ``side`` and
+    decoded with its store (before applying it), or with the store of ``texts``."""
     rows = []
-    store = side.store()
+    store = (texts or side).store()
     try:
         with BundleReader(bundle) as r:
             r.verify(side.state.peer_by_key_id)
@@ -194,3 +195,23 @@ def test_store_new_page_coded_against_an_unchanged_page_it_reads_only_then(pair,
         assert school.head(school.page_by_title(title).page_id).text == text
     finally:
         school.close()
+
+
+@pytest.mark.mediawiki
+def test_mediawiki_receiver_rebuilds_a_page_coded_against_another(mediawiki, tmp_path, monkeypatch):
+    """A real MediaWiki 1.39 as the receiver: the frame names a revision of another page
+    (by the sender's id), which the target maps to its own and reads over the API."""
+    hq, school, wiki = embedded_to_wiki_sides(mediawiki, tmp_path, monkeypatch)
+    run_cli("import", "-C", hq, data("article-pear.xml"))
+    run_cli("make", "-C", hq, "--out", tmp_path / "b1.bundle")
+    run_cli("apply", "-C", school, tmp_path / "b1.bundle", "--manifest-out", tmp_path / "m1.wbm")
+    pear = [r.text for r in wiki.page_revisions("Pear")][-1]
+    text = "{{Traduction|en|Pear}}\n" + pear  # a translation begun from the English page
+    (tmp_path / "fr.txt").write_text(text)
+    run_cli("edit", "-C", hq, "Pear/fr", "--file", tmp_path / "fr.txt", "--summary", "traduction", "--user", "Vector")
+    run_cli("make", "-C", hq, "--since", tmp_path / "m1.wbm", "--out", tmp_path / "b2.bundle")
+    rows = _frame_rows(str(tmp_path / "b2.bundle"), Side.open(str(school)), texts=Side.open(str(hq)))
+    assert [(t, b >= 1) for t, b, _d in rows] == [("Pear/fr", True)]
+    run_cli("apply", "-C", school, tmp_path / "b2.bundle")
+    # (the import's revision, and those applying makes itself: the same text)
+    assert {r.text for r in wiki.page_revisions("Pear/fr")} == {text}
