@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from . import __version__
+from . import __version__, similar
 from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES, BundleWriter, Counts, Header
 from .errors import BasisError, UsageError, WrongPeerError
 from .files import FilesSent, FileSource, carry_files
@@ -34,7 +34,6 @@ from .fill import Budget, Filler, OverBudget
 from .identity import mkey
 from .manifest import read_manifest
 from .model import FILE_NS, PageDelete, PageHistory, SiteInfo
-from . import similar
 from .plan import PagePlanner
 from .similar import HeldTexts
 from .signing import PublicKey, SecretKey
