@@ -215,3 +215,26 @@ def test_mediawiki_receiver_rebuilds_a_page_coded_against_another(mediawiki, tmp
     run_cli("apply", "-C", school, tmp_path / "b2.bundle")
     # (the import's revision, and those applying makes itself: the same text)
     assert {r.text for r in wiki.page_revisions("Pear/fr")} == {text}
+
+
+def test_which_revisions_seek_other_pages(texts):
+    """A new page's first text is offered bases; a changed page only when its text grows
+    far beyond its own base (then as context: its own base stays); a small edit never."""
+    from bundler.history import history_of
+    from bundler.model import Page, PageId, RevId, Revision
+    from bundler.plan import Carried, PageChanges
+    from bundler.similar import Choice, Held
+
+    asked = []
+
+    def choose(text, base):
+        asked.append((len(text), base))
+        return Choice(None, (Held(7, "context"),))
+
+    ch = PageChanges(Page(PageId(1), 0, "P"), history_of([]), [], None, False, choose=choose)
+    rev = lambda text: Revision(RevId(2), PageId(1), 0, text)  # noqa: E731
+    long = texts[EPISODE] * 3
+    assert ch._cross(Carried(rev(long), None, None, 1)).cross == Choice(None, (Held(7, "context"),))
+    assert ch._cross(Carried(rev(long), 1, texts[WELCOME_A][:200], 1)).cross is not None  # grew 20-fold
+    assert ch._cross(Carried(rev(long), 1, long[:-10], 1)).cross is None  # a small edit
+    assert asked == [(len(long), True), (len(long), False)]
