@@ -23,9 +23,11 @@ the new welcome messages and user pages like held ones): context beats a delta
 base under zstd — at q=0.9 the bundle is 27,606 B with context only, 27,837 to
 27,890 B with bases at thresholds 0.25 to 0.75 — so only near-copies are bases
 (27,573 B at 0.05); a coder that pays per character for what one copy op says
-(PPM) may want a looser threshold. Both are named in the frame meta's ``dict`` by the rev_id the
-receiver knows them by (formats/BUNDLE.md §Frame meta); the receiver takes
-any revision it holds from its own store, so nothing new is carried.
+(PPM) may want a looser threshold.
+
+Both are named in the frame meta's ``dict`` by the rev_id the receiver knows
+them by (formats/BUNDLE.md §Frame meta); the receiver takes any revision it
+holds from its own store, so nothing new is carried.
 
 ``HeldTexts`` is the index, built while make's single pass streams the pages:
 each page the receiver holds alive adds its newest held text. So only pages read
