@@ -123,7 +123,12 @@ METHODS: dict[str, str] = {
     "bundle_full": "6  bundle make (full history)",
     "bundle_latest": "6  bundle make --latest-only",
     "bundle_full_zstd": "6  bundle make, zstd coder forced",
+    "bundle_full_nocross": "6  bundle make, no cross-page bases",
+    "bundle_latest_nocross": "6  --latest-only, no cross-page bases",
 }
+# Rows made with WIKIBUNDLE_CROSS_PAGE=0 (bundler/similar.py switched off): the same make
+# without bases or context from other pages, from a copy of the side's state.
+NO_CROSS = {"bundle_full_nocross": "bundle_full", "bundle_latest_nocross": "bundle_latest"}
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 log = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
@@ -491,19 +496,24 @@ def first_sync(work: Path, cut: Cut) -> str | None:
 
 
 def timed_makes(work: Path, cut: Cut) -> dict[str, Measure]:
-    """Row 6, measured part: ``make --from new.xml --since m1``, full and --latest-only, and
-    full with the zstd coder forced, alone."""
+    """Row 6, measured part: ``make --from new.xml --since m1``, full and --latest-only, alone;
+    full with the zstd coder forced; and each again without cross-page bases (from a copy of
+    the side taken before)."""
     root = _qdir(work, cut.q) / "sides"
     out: dict[str, Measure] = {}
-    zstd = {"WIKIBUNDLE_CODER": "zstd"}
-    for key, side, extra, env in (("bundle_full", root / "A", [], None), ("bundle_latest", root / "A-latest", ["--latest-only"], None),
-                                  ("bundle_full_zstd", root / "A-zstd", [], zstd)):
+    plain = (("bundle_full", "A", []), ("bundle_latest", "A-latest", ["--latest-only"]))
+    runs = [(key, root / name, extra, {}) for key, name, extra in plain]
+    runs.append(("bundle_full_zstd", root / "A-zstd", [], {"WIKIBUNDLE_CODER": "zstd"}))
+    for nc, (_key, name, extra) in zip(NO_CROSS, plain):
+        shutil.copytree(root / name, root / f"{name}-nocross")
+        runs.append((nc, root / f"{name}-nocross", extra, {"WIKIBUNDLE_CROSS_PAGE": "0"}))
+    for key, side, extra, env in runs:
         b2 = root / f"b2-{key}.bundle"
         t0 = time.perf_counter()
         ru0 = os.times()
         try:
-            _bundle("make", "-C", str(side), "--from", str(work / "new.xml"), "--since", str(root / "m1"), "--out", str(b2), *extra,
-                    env=env)
+            _bundle("make", "-C", str(side), "--from", str(work / "new.xml"), "--since", str(root / "m1"), "--out", str(b2),
+                    *extra, env=env)
         except RuntimeError as e:
             out[key] = Measure(note=f"failed: {e}")
             continue
@@ -609,9 +619,11 @@ def bench_dump(dump: str, qs: list[float], work: Path, jobs: int, keep_sha1: boo
             else:
                 r[f"cond_{c}"] = Measure(whole.bytes - base.bytes)
         if missing is not None:
-            r["bundle_full"] = r["bundle_latest"] = r["bundle_full_zstd"] = Measure(note="n/a (bundle CLI missing)")
+            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd", *NO_CROSS):
+                r[k] = Measure(note="n/a (bundle CLI missing)")
         elif sync_errors[cut.q] is not None:
-            r["bundle_full"] = r["bundle_latest"] = r["bundle_full_zstd"] = Measure(note=sync_errors[cut.q])
+            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd", *NO_CROSS):
+                r[k] = Measure(note=sync_errors[cut.q])
         else:
             log.log(f"  q={cut.q:g}: bundle make (alone)")
             r.update(timed_makes(work, cut))
@@ -686,6 +698,12 @@ def render(res: dict) -> Table:
             m, ratio = c["methods"][key], c["time_ratio_to_patch_from"][key]
             cells.append(f"{_secs(m)}  ×{ratio:.2f}" if ratio is not None else (m["note"] or "n/a"))
         t.add_row(label, *cells)
+    for nc, key in NO_CROSS.items():
+        cells = []
+        for c in res["cuts"]:
+            with_, without = c["methods"][key]["wall_s"], c["methods"][nc]["wall_s"]
+            cells.append(f"×{with_ / without:.2f}" if with_ and without else "n/a")
+        t.add_row(f"time: {key.replace('bundle_', '')} / no cross-page bases", *cells)
     t.add_row("size: make / make with zstd forced", *[_ratio(c["methods"]["bundle_full"], c["methods"]["bundle_full_zstd"]) for c in res["cuts"]])
     t.add_row("7  decode b2, PPMd frames: payload\n   (priming D; decoding D+R)", *[_decode_cell(c["decode"]) for c in res["cuts"]])
     return t

@@ -8,7 +8,8 @@ XML dump), one page at a time:
 2. ``plan.PagePlanner``: per page, what the peer lacks (``PageChanges``); a page
    whose revisions are all held, under the same title, costs one lookup and no
    text. Revisions travel in history order, each as a character delta against the
-   newest text the receiver has of that page by then; a held page under a new
+   newest text the receiver has of that page by then (a new page: against
+   similar pages the receiver holds, ``similar.py``); a held page under a new
    title is a move.
 3. ``fill.Filler``: what fits goes into frames (under ``--max-size``, the rest
    waits); then deletions (held pages the source no longer has), then files.
@@ -25,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from . import __version__
+from . import __version__, similar
 from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES, BundleWriter, Counts, Header
 from .errors import BasisError, UsageError, WrongPeerError
 from .files import FilesSent, FileSource, carry_files
@@ -34,6 +35,7 @@ from .identity import mkey
 from .manifest import read_manifest
 from .model import FILE_NS, PageDelete, PageHistory, SiteInfo
 from .plan import PagePlanner
+from .similar import HeldTexts
 from .signing import PublicKey, SecretKey
 from .sources import PageSource, Source
 from .state import PeerView, Received, Sent, Side, State
@@ -133,6 +135,7 @@ def make_bundle_retrying(side: Side, out: str, open_source: Callable[[], Source]
         src = open_source()
         try:
             return make_bundle(side, out, src.pages, siteinfo=src.siteinfo, source_name=src.name, files=src.files,
+                               get_text=src.get_text,
                                max_size=max_size, target=target, **options)
         except OverBudget as e:
             assert max_size is not None and target is not None
@@ -166,10 +169,12 @@ def apply_manifest(side: Side, manifest_path: str) -> tuple[str, int]:
 
 def make_bundle(
     side: Side, out: str, source: PageSource, *, siteinfo: SiteInfo, source_name: str,
-    files: FileSource | None = None, **options,
+    files: FileSource | None = None, get_text: Callable[[int], str | None] | None = None, **options,
 ) -> MakeResult:
     """Write the bundle of what the peer lacks of ``source`` (``sources.EveryPage`` for
-    a dump, the store or a list of pages); ``options`` are ``MakeOptions``. With
+    a dump, the store or a list of pages); ``get_text``: the source's text of a revision by
+    its id, where it has one (the store), for cross-page bases on pages make does not
+    read (``similar.py``); ``options`` are ``MakeOptions``. With
     ``max_size``, fill it up to ``target`` (default ``max_size``) and raise
     ``OverBudget`` if the result is still larger."""
     t0 = time.monotonic()
@@ -180,11 +185,13 @@ def make_bundle(
     view = st.peer_view(basis.peer.wiki_id, basis.chain)
     pages, deleted_titles = source.for_basis(st, view, basis.basis_seq)
     writer = BundleWriter(out)
+    # Cross-page bases (similar.py): only when the peer holds pages to choose from.
+    held_texts = HeldTexts(get_text) if similar.enabled() and basis.chain else None
     filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)
     try:
         with st.transaction():
             si_sent = carry_siteinfo(view, filler, siteinfo)
-            planner = PagePlanner(st, view, until=opts.until, latest_only=opts.latest_only)
+            planner = PagePlanner(st, view, until=opts.until, latest_only=opts.latest_only, held_texts=held_texts)
             pages_seen = _carry_pages(st, basis, pages, planner, filler, opts.progress)
             _carry_deletions(st, view, basis, planner.seen, deleted_titles, filler, opts.allow_deletions)
             filler.flush()
@@ -202,6 +209,9 @@ def make_bundle(
     except BaseException:
         writer.discard()
         raise
+    finally:
+        if held_texts is not None:
+            held_texts.close()
     return MakeResult(
         path=out, seq=basis.seq, basis_seq=basis.basis_seq, peer=basis.peer.wiki_id, peer_label=basis.peer.label,
         counts=header.counts, size=os.path.getsize(out), sha256=sha, pages_seen=pages_seen,

@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from .history import History, history_of
 from .identity import FRESH, FreshIds, Held, mkey, page_rkeys, partial_rkeys
-from .model import Page, PageHistory, PageId, RevId, Revision
+from .model import Deleted, Page, PageHistory, PageId, RevId, Revision
+from .similar import GROWTH, GROWTH_MIN, NO_CHOICE, Choice, HeldTexts
 from .state import PageView, PeerView, State
 
 def _renumber(rev: Revision, rev_id: int, page_id: int, ids: dict[int, int]) -> Revision:
@@ -32,12 +33,15 @@ def _text_digest(text: str) -> bytes:
 
 
 class Carried(NamedTuple):
-    """One revision to carry: in the peer's ids, with the text it is based on."""
+    """One revision to carry: in the peer's ids, with the text of its page it is
+    based on, and (``cross``) held texts of other pages like it (``similar.py``),
+    which the filler may code it against instead."""
 
     rev: Revision
     base_id: int | None
     base_text: str | None
     rkey: int
+    cross: Choice | None = None
 
 
 class Update(NamedTuple):
@@ -60,6 +64,8 @@ class PageChanges:
     ids: dict[int, int] = field(default_factory=dict)  # source rev_id -> the id the peer knows it by
     new: set[int] = field(default_factory=set)  # rkeys of the revisions the peer lacks
     updates: list[Update] = field(default_factory=list)
+    # Held texts of other pages like a text (similar.HeldTexts.choose for this page); None: none sought.
+    choose: Callable[[str, bool], Choice] | None = None
 
     @property
     def alive(self) -> bool:
@@ -91,6 +97,9 @@ class PageChanges:
         frame's dictionary holds only texts the receiver has before it decodes the
         frame); they are remembered by sha1 and a digest, not kept: a revert's text is
         the held text itself, so it serves as its own base.
+
+        A revision with no base of its page (a new page's first), or whose text grows
+        far beyond its base, is offered held texts of other pages (``_cross``).
         """
         ids: dict[int, int] = {}  # as far as the history has been read: a parent later in it is not mapped
         base_id: int | None = None
@@ -114,11 +123,24 @@ class PageChanges:
             if self.latest_only:
                 last = item
                 continue
-            yield item
+            yield self._cross(item)
             if rev.text is not None:
                 base_id, base_text = rid, rev.text
         if last is not None:
-            yield last
+            yield self._cross(last)
+
+    def _cross(self, c: Carried) -> Carried:
+        """``c`` coded against held texts of other pages, where some are like it."""
+        text = c.rev.text
+        if self.choose is None or text is None:
+            return c
+        if c.base_text is None:
+            ch = self.choose(text, True)
+        elif len(text) >= GROWTH * len(c.base_text) and len(text) - len(c.base_text) >= GROWTH_MIN:
+            ch = self.choose(text, False)  # mostly new text: its own base stays, the others prime the coder
+        else:
+            return c
+        return c if ch is NO_CHOICE else c._replace(cross=ch)
 
 
 class _Match(NamedTuple):
@@ -131,8 +153,10 @@ class _Match(NamedTuple):
 class PagePlanner:
     """Finds, page by page, what the peer lacks at ``view``."""
 
-    def __init__(self, st: State, view: PeerView, *, until: int | None, latest_only: bool) -> None:
+    def __init__(self, st: State, view: PeerView, *, until: int | None, latest_only: bool,
+                 held_texts: HeldTexts | None = None) -> None:
         self.view = view
+        self.held_texts = held_texts  # the receiver's texts of the pages read so far, for cross-page bases
         self.until = until
         self.latest_only = latest_only
         # Ids the peer has never seen keep their source value; a clash (a source
@@ -149,6 +173,8 @@ class PagePlanner:
         # dump, or a page unknown by id to a peer that has sent us pages.)
         m = self._match(ph)
         if m is None:
+            if self.held_texts is not None:
+                self._note(ph)
             return None  # (fast path) nothing new on a page the peer holds
         hist, keys = m.read if m.read is not None else self._read(ph, m.held)
         try:
@@ -205,8 +231,38 @@ class PagePlanner:
         src = ph.page
         page = Page(PageId(m.page_id), src.namespace, src.title, src.redirect)
         ch = PageChanges(page, hist, keys, m.view, self.latest_only)
+        if self.held_texts is not None:
+            if ch.alive:
+                self._index(m.page_id, page, hist, [m.held[k][0] if k in m.held else None for k in keys])
+            ch.choose = lambda text, base: self.held_texts.choose(page.page_id, page.namespace, page.title, text, base=base)
         self._assign_ids(ch, m.held)
         return None if ch.empty() else ch
+
+    def _note(self, ph: PageHistory) -> None:
+        """Note an unchanged page for ``held_texts``: every revision held, under the source's
+        ids (the fast path's condition). Its highest id stands for its newest text (any
+        held text is a valid base; the newest is only the likeliest): no revision is
+        read, and the text only if a new page asks (hidden there: the page is left out)."""
+        assert self.held_texts is not None
+        if ph.rev_ids:
+            self.held_texts.note(ph.page.page_id, ph.page.namespace, ph.page.title, max(ph.rev_ids))
+
+    def _index(self, page_id: int, page: Page, hist: History, held_ids: list[int | None]) -> None:
+        """Put the newest text the peer holds of a page it holds alive (``held_ids``: per
+        revision, the id the peer knows it by, None if it lacks it) in ``held_texts``.
+        (The metadata pass finds which revision; only then are texts read, up to it.)"""
+        newest = None
+        for i, (rev, rid) in enumerate(zip(hist.meta(), held_ids)):
+            if rid is not None and not rev.deleted & Deleted.TEXT:
+                newest = i
+        if newest is None:
+            return
+        for i, rev in enumerate(hist):
+            if i == newest:
+                if rev.text is not None:
+                    assert self.held_texts is not None
+                    self.held_texts.add(page_id, page.namespace, page.title, held_ids[i], rev.text)
+                return
 
     def _assign_ids(self, ch: PageChanges, held: Held) -> None:
         """Give each revision the peer lacks its id (``held`` then includes them), and

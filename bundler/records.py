@@ -175,6 +175,11 @@ class FrameBuilder:
             self.last_in_frame[rev.page_id] = rev.rev_id
         self.n_revs += 1
 
+    def add_context(self, rev_id: int, text: str) -> None:
+        """Put a text the receiver holds (any page's) in the frame's dictionary, though no
+        delta names it: the coder finds its strings (BUNDLE.md §Frame meta, ``dict``)."""
+        self._dict_ref(rev_id, text)
+
     def _dict_ref(self, rev_id: int, text: str) -> int:
         k = self.dict_index.get(rev_id)
         if k is None:

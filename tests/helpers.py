@@ -76,7 +76,7 @@ class Pair:
             store = self.hq.store()
             try:
                 return make_bundle(self.hq, out, EveryPage(store.pages()), siteinfo=store.siteinfo(), source_name="store",
-                                   files=StoreFiles(store), **kw)
+                                   files=StoreFiles(store), get_text=store.get_text, **kw)
             finally:
                 store.close()
         with open_dump(dump) as reader:

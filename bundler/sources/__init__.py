@@ -71,6 +71,7 @@ class Source:
     files: FileSource | None = None
     dump_files: DumpFiles | None = None  # of a dump: its files (those that lacked their bytes)
     api: ApiSource | None = None  # of a MediaWiki: the source (its drift, after --verify)
+    get_text: Callable[[int], str | None] | None = None  # of the store: a revision's text by its id
 
 
 def open_source(side: Side, *, from_dump: str | None = None, files_dir: str | None = None,
@@ -100,7 +101,7 @@ def open_source(side: Side, *, from_dump: str | None = None, files_dir: str | No
     from ..files import StoreFiles
 
     store = side.store()
-    return Source(EveryPage(store.pages()), store.siteinfo(), "store", store.close, StoreFiles(store))
+    return Source(EveryPage(store.pages()), store.siteinfo(), "store", store.close, StoreFiles(store), get_text=store.get_text)
 
 
 def _id_map(side: Side, ids: MediaWikiIds, to: str | None, since: str | None) -> IdMap | None:

@@ -879,7 +879,8 @@ def files_spec_vectors(out: str, tmp: str, first: bytes, second: bytes, fresh: S
 
 
 def more_spec_vectors(out: str, tmp: str, first: bytes, fresh: Side, recv: Side) -> None:
-    """A repeated map key, a dictionary naming one revision twice, a return with ack and notices."""
+    """A repeated map key, a dictionary naming one revision twice, a new page coded against
+    other pages' revisions, a return with ack and notices."""
     h = split(first).header
     import msgpack
 
@@ -909,6 +910,22 @@ def more_spec_vectors(out: str, tmp: str, first: bytes, fresh: Side, recv: Side)
                     [fr], SENDER_KEY)
     put(out, "dict-same-revision-twice", data, expect="ok", requires=("ok-first",), summary=_summary(recv, tmp, data),
         description="a frame whose dict names revision 185185 twice (the dictionary holds its text twice); the row builds on b = 2, the second copy")
+
+    other = next(r for ph in pages for r in ph.revisions if r.rev_id == 237382916)
+    fr_text = base.text.replace("pear", "poire").replace("Pear", "Poire")
+    fb = FrameBuilder()
+    fb.add_context(other.rev_id, other.text)
+    fb.add_revision(Page(PageId(999999002), 0, "Pear/fr"), Revision(RevId(999999002), PageId(999999002), CREATED - 86400, fr_text,
+                                                                     user="Vector", user_id=1, comment="traduction"),
+                    185185, base.text)
+    meta, body, raw_len = fb.build()
+    assert meta["dict"] == [237382916, 185185] and fb.cols["b"] == [2]
+    data = assemble(header(seq=2, basis_seq=1, basis=checkpoint(101),
+                           counts={"pages": 1, "revisions": 1, "frames": 1, "text_bytes": len(fr_text.encode())}),
+                    [[FRAME_RECORDS, meta, body, raw_len]], SENDER_KEY)
+    put(out, "ok-cross-page-base", data, expect="ok", requires=("ok-first",), summary=_summary(recv, tmp, data),
+        description="a new page Pear/fr whose text is a delta against revision 185185 of another page, Pear (b = 2), in a frame "
+        "whose dict also names revision 237382916 of a third page, which no row uses (context only)")
 
     ret = assemble(header(kind="return", ack=[3, checkpoint(7)], notices=["Pear: merged the offline edits", "Talk:Pear: edit conflict"]),
                    [], SENDER_KEY)
