@@ -545,7 +545,7 @@ def decode_speed(work: Path, cut: Cut) -> dict:
             for fr in r.frames():
                 if fr.type != FRAME_RECORDS:
                     continue
-                reader = FrameReader(fr.meta, store.get_text, what="bench")
+                reader = FrameReader(fr.meta, store.get_text, what="bench", compact=fr.compact)
                 texts = reader.base_texts(reader.frame_meta())
                 dictionary = b"".join(t.encode("utf-8") for t in texts)
                 if reader.coder is None:
