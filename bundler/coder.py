@@ -80,6 +80,24 @@ def compress(raw: bytes, dictionary: bytes, order: int, mem: int) -> bytes:
     return enc.encode(raw) + enc.flush(endmark=False)
 
 
+def reads_back(body: bytes, raw: bytes, dictionary: bytes, order: int, mem: int) -> bool:
+    """Whether pyppmd's decoder gives D ‖ R back from ``body``, as a reader would decode
+    it. A writer asks before it sends a PPMd frame and codes the frame with zstd if not.
+
+    pyppmd's decoder (1.1–1.2) can report the end of a valid stream early: on
+    eslagunanegra's first bundle up to 2017-01-31 (one frame, 1,478,191 bytes of payload,
+    no dictionary, order 32, 128 MiB) it stops after 371,410 bytes with ``eof`` set, the
+    same every time, and asking it for more crashes. A writer that checks what it wrote
+    never sends a frame the reader's library cannot read. Costs one decoding pass
+    (about 2.8 MB/s)."""
+    _enc, prefix = prime(dictionary, order, mem)
+    try:
+        out = _decode(prefix + body, len(dictionary) + len(raw), order, mem, what="PPMd self-check")
+    except FormatError:
+        return False
+    return out == dictionary + raw
+
+
 def decompress(body: bytes, *, expected_size: int, dictionary: bytes, order: int, mem: int, what: str) -> bytes:
     """R, exactly ``expected_size`` bytes, or an error; ``order``/``mem`` as ``check_params`` returned them."""
     if len(dictionary) + expected_size > MAX_INPUT:

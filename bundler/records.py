@@ -214,6 +214,7 @@ class FrameBuilder:
             "revisions": self.n_revs,
         }
         choice = frame_coder_choice(coder)
+
         def zstd() -> bytes:
             return wire.compress(raw, level=level, dictionary=dictionary, checksum=not compact)
 
@@ -221,11 +222,12 @@ class FrameBuilder:
         if choice != "zstd" and ppmd.fits(len(dictionary), len(raw)):
             mem = ppmd.memory_for(len(dictionary) + len(raw))
             # The compact array's order is fixed by §Compact form; the map form puts the texts first.
-            pbody = ppmd.compress(raw if compact else wire.packb(_ppmd_layout(payload)), dictionary, ppmd.ORDER, mem)
+            praw = raw if compact else wire.packb(_ppmd_layout(payload))
+            pbody = ppmd.compress(praw, dictionary, ppmd.ORDER, mem)
             coded = {"coder": ppmd.CODER, "order": ppmd.ORDER, "mem": mem}
             # What PPMd adds besides its body: three meta entries and the capability in the header.
             extra = len(wire.packb(coded)) - 1 + len(wire.packb(PPMD_CAPABILITY))
-            if body is None or len(pbody) + extra < len(body):
+            if (body is None or len(pbody) + extra < len(body)) and ppmd.reads_back(pbody, praw, dictionary, ppmd.ORDER, mem):
                 return {**meta, **coded}, pbody, len(raw)
         if body is None:
             body = zstd()

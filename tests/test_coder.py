@@ -201,3 +201,41 @@ def test_make_apply_with_ppmd_frames_on_two_stores(tmp_path, monkeypatch):
         size = os.path.getsize(made.path)
         assert size > sizes[1] if n == 2 else size >= sizes[0]
         assert store_history(other.school) == dump_history(dump)
+
+
+def test_pyppmd_reports_the_end_of_this_real_stream_early():
+    """A pin on the library: tests/data/ppmd-early-eof.body is the PPMd body of a real
+    frame (eslagunanegra's history up to 2017-01-31T02:43:28Z, exported by
+    benchmarks/sizes.py, one frame of 1,478,191 bytes, no dictionary, order 32,
+    128 MiB), as pyppmd's encoder wrote it. pyppmd's decoder stops after 371,410
+    bytes with ``eof`` set, every time. If this test fails, pyppmd has changed:
+    see whether ``coder.reads_back`` is still needed."""
+    with open(data("ppmd-early-eof.body"), "rb") as f:
+        body = f.read()
+    with pytest.raises(FormatError, match="decodes to 371410 of its 1478191 bytes"):
+        coder._decode(body, 1478191, 32, 128 << 20, what="pin")
+    assert not coder.reads_back(body, bytes(1478191), b"", 32, 128 << 20)
+
+
+def test_a_frame_pyppmd_cannot_read_back_is_sent_with_zstd(tmp_path, monkeypatch):
+    """The writer checks every PPMd body it would send (``coder.reads_back``); where
+    pyppmd cannot give the payload back (the stream above) it sends the frame with
+    zstd, and the school still ends with the history. Without the check, apply of the
+    bundle holding the stream above refused it (exit 20)."""
+    monkeypatch.delenv("WIKIBUNDLE_CODER", raising=False)
+    asked = []
+
+    def cannot(body, raw, *params):
+        asked.append(len(raw))
+        return False
+
+    monkeypatch.setattr(coder, "reads_back", cannot)
+    pair = new_pair(str(tmp_path))
+    for n, dump in ((1, LDNONT[0]), (2, LDNONT[3])):
+        made, _ = pair.carry(dump, n)
+        with BundleReader(made.path) as r:
+            r.verify(pair.school.state.peer_by_key_id)
+            assert all("coder" not in fr.meta for fr in r.frames())
+            assert PPMD_CAPABILITY not in r.header.capabilities
+        assert store_history(pair.school) == dump_history(dump)
+    assert asked, "want a frame where PPMd was smaller and so checked"
