@@ -672,6 +672,9 @@ class BundleWriter:
         self.out_path = out_path
         self.version = WRITE_VERSION if version is None else version
         self.compact = self.version == VERSION_COMPACT
+        # Version 1 is written for readers that know nothing newer (wikibundle before
+        # 2026-12-03): they know neither the compact form nor the PPMd coder.
+        self.coder: str | None = "zstd" if self.version == VERSION else None
         d = os.path.dirname(os.path.abspath(out_path))
         sweep_temp_files(d)
         # Nameless (O_TMPFILE, or unlinked at once where that is missing): a writer

@@ -83,7 +83,7 @@ class Filler:
     def flush(self) -> None:
         if self.fb.empty():
             return
-        meta, body, raw_len = self.fb.build(compact=self.writer.compact)
+        meta, body, raw_len = self.fb.build(compact=self.writer.compact, coder=self.writer.coder)
         self.writer.add_frame(meta, body, raw_len)
         self.capabilities.update(frame_capabilities(meta))
         self.raw_total += raw_len

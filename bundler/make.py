@@ -67,6 +67,7 @@ class MakeOptions:
     max_size: int | None = None  # refuse a bundle larger than this (OverBudget)
     target: int | None = None  # fill up to this (default max_size)
     progress: Callable[[int, int], None] | None = None  # (pages read, revisions carried)
+    format_version: int | None = None  # the container version to write (None: the newest; 1 for older readers)
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def make_bundle(
     key = side.secret_key()
     view = st.peer_view(basis.peer.wiki_id, basis.chain)
     pages, deleted_titles = source.for_basis(st, view, basis.basis_seq)
-    writer = BundleWriter(out)
+    writer = BundleWriter(out, opts.format_version)
     # Cross-page bases (similar.py): only when the peer holds pages to choose from.
     held_texts = HeldTexts(get_text) if similar.enabled() and basis.chain else None
     filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)

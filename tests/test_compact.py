@@ -59,7 +59,8 @@ def test_the_compact_vectors_decode_to_what_the_long_ones_do(name):
     assert len(content(name)) > 3
 
 
-def test_inspect_shows_the_same_for_both_forms(tmp_path):
+def test_inspect_shows_the_same_for_both_forms(tmp_path, monkeypatch):
+    monkeypatch.setenv("WIKIBUNDLE_CODER", "zstd")  # version 1 is written with zstd frames only
     shown = {}
     for v in (VERSION, VERSION_COMPACT):
         _pair, path = carried(str(tmp_path / f"v{v}"), v)
@@ -172,3 +173,26 @@ def test_the_compact_payload_is_the_map_by_position():
     with pytest.raises(errors.FormatError, match="at least 14"):
         records.expand_payload(arr[:4] + [arr[4][:13]] + arr[5:], "t")
 
+
+
+def test_format_version_1_is_written_for_older_readers(tmp_path):
+    """``bundle make --format-version 1``: the long form and zstd frames only — what a
+    wikibundle from before the compact form and the PPMd coder reads (the capabilities
+    are v1's); the school applies it as any bundle. Without the flag: version 2."""
+    pair = new_pair(str(tmp_path))
+    pair.carry(LDNONT[0], 1)
+    b2 = str(tmp_path / "b2.bundle")
+    run_cli("make", "-C", pair.hq.path, "--from", LDNONT[3], "--since", str(tmp_path / "m1.wbm"), "--out", b2,
+            "--format-version", "1")
+    with BundleReader(b2) as r:
+        assert r.version == VERSION
+        r.verify(pair.school.state.peer_by_key_id)
+        assert set(r.header.capabilities) <= {"records-v1", "char-delta-v1", "files-v1"}
+        assert all("coder" not in fr.meta for fr in r.frames())
+    pair.apply(b2, "m2.wbm")
+    assert store_history(pair.school) == dump_history(LDNONT[3])
+    b3 = str(tmp_path / "b3.bundle")
+    run_cli("make", "-C", pair.hq.path, "--from", LDNONT[4], "--since", str(tmp_path / "m2.wbm"), "--out", b3)
+    with BundleReader(b3) as r:
+        assert r.version == VERSION_COMPACT
+    run_cli("make", "-C", pair.hq.path, "--from", LDNONT[4], "--out", b3, "--format-version", "3", code=2)

@@ -36,6 +36,7 @@ def make(
     base: str = typer.Option(None, "--base", help="With --from NEW --latest-only: the dump the receiver holds (OLD); the update carries NEW's changes against it (multistream dumps: in parallel)."),
     workers: int = typer.Option(None, "--workers", min=1, help="With --base: worker processes on a local Dask cluster (default: the cores; 1: in this process)."),
     scheduler: str = typer.Option(None, "--scheduler", help="With --base: an existing Dask cluster (tcp://HOST:8786) whose workers read the dumps at the same paths."),
+    format_version: int = typer.Option(None, "--format-version", min=1, max=2, help="Write bundle format 1 for a peer whose wikibundle is older than 2026-12-03 (it refuses format 2 with 'version error'); default 2, the compact form (smaller)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Write a bundle of every revision, move and deletion the peer lacks.
@@ -72,12 +73,13 @@ def make(
                              hint="bundle make --from NEW-multistream.xml.bz2 --base OLD-multistream.xml.bz2 --latest-only --out F")
         _make_from_two_dumps(side, out_path, from_dump, base, workers=workers, scheduler=scheduler, part_size=part_size,
                              max_size=limit, to=to, since=since, full=full, cont=cont, allow_deletions=allow_deletions,
-                             latest_only=latest_only, until=until_ts, as_json=as_json)
+                             latest_only=latest_only, until=until_ts, as_json=as_json, format_version=format_version)
         return
     with side.locked():
         res, client, source = _make(side, out_path, from_dump=from_dump, files_dir=files_dir, verify=verify,
                                     verify_every=verify_every, max_size=limit, to=to, since=since, full=full, cont=cont,
-                                    allow_deletions=allow_deletions, latest_only=latest_only, until=until_ts)
+                                    allow_deletions=allow_deletions, latest_only=latest_only, until=until_ts,
+                                    format_version=format_version)
     drift = source.api.drift if source.api is not None and source.api.verified else None
     _report(res, client, side, part_size=part_size, max_size=max_size, as_json=as_json, dump_files=source.dump_files,
             drift=drift, verify_asked=verify)
