@@ -7,6 +7,14 @@ Pages are matched by page id: a changed text travels as a delta against OLD's te
 which the receiver holds; a new page whole; a title changed is a move; a page gone a
 deletion (the usual guard against mass deletion); redirects are pages like any other.
 
+**A NEW whose newest revision of a page is older than OLD's** (the wiki removed the
+newest revision: the page deleted, then undeleted without it). A bundle adds history and
+never removes a revision, and the receiver's current text is its newest by time: so
+NEW's revision travels (as a delta against OLD's, if the receiver lacks it), and the
+receiver keeps OLD's newer text as the page's current one. make counts such pages and
+names the first ones (``LatestStats.older_kept``; the CLI prints them): the receiver
+differs from NEW there, and only a full bundle of NEW to a new receiver gives NEW's text.
+
 **How the sender knows the receiver holds OLD.** The state's view of the peer at the
 basis says, per page, its title and the revisions it holds (their ``rkey``: timestamp
 and sha1). Every OLD page must be held alive there with OLD's newest revision, and the
@@ -57,6 +65,7 @@ from .state import PageView, PeerView, Sent, Side
 PART_BYTES_MIN = 1 << 20  # (bz2 of wiki text: ~5-10 MB of XML)
 PART_BYTES_MAX = 16 << 20
 PARTS_WANTED = 32
+OLDER_KEPT_NAMED = 20  # pages whose NEW is older than OLD, named in the report (the rest counted)
 
 HINT_BASE = ("The receiver must hold OLD: make its first bundle with 'bundle make --from OLD --latest-only', "
              "apply it, and give its manifest (--since) before updating it from OLD to NEW.")
@@ -93,6 +102,7 @@ class PartResult:
     rev_rows: list[tuple[int, int, int, int]] = field(default_factory=list)  # (page_id, rev_id, rkey, mkey)
     page_rows: list[tuple[int, int, str, bool]] = field(default_factory=list)  # (page_id, ns, title, deleted)
     new_pages: list[tuple[int, int]] = field(default_factory=list)  # (page_id, rkey) of pages the view never had
+    older: list[str] = field(default_factory=list)  # titles whose newest revision in NEW is older than OLD's
     old_live: int = 0  # OLD's pages the view holds alive (all of them, or diff_part refuses)
     pages_read: int = 0
     seconds: float = 0.0
@@ -250,6 +260,8 @@ def _diff(part: Part) -> PartResult:
             filler.add_deletion(PageDelete(PageId(pid), v[0], v[1]))
             res.page_rows.append((pid, v[0], v[1], True))
             continue
+        if old is not None and (new.rev.timestamp, new.rev.rev_id) < (old.rev.timestamp, old.rev.rev_id):
+            res.older.append(new.page.title)  # the receiver keeps OLD's newer text (see the module's doc)
         ch = _changes(new, old, v)
         if ch is None:
             continue
@@ -305,6 +317,8 @@ class LatestStats:
     pages_read: int = 0
     worker_seconds: float = 0.0
     peak_rss: int = 0  # the largest of the workers'
+    older_kept: list[str] = field(default_factory=list)  # pages whose newest revision in NEW is older than OLD's (the first ones)
+    n_older_kept: int = 0  # (all of them)
     before_s: float = 0.0  # wall seconds before the partitions (options, basis, indexes, the peer's view)
     after_s: float = 0.0  # and after them (checks, header, signature, state commit)
 
@@ -400,6 +414,8 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
                 stats.pages_read += res.pages_read
                 stats.worker_seconds += res.seconds
                 stats.peak_rss = max(stats.peak_rss, res.peak_rss)
+                stats.n_older_kept += len(res.older)
+                stats.older_kept += res.older[:OLDER_KEPT_NAMED - len(stats.older_kept)]
                 if opts.progress:
                     opts.progress(stats.pages_read, filler.revisions)
             t_after = time.monotonic()
