@@ -397,11 +397,17 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
             ids = _Ids(view)
             si_sent = carry_siteinfo(view, filler, siteinfo)
             filler.flush()
-            n_live = sum(1 for _ in view.live_pages())
+            live: list[int] = []
+
+            def tasks() -> Iterator[Part]:
+                for i, p in enumerate(parts):
+                    yield _with_view(p, view)
+                    if i == 0:  # (counted while the first partition runs on a worker, not before it)
+                        live.append(sum(1 for _ in view.live_pages()))
 
             old_live = 0
             stats.before_s = time.monotonic() - t0
-            for res in run_ordered(diff_part, (_with_view(p, view) for p in parts), workers=workers, scheduler=scheduler):
+            for res in run_ordered(diff_part, tasks(), workers=workers, scheduler=scheduler):
                 if res.error is not None:
                     _raise(res.error)
                 ids.check(res)
@@ -419,6 +425,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
                 if opts.progress:
                     opts.progress(stats.pages_read, filler.revisions)
             t_after = time.monotonic()
+            n_live = live[0]
             if old_live != n_live:
                 raise _refuse_base(f"it holds {n_live:,} pages alive, OLD has {old_live:,} of them")
             if filler.deletions > MASS_DELETION_MIN and filler.deletions * 2 > n_live and not opts.allow_deletions:
