@@ -297,6 +297,9 @@ def main() -> None:
               f"the peer's view), {st2.after_s:.2f}s after (checks, header, signature, state commit)")
     d1 = next(r for r in runs if r[1] == 1 and r[3])
     d2 = next(r for r in runs if r[1] == 2)
+    if st2.parts == 1:
+        con.print("[yellow]one partition: make runs it in its own process whatever the workers (no cluster): the Dask "
+                  "rows and the speed-up say nothing here; measure speed with --copies (e.g. 20)[/]")
     con.print(f"speed-up in-process (--workers 1) → 2 Dask workers: {base / d2[2]:.2f}× (goal ≥ 1.6×, checked ≥ 1.3×); "
               f"1 → 2 Dask workers: {d1[2] / d2[2]:.2f}×")
 
@@ -324,12 +327,15 @@ def main() -> None:
     need = ENWIKI_XML_MB / (rate * 3600 * max(eff, 0.01))
     # The coordinator (one process, whatever the workers) ships the view rows and records
     # the state: its CPU per page read, with 2 workers, bounds how many workers it can feed.
-    coord_h = min(coord_cpus[2]) / d2[4].pages_read * ENWIKI_PAGES / 3600
+    coord = "the coordinator's own CPU: n/a with one partition"
+    if st2.parts > 1:
+        coord_h = min(coord_cpus[2]) / d2[4].pages_read * ENWIKI_PAGES / 3600
+        coord = (f"the coordinator's own CPU ({min(coord_cpus[2]):.2f}s for {d2[4].pages_read:,} pages here) would be "
+                 f"{coord_h:.2f} h for {ENWIKI_PAGES:,} pages"
+                 f"{' (under the hour)' if coord_h < 1 else ' (over the hour: it limits the workers)'}")
     con.print(f"projection, English Wikipedia (~{ENWIKI_XML_MB / 1000:.0f} GB XML, ~{ENWIKI_PAGES / 1e6:.0f} M articles): "
               f"{rate:.2f} MB/s per worker → {one:.1f} h on one worker; at the measured 2-worker efficiency against "
-              f"in-process ({eff:.0%}), about {need:.0f} workers for one hour; the coordinator's own CPU "
-              f"({min(coord_cpus[2]):.2f}s for {d2[4].pages_read:,} pages here) would be {coord_h:.2f} h for "
-              f"{ENWIKI_PAGES:,} pages{' (under the hour)' if coord_h < 1 else ' (over the hour: it limits the workers)'}.")
+              f"in-process ({eff:.0%}), about {need:.0f} workers for one hour; {coord}.")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
 
