@@ -48,6 +48,7 @@ from rich.table import Table  # noqa: E402
 from bundler.apply import apply_bundle  # noqa: E402
 from bundler.export import XmlWriter  # noqa: E402
 from bundler.latest import LatestStats, make_latest_update, peak_rss  # noqa: E402
+from bundler.parallel import LOCAL_WORKER_CONFIG  # noqa: E402
 from bundler.make import make_bundle  # noqa: E402
 from bundler.multistream import edit_pages, iter_pages, latest_pages, read_index, siteinfo_of, write_multistream  # noqa: E402
 from bundler.sources import EveryPage  # noqa: E402
@@ -162,12 +163,25 @@ def newest_texts(side: Side) -> dict[str, str]:
 
 
 def timed_update(hq_path: str, out: str, new: str, old: str, m1: str, scheduler: str | None):
-    """(wall seconds, LatestStats, MakeResult, this process's peak RSS): the update, timed."""
+    """(wall seconds, LatestStats, MakeResult, this process's peak RSS, its CPU seconds, seconds to import
+    Dask's client): the update, timed; with a scheduler, Dask's client is imported first (as the cluster's
+    start, not timed in: in-process work never imports it)."""
     st = LatestStats()
     t = time.monotonic()
+    if scheduler:
+        importlib.import_module("dask.distributed")
+    import_s = time.monotonic() - t
+    t, c = time.monotonic(), time.process_time()
     res = make_latest_update(Side.open(hq_path), out, new, old, workers=1, scheduler=scheduler, since=m1,
                              latest_only=True, stats=st)
-    return time.monotonic() - t, st, res, peak_rss()
+    return time.monotonic() - t, st, res, peak_rss(), time.process_time() - c, import_s
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far."""
+    import psutil
+
+    return sum(sum(psutil.Process(p).cpu_times()[:2]) for p in pids)
 
 
 def main() -> None:
@@ -200,30 +214,40 @@ def main() -> None:
     old_xml_mb = _xml_size(old) / 1e6
     want = {p.page.title: p.rev.sha1 for p in iter_pages(new, read_index(new))}
 
+    import dask
     from dask.distributed import Client, LocalCluster
 
     # One receiver of OLD, copied for each way of making the update (each applies its own).
     hq, school, m1, apply1_s, pages1 = receiver_with_old(work, "r", old)
     modes = (("in-process (--workers 1)", 0), ("Dask, 1 worker", 1), ("Dask, 2 workers", 2))
-    clusters, starts = {}, {}
+    clusters, starts, worker_pids = {}, {}, {}
     for _label, n in modes:
         if n:
             t = time.monotonic()
-            clusters[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+            with dask.config.set(LOCAL_WORKER_CONFIG):  # as make's own local cluster (parallel._client)
+                clusters[n] = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
             with Client(clusters[n]) as c:  # the workers import the code: part of starting them
                 c.run(importlib.import_module, "bundler.latest")
+                worker_pids[n] = list(c.run(os.getpid).values())
             starts[n] = time.monotonic() - t
     load = os.getloadavg()[0]
     walls: dict[int, list[float]] = {n: [] for _l, n in modes}
+    cpus: dict[int, list[float]] = {n: [] for _l, n in modes}  # CPU seconds of the make process, the scheduler, the workers
+    coord_cpus: dict[int, list[float]] = {n: [] for _l, n in modes}  # of the make process alone
     first: dict[int, tuple] = {}
     for rnd in range(a.rounds):  # rounds, each way in turn: the machine is shared, the best of each counts
         for _label, n in modes:
             out = os.path.join(work, f"b2-{n}-{rnd}.bundle")
             # In a fresh process, so that its peak memory is the update's alone.
+            w0, m0 = _cpu_seconds(worker_pids.get(n, [])), time.process_time()  # (this process: the scheduler, the nannies)
             with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as ex:
-                wall, st, res, coord_rss = ex.submit(timed_update, hq.path, out, new, old, m1,
-                                                     clusters[n].scheduler_address if n else None).result()
+                wall, st, res, coord_rss, coord_cpu, import_s = ex.submit(
+                    timed_update, hq.path, out, new, old, m1, clusters[n].scheduler_address if n else None).result()
+            if rnd == 0 and n:
+                starts[n] += import_s
             walls[n].append(wall)
+            cpus[n].append(coord_cpu + _cpu_seconds(worker_pids.get(n, [])) - w0 + (time.process_time() - m0 if n else 0.0))
+            coord_cpus[n].append(coord_cpu)
             first.setdefault(n, (out, st, res, coord_rss))
     for c in clusters.values():
         c.close()
@@ -237,34 +261,47 @@ def main() -> None:
         apply2_s = time.monotonic() - t
         ok = newest_texts(Side.open(copy)) == want
         runs.append((label, max(n, 1), min(walls[n]), starts.get(n, 0.0), st, res, apply1_s, pages1, apply2_s, ok,
-                     coord_rss, walls[n]))
+                     coord_rss, walls[n], min(cpus[n])))
 
     # (c) a full latest-only bundle of NEW, for a receiver that holds nothing
     hq, _school = _sides(work, "full")
     with open_dump(new) as d:
         full = make_bundle(hq, os.path.join(work, "full", "full.bundle"), EveryPage(d), siteinfo=d.siteinfo, source_name="new",
                            files=d.files, latest_only=True)
-    xz_changes = changes_xml_xz(old, new, work)
+    if a.copies > 1:
+        # The copies repeat one cut's texts, which xz would find as repeats: xz of one copy's
+        # changes, times the copies (the update's frames hold ~2 copies each: read sizes from a
+        # run without --copies).
+        one_old, one_new = (os.path.join(work, f"{n}-multistream.xml.bz2") for n in ("old", "new"))
+        xz_changes = changes_xml_xz(one_old, one_new, work) * a.copies
+    else:
+        xz_changes = changes_xml_xz(old, new, work)
     new_bz2 = os.path.getsize(new)
 
     base = runs[0][2]
     copies = f", the cuts × {a.copies}" if a.copies > 1 else ""
     t = Table(title=f"latest-only update OLD→NEW{copies} ({len(want):,} pages, NEW {xml_mb:.1f} MB of XML, OLD {old_xml_mb:.1f} MB)")
-    for col in ("run", "best wall s (each round)", "speed-up vs in-process", "MB XML/s per worker", "peak RSS per worker",
-                "peak RSS of make", "cluster start s", "parts", "receiver = NEW"):
+    for col in ("run", "best wall s (each round)", "speed-up vs in-process", "CPU s (make + scheduler + workers)", "MB XML/s per worker",
+                "peak RSS per worker", "peak RSS of make", "cluster start s (+ import)", "parts", "receiver = NEW"):
         t.add_column(col, justify="right" if col != "run" else "left")
-    for label, n, wall, start_s, st, res, _a1, _p1, _a2, ok, coord_rss, all_walls in runs:
+    base_cpu = runs[0][12]
+    for label, n, wall, start_s, st, res, _a1, _p1, _a2, ok, coord_rss, all_walls, cpu in runs:
         t.add_row(label, f"{wall:.2f} ({', '.join(f'{w:.1f}' for w in all_walls)})", f"{base / wall:.2f}×",
-                  f"{xml_mb / wall / n:.2f}", f"{st.peak_rss / 1e6:.0f} MB",
+                  f"{cpu:.1f} ({cpu / base_cpu:.2f}×)", f"{xml_mb / wall / n:.2f}", f"{st.peak_rss / 1e6:.0f} MB",
                   f"{coord_rss / 1e6:.0f} MB", f"{start_s:.1f}" if start_s else "—", str(st.parts), "yes" if ok else "NO")
     con.print(t)
-    con.print(f"load average when the timing began: {load:.1f} on {os.cpu_count()} cores (the machine is shared)")
+    con.print(f"load average: {load:.1f} when the timing began, {os.getloadavg()[0]:.1f} when it ended, on "
+              f"{os.cpu_count()} cores (the machine is shared; CPU s: the best round's, less sensitive to the load than wall)")
     st2 = runs[2][4]
     con.print(f"the coordinator's serial part (2 workers): {st2.before_s:.2f}s before the partitions (basis, indexes, "
               f"the peer's view), {st2.after_s:.2f}s after (checks, header, signature, state commit)")
     d1 = next(r for r in runs if r[1] == 1 and r[3])
     d2 = next(r for r in runs if r[1] == 2)
-    con.print(f"speed-up 1 → 2 Dask workers: {d1[2] / d2[2]:.2f}× (goal ≥ 1.6×, checked ≥ 1.3×)")
+    if st2.parts == 1:
+        con.print("[yellow]one partition: make runs it in its own process whatever the workers (no cluster): the Dask "
+                  "rows and the speed-up say nothing here; measure speed with --copies (e.g. 20)[/]")
+    con.print(f"speed-up in-process (--workers 1) → 2 Dask workers: {base / d2[2]:.2f}× (goal ≥ 1.6×, checked ≥ 1.3×); "
+              f"1 → 2 Dask workers: {d1[2] / d2[2]:.2f}×")
 
     res = runs[0][5]
     s = Table(title="update size (bytes) and the ratio of each baseline to it")
@@ -274,7 +311,8 @@ def main() -> None:
     c = res.counts
     s.add_row(f"the update (bundle: {c.revisions:,} texts, {c.moves} moves, {c.deletions} deletions)", f"{res.size:,}", "1.00")
     s.add_row("(a) NEW's multistream bz2", f"{new_bz2:,}", f"{new_bz2 / res.size:.1f}")
-    s.add_row("(b) xz -9e of the changed and new pages' XML", f"{xz_changes:,}", f"{xz_changes / res.size:.2f}")
+    s.add_row("(b) xz -9e of the changed and new pages' XML" + (f" (one copy's × {a.copies})" if a.copies > 1 else ""),
+              f"{xz_changes:,}", f"{xz_changes / res.size:.2f}")
     s.add_row("(c) a full latest-only bundle of NEW (today, without --base)", f"{full.size:,}", f"{full.size / res.size:.1f}")
     con.print(s)
 
@@ -284,13 +322,20 @@ def main() -> None:
               f"({c.pages / apply2_s:,.0f} pages/s)")
 
     rate = xml_mb / runs[0][2]  # MB of NEW's XML per second, one worker (OLD is read too)
-    eff = (d1[2] / d2[2]) / 2
+    eff = (base / d2[2]) / 2  # against in-process work
     one = ENWIKI_XML_MB / rate / 3600
     need = ENWIKI_XML_MB / (rate * 3600 * max(eff, 0.01))
+    # The coordinator (one process, whatever the workers) ships the view rows and records
+    # the state: its CPU per page read, with 2 workers, bounds how many workers it can feed.
+    coord = "the coordinator's own CPU: n/a with one partition"
+    if st2.parts > 1:
+        coord_h = min(coord_cpus[2]) / d2[4].pages_read * ENWIKI_PAGES / 3600
+        coord = (f"the coordinator's own CPU ({min(coord_cpus[2]):.2f}s for {d2[4].pages_read:,} pages here) would be "
+                 f"{coord_h:.2f} h for {ENWIKI_PAGES:,} pages"
+                 f"{' (under the hour)' if coord_h < 1 else ' (over the hour: it limits the workers)'}")
     con.print(f"projection, English Wikipedia (~{ENWIKI_XML_MB / 1000:.0f} GB XML, ~{ENWIKI_PAGES / 1e6:.0f} M articles): "
-              f"{rate:.2f} MB/s per worker → {one:.1f} h on one worker; at the measured 2-worker efficiency "
-              f"({eff:.0%}), about {need:.0f} workers for one hour (and the coordinator's view lookups: "
-              f"{ENWIKI_PAGES:,} pages).")
+              f"{rate:.2f} MB/s per worker → {one:.1f} h on one worker; at the measured 2-worker efficiency against "
+              f"in-process ({eff:.0%}), about {need:.0f} workers for one hour; {coord}.")
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
 

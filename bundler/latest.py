@@ -7,6 +7,14 @@ Pages are matched by page id: a changed text travels as a delta against OLD's te
 which the receiver holds; a new page whole; a title changed is a move; a page gone a
 deletion (the usual guard against mass deletion); redirects are pages like any other.
 
+**A NEW whose newest revision of a page is older than OLD's** (the wiki removed the
+newest revision: the page deleted, then undeleted without it). A bundle adds history and
+never removes a revision, and the receiver's current text is its newest by time: so
+NEW's revision travels (as a delta against OLD's, if the receiver lacks it), and the
+receiver keeps OLD's newer text as the page's current one. make counts such pages and
+names the first ones (``LatestStats.older_kept``; the CLI prints them): the receiver
+differs from NEW there, and only a full bundle of NEW to a new receiver gives NEW's text.
+
 **How the sender knows the receiver holds OLD.** The state's view of the peer at the
 basis says, per page, its title and the revisions it holds (their ``rkey``: timestamp
 and sha1). Every OLD page must be held alive there with OLD's newest revision, and the
@@ -47,13 +55,18 @@ from .plan import PageChanges
 from .records import frame_capabilities
 from .state import PageView, PeerView, Sent, Side
 
-# NEW's compressed bytes per partition: small enough that two workers share even a
-# small dump, large enough that a partition's frames compress well and the per-task
-# cost (a few ms) is lost in the work. Partitions do not depend on the worker count,
-# so one worker and many write the same frames.
-PART_BYTES_MIN = 64 << 10
+# NEW's compressed bytes per partition. Each partition's frames are compressed on their
+# own (their zstd window and dictionary end with the partition), so a partition holds a
+# few MB of XML at least: a 5.8 MB dump (620 KB of bz2) cut into 9 partitions of 64 KB
+# made a 54% larger update (34,279 B) than in one (22,206 B), larger than xz -9e of
+# its changed pages. Larger partitions also make fewer tasks (a Dask task costs a few
+# ms more than a call). Up to PARTS_WANTED of them, up to PART_BYTES_MAX each (one
+# worker's memory holds one partition's frames). Partitions do not depend on the worker
+# count, so one worker and many write the same frames.
+PART_BYTES_MIN = 1 << 20  # (bz2 of wiki text: ~5-10 MB of XML)
 PART_BYTES_MAX = 16 << 20
 PARTS_WANTED = 32
+OLDER_KEPT_NAMED = 20  # pages whose NEW is older than OLD, named in the report (the rest counted)
 
 HINT_BASE = ("The receiver must hold OLD: make its first bundle with 'bundle make --from OLD --latest-only', "
              "apply it, and give its manifest (--since) before updating it from OLD to NEW.")
@@ -90,6 +103,7 @@ class PartResult:
     rev_rows: list[tuple[int, int, int, int]] = field(default_factory=list)  # (page_id, rev_id, rkey, mkey)
     page_rows: list[tuple[int, int, str, bool]] = field(default_factory=list)  # (page_id, ns, title, deleted)
     new_pages: list[tuple[int, int]] = field(default_factory=list)  # (page_id, rkey) of pages the view never had
+    older: list[str] = field(default_factory=list)  # titles whose newest revision in NEW is older than OLD's
     old_live: int = 0  # OLD's pages the view holds alive (all of them, or diff_part refuses)
     pages_read: int = 0
     seconds: float = 0.0
@@ -118,18 +132,19 @@ class _Frames:
 def plan_parts(new_path: str, old_path: str, part_bytes: int | None = None) -> list[Part]:
     """Partitions in page-id order, without their view (``_with_view`` adds it). Without
     an index for either dump, one partition: the whole of both. ``part_bytes``: NEW's
-    compressed bytes per partition (default: from the dump's size)."""
+    compressed bytes per partition, about (default: from the dump's size)."""
     new_streams, old_streams = read_index(new_path), read_index(old_path)
     if new_streams is None or old_streams is None:
         return [Part(0, new_path, old_path, None, None, 0, None, None)]
     total = sum(s.end - s.offset for s in new_streams)
     target = part_bytes or min(PART_BYTES_MAX, max(PART_BYTES_MIN, total // PARTS_WANTED))
+    # Partitions of equal size (a last small one would leave a worker idle at the end).
+    n_parts = max(1, round(total / target))
     cuts = [0]
     size = 0
     for i, s in enumerate(new_streams):
-        if size >= target:
+        if size >= total * len(cuts) / n_parts:
             cuts.append(i)
-            size = 0
         size += s.end - s.offset
     j = 0  # OLD's first stream that may overlap the partition
     parts = []
@@ -247,6 +262,8 @@ def _diff(part: Part) -> PartResult:
             filler.add_deletion(PageDelete(PageId(pid), v[0], v[1]))
             res.page_rows.append((pid, v[0], v[1], True))
             continue
+        if old is not None and (new.rev.timestamp, new.rev.rev_id) < (old.rev.timestamp, old.rev.rev_id):
+            res.older.append(new.page.title)  # the receiver keeps OLD's newer text (see the module's doc)
         ch = _changes(new, old, v)
         if ch is None:
             continue
@@ -302,6 +319,8 @@ class LatestStats:
     pages_read: int = 0
     worker_seconds: float = 0.0
     peak_rss: int = 0  # the largest of the workers'
+    older_kept: list[str] = field(default_factory=list)  # pages whose newest revision in NEW is older than OLD's (the first ones)
+    n_older_kept: int = 0  # (all of them)
     before_s: float = 0.0  # wall seconds before the partitions (options, basis, indexes, the peer's view)
     after_s: float = 0.0  # and after them (checks, header, signature, state commit)
 
@@ -381,11 +400,17 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
             ids = _Ids(view)
             si_sent = carry_siteinfo(view, filler, siteinfo)
             filler.flush()
-            n_live = sum(1 for _ in view.live_pages())
+            live: list[int] = []
+
+            def tasks() -> Iterator[Part]:
+                for i, p in enumerate(parts):
+                    yield _with_view(p, view)
+                    if i == 0:  # (counted while the first partition runs on a worker, not before it)
+                        live.append(sum(1 for _ in view.live_pages()))
 
             old_live = 0
             stats.before_s = time.monotonic() - t0
-            for res in run_ordered(diff_part, (_with_view(p, view) for p in parts), workers=workers, scheduler=scheduler):
+            for res in run_ordered(diff_part, tasks(), workers=workers, scheduler=scheduler):
                 if res.error is not None:
                     _raise(res.error)
                 ids.check(res)
@@ -398,9 +423,12 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
                 stats.pages_read += res.pages_read
                 stats.worker_seconds += res.seconds
                 stats.peak_rss = max(stats.peak_rss, res.peak_rss)
+                stats.n_older_kept += len(res.older)
+                stats.older_kept += res.older[:OLDER_KEPT_NAMED - len(stats.older_kept)]
                 if opts.progress:
                     opts.progress(stats.pages_read, filler.revisions)
             t_after = time.monotonic()
+            n_live = live[0]
             if old_live != n_live:
                 raise _refuse_base(f"it holds {n_live:,} pages alive, OLD has {old_live:,} of them")
             if filler.deletions > MASS_DELETION_MIN and filler.deletions * 2 > n_live and not opts.allow_deletions:

@@ -20,6 +20,7 @@ import time
 import pytest
 
 from bundler.errors import BasisError, DumpError, UsageError
+from bundler.container import BundleReader
 from bundler.latest import make_latest_update
 from bundler.multistream import edit_pages, iter_pages, latest_pages, read_index, siteinfo_of, write_multistream
 from bundler.sources.dump import open_dump
@@ -242,3 +243,60 @@ def test_the_view_of_an_id_range_is_the_view_of_each_page(dumps, tmp_path):
         want = {pid: (view.page(pid), view.revs(pid)) for pid in set(ids) if pid >= lo and (hi is None or pid < hi)}
         assert got == want
     assert any(v.deleted for v, _h in view.pages_between(0, None).values())  # the deletions are in it too
+
+
+def _older_revision(page_id: int):
+    """Page ``page_id``'s revision before its newest one in OLD (a text the receiver never held)."""
+    with open_dump(OLD_XML) as d:
+        return next(list(ph.revisions)[-2] for ph in d if ph.page.page_id == page_id)
+
+
+def test_a_page_whose_newest_revision_in_new_is_older_than_the_receivers(dumps, tmp_path):
+    """NEW's newest revision of page 4 is older than OLD's (its newest revision was removed on the wiki:
+    deleted, then the page undeleted without it). A bundle adds history, never removes it: the update
+    carries NEW's revision, the receiver keeps its newer text as the page's current one, and make says so."""
+    old, _new = dumps
+    older = _older_revision(4)
+    new = str(tmp_path / "new-multistream.xml.bz2")
+    write_multistream(new, siteinfo_of(NEW_XML), ((p, [older] if p.page_id == 4 else r) for p, r in latest_pages(NEW_XML)),
+                      per_stream=10)
+    pair = _receiver_with_old(str(tmp_path), old)
+    held = _newest(pair.school)["Delmar Restaurant"]
+    assert held != older.sha1
+    b2 = os.path.join(pair.tmp, "b2.bundle")
+    r = run_cli("make", "-C", pair.hq.path, "--since", os.path.join(pair.tmp, "m1.wbm"), "--from", new, "--base", old,
+                "--latest-only", "--workers", "1", "--out", b2)
+    said = " ".join(r.output.split())
+    assert "1 pages have a newest revision in NEW older than the one the receiver holds" in said
+    assert said.endswith("keeps its newer text as the current one: Delmar Restaurant")
+    with BundleReader(b2) as br:
+        assert br.header.counts.revisions == 46 + 12 + 1  # the older text travels
+    pair.apply(b2, "m2.wbm")
+    got, want = _newest(pair.school), _expected(new)
+    assert got.pop("Delmar Restaurant") == held and want.pop("Delmar Restaurant") == older.sha1
+    assert got == want
+    assert [sha1 for sha1, *_ in store_history(pair.school)["Delmar Restaurant"]] == [older.sha1, held]
+    # And the next update, from this NEW to itself, has nothing to carry for it.
+    res3 = make_latest_update(pair.hq, os.path.join(pair.tmp, "b3.bundle"), new, new,
+                              since=os.path.join(pair.tmp, "m2.wbm"), latest_only=True)
+    assert (res3.counts.pages, res3.counts.revisions) == (0, 0)
+
+
+@pytest.mark.parametrize("part_bytes", [None, 2000], ids=["one-frame", "a-frame-per-stream"])
+def test_a_page_moved_onto_the_title_of_a_page_deleted_in_the_same_update(dumps, tmp_path, part_bytes):
+    """Page 5 is deleted and page 20 takes its title; page 70 is deleted and page 4 takes its title
+    (the move comes in an earlier frame than the deletion when each stream is a frame)."""
+    old, _new = dumps
+    titles = {p.page.page_id: p.page.title for p in iter_pages(old, read_index(old))}
+    renames = {20: titles[5], 4: titles[70]}
+    new = str(tmp_path / "new-multistream.xml.bz2")
+    write_multistream(new, siteinfo_of(NEW_XML), edit_pages(latest_pages(NEW_XML), renames=renames, deletions=(5, 70)),
+                      per_stream=10)
+    pair = _receiver_with_old(str(tmp_path), old)
+    res = _update(pair, new, old, part_bytes=part_bytes)
+    assert (res.counts.moves, res.counts.deletions) == (2, 2)
+    assert (res.counts.frames > 3) == (part_bytes is not None)
+    applied = pair.apply(res.path, "m2.wbm")
+    assert sorted(applied.moves) == sorted([(titles[20], titles[5]), (titles[4], titles[70])])
+    assert _newest(pair.school) == _expected(new)
+    assert not applied.notices  # nobody stepped aside: the titles were free once the update landed

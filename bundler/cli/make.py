@@ -87,13 +87,19 @@ def make(
 
 def _make_from_two_dumps(side: Side, out_path: str, new: str, base: str, *, workers, scheduler, part_size, as_json,
                          **kw) -> None:
-    from ..latest import make_latest_update
+    from ..latest import LatestStats, make_latest_update
 
+    stats = LatestStats()
     with side.locked(), progress_bar("Reading " + os.path.basename(new), None) as bar:
         res = make_latest_update(side, out_path, new, base, workers=workers or os.cpu_count() or 1, scheduler=scheduler,
                                  progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"),
-                                 **kw)
+                                 stats=stats, **kw)
     _report(res, None, side, part_size=part_size, max_size=None, as_json=as_json)
+    if stats.n_older_kept and not as_json:
+        named = ", ".join(escape(t) for t in stats.older_kept) + (" …" if stats.n_older_kept > len(stats.older_kept) else "")
+        out.print(f"[yellow]{stats.n_older_kept:,} pages have a newest revision in NEW older than the one the receiver "
+                  f"holds[/] (removed on the wiki?): their NEW text travels as history, and the receiver keeps its newer "
+                  f"text as the current one: {named}")
 
 
 def _make(side: Side, out_path: str, *, from_dump, files_dir, verify: bool, verify_every: int, **kw):
