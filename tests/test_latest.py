@@ -300,3 +300,19 @@ def test_a_page_moved_onto_the_title_of_a_page_deleted_in_the_same_update(dumps,
     assert sorted(applied.moves) == sorted([(titles[20], titles[5]), (titles[4], titles[70])])
     assert _newest(pair.school) == _expected(new)
     assert not applied.notices  # nobody stepped aside: the titles were free once the update landed
+
+
+def test_an_update_in_format_1_for_an_older_receiver(dumps, tmp_path):
+    """``--format-version 1`` with ``--base``: the workers build frames as the
+    coordinator writes them (long form, zstd only); the receiver ends equal to NEW."""
+    from bundler.container import VERSION, BundleReader
+
+    old, new = dumps
+    pair = _receiver_with_old(str(tmp_path), old)
+    res = _update(pair, new, old, workers=1, part_bytes=2000, format_version=VERSION)
+    with BundleReader(res.path) as r:
+        assert r.version == VERSION
+        r.verify(pair.school.state.peer_by_key_id)
+        assert all("coder" not in fr.meta for fr in r.frames())
+    pair.apply(res.path, "m2.wbm")
+    assert _newest(pair.school) == _expected(new)
