@@ -36,16 +36,20 @@ ORDER = 32  # what writers use: 16 costs 1% more on real wikis, 64 gains 0.03%
 MIN_ORDER, MAX_ORDER = 2, 64  # PPMd var.H's range
 MIN_MEM = 1 << 11  # Ppmd7's smallest model
 MAX_MEM = 256 << 20  # the largest model a reader allocates (two of them while a frame is decoded)
+# The largest model a writer declares: a frame's make and apply stay near the 300 MB bound of
+# README "Measured" (an encoder and a decoding child each grow into it); a larger frame's model
+# restarts when full, which costs size on big first bundles, not correctness.
+WRITE_MAX_MEM = 64 << 20
 MAX_INPUT = 64 << 20  # |D| + raw_len of one frame: bounds a reader's time (two passes at ~2.5 MB/s: ~1 min)
 
 
 def memory_for(n: int) -> int:
     """The model memory a writer declares for ``n`` bytes of D ‖ R: 48 bytes a byte
-    (rounded up to a power of two), at least 1 MiB, at most ``MAX_MEM``. A model
+    (rounded up to a power of two), at least 1 MiB, at most ``WRITE_MAX_MEM``. A model
     that fills its memory restarts (deterministically), which costs size, not
     correctness: on eslagunanegra's frames order 32 needs about 40 bytes a byte
     (at 16, the q=0.9 frame is 12% larger; at 24, 18%)."""
-    return min(MAX_MEM, max(1 << 20, 1 << max(0, 48 * n - 1).bit_length()))
+    return min(WRITE_MAX_MEM, max(1 << 20, 1 << max(0, 48 * n - 1).bit_length()))
 
 
 def fits(dictionary_len: int, raw_len: int) -> bool:

@@ -31,6 +31,15 @@ MAGIC = b"\x89WBUNDL\n"  # high bit and a newline: 7-bit and text-mode transfers
 VERSION = 1  # §Versioning: the long form, still read
 VERSION_COMPACT = 2  # §Compact form: written
 WRITE_VERSION = VERSION_COMPACT
+
+
+def for_readers_of(version: int | None) -> tuple[int, str | None]:
+    """(container version, frame coder) to write for a receiver that reads ``version``
+    (None: this one). Version 1 is asked for by readers that know nothing newer
+    (wikibundle before 2026-12-03): neither the compact form nor the PPMd coder."""
+    if version is None:
+        return WRITE_VERSION, None
+    return version, ("zstd" if version == VERSION else None)
 HEADER_FIXED = struct.Struct(">8sHI")  # magic, version, header_len
 COMPACT_FIXED = struct.Struct(">8sH")  # magic, version; then header_len and frames_len as uvarints
 MAX_HEADER_LEN = 64 * 1024
@@ -668,13 +677,11 @@ class BundleWriter:
     the final file, which appears under its name only when complete (rename).
     """
 
-    def __init__(self, out_path: str, version: int | None = None):
+    def __init__(self, out_path: str, version: int | None = None, coder: str | None = None):
         self.out_path = out_path
         self.version = WRITE_VERSION if version is None else version
         self.compact = self.version == VERSION_COMPACT
-        # Version 1 is written for readers that know nothing newer (wikibundle before
-        # 2026-12-03): they know neither the compact form nor the PPMd coder.
-        self.coder: str | None = "zstd" if self.version == VERSION else None
+        self.coder = coder  # the records frames' coder, if forced (records.FrameBuilder.build)
         d = os.path.dirname(os.path.abspath(out_path))
         sweep_temp_files(d)
         # Nameless (O_TMPFILE, or unlinked at once where that is missing): a writer

@@ -88,6 +88,7 @@ class Part:
     view: dict[int, ViewRow] | None  # page_id -> what the peer holds; None: ask ``live`` (in-process only)
     live: Callable[[int], ViewRow | None] | None = None
     version: int = container.WRITE_VERSION  # the coordinator's BundleWriter's: how frames are built
+    coder: str | None = None
 
 
 @dataclass(slots=True)
@@ -115,11 +116,10 @@ class PartResult:
 class _Frames:
     """What ``Filler`` writes frames to, in a worker: a list (the coordinator writes them to the file)."""
 
-    def __init__(self, version: int) -> None:
+    def __init__(self, version: int, coder: str | None) -> None:
         self.list: list[tuple[dict, bytes, int]] = []
-        # As the coordinator's BundleWriter writes (BundleWriter.__init__ says why version 1 is zstd only).
-        self.compact = version == container.VERSION_COMPACT
-        self.coder = "zstd" if version == container.VERSION else None
+        self.compact = version == container.VERSION_COMPACT  # as the coordinator's BundleWriter writes
+        self.coder = coder
         self.frames = 0
         self.frame_bytes = 0
 
@@ -232,7 +232,7 @@ def _refuse_base(what: str) -> BasisError:
 def _diff(part: Part) -> PartResult:
     t0 = time.monotonic()
     res = PartResult(part.index)
-    sink = _Frames(part.version)
+    sink = _Frames(part.version, part.coder)
     filler = Filler(sink, None)  # type: ignore[arg-type]
     get = part.view.get if part.view is not None else part.live
     assert get is not None
@@ -395,7 +395,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
         # One partition (a small dump, or one without an index, read in one pass with the
         # view asked live): here, without starting a cluster.
         workers, scheduler = 1, None
-    writer = BundleWriter(out, opts.format_version)
+    writer = BundleWriter(out, *container.for_readers_of(opts.format_version))
     filler = Filler(writer, None)
     try:
         with st.transaction():
@@ -407,7 +407,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
 
             def tasks() -> Iterator[Part]:
                 for i, p in enumerate(parts):
-                    p.version = writer.version
+                    p.version, p.coder = writer.version, writer.coder
                     yield _with_view(p, view)
                     if i == 0:  # (counted while the first partition runs on a worker, not before it)
                         live.append(sum(1 for _ in view.live_pages()))

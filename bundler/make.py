@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from . import __version__, similar
-from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES, BundleWriter, Counts, Header
+from .container import EMPTY_CHECKPOINT, FILES_CAPABILITY, WRITTEN_CAPABILITIES, BundleWriter, Counts, Header, for_readers_of
 from .errors import BasisError, UsageError, WrongPeerError
 from .files import FilesSent, FileSource, carry_files
 from .fill import Budget, Filler, OverBudget
@@ -185,7 +185,7 @@ def make_bundle(
     key = side.secret_key()
     view = st.peer_view(basis.peer.wiki_id, basis.chain)
     pages, deleted_titles = source.for_basis(st, view, basis.basis_seq)
-    writer = BundleWriter(out, opts.format_version)
+    writer = BundleWriter(out, *for_readers_of(opts.format_version))
     # Cross-page bases (similar.py): only when the peer holds pages to choose from.
     held_texts = HeldTexts(get_text) if similar.enabled() and basis.chain else None
     filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)
