@@ -10,6 +10,7 @@ has no moves or deletions in that span). The receiver gets OLD in a first bundle
 from __future__ import annotations
 
 import bz2
+import json
 import os
 import shutil
 import socket
@@ -264,6 +265,11 @@ def test_a_page_whose_newest_revision_in_new_is_older_than_the_receivers(dumps, 
     held = _newest(pair.school)["Delmar Restaurant"]
     assert held != older.sha1
     b2 = os.path.join(pair.tmp, "b2.bundle")
+    hq_copy = os.path.join(pair.tmp, "hq-copy")  # the same make with --json, from a copy of the sender
+    shutil.copytree(pair.hq.path, hq_copy)
+    r = run_cli("make", "-C", hq_copy, "--since", os.path.join(pair.tmp, "m1.wbm"), "--from", new, "--base", old,
+                "--latest-only", "--workers", "1", "--out", os.path.join(pair.tmp, "b2-json.bundle"), "--json")
+    assert json.loads(r.output)["older_kept"] == {"count": 1, "titles": ["Delmar Restaurant"]}
     r = run_cli("make", "-C", pair.hq.path, "--since", os.path.join(pair.tmp, "m1.wbm"), "--from", new, "--base", old,
                 "--latest-only", "--workers", "1", "--out", b2)
     said = " ".join(r.output.split())

@@ -94,7 +94,8 @@ def _make_from_two_dumps(side: Side, out_path: str, new: str, base: str, *, work
         res = make_latest_update(side, out_path, new, base, workers=workers or os.cpu_count() or 1, scheduler=scheduler,
                                  progress=lambda p, r: bar(p, description=f"{p:,} pages read, {r:,} revisions to carry"),
                                  stats=stats, **kw)
-    _report(res, None, side, part_size=part_size, max_size=None, as_json=as_json)
+    older = {"count": stats.n_older_kept, "titles": stats.older_kept}
+    _report(res, None, side, part_size=part_size, max_size=None, as_json=as_json, extra={"older_kept": older})
     if stats.n_older_kept and not as_json:
         named = ", ".join(escape(t) for t in stats.older_kept) + (" …" if stats.n_older_kept > len(stats.older_kept) else "")
         out.print(f"[yellow]{stats.n_older_kept:,} pages have a newest revision in NEW older than the one the receiver "
@@ -149,7 +150,8 @@ def _info(res, client, parts: list[str], drift, verify_asked: bool, n_skipped: i
 
 
 def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, dump_files=None, drift=None,
-            verify_asked: bool = False) -> None:
+            verify_asked: bool = False, extra: dict | None = None) -> None:
+    """The result as a table, or with ``--json`` as JSON (``extra``: more keys for it)."""
     parts: list[str] = []
     if part_size:
         from ..parts import split_bundle
@@ -157,7 +159,7 @@ def _report(res, client, side: Side, *, part_size, max_size, as_json: bool, dump
         parts = split_bundle(res.path, parse_size(part_size, "--part-size"))
     files = res.files
     n_skipped = dump_files.skipped if dump_files is not None else 0
-    info = _info(res, client, parts, drift, verify_asked, n_skipped)
+    info = _info(res, client, parts, drift, verify_asked, n_skipped) | (extra or {})
     if as_json:
         print(json.dumps(info, indent=2))
         return
