@@ -189,10 +189,13 @@ def test_format_version_1_is_written_for_older_readers(tmp_path):
         r.verify(pair.school.state.peer_by_key_id)
         assert set(r.header.capabilities) <= {"records-v1", "char-delta-v1", "files-v1"}
         assert all("coder" not in fr.meta for fr in r.frames())
+    shown = " ".join(run_cli("inspect", b2).output.split())
+    assert "version 1 (long form); 1 frame zstd" in shown
     pair.apply(b2, "m2.wbm")
     assert store_history(pair.school) == dump_history(LDNONT[3])
     b3 = str(tmp_path / "b3.bundle")
     run_cli("make", "-C", pair.hq.path, "--from", LDNONT[4], "--since", str(tmp_path / "m2.wbm"), "--out", b3)
     with BundleReader(b3) as r:
         assert r.version == VERSION_COMPACT
+    assert "version 2 (compact form)" in " ".join(run_cli("inspect", b3).output.split())
     run_cli("make", "-C", pair.hq.path, "--from", LDNONT[4], "--out", b3, "--format-version", "3", code=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 
 import typer
 from rich.table import Table
@@ -69,6 +70,7 @@ def inspect(
     t.add_row("made", f"{info['created']} by {escape(h.tool)} from {escape(h.source)}")
     t.add_row("signer", h.signer + ("" if verified is None else f"  [green]{escape(verified)}[/]"))
     t.add_row("latest only", "yes" if h.latest_only else "no (full history)")
+    t.add_row("format", _format(info["format_version"], frames))
     if h.ack_seq:
         t.add_row("acknowledges", f"bundle {h.ack_seq} from the receiver, applied by the sender")
     for n in h.notices:
@@ -91,6 +93,13 @@ def inspect(
               f" {human(info['bytes'] - comp - fcomp)} header, index and signature)")
     out.print(t)
     _where_the_bytes_go(h, comp, frames)
+
+
+def _format(version: int, frames: list[dict]) -> str:
+    """The container version and how many records frames each coder coded."""
+    coders = Counter(f["coder"] for f in frames if f["type"] == "records")
+    form = {1: "long form", 2: "compact form"}.get(version, "")
+    return f"version {version} ({form})" + "".join(f"; {n:,} {'frame' if n == 1 else 'frames'} {c}" for c, n in sorted(coders.items()))
 
 
 def _where_the_bytes_go(h, comp: int, frames: list[dict]) -> None:
@@ -148,6 +157,7 @@ def _frame_index(r: BundleReader) -> list[dict]:
                     "uncompressed": raw_len,
                     "revisions": meta.get("revisions"),
                     "base_texts": len(meta.get("dict", [])) if isinstance(meta.get("dict"), list) else None,
+                    "coder": (str(meta.get("coder", "zstd"))[:40] if ftype == FRAME_RECORDS else None),
                 }
             )
             pos += fixed_len + meta_len + comp_len
