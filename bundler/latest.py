@@ -53,7 +53,7 @@ from .multistream import DumpPage, RawPage, Stream, iter_blocks, read_index, sit
 from .parallel import run_ordered
 from .plan import PageChanges
 from .records import frame_capabilities
-from .state import PageView, PeerView, Sent, Side
+from .state import PageView, PeerView, Sent, Side, State
 
 # NEW's compressed bytes per partition. Each partition's frames are compressed on their
 # own (their zstd window and dictionary end with the partition), so a partition holds a
@@ -368,6 +368,25 @@ def _absorb(filler: Filler, writer: BundleWriter, res: PartResult) -> None:
         row[1] += ins
 
 
+def _take(res: PartResult, filler: Filler, writer: BundleWriter, st: State, basis: Basis, ids: _Ids, stats: LatestStats) -> int:
+    """One partition's result, in partition order: its frames written, what it carries
+    recorded as held by the peer, its numbers counted. Returns its live pages in OLD."""
+    if res.error is not None:
+        _raise(res.error)
+    ids.check(res)
+    _absorb(filler, writer, res)
+    st.record_held_revs(basis.peer.wiki_id, basis.seq, res.rev_rows)
+    for pid, ns, title, deleted in res.page_rows:
+        st.record_held_page(basis.peer.wiki_id, basis.seq, pid, ns, title, deleted)
+    stats.parts += 1
+    stats.pages_read += res.pages_read
+    stats.worker_seconds += res.seconds
+    stats.peak_rss = max(stats.peak_rss, res.peak_rss)
+    stats.n_older_kept += len(res.older)
+    stats.older_kept += res.older[:OLDER_KEPT_NAMED - len(stats.older_kept)]
+    return res.old_live
+
+
 def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, workers: int = 1,
                        scheduler: str | None = None, stats: LatestStats | None = None, part_bytes: int | None = None,
                        **options) -> MakeResult:
@@ -415,20 +434,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
             old_live = 0
             stats.before_s = time.monotonic() - t0
             for res in run_ordered(diff_part, tasks(), workers=workers, scheduler=scheduler):
-                if res.error is not None:
-                    _raise(res.error)
-                ids.check(res)
-                _absorb(filler, writer, res)
-                st.record_held_revs(basis.peer.wiki_id, basis.seq, res.rev_rows)
-                for pid, ns, title, deleted in res.page_rows:
-                    st.record_held_page(basis.peer.wiki_id, basis.seq, pid, ns, title, deleted)
-                old_live += res.old_live
-                stats.parts += 1
-                stats.pages_read += res.pages_read
-                stats.worker_seconds += res.seconds
-                stats.peak_rss = max(stats.peak_rss, res.peak_rss)
-                stats.n_older_kept += len(res.older)
-                stats.older_kept += res.older[:OLDER_KEPT_NAMED - len(stats.older_kept)]
+                old_live += _take(res, filler, writer, st, basis, ids, stats)
                 if opts.progress:
                     opts.progress(stats.pages_read, filler.revisions)
             t_after = time.monotonic()
