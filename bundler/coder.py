@@ -78,13 +78,19 @@ def prime(dictionary: bytes, order: int, mem: int) -> tuple[pyppmd.Ppmd7Encoder,
     return enc, enc.encode(dictionary) if dictionary else b""
 
 
+def encode(raw: bytes, dictionary: bytes, order: int, mem: int) -> tuple[bytes, bytes]:
+    """(P, body): the prefix D alone writes, and the rest of the stream of D ‖ R (no end
+    mark, flushed) — the body a frame carries."""
+    enc, prefix = prime(dictionary, order, mem)
+    return prefix, enc.encode(raw) + enc.flush(endmark=False)
+
+
 def compress(raw: bytes, dictionary: bytes, order: int, mem: int) -> bytes:
     """The body: the stream of D ‖ R (no end mark, flushed) without its prefix P."""
-    enc, _prefix = prime(dictionary, order, mem)
-    return enc.encode(raw) + enc.flush(endmark=False)
+    return encode(raw, dictionary, order, mem)[1]
 
 
-def reads_back(body: bytes, raw: bytes, dictionary: bytes, order: int, mem: int) -> bool:
+def reads_back(body: bytes, raw: bytes, dictionary: bytes, order: int, mem: int, prefix: bytes | None = None) -> bool:
     """Whether pyppmd's decoder gives D ‖ R back from ``body``, as a reader would decode
     it. A writer asks before it sends a PPMd frame and codes the frame with zstd if not.
 
@@ -93,8 +99,9 @@ def reads_back(body: bytes, raw: bytes, dictionary: bytes, order: int, mem: int)
     no dictionary, order 32, 128 MiB) it stops after 371,410 bytes with ``eof`` set, the
     same every time, and asking it for more crashes. A writer that checks what it wrote
     never sends a frame the reader's library cannot read. Costs one decoding pass
-    (about 2.8 MB/s)."""
-    _enc, prefix = prime(dictionary, order, mem)
+    (about 2.8 MB/s); ``prefix``: P from ``encode``, else D is encoded again for it."""
+    if prefix is None:
+        prefix = prime(dictionary, order, mem)[1]
     try:
         out = _decode(prefix + body, len(dictionary) + len(raw), order, mem, what="PPMd self-check")
     except FormatError:

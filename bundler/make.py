@@ -35,7 +35,6 @@ from .identity import mkey
 from .manifest import read_manifest
 from .model import FILE_NS, PageDelete, PageHistory, SiteInfo
 from .plan import PagePlanner
-from .similar import HeldTexts
 from .signing import PublicKey, SecretKey
 from .sources import PageSource, Source
 from .state import PeerView, Received, Sent, Side, State
@@ -187,7 +186,7 @@ def make_bundle(
     pages, deleted_titles = source.for_basis(st, view, basis.basis_seq)
     writer = BundleWriter(out, *for_readers_of(opts.format_version))
     # Cross-page bases (similar.py): only when the peer holds pages to choose from.
-    held_texts = HeldTexts(get_text) if similar.enabled() and basis.chain else None
+    held_texts = similar.HeldTexts(get_text) if similar.enabled() and basis.chain else None
     filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)
     try:
         with st.transaction():

@@ -223,11 +223,11 @@ class FrameBuilder:
             mem = ppmd.memory_for(len(dictionary) + len(raw))
             # The compact array's order is fixed by §Compact form; the map form puts the texts first.
             praw = raw if compact else wire.packb(_ppmd_layout(payload))
-            pbody = ppmd.compress(praw, dictionary, ppmd.ORDER, mem)
+            prefix, pbody = ppmd.encode(praw, dictionary, ppmd.ORDER, mem)
             coded = {"coder": ppmd.CODER, "order": ppmd.ORDER, "mem": mem}
             # What PPMd adds besides its body: three meta entries and the capability in the header.
             extra = len(wire.packb(coded)) - 1 + len(wire.packb(PPMD_CAPABILITY))
-            if (body is None or len(pbody) + extra < len(body)) and ppmd.reads_back(pbody, praw, dictionary, ppmd.ORDER, mem):
+            if (body is None or len(pbody) + extra < len(body)) and ppmd.reads_back(pbody, praw, dictionary, ppmd.ORDER, mem, prefix):
                 return {**meta, **coded}, pbody, len(raw)
         if body is None:
             body = zstd()
