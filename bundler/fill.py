@@ -12,7 +12,9 @@ from .files import FilesSent
 from .identity import mkey
 from .model import FILE_NS, PageDelete, PageMove
 from .plan import Carried, PageChanges
-from .records import FrameBuilder, frame_capabilities
+from . import wire
+from .records import FrameBuilder, frame_capabilities, frame_coder_choice
+from .similar import HeldTexts
 
 # Under --max-size, the delta operations of the revisions found to fit are kept for
 # adding them, up to this much of ``FrameBuilder.revision_cost``; beyond, they are
@@ -22,6 +24,15 @@ HELD_OPS_COST = 16 << 20
 # A frame with no dictionary takes texts of other pages (and so a dictionary) only
 # while its payload is smaller than this (``Filler._cross``).
 CROSS_DICTLESS_RAW = 32 << 10
+
+# A frame whose new text is this long at least is also tried with held texts on its
+# subjects in its dictionary (``Filler._with_context``) ...
+CONTEXT_MIN_INSERTED = 2048
+# ... up to this many bytes of them, and so much that dictionary, context and payload stay
+# within CONTEXT_TOTAL: PPMd's model (coder.WRITE_MAX_MEM, 64 MiB) holds about 1 MiB of
+# input before it restarts (eslagunanegra q=0.9 with 1.14 MB: 20% larger, not smaller).
+CONTEXT_MAX = 768 << 10
+CONTEXT_TOTAL = 1 << 20
 
 HeldRow = tuple[int, int, int, int]  # (page_id, rev_id, rkey, mkey), as State.record_held_revs takes them
 
@@ -68,9 +79,10 @@ class Budget:
 class Filler:
     """Adds pages and deletions to frames, flushes them to the writer, and counts."""
 
-    def __init__(self, writer: BundleWriter, budget: Budget | None) -> None:
+    def __init__(self, writer: BundleWriter, budget: Budget | None, held_texts: HeldTexts | None = None) -> None:
         self.writer = writer
         self.budget = budget
+        self.held_texts = held_texts  # the receiver's texts, for context (similar.HeldTexts.related)
         self.fb = FrameBuilder()
         self.pages = self.revisions = self.moves = self.deletions = self.updates = 0
         self.text_bytes = 0  # UTF-8 bytes of the carried texts
@@ -83,7 +95,7 @@ class Filler:
     def flush(self) -> None:
         if self.fb.empty():
             return
-        meta, body, raw_len = self.fb.build(compact=self.writer.compact, coder=self.writer.coder)
+        meta, body, raw_len = self._with_context(*self.fb.build(compact=self.writer.compact, coder=self.writer.coder))
         self.writer.add_frame(meta, body, raw_len)
         self.capabilities.update(frame_capabilities(meta))
         self.raw_total += raw_len
@@ -93,6 +105,28 @@ class Filler:
         known = self.fb.known_pages
         self.fb = FrameBuilder()
         self.fb.known_pages = known  # still known to the receiver in the next frame
+
+    def _with_context(self, meta: dict, body: bytes, raw_len: int) -> tuple[dict, bytes, int]:
+        """The frame built again with held texts on the subjects of its new text in its
+        dictionary, where that is smaller (counting the ids ``dict`` names them by); else
+        as it was. Only for a PPMd frame's choice: zstd codes a large frame worse with a
+        raw dictionary than without (see ``_cross``), and a version-1 reader has no PPMd."""
+        fb = self.fb
+        room = min(CONTEXT_MAX, CONTEXT_TOTAL - fb.dict_bytes - raw_len)
+        if (self.held_texts is None or fb.inserted < CONTEXT_MIN_INSERTED or room < CONTEXT_MIN_INSERTED
+                or frame_coder_choice(self.writer.coder) == "zstd"):
+            return meta, body, raw_len
+        ctx = self.held_texts.related(fb.cols["ins"], room, lambda rev_id: rev_id in fb.dict_index)
+        if not ctx:
+            return meta, body, raw_len
+        n, cost = len(fb.dict_revs), len(body) + len(wire.packb(meta))  # (meta["dict"] is fb's list: count it now)
+        for h in ctx:
+            fb.add_context(h.rev_id, h.text)
+        tried = fb.build(compact=self.writer.compact, coder=self.writer.coder)
+        if len(tried[1]) + len(wire.packb(tried[0])) < cost:
+            return tried
+        fb.drop_context_after(n)
+        return meta, body, raw_len
 
     def flush_if_full(self) -> None:
         if self.fb.full():

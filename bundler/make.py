@@ -187,7 +187,7 @@ def make_bundle(
     writer = BundleWriter(out, *for_readers_of(opts.format_version))
     # Cross-page bases (similar.py): only when the peer holds pages to choose from.
     held_texts = similar.HeldTexts(get_text) if similar.enabled() and basis.chain else None
-    filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None)
+    filler = Filler(writer, Budget(opts.target or opts.max_size) if opts.max_size else None, held_texts)
     try:
         with st.transaction():
             si_sent = carry_siteinfo(view, filler, siteinfo)

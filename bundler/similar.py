@@ -67,6 +67,11 @@ BASE_GAIN = 0.05  # a chosen text is the delta base only when its delta costs at
 MAX_CANDIDATES = 8  # pages sharing sketch values whose estimate is computed
 GROWTH = 2  # a changed page gets context when its text grows this many times over its base (and ...)
 GROWTH_MIN = 2048  # ... by at least this many characters
+TOPIC_K = 32  # word hashes per text in its topic sketch
+TOPIC_MIN_WORD = 3  # characters: shorter words say nothing of a topic
+TOPIC_POSTINGS = 4096  # texts a word hash is indexed for: a word in more says little of a topic (and keeps lookups short)
+TOPIC_CANDIDATES = 64  # texts ranked per new text
+TOPIC_QUERIES = 64  # new texts (the longest) a frame asks with
 ENV_SWITCH = "WIKIBUNDLE_CROSS_PAGE"  # "0": no cross-page bases (benchmarks compare both)
 
 # Subpage language codes as MediaWiki's Translate extension names them: en, fr, pt-br, zh-hans, sr-el, ...
@@ -87,6 +92,14 @@ def sketch(text: str) -> list[int]:
     words = _WORD.findall(text.lower())
     n = max(1, len(words) - SHINGLE + 1)
     return heapq.nsmallest(SKETCH_K, {zlib.crc32(" ".join(words[i : i + SHINGLE]).encode()) for i in range(n)})
+
+
+def topic_sketch(text: str) -> list[int]:
+    """The ``TOPIC_K`` smallest hashes of the text's distinct words (lowercase, at least
+    ``TOPIC_MIN_WORD`` characters): two texts share some when they share much of their
+    vocabulary — the same subject, names and templates — however differently worded."""
+    words = {w for w in _WORD.findall(text.lower()) if len(w) >= TOPIC_MIN_WORD}
+    return heapq.nsmallest(TOPIC_K, {zlib.crc32(w.encode()) for w in words})
 
 
 def similarity(a: list[int], b: list[int]) -> float:
@@ -140,6 +153,10 @@ class HeldTexts:
             "CREATE INDEX mins_h ON mins (h);"
             "CREATE INDEX mins_page ON mins (page_id);"
             "CREATE TABLE noted (page_id INTEGER PRIMARY KEY, namespace INTEGER, title TEXT, rev_id INTEGER);"
+            "CREATE TABLE topics (h INTEGER, page_id INTEGER);"
+            "CREATE INDEX topics_h ON topics (h);"
+            "CREATE INDEX topics_page ON topics (page_id);"
+            "CREATE TABLE topic_df (h INTEGER PRIMARY KEY, n INTEGER);"
         )
         self.pages = 0
         self.noted = 0
@@ -158,6 +175,12 @@ class HeldTexts:
             (page_id, namespace, title, rev_id, _pack_sketch(sk), wire.store_pack_text(text)),
         )
         self.db.executemany("INSERT INTO mins VALUES (?,?)", ((h, page_id) for h in sk))
+        self.db.execute("DELETE FROM topics WHERE page_id=?", (page_id,))
+        for h in topic_sketch(text):
+            (n,) = self.db.execute("INSERT INTO topic_df VALUES (?,1) ON CONFLICT(h) DO UPDATE SET n=n+1 RETURNING n",
+                                   (h,)).fetchone()
+            if n <= TOPIC_POSTINGS:
+                self.db.execute("INSERT INTO topics VALUES (?,?)", (h, page_id))
         self.pages += 1
 
     def note(self, page_id: int, namespace: int, title: str, rev_id: int) -> None:
@@ -208,6 +231,38 @@ class HeldTexts:
         if cost > BASE_GAIN * len(text):
             return Choice(None, held)
         return Choice(held[best], held[:best] + held[best + 1 :])
+
+    def related(self, texts: list[str], budget: int, skip: Callable[[int], bool]) -> list[Held]:
+        """Held texts on the subjects of ``texts`` (a frame's new text), up to ``budget``
+        UTF-8 bytes, for the frame's coder to learn the wiki's words from; ranked by the
+        topic-sketch hashes shared with the new text most like them, the most related
+        last (nearest the data). ``skip(rev_id)``: already in the frame's dictionary.
+
+        Measured on FreeCAD's documentation (current-only: every update is new pages,
+        with no base of their own): 256 KiB of such texts make the q=0.99 update 30%
+        smaller and the q=0.9 one 12% (PPMd primed); texts taken at random, 10% and 3%."""
+        texts = sorted((t for t in texts if len(t) >= MIN_TEXT), key=len, reverse=True)[:TOPIC_QUERIES]
+        if not texts or budget <= 0:
+            return []
+        if self.noted:
+            self._catch_up()
+        score: dict[int, int] = {}
+        for t in texts:
+            sk = topic_sketch(t)
+            q = ",".join("?" * len(sk))
+            for pid, n in self.db.execute(
+                f"SELECT page_id, count(*) AS n FROM topics WHERE h IN ({q}) GROUP BY page_id"
+                f" ORDER BY n DESC, page_id LIMIT {TOPIC_CANDIDATES}", sk,
+            ):
+                score[pid] = max(n, score.get(pid, 0))
+        out: list[Held] = []
+        for pid in sorted(score, key=lambda p: (-score[p], p)):
+            h, _sk = self._held(pid)
+            size = len(h.text.encode("utf-8"))
+            if size <= budget and not skip(h.rev_id):
+                out.append(h)
+                budget -= size
+        return out[::-1]
 
     def _siblings(self, page_id: int, namespace: int, title: str, sk: list[int]) -> list[int]:
         """The held translations of the page: the base page first (usually what the others

@@ -238,3 +238,67 @@ def test_which_revisions_seek_other_pages(texts):
     assert ch._cross(Carried(rev(long), 1, texts[WELCOME_A][:200], 1)).cross is not None  # grew 20-fold
     assert ch._cross(Carried(rev(long), 1, long[:-10], 1)).cross is None  # a small edit
     assert asked == [(len(long), True), (len(long), False)]
+
+
+# Character pages of eslagunanegra: one subject (the series' cast), each in its own words.
+CHARACTERS = ("Marcos", "Iván", "Julia", "Vicky", "Roque", "Paula")
+NEW_CHARACTER = "Carolina"
+
+
+@pytest.fixture(scope="module")
+def cast() -> dict[str, str]:
+    return _latest(ESLAGUNANEGRA, NEW_CHARACTER, *CHARACTERS, WELCOME_A, WELCOME_B)
+
+
+def _hold_cast(held: HeldTexts, cast: dict[str, str]) -> dict[int, str]:
+    """The receiver holds the welcome messages and the other characters; rev_id -> title."""
+    by_rev = {}
+    for i, title in enumerate((WELCOME_A, WELCOME_B, *CHARACTERS), 1):
+        held.add(i, 3 if title.startswith("Usuario") else 0, title, 100 + i, cast[title])
+        by_rev[100 + i] = title
+    return by_rev
+
+
+def test_related_texts_are_on_the_new_texts_subject(held, cast):
+    by_rev = _hold_cast(held, cast)
+    new = cast[NEW_CHARACTER]
+    # cross-page bases take the few most alike (MAX_CHOSEN at most); the subject is the whole cast
+    assert len(held.choose(99, 0, NEW_CHARACTER, new).context) < len(CHARACTERS)
+    got = [by_rev[h.rev_id] for h in held.related([new], 1 << 20, lambda r: False)]
+    # the characters, most related last (nearest the data); the welcome messages, if at all, before them
+    assert set(got[-len(CHARACTERS):]) == set(CHARACTERS)
+    # within the budget: only the most related that fits
+    best = got[-1]
+    one = held.related([new], len(cast[best].encode()), lambda r: False)
+    assert [by_rev[h.rev_id] for h in one] == [best] and one[0].text == cast[best]
+    # what the frame has already is skipped
+    rest = held.related([new], 1 << 20, lambda r: by_rev[r] == best)
+    assert best not in [by_rev[h.rev_id] for h in rest]
+    assert held.related(["short"], 1 << 20, lambda r: False) == []
+
+
+def test_a_frame_of_new_text_takes_related_held_texts_where_they_pay(held, cast, tmp_path):
+    """Filler tries the frame again with held texts on its subject in the dictionary and
+    keeps what is smaller; the receiver rebuilds the text exactly from its own copies."""
+    from bundler.container import BundleWriter, compact_meta, expand_meta
+    from bundler.fill import Filler
+    from bundler.model import Page, PageId, RevId, Revision
+    from bundler.records import decode_frame
+
+    by_rev = _hold_cast(held, cast)
+    sizes = {}
+    for name, h in (("without", None), ("with", held)):
+        filler = Filler(BundleWriter(str(tmp_path / f"{name}.bundle")), None, h)
+        rev = Revision(RevId(500), PageId(50), 1_400_000_000, cast[NEW_CHARACTER], user="U", comment="nuevo")
+        filler.fb.add_revision(Page(PageId(50), 0, NEW_CHARACTER), rev, None, None)
+        meta, body, raw_len = filler._with_context(*filler.fb.build(compact=True))
+        sizes[name] = len(body)
+        meta = expand_meta(compact_meta(meta), "t")
+        held_text = {r: cast[t] for r, t in by_rev.items()}
+        content = decode_frame(meta, body, raw_len, held_text.get, what="t", compact=True)
+        assert [r.text for r in content.revisions] == [cast[NEW_CHARACTER]]
+        if h is not None:
+            assert {by_rev[r] for r in meta["dict"]} >= set(CHARACTERS)
+        else:
+            assert meta["dict"] == []
+    assert sizes["with"] < 0.9 * sizes["without"]
