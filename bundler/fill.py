@@ -122,7 +122,7 @@ class Filler:
         n, cost = len(fb.dict_revs), len(body) + len(wire.packb(meta))  # (meta["dict"] is fb's list: count it now)
         for h in ctx:
             fb.add_context(h.rev_id, h.text)
-        tried = fb.build(compact=self.writer.compact, coder=self.writer.coder)
+        tried = fb.build(compact=self.writer.compact, coder="ppmd")  # (zstd: slow with such a dictionary, and larger)
         if len(tried[1]) + len(wire.packb(tried[0])) < cost:
             return tried
         fb.drop_context_after(n)

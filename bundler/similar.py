@@ -85,21 +85,26 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1") != "0"
 
 
-def sketch(text: str) -> list[int]:
+def sketch(text: str, words: list[str] | None = None) -> list[int]:
     """The ``SKETCH_K`` smallest hashes of the text's word ``SHINGLE``-grams (lowercase);
     a text of fewer words is one shingle. CRC-32: deterministic (Python's ``hash`` is
-    salted per process), fast, and spread well enough to rank 16 of thousands."""
-    words = _WORD.findall(text.lower())
+    salted per process), fast, and spread well enough to rank 16 of thousands.
+    ``words``: the text's words, if already split (``_words``)."""
+    words = _words(text) if words is None else words
     n = max(1, len(words) - SHINGLE + 1)
     return heapq.nsmallest(SKETCH_K, {zlib.crc32(" ".join(words[i : i + SHINGLE]).encode()) for i in range(n)})
 
 
-def topic_sketch(text: str) -> list[int]:
+def topic_sketch(text: str, words: list[str] | None = None) -> list[int]:
     """The ``TOPIC_K`` smallest hashes of the text's distinct words (lowercase, at least
     ``TOPIC_MIN_WORD`` characters): two texts share some when they share much of their
     vocabulary — the same subject, names and templates — however differently worded."""
-    words = {w for w in _WORD.findall(text.lower()) if len(w) >= TOPIC_MIN_WORD}
-    return heapq.nsmallest(TOPIC_K, {zlib.crc32(w.encode()) for w in words})
+    distinct = {w for w in (_words(text) if words is None else words) if len(w) >= TOPIC_MIN_WORD}
+    return heapq.nsmallest(TOPIC_K, {zlib.crc32(w.encode()) for w in distinct})
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
 
 
 def similarity(a: list[int], b: list[int]) -> float:
@@ -168,20 +173,25 @@ class HeldTexts:
         """The receiver holds ``text`` as revision ``rev_id``, the newest of this page."""
         if not MIN_TEXT <= len(text) <= MAX_TEXT:
             return
-        sk = sketch(text)
+        words = _words(text)
+        sk = sketch(text, words)
         self.db.execute("DELETE FROM mins WHERE page_id=?", (page_id,))
         self.db.execute(
             "INSERT OR REPLACE INTO page VALUES (?,?,?,?,?,?)",
             (page_id, namespace, title, rev_id, _pack_sketch(sk), wire.store_pack_text(text)),
         )
         self.db.executemany("INSERT INTO mins VALUES (?,?)", ((h, page_id) for h in sk))
-        self.db.execute("DELETE FROM topics WHERE page_id=?", (page_id,))
-        for h in topic_sketch(text):
-            (n,) = self.db.execute("INSERT INTO topic_df VALUES (?,1) ON CONFLICT(h) DO UPDATE SET n=n+1 RETURNING n",
-                                   (h,)).fetchone()
-            if n <= TOPIC_POSTINGS:
-                self.db.execute("INSERT INTO topics VALUES (?,?)", (h, page_id))
+        self._add_topics(page_id, topic_sketch(text, words))
         self.pages += 1
+
+    def _add_topics(self, page_id: int, tk: list[int]) -> None:
+        """Index the page under its topic hashes, each while fewer than ``TOPIC_POSTINGS``
+        texts have it (counted in ``topic_df``)."""
+        self.db.execute("DELETE FROM topics WHERE page_id=?", (page_id,))
+        self.db.executemany("INSERT INTO topic_df VALUES (?,1) ON CONFLICT(h) DO UPDATE SET n=n+1", ((h,) for h in tk))
+        q = ",".join("?" * len(tk))
+        self.db.execute(f"INSERT INTO topics SELECT h, ? FROM topic_df WHERE h IN ({q}) AND n <= ?",
+                        (page_id, *tk, TOPIC_POSTINGS))
 
     def note(self, page_id: int, namespace: int, title: str, rev_id: int) -> None:
         """The receiver holds revision ``rev_id`` (the source's id, and the receiver's), the
