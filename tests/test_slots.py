@@ -15,10 +15,12 @@ import dataclasses
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bundler import wire
 from bundler.container import SLOT_DELTA_CAPABILITY, BundleReader
-from bundler.errors import ContentError, FormatError
+from bundler.errors import BundleError, ContentError, FormatError
 from bundler.model import Page, PageId, RevId, Revision, Slot, parse_timestamp, text_sha1
 from bundler.records import FrameBuilder, decode_frame
 from bundler.sources.dump import open_dump
@@ -132,6 +134,49 @@ def test_malformed_slot_delta_operations_are_format_errors(ops, error):
     fb.cols["sl"][0][1][0][3] = ops
     with pytest.raises(FormatError):
         decode(fb.build(coder="zstd"), {10: BASE.slots})
+
+
+def history_frame(slot_texts: list[str | None], deltas: bool = True):
+    """One page whose revisions each carry a ``mediainfo`` slot (None: a revision without one),
+    every revision on the previous (b = 0), as ``Filler`` adds them."""
+    fb = FrameBuilder(slot_deltas=deltas)
+    page = Page(PageId(1), 6, "File:X.jpg")
+    prev: Revision | None = None
+    for i, t in enumerate(slot_texts, 1):
+        slots = () if t is None else (Slot("mediainfo", "wikibase-mediainfo", "application/json", t),)
+        rev = Revision(RevId(i), PageId(1), 1000 + i, f"text {i}\n", user="U", user_id=1, slots=slots)
+        fb.add_revision(page, rev, prev and prev.rev_id, prev and prev.text, None, prev and prev.slots)
+        prev = rev
+    return fb, fb.build(level=3, coder="zstd")
+
+
+json_texts = st.lists(st.sampled_from(['"a":1', '"b":[1,2,3]', '"label":"Pear"', '"p":{"x":"yz"}', '"q":null']), max_size=8).map(
+    lambda kv: "{" + ",".join(kv) + "}")
+
+
+@given(st.lists(st.one_of(st.none(), json_texts), min_size=1, max_size=6))
+@settings(max_examples=100, deadline=None)
+def test_slot_histories_round_trip(slot_texts):
+    _fb, (meta, body, raw_len) = history_frame(slot_texts)
+    revs = list(decode_frame(meta, body, raw_len, lambda r: None, what="f", slot_deltas=True).revisions)
+    assert [r.slots[0].text if r.slots else None for r in revs] == slot_texts
+    assert all(s.model == "wikibase-mediainfo" for r in revs for s in r.slots)
+
+
+@given(st.data())
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_mutated_slot_delta_frames_raise_only_our_errors(d):
+    texts = ['{"labels":{},"statements":{"P180":[{"id":"Q1"}]}}', '{"labels":{"en":"Pear"},"statements":{"P180":[{"id":"Q1"}]}}',
+             '{"labels":{"en":"Pear","fr":"Poire"},"statements":{"P180":[{"id":"Q1"}]}}']
+    fb, (meta, body, raw_len) = history_frame(texts)
+    assert fb.used_slot_deltas
+    raw = bytearray(wire.decompress(body, expected_size=raw_len, what="f"))
+    for _ in range(d.draw(st.integers(1, 4))):
+        raw[d.draw(st.integers(0, len(raw) - 1))] = d.draw(st.integers(0, 255))
+    try:
+        list(decode_frame(meta, wire.compress(bytes(raw), level=1), len(raw), lambda r: None, what="f", slot_deltas=True).revisions)
+    except BundleError:
+        pass
 
 
 # --- a real MediaWiki that holds a second slot role -------------------------------------
