@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 from . import coder as ppmd
 from . import wire
 from .container import CHECK_LEN, COMPACT_CHECK_LEN, PPMD_CAPABILITY, SLOT_DELTA_CAPABILITY
+from .slots import SlotDelta, read_slot, rebuild, slot_entry
 from .delta import Op, apply_delta, text_delta
 from .errors import ContentError, FormatError, LimitError, UsageError
 from .fields import array, binary, integer, row, string
@@ -181,20 +182,14 @@ class FrameBuilder:
         self.n_revs += 1
 
     def _slot_entry(self, s: Slot, base_slots: tuple[Slot, ...] | None) -> list:
-        """The ``sl`` entry of one slot: whole, or (``slot-delta-v1``) a delta against the
-        slot of the same role in the row's base revision when that is smaller (BUNDLE.md
-        §Payload, column ``sl``); a rebuilt slot's SHA-1 joins ``text_sha256``."""
-        base = next((b for b in base_slots or () if b.role == s.role and b.text is not None), None)
-        if base is not None and s.text is not None:
-            assert base.text is not None
-            ops = text_delta(base.text, s.text)
-            if sum(len(t) + 4 for _, t, _ in ops) < len(s.text):
-                self.used_slot_deltas = True
-                self.text_hash.update(bytes.fromhex(text_sha1(s.text)))
-                self.inserted += sum(len(t) for _, t, _ in ops)
-                return [s.role, None if s.model == base.model else s.model, None if s.format == base.format else s.format,
-                        [x for op in ops for x in op]]
-        return [s.role, s.model, s.format, s.text]
+        """The ``sl`` entry of one slot (``slots.slot_entry``); a slot sent as a delta has
+        its SHA-1 in ``text_sha256``, as the receiver rebuilds it."""
+        entry, ops = slot_entry(s, base_slots)
+        if ops is not None and s.text is not None:
+            self.used_slot_deltas = True
+            self.text_hash.update(bytes.fromhex(text_sha1(s.text)))
+            self.inserted += sum(len(t) for _, t, _ in ops)
+        return entry
 
     def add_context(self, rev_id: int, text: str) -> None:
         """Put a text the receiver holds (any page's) in the frame's dictionary, though no
@@ -488,26 +483,12 @@ class FrameReader:
         for item in sl:
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], list)):
                 raise FormatError(f"{what}: malformed slot record")
-            ss: list[Slot | SlotDelta] = []
+            ss = []
             for s in item[1]:
                 row(s, 4, f"{what}: malformed slot")
-                if isinstance(s[3], list):
-                    ss.append(self._slot_delta(s))
-                else:
-                    ss.append(Slot(string(s[0], what), string(s[1], what), string(s[2], what), string(s[3], what, nullable=True)))
+                ss.append(read_slot(s, what, self.slot_deltas))
             slots[integer(item[0], what)] = tuple(ss)
         return slots
-
-    def _slot_delta(self, s: list) -> SlotDelta:
-        """``[role, model or nil, format or nil, [skip, insert, copy, ...]]`` (slot-delta-v1)."""
-        what = self.what
-        if not self.slot_deltas:
-            raise FormatError(f"{what}: a slot travels as a delta, but the bundle does not list {SLOT_DELTA_CAPABILITY}")
-        flat = s[3]
-        if len(flat) % 3:
-            raise FormatError(f"{what}: a slot delta's operations must be (skip, insert, copy) triples")
-        ops = [(integer(flat[k], what), string(flat[k + 1], what), integer(flat[k + 2], what)) for k in range(0, len(flat), 3)]
-        return SlotDelta(string(s[0], what), string(s[1], what, nullable=True), string(s[2], what, nullable=True), ops)
 
     # §Payload: moves
     def moves(self, payload: dict) -> list[PageMove]:
@@ -541,17 +522,6 @@ class FrameReader:
                 comment=string(u[3], what, nullable=True), minor=bool(fl & 1), deleted=Deleted(fl >> 1 & 15),
             ))
         return updates
-
-
-@dataclass(frozen=True, slots=True)
-class SlotDelta:
-    """A slot as column ``sl`` carries it under ``slot-delta-v1``: operations on the slot of
-    the same role in the row's base revision; ``model``/``format`` None: the base slot's."""
-
-    role: str
-    model: str | None
-    format: str | None
-    ops: list[Op]
 
 
 @dataclass
@@ -672,30 +642,18 @@ class _Rows:
         """The row's slots, those that travel as deltas rebuilt on the slots of its base
         revision: ``prev_slots`` (b = 0: the previous text's revision in this frame), else the
         receiver's (``get_slots``). A non-hidden row's slots become "the previous" ones."""
-        what = self.what
         self.slot_sha1s = []
         out = []
         held: tuple[Slot, ...] | None = prev_slots
         for s in self.slots.get(i, ()):
             if isinstance(s, SlotDelta):
                 if base_rev is None:
-                    raise FormatError(f"{what}: revision {rev_id} carries a slot delta but has no base revision")
+                    raise FormatError(f"{self.what}: revision {rev_id} carries a slot delta but has no base revision")
                 if held is None:
                     held = self.get_slots(base_rev) or ()
-                base = next((h for h in held if h.role == s.role and h.text is not None), None)
-                if base is None or base.text is None:
-                    if prev_slots is not None:
-                        raise FormatError(f"{what}: revision {rev_id} builds its slot {s.role[:40]!r} on the previous"
-                                          " revision in the frame, which has no such slot")
-                    raise ContentError(
-                        f"{what}: revision {rev_id} builds its slot {s.role[:40]!r} on revision {base_rev}, "
-                        "whose slot of that role this side does not hold",
-                        hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
-                    )
-                text = apply_delta(base.text, s.ops, what=f"{what}, revision {rev_id}, slot {s.role[:40]!r}")
-                self._count(rev_id, text)
-                self.slot_sha1s.append(bytes.fromhex(text_sha1(text)))
-                s = Slot(s.role, base.model if s.model is None else s.model, base.format if s.format is None else s.format, text)
+                s = rebuild(s, held, rev_id=rev_id, base_rev=base_rev, in_frame=prev_slots is not None, what=self.what)
+                self._count(rev_id, s.text or "")
+                self.slot_sha1s.append(bytes.fromhex(text_sha1(s.text or "")))
             out.append(s)
         slots = tuple(out)
         if i not in self.hidden:
