@@ -22,8 +22,8 @@ Pass 2 streams the dump again, one page at a time, and writes through ``bundler.
                 a page appears with just its new revisions)
 
 Every page keeps its current title and redirect in all three files (a dump does not say
-what a page was called at T). Non-main MCR slots and uploads are not written (the writer
-does not carry them); none of the benchmark dumps has any.
+what a page was called at T). Non-main MCR slots are written (the Commons sample has a
+``mediainfo`` slot); uploads are not.
 
 The rows (bytes of the new part)
 --------------------------------

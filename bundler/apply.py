@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import __version__
-from .container import EMPTY_CHECKPOINT, BundleReader, Header
+from .container import EMPTY_CHECKPOINT, SLOT_DELTA_CAPABILITY, BundleReader, Header
 from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
 from .manifest import new_manifest, pack_sha1s, write_manifest
 from .make import mkey
@@ -297,7 +297,8 @@ class _Import:
         store = self.store
         store.prefetch_texts(frame.meta.get("dict"))  # a MediaWiki fetches them in batches, not one request each
         content = decode_frame(frame.meta, frame.body, frame.raw_len, store.get_text, what=what, get_title=self.sender_title,
-                               compact=frame.compact)
+                               compact=frame.compact, get_slots=store.get_slots,
+                               slot_deltas=SLOT_DELTA_CAPABILITY in self.h.capabilities)
         if content.siteinfo is not None:
             store.set_siteinfo(content.siteinfo)
         for mv in content.moves:

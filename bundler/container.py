@@ -70,10 +70,11 @@ COMPACT_CHECK_LEN = 16  # the same, truncated: they tell copies apart, the signa
 
 # §Versioning: capabilities this reader implements. A bundle that requires
 # anything else is refused, as git refuses unknown bundle capabilities.
-KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1", "files-v1", "ppmd7-primed-v1"})
+KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1", "files-v1", "ppmd7-primed-v1", "slot-delta-v1"})
 WRITTEN_CAPABILITIES = ("records-v1", "char-delta-v1")
 FILES_CAPABILITY = "files-v1"  # added to the written ones only when a bundle carries files
 PPMD_CAPABILITY = "ppmd7-primed-v1"  # added when a records frame is PPMd-coded (coder.py)
+SLOT_DELTA_CAPABILITY = "slot-delta-v1"  # added when a non-main slot travels as a delta (records.py, column sl)
 
 EMPTY_CHECKPOINT = bytes(16)
 

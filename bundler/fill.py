@@ -83,7 +83,7 @@ class Filler:
         self.writer = writer
         self.budget = budget
         self.held_texts = held_texts  # the receiver's texts, for context (similar.HeldTexts.related)
-        self.fb = FrameBuilder()
+        self.fb = self._frame()
         self.pages = self.revisions = self.moves = self.deletions = self.updates = 0
         self.text_bytes = 0  # UTF-8 bytes of the carried texts
         self.raw_total = 0  # uncompressed payload bytes of the frames written
@@ -97,13 +97,13 @@ class Filler:
             return
         meta, body, raw_len = self._with_context(*self.fb.build(compact=self.writer.compact, coder=self.writer.coder))
         self.writer.add_frame(meta, body, raw_len)
-        self.capabilities.update(frame_capabilities(meta))
+        self.capabilities.update(frame_capabilities(meta, self.fb))
         self.raw_total += raw_len
         if self.budget:
             self.budget.flushed(raw_len, len(body))
         self.text_bytes += self.fb.text_bytes
         known = self.fb.known_pages
-        self.fb = FrameBuilder()
+        self.fb = self._frame()
         self.fb.known_pages = known  # still known to the receiver in the next frame
 
     def _with_context(self, meta: dict, body: bytes, raw_len: int) -> tuple[dict, bytes, int]:
@@ -127,6 +127,11 @@ class Filler:
             return tried
         fb.drop_context_after(n)
         return meta, body, raw_len
+
+    def _frame(self) -> FrameBuilder:
+        # Slot deltas (capability slot-delta-v1) only for readers of version 2 and later:
+        # a receiver that asked for version 1 knows nothing newer.
+        return FrameBuilder(slot_deltas=self.writer.compact)
 
     def flush_if_full(self) -> None:
         if self.fb.full():
@@ -168,7 +173,7 @@ class Filler:
             before = self.fb.inserted
             base_id, base_text = self._cross(c)
             ops = kept[i] if kept is not None and base_id == c.base_id else None
-            self.fb.add_revision(page, c.rev, base_id, base_text, ops)
+            self.fb.add_revision(page, c.rev, base_id, base_text, ops, c.base_slots if base_id == c.base_id else None)
             rows.append((page.page_id, c.rev.rev_id, c.rkey, mkey(c.rev)))
             ns_row = self.by_ns.setdefault(page.namespace, [0, 0])
             ns_row[0] += 1

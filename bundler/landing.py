@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .container import BundleReader
+from .container import SLOT_DELTA_CAPABILITY, BundleReader
 from .merge import three_way
-from .model import FILE_NS, Page, PageDelete, PageId, PageMove, Revision, format_timestamp
+from .model import FILE_NS, Page, PageDelete, PageId, PageMove, Revision, Slot, format_timestamp
 from .identity import page_rkeys
 from .records import decode_frame
 
@@ -85,6 +85,12 @@ class ReturnApplier:
         local = self.t.origin(peer_rev_id)
         return self.t.get_text(local if local is not None else peer_rev_id)
 
+    def get_slots(self, peer_rev_id: int) -> tuple[Slot, ...] | None:
+        """A base revision's slots, found as ``get_text`` finds its text (a revision of this
+        bundle is a slot delta's base only inside its frame: ``records`` keeps those)."""
+        local = self.t.origin(peer_rev_id)
+        return self.t.get_slots(local if local is not None else peer_rev_id)
+
     def get_title(self, peer_page_id: int) -> str | None:
         """The title of a page record with a nil title: the page step 1 finds."""
         local = self.t.find_page(peer_page_id)
@@ -103,6 +109,7 @@ class ReturnApplier:
             content = decode_frame(
                 frame.meta, frame.body, frame.raw_len, self.get_text,
                 what=f"frame {i} (offset {frame.offset})", get_title=self.get_title, compact=frame.compact,
+                get_slots=self.get_slots, slot_deltas=SLOT_DELTA_CAPABILITY in reader.header.capabilities,
             )
             n += self._gather(work, content)
             # A page's revisions may continue in the next frame; all others are complete.

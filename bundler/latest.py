@@ -52,7 +52,6 @@ from .model import Page, PageDelete, PageId
 from .multistream import DumpPage, RawPage, Stream, iter_blocks, read_index, siteinfo_of
 from .parallel import run_ordered
 from .plan import PageChanges
-from .records import frame_capabilities
 from .state import PageView, PeerView, Sent, Side, State
 
 # NEW's compressed bytes per partition. Each partition's frames are compressed on their
@@ -111,6 +110,7 @@ class PartResult:
     seconds: float = 0.0
     peak_rss: int = 0  # bytes, of the process that ran it
     error: tuple[str, str, str | None] | None = None  # (errors class, message, hint)
+    capabilities: set[str] = field(default_factory=set)  # what its frames need beyond v1 (Filler.capabilities)
 
 
 class _Frames:
@@ -284,6 +284,7 @@ def _diff(part: Part) -> PartResult:
     res.frames = sink.list
     res.pages, res.revisions, res.moves, res.deletions = filler.pages, filler.revisions, filler.moves, filler.deletions
     res.text_bytes, res.raw_total, res.by_ns = filler.text_bytes, filler.raw_total, filler.by_ns
+    res.capabilities = filler.capabilities
     res.seconds = time.monotonic() - t0
     res.peak_rss = peak_rss()
     return res
@@ -355,7 +356,7 @@ def _raise(err: tuple[str, str, str | None]) -> None:
 def _absorb(filler: Filler, writer: BundleWriter, res: PartResult) -> None:
     for meta, body, raw_len in res.frames:
         writer.add_frame(meta, body, raw_len)
-        filler.capabilities.update(frame_capabilities(meta))
+    filler.capabilities.update(res.capabilities)
     filler.pages += res.pages
     filler.revisions += res.revisions
     filler.moves += res.moves

@@ -17,7 +17,7 @@ from typing import Callable, Iterator, NamedTuple
 
 from .history import History, history_of
 from .identity import FRESH, FreshIds, Held, mkey, page_rkeys, partial_rkeys
-from .model import Deleted, Page, PageHistory, PageId, RevId, Revision
+from .model import Deleted, Page, PageHistory, PageId, RevId, Revision, Slot
 from .similar import GROWTH, GROWTH_MIN, NO_CHOICE, Choice, HeldTexts
 from .state import PageView, PeerView, State
 
@@ -42,6 +42,7 @@ class Carried(NamedTuple):
     base_text: str | None
     rkey: int
     cross: Choice | None = None
+    base_slots: tuple[Slot, ...] | None = None  # the base revision's non-main slots (None: not known)
 
 
 class Update(NamedTuple):
@@ -104,28 +105,30 @@ class PageChanges:
         ids: dict[int, int] = {}  # as far as the history has been read: a parent later in it is not mapped
         base_id: int | None = None
         base_text: str | None = None
+        base_slots: tuple[Slot, ...] = ()
         by_sha1: dict[str, tuple[int, bytes]] = {}
         last = None
         for rev, k in zip(self.hist, self.keys):
             rid = ids[rev.rev_id] = self.ids[rev.rev_id]
             if k not in self.new:
                 if rev.text is not None:
-                    base_id, base_text = rid, rev.text
+                    base_id, base_text, base_slots = rid, rev.text, rev.slots
                     if rev.sha1 not in by_sha1:
                         by_sha1[rev.sha1] = (rid, _text_digest(rev.text))
                 continue
             same = by_sha1.get(rev.sha1) if rev.text is not None else None
             if same is not None and same[1] == _text_digest(rev.text):
-                bid, btext = same[0], rev.text
+                # (A revert's base is an older held revision: its slots are not kept; they travel whole.)
+                bid, btext, bslots = same[0], rev.text, (base_slots if same[0] == base_id else None)
             else:
-                bid, btext = base_id, base_text
-            item = Carried(_renumber(rev, rid, self.page.page_id, ids), bid, btext, k)
+                bid, btext, bslots = base_id, base_text, base_slots
+            item = Carried(_renumber(rev, rid, self.page.page_id, ids), bid, btext, k, base_slots=bslots)
             if self.latest_only:
                 last = item
                 continue
             yield self._cross(item)
             if rev.text is not None:
-                base_id, base_text = rid, rev.text
+                base_id, base_text, base_slots = rid, rev.text, rev.slots
         if last is not None:
             yield self._cross(last)
 

@@ -19,11 +19,12 @@ from typing import Callable, Iterator
 
 from . import coder as ppmd
 from . import wire
-from .container import CHECK_LEN, COMPACT_CHECK_LEN, PPMD_CAPABILITY
+from .container import CHECK_LEN, COMPACT_CHECK_LEN, PPMD_CAPABILITY, SLOT_DELTA_CAPABILITY
+from .slots import SlotDelta, read_slot, rebuild, slot_entry
 from .delta import Op, apply_delta, text_delta
 from .errors import ContentError, FormatError, LimitError, UsageError
 from .fields import array, binary, integer, is_int, row, string
-from .model import Deleted, Page, PageDelete, PageId, PageMove, RevId, Revision, SiteInfo, Slot
+from .model import Deleted, Page, PageDelete, PageId, PageMove, RevId, Revision, SiteInfo, Slot, text_sha1
 
 ZSTD_LEVEL = 19
 FRAME_TARGET_RAW = 8 << 20  # payload bytes per frame before it is closed
@@ -76,6 +77,8 @@ class FrameBuilder:
     n_revs: int = 0
     text_bytes: int = 0
     inserted: int = 0  # characters inserted by the deltas of this frame
+    slot_deltas: bool = False  # may non-main slots travel as deltas (capability slot-delta-v1)?
+    used_slot_deltas: bool = False  # did one?
 
     def empty(self) -> bool:
         return not (self.pages or self.moves or self.deletes or self.updates or self.siteinfo)
@@ -124,9 +127,11 @@ class FrameBuilder:
         return 24 + len(rev.comment or "") + sum(len(t) + 4 for _, t, _ in ops) + sum(len(s.text or "") for s in rev.slots)
 
     def add_revision(
-        self, page: Page, rev: Revision, base_id: int | None, base_text: str | None, ops: list[Op] | None = None
+        self, page: Page, rev: Revision, base_id: int | None, base_text: str | None, ops: list[Op] | None = None,
+        base_slots: tuple[Slot, ...] | None = None,
     ) -> None:
-        """Add ``rev``; ``base_id``/``base_text`` name a text the receiver holds by then."""
+        """Add ``rev``; ``base_id``/``base_text`` name a text the receiver holds by then,
+        ``base_slots`` that revision's non-main slots (None: unknown; its slots then travel whole)."""
         c = self.cols
         c["pg"].append(self.add_page(page))
         c["id"].append(rev.rev_id - self.prev_id)
@@ -168,12 +173,23 @@ class FrameBuilder:
             c["sc"].append(k)
             c["ins"].append(t)
         if rev.slots:
-            c["sl"].append([len(c["pg"]) - 1, [[s.role, s.model, s.format, s.text] for s in rev.slots]])
+            on_base = base_slots if base != BASE_NONE and rev.text is not None and self.slot_deltas else None
+            c["sl"].append([len(c["pg"]) - 1, [self._slot_entry(s, on_base) for s in rev.slots]])
         self.raw_estimate += self.revision_cost(rev, ops)
         self.inserted += sum(len(t) for _, t, _ in ops)
         if rev.text is not None:
             self.last_in_frame[rev.page_id] = rev.rev_id
         self.n_revs += 1
+
+    def _slot_entry(self, s: Slot, base_slots: tuple[Slot, ...] | None) -> list:
+        """The ``sl`` entry of one slot (``slots.slot_entry``); a slot sent as a delta has
+        its SHA-1 in ``text_sha256``, as the receiver rebuilds it."""
+        entry, ops = slot_entry(s, base_slots)
+        if ops is not None and s.text is not None:
+            self.used_slot_deltas = True
+            self.text_hash.update(bytes.fromhex(text_sha1(s.text)))
+            self.inserted += sum(len(t) for _, t, _ in ops)
+        return entry
 
     def add_context(self, rev_id: int, text: str) -> None:
         """Put a text the receiver holds (any page's) in the frame's dictionary, though no
@@ -254,9 +270,10 @@ def frame_coder_choice(coder: str | None = None) -> str:
     return choice
 
 
-def frame_capabilities(meta: dict) -> tuple[str, ...]:
-    """The header capabilities a records frame with this meta needs beyond v1's."""
-    return (PPMD_CAPABILITY,) if meta.get("coder") == ppmd.CODER else ()
+def frame_capabilities(meta: dict, fb: FrameBuilder | None = None) -> tuple[str, ...]:
+    """The header capabilities a records frame with this meta (built by ``fb``) needs beyond v1's."""
+    return ((PPMD_CAPABILITY,) if meta.get("coder") == ppmd.CODER else ()) + (
+        (SLOT_DELTA_CAPABILITY,) if fb is not None and fb.used_slot_deltas else ())
 
 
 def _ppmd_layout(payload: dict) -> dict:
@@ -343,16 +360,23 @@ class FrameReader:
     (compression), its records, and (lazily, as the caller imports) the rebuilt texts.
 
     ``get_text(rev_id)``: the receiver's text of a revision (None: not held);
-    ``get_title(page_id)``: the title under which it holds a page alive (None: not held).
+    ``get_title(page_id)``: the title under which it holds a page alive (None: not held);
+    ``get_slots(rev_id)``: the non-main slots it holds of a revision (None: not held),
+    the bases of slot deltas, which a frame may carry when ``slot_deltas`` (the bundle
+    lists ``slot-delta-v1``).
     """
 
     def __init__(self, frame_meta: dict, get_text: Callable[[int], str | None], *, what: str,
-                 get_title: Callable[[int], str | None] = lambda page_id: None, compact: bool = False) -> None:
+                 get_title: Callable[[int], str | None] = lambda page_id: None, compact: bool = False,
+                 get_slots: Callable[[int], tuple[Slot, ...] | None] = lambda rev_id: None,
+                 slot_deltas: bool = False) -> None:
         self.meta = frame_meta
         self.compact = compact  # BUNDLE.md §Compact form: the payload is an array, the checks 16 bytes
         self.check_len = COMPACT_CHECK_LEN if compact else CHECK_LEN
         self.get_text = get_text
         self.get_title = get_title
+        self.get_slots = get_slots
+        self.slot_deltas = slot_deltas
         self.what = what
         self.coder: tuple[int, int] | None = None  # set by frame_meta
 
@@ -470,7 +494,7 @@ class FrameReader:
         if len(c["sc"]) != 2 * len(c["ins"]) or sum(integer(x, what) for x in c["n"]) != len(c["ins"]):
             raise FormatError(f"{what}: delta operation columns disagree")
         return _Rows(what, c, n, pages, users, models, dict_revs, texts, self._hidden(c["hs"]), self._slots(c["sl"]),
-                     self.meta.get("text_sha256"), self.check_len)
+                     self.meta.get("text_sha256"), self.check_len, self.get_slots)
 
     # §Payload: column hs
     def _hidden(self, hs: list) -> dict[int, str]:
@@ -485,7 +509,7 @@ class FrameReader:
         return hidden
 
     # §Payload: column sl
-    def _slots(self, sl: list) -> dict[int, tuple[Slot, ...]]:
+    def _slots(self, sl: list) -> dict[int, tuple[Slot | SlotDelta, ...]]:
         what = self.what
         slots = {}
         for item in sl:
@@ -494,7 +518,7 @@ class FrameReader:
             ss = []
             for s in item[1]:
                 row(s, 4, f"{what}: malformed slot")
-                ss.append(Slot(string(s[0], what), string(s[1], what), string(s[2], what), string(s[3], what, nullable=True)))
+                ss.append(read_slot(s, what, self.slot_deltas))
             slots[integer(item[0], what)] = tuple(ss)
         return slots
 
@@ -546,12 +570,15 @@ class _Rows:
     dict_revs: list
     texts: list[str]
     hidden: dict[int, str]
-    slots: dict[int, tuple[Slot, ...]]
+    slots: dict[int, tuple[Slot | SlotDelta, ...]]
     text_sha256: bytes | None
     check_len: int
+    get_slots: Callable[[int], tuple[Slot, ...] | None]
     # as the rows are read:
     last_text: dict[int, str] = field(default_factory=dict)  # page_id -> its previous text in this frame
     last_id: dict[int, int] = field(default_factory=dict)  # page_id -> that text's rev_id
+    last_slots: dict[int, tuple[Slot, ...]] = field(default_factory=dict)  # page_id -> that revision's slots
+    slot_sha1s: list[bytes] = field(default_factory=list)  # of the row's slots rebuilt from deltas
     rev_id: int = 0
     ts: int = 0
     op_at: int = 0
@@ -566,6 +593,8 @@ class _Rows:
             rev = self._row(i)
             if rev.text is not None:
                 text_hash.update(bytes.fromhex(rev.sha1))
+            for d in self.slot_sha1s:
+                text_hash.update(d)
             yield rev
         if text_hash.digest()[: self.check_len] != self.text_sha256:
             raise ContentError(
@@ -593,17 +622,20 @@ class _Rows:
         fl = integer(c["fl"][i], what)
         b = integer(c["b"][i], what)
         ops = self._ops(integer(c["n"][i], what))
+        prev_slots = None
         if i in self.hidden:
             text, sha1, base_rev = None, self.hidden[i], None
         else:
+            prev_slots = self.last_slots.get(page.page_id, ()) if b == BASE_PREVIOUS else None
             text, base_rev = self._text(page, rev_id, b, ops)
             sha1 = ""
+        slots = self._row_slots(i, page, rev_id, base_rev, prev_slots)
         parent = self._parent(c["par"][i], rev_id, base_rev)
         return Revision(
             rev_id=RevId(rev_id), page_id=page.page_id, timestamp=self.ts, text=text, user=user, user_id=user_id,
             comment=string(c["cm"][i], what, nullable=True), parent_id=parent,
             minor=bool(fl & 1), deleted=Deleted(fl >> 1 & 15), model=string(models[mi][0], what),
-            format=string(models[mi][1], what), slots=self.slots.get(i, ()), sha1=sha1,
+            format=string(models[mi][1], what), slots=slots, sha1=sha1,
         )
 
     def _ops(self, nops: int) -> list[Op]:
@@ -632,14 +664,41 @@ class _Rows:
         else:
             raise FormatError(f"{what}: revision {rev_id} names base {b}")
         text = apply_delta(base, ops, what=f"{what}, revision {rev_id}")
-        if len(text) > wire_max_text():
-            raise LimitError(f"{what}: revision {rev_id} is larger than any MediaWiki revision")
-        self.rebuilt += len(text)
-        if self.rebuilt > MAX_REBUILT_CHARS:
-            raise LimitError(f"{what}: the frame rebuilds more than {MAX_REBUILT_CHARS} characters of text")
+        self._count(rev_id, text)
         self.last_text[page.page_id] = text
         self.last_id[page.page_id] = rev_id
         return text, base_rev
+
+    def _row_slots(self, i: int, page: Page, rev_id: int, base_rev: int | None,
+                   prev_slots: tuple[Slot, ...] | None) -> tuple[Slot, ...]:
+        """The row's slots, those that travel as deltas rebuilt on the slots of its base
+        revision: ``prev_slots`` (b = 0: the previous text's revision in this frame), else the
+        receiver's (``get_slots``). A non-hidden row's slots become "the previous" ones."""
+        self.slot_sha1s = []
+        out = []
+        held: tuple[Slot, ...] | None = prev_slots
+        for s in self.slots.get(i, ()):
+            if isinstance(s, SlotDelta):
+                if base_rev is None:
+                    raise FormatError(f"{self.what}: revision {rev_id} carries a slot delta but has no base revision")
+                if held is None:
+                    held = self.get_slots(base_rev) or ()
+                s = rebuild(s, held, rev_id=rev_id, base_rev=base_rev, in_frame=prev_slots is not None, what=self.what)
+                self._count(rev_id, s.text or "")
+                self.slot_sha1s.append(bytes.fromhex(text_sha1(s.text or "")))
+            out.append(s)
+        slots = tuple(out)
+        if i not in self.hidden:
+            self.last_slots[page.page_id] = slots
+        return slots
+
+    def _count(self, rev_id: int, text: str) -> None:
+        """BUNDLE.md §Limits: a rebuilt text (or slot), and all a frame rebuilds."""
+        if len(text) > wire_max_text():
+            raise LimitError(f"{self.what}: revision {rev_id} is larger than any MediaWiki revision")
+        self.rebuilt += len(text)
+        if self.rebuilt > MAX_REBUILT_CHARS:
+            raise LimitError(f"{self.what}: the frame rebuilds more than {MAX_REBUILT_CHARS} characters of text")
 
     def _parent(self, par, rev_id: int, base_rev: int | None) -> RevId | None:
         if par is None:
@@ -660,9 +719,13 @@ def decode_frame(
     what: str,
     get_title: Callable[[int], str | None] = lambda page_id: None,
     compact: bool = False,
+    get_slots: Callable[[int], tuple[Slot, ...] | None] = lambda rev_id: None,
+    slot_deltas: bool = False,
 ) -> FrameContent:
-    """One records frame's content (``FrameReader``); ``compact``: the frame's ``RawFrame.compact``."""
-    return FrameReader(frame_meta, get_text, what=what, get_title=get_title, compact=compact).read(body, raw_len)
+    """One records frame's content (``FrameReader``); ``compact``: the frame's ``RawFrame.compact``;
+    ``slot_deltas``: the bundle lists ``slot-delta-v1``."""
+    return FrameReader(frame_meta, get_text, what=what, get_title=get_title, compact=compact, get_slots=get_slots,
+                       slot_deltas=slot_deltas).read(body, raw_len)
 
 
 def wire_max_text() -> int:

@@ -189,6 +189,15 @@ class WikiStore:
         ).fetchone()
         return wire.store_unpack_text(row[0]) if row else None
 
+    def get_slots(self, rev_id: int) -> tuple[Slot, ...] | None:
+        """A revision's non-main slots (None: no such revision; a hidden text hides them too)."""
+        if not _held_id(rev_id):
+            return None
+        row = self.db.execute("SELECT slots FROM revision WHERE rev_id=? AND (deleted & 1)=0", (rev_id,)).fetchone()
+        if row is None:
+            return None
+        return tuple(Slot(*s) for s in json.loads(row[0])) if row[0] else ()
+
     def revision_sha1(self, rev_id: int) -> str | None:
         if not _held_id(rev_id):
             return None

@@ -21,11 +21,11 @@ import pytest
 
 from bundler import errors, parts
 from bundler.apply import apply_bundle
-from bundler.container import FRAME_BLOB, FRAME_RECORDS, BundleReader
+from bundler.container import FRAME_BLOB, FRAME_RECORDS, SLOT_DELTA_CAPABILITY, BundleReader
 from bundler.files_import import decode_files_frame
 from bundler.make import apply_manifest
 from bundler.manifest import read_manifest
-from bundler.model import format_timestamp
+from bundler.model import format_timestamp, text_sha1
 from bundler.records import decode_frame
 from bundler.signing import parse_key_line
 from bundler.state import Sent, Side
@@ -114,15 +114,16 @@ def decoded(side: Side, path: str) -> list[str]:
                     out += files_decoded(i, fr)
                     continue
                 fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title,
-                                  compact=fr.compact)
+                                  compact=fr.compact, get_slots=store.get_slots,
+                                  slot_deltas=SLOT_DELTA_CAPABILITY in h.capabilities)
                 out.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 q = lambda s: json.dumps(s, ensure_ascii=False)  # noqa: E731
                 out += [f"page {p.page_id} ns={p.namespace} title={q(p.title)}" for p in fc.pages]
-                out += [
-                    f"rev {v.rev_id} page={v.page_id} ts={format_timestamp(v.timestamp)} sha1={v.sha1}"
-                    f" text={'hidden' if v.text is None else len(v.text.encode())}"
-                    for v in fc.revisions
-                ]
+                for v in fc.revisions:
+                    out.append(f"rev {v.rev_id} page={v.page_id} ts={format_timestamp(v.timestamp)} sha1={v.sha1}"
+                               f" text={'hidden' if v.text is None else len(v.text.encode())}")
+                    out += [f"slot {v.rev_id} role={sl.role} model={sl.model} format={sl.format}"
+                            f" sha1={'hidden' if sl.text is None else text_sha1(sl.text)}" for sl in v.slots]
                 out += [f"move {m.page_id} from={q(m.old_title)} to={q(m.new_title)}" for m in fc.moves]
                 out += [f"delete {d.page_id} title={q(d.title)}" for d in fc.deletes]
                 out += [f"update {u.rev_id} deleted={int(u.deleted)} comment={q(u.comment)}" for u in fc.updates]
@@ -157,6 +158,13 @@ def check_store(side: Side, summary: list[str]) -> None:
             elif kind == "rev":
                 assert store.revision_sha1(ident) == f["sha1"]
                 assert store.db.execute("SELECT page_id FROM revision WHERE rev_id=?", (ident,)).fetchone()[0] == int(f["page"])
+            elif kind == "slot":  # the slot is held as the sender sent it (rebuilt from a delta, or whole)
+                f = dict(kv.split("=", 1) for kv in rest.split(" ")[1:])
+                if f["sha1"] == "hidden":
+                    continue  # (get_slots gives nothing of a revision whose text is hidden)
+                held = {sl.role: sl for sl in store.get_slots(int(rest.split(" ", 1)[0])) or ()}
+                sl = held[f["role"]]
+                assert (sl.model, sl.format, "hidden" if sl.text is None else text_sha1(sl.text)) == (f["model"], f["format"], f["sha1"])
             elif kind == "delete":
                 assert store.page(ident)[1] is True
             elif kind == "file":  # the version is there, and so are its bytes, whole

@@ -114,7 +114,7 @@ class MediaWikiClient(Writes):
                     yield _revision(r, PageId(int(p["pageid"])))
 
     def revisions_by_id(
-        self, rev_ids: Iterable[int], fields: Fields = Fields.TEXT, *, deleted: bool = False
+        self, rev_ids: Iterable[int], fields: Fields = Fields.TEXT, *, deleted: bool = False, all_slots: bool = False
     ) -> Iterator[tuple[Page, Revision]]:
         """The given revisions, page by page as the API groups them, with ``fields``.
 
@@ -123,14 +123,15 @@ class MediaWikiClient(Writes):
         deletedhistory right, and deletedtext for their texts). A deleted page's
         revisions come under a page with id 0 (the API lists it as missing, without
         ``badrevids``). One request per ``revids_per_request`` ids (continuation when the
-        texts are large)."""
+        texts are large). ``all_slots``: every slot (``rvslots=*``), the non-main ones in
+        ``Revision.slots``, not only the main one."""
         ids = list(rev_ids)
         step = self.revids_per_request
         for i in range(0, len(ids), step):
             chunk = ids[i:i + step]
             params = {"prop": "revisions", "revids": chunk, "rvprop": fields.value}
             if fields.slots:
-                params["rvslots"] = "main"
+                params["rvslots"] = "*" if all_slots else "main"
             found: set[int] = set()
             for batch in self.query(params):
                 for p in batch.get("query", {}).get("pages", ()):
@@ -142,12 +143,12 @@ class MediaWikiClient(Writes):
                         yield page, _revision(r, page.page_id)
             missing = [rid for rid in dict.fromkeys(chunk) if rid not in found]
             if deleted and missing:
-                yield from self._deleted_by_id(missing, fields)
+                yield from self._deleted_by_id(missing, fields, all_slots)
 
-    def _deleted_by_id(self, rev_ids: list[int], fields: Fields) -> Iterator[tuple[Page, Revision]]:
+    def _deleted_by_id(self, rev_ids: list[int], fields: Fields, all_slots: bool) -> Iterator[tuple[Page, Revision]]:
         params = {"prop": "deletedrevisions", "revids": rev_ids, "drvprop": fields.value}
         if fields.slots:
-            params["drvslots"] = "main"
+            params["drvslots"] = "*" if all_slots else "main"
         for batch in self.query(params):
             for p in batch.get("query", {}).get("pages", ()):
                 page = Page(PageId(int(p.get("pageid") or 0)), int(p.get("ns", 0)), str(p.get("title", "")))
@@ -160,9 +161,7 @@ class MediaWikiClient(Writes):
         """Each existing page among ``page_ids`` and ``titles`` with its current revision
         (ids, timestamp and sha1; with ``content`` all of it)."""
         fields = Fields.TEXT if content else Fields.SHA1
-        base: dict[str, Any] = {"prop": "revisions", "rvprop": fields.value}
-        if content:
-            base["rvslots"] = "main"
+        base: dict[str, Any] = {"prop": "revisions", "rvprop": fields.value, "rvslots": "main"}
         step = self.revids_per_request if page_ids else TITLES_PER_REQUEST
         asks = [("pageids", list(page_ids[i:i + step])) for i in range(0, len(page_ids), step)]
         asks += [("titles", list(titles[i:i + TITLES_PER_REQUEST])) for i in range(0, len(titles), TITLES_PER_REQUEST)]

@@ -7,22 +7,23 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 from urllib.parse import urljoin
 
-from ..model import Deleted, Page, PageId, RevId, Revision, SiteInfo, parse_timestamp
+from ..model import Deleted, Page, PageId, RevId, Revision, SiteInfo, Slot, parse_timestamp
 
 
 class Fields(enum.Enum):
     """How much of each revision a read asks for (the API's ``rvprop``)."""
 
     IDS = "ids"  # rev_id and parent_id only (~60 bytes a revision); timestamp 0
-    SHA1 = "ids|timestamp|sha1"  # enough to find a revision by (timestamp, sha1)
-    # All but the text (slotsha1: the main slot's sha1, the text's, as ours; sha1 is of all slots).
-    META = "ids|timestamp|user|userid|comment|flags|sha1|size|slotsha1"
+    # Enough to find a revision by (timestamp, sha1). slotsha1: the main slot's sha1, the text's,
+    # as ours; sha1 is of all slots, which differs on a revision with more than one (MCR).
+    SHA1 = "ids|timestamp|sha1|slotsha1"
+    META = "ids|timestamp|user|userid|comment|flags|sha1|size|slotsha1"  # all but the text
     TEXT = "ids|timestamp|user|userid|comment|flags|sha1|content|size|contentmodel"
 
     @property
     def slots(self) -> bool:
         """Whether the main slot's part is asked for (``rvslots=main``)."""
-        return self in (Fields.META, Fields.TEXT)
+        return self is not Fields.IDS
 
 
 # -- records ------------------------------------------------------------------
@@ -125,7 +126,8 @@ def _revision(r: Mapping[str, Any], page_id: PageId) -> Revision:
         deleted |= Deleted.USER
     if r.get("suppressed"):
         deleted |= Deleted.RESTRICTED
-    main = (r.get("slots") or {}).get("main") or {}
+    slots = r.get("slots") or {}
+    main = slots.get("main") or {}
     text = None if main.get("texthidden") or main.get("missing") else main.get("content")
     return Revision(
         rev_id=RevId(int(r["revid"])),
@@ -143,7 +145,14 @@ def _revision(r: Mapping[str, Any], page_id: PageId) -> Revision:
         # (A hidden text's sha1 still comes to an account that may see it: the revision
         # keeps its identity (identity.rkey) across a revision deletion.)
         sha1=str(main.get("sha1") or r.get("sha1") or ""),
+        # (Other slots come only when asked for: rvslots=*.)
+        slots=tuple(_slot(role, v) for role, v in slots.items() if role != "main" and isinstance(v, Mapping)),
     )
+
+
+def _slot(role: str, v: Mapping[str, Any]) -> Slot:
+    text = None if v.get("texthidden") or v.get("missing") else v.get("content")
+    return Slot(role, str(v.get("contentmodel") or ""), str(v.get("contentformat") or ""), text)
 
 
 def _page(p: Mapping[str, Any]) -> Page:

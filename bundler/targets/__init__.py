@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, ContextManager, Iterable, Protocol
 
 if TYPE_CHECKING:
     from ..container import Header, RawFrame
-    from ..model import FileVersion, Page, Revision, SiteInfo
+    from ..model import FileVersion, Page, Revision, SiteInfo, Slot
     from ..state import Side
     from ..store import StoreCounts
 
@@ -69,6 +69,9 @@ class ReturnTarget(Protocol):
 
     def get_text(self, rev_id: int) -> str | None:
         """A revision's text (None: unknown or hidden)."""
+
+    def get_slots(self, rev_id: int) -> tuple[Slot, ...] | None:
+        """A revision's non-main slots (None: unknown or hidden): the bases of slot deltas."""
 
     def revision_sha1(self, rev_id: int) -> str | None:
         """A revision's text sha1 (None: no such revision here)."""
@@ -133,6 +136,10 @@ class UpdateTarget(Protocol):
 
     def get_text(self, rev_id: int) -> str | None:
         """The text of a revision, by the sender's id (None: not held)."""
+
+    def get_slots(self, rev_id: int) -> tuple[Slot, ...] | None:
+        """A revision's non-main slots, by the sender's id (None: not held); fetched with the
+        frame's texts by ``prefetch_texts`` where the wiki is far."""
 
     def live_title(self, page_id: int) -> str | None:
         """The title of a live page, by the sender's id."""

@@ -84,7 +84,7 @@ from typing import Iterable, Iterator
 
 from ..errors import WikiError
 from ..mediawiki import Fields
-from ..model import Page, PageId, RevId, Revision, SiteInfo, parse_timestamp
+from ..model import Page, PageId, RevId, Revision, SiteInfo, Slot, parse_timestamp
 from ..identity import local_id_range
 from ..state.mediawiki import MediaWikiIds
 from ..store import INT64, StoreCounts
@@ -132,6 +132,7 @@ class MediaWikiTarget(WritePhase, ImportBatches):
         self._wiki_time: int | None = None
         self._stage: Stage | None = None
         self._texts: dict[int, str | None] = {}  # wiki rev id -> text (None: hidden)
+        self._slots: dict[int, tuple[Slot, ...]] = {}  # wiki rev id -> its non-main slots (fetched with the text)
         self._current: dict[int, _Current | None] = {}  # wiki page id -> its current state (None: gone)
         self._titles: dict[int, str] = {}  # wiki page id -> title, seen while fetching base texts
         self.import_requests = 0
@@ -211,6 +212,7 @@ class MediaWikiTarget(WritePhase, ImportBatches):
         if not isinstance(rev_ids, list):
             return  # none, or malformed: the frame decoder reports it
         self._texts.clear()
+        self._slots.clear()
         want = []
         for r in rev_ids:
             if not isinstance(r, int) or isinstance(r, bool) or r not in INT64:
@@ -235,6 +237,22 @@ class MediaWikiTarget(WritePhase, ImportBatches):
         if mw not in self._texts:
             self._fetch_texts([mw])
         return self._texts.get(mw)
+
+    def get_slots(self, rev_id: int) -> tuple[Slot, ...] | None:
+        """A revision's non-main slots, as the wiki gives them back (``rvslots=*``, fetched
+        with the frame's base texts); a revision staged by an earlier frame, as staged."""
+        if rev_id not in INT64:
+            return None
+        if self._stage is not None:
+            staged = self._stage.revision(rev_id)
+            if staged is not None:
+                return staged.slots if staged.text is not None else None
+        mw = self._mw_rev(rev_id)
+        if mw is None:
+            return None
+        if mw not in self._texts:
+            self._fetch_texts([mw])
+        return self._slots.get(mw) if self._texts.get(mw) is not None else None
 
     def revision_sha1(self, rev_id: int) -> str | None:
         text = self.get_text(rev_id)
@@ -369,10 +387,12 @@ class MediaWikiTarget(WritePhase, ImportBatches):
         """Texts of wiki revisions by id; deleted ones (of a page deleted here: deletedhistory
         and deletedtext rights) from the archive."""
         todo = sorted(set(mw_ids) - set(self._texts))
-        for page, r in self.client.revisions_by_id(todo, Fields.TEXT, deleted=True):
+        # Every slot (rvslots=*): the other slots are the bases of slot deltas (BUNDLE.md §Payload, sl).
+        for page, r in self.client.revisions_by_id(todo, Fields.TEXT, deleted=True, all_slots=True):
             if page.page_id and page.title:
                 self._titles[page.page_id] = page.title
             self._texts[r.rev_id] = r.text
+            self._slots[r.rev_id] = r.slots
 
     def _currents(self, mw_page_ids: list[int], *, fresh: bool = False) -> dict[int, _Current | None]:
         """Title and current revision of wiki pages by id (None: no such page), 50 per request."""

@@ -30,7 +30,7 @@ from typing import Iterator
 
 from ..errors import ContentError
 from ..mediawiki import Fields
-from ..model import Page, PageId, RevId, Revision, text_sha1
+from ..model import Page, PageId, RevId, Revision, Slot, text_sha1
 from ..state.mediawiki import MediaWikiIds
 
 
@@ -88,13 +88,17 @@ class MediaWikiReturnTarget:
 
     def _fetch_rev(self, rev_id: int) -> Revision | None:
         # deleted: a revision of a page deleted here (an offline edit built on it brings it back).
-        for _page, r in self.client.revisions_by_id([rev_id], Fields.TEXT, deleted=True):
+        for _page, r in self.client.revisions_by_id([rev_id], Fields.TEXT, deleted=True, all_slots=True):
             return _with_text_sha1(r)
         return None
 
     def get_text(self, rev_id: int) -> str | None:
         r = self._rev(rev_id)
         return r.text if r else None
+
+    def get_slots(self, rev_id: int) -> tuple[Slot, ...] | None:
+        r = self._rev(rev_id)
+        return r.slots if r and r.text is not None else None
 
     def revision_sha1(self, rev_id: int) -> str | None:
         r = self._rev(rev_id)

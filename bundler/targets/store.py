@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from ..files_import import FileImporter
 from ..identity import edit_ids
-from ..model import FileVersion, Page, PageId, RevId, Revision, SiteInfo
+from ..model import FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot
 from ..identity import local_id_range
 from ..store import StoreCounts, WikiStore
 
@@ -73,6 +73,9 @@ class StoreUpdateTarget:
 
     def get_text(self, rev_id: int) -> str | None:
         return self.store.get_text(rev_id)
+
+    def get_slots(self, rev_id: int) -> tuple[Slot, ...] | None:
+        return self.store.get_slots(rev_id)
 
     def live_title(self, page_id: int) -> str | None:
         return self.store.live_title(page_id)
@@ -181,6 +184,9 @@ class StoreReturnTarget:
 
     def get_text(self, rev_id: int) -> str | None:
         return self.store.get_text(rev_id)
+
+    def get_slots(self, rev_id: int) -> tuple[Slot, ...] | None:
+        return self.store.get_slots(rev_id)
 
     def revision_sha1(self, rev_id: int) -> str | None:
         return self.store.revision_sha1(rev_id)

@@ -342,7 +342,8 @@ def summarize(receiver: Side, path: str) -> list[str]:
                     lines += files_lines(i, fr)
                     continue
                 fc = decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}", get_title=store.live_title,
-                                  compact=fr.compact)
+                                  compact=fr.compact, get_slots=store.get_slots,
+                                  slot_deltas=container.SLOT_DELTA_CAPABILITY in h.capabilities)
                 lines.append(f"frame {i} dict={fr.meta['dict']} raw_len={fr.raw_len}")
                 for p in fc.pages:
                     lines.append(f"page {p.page_id} ns={p.namespace} title={json.dumps(p.title, ensure_ascii=False)}")
@@ -351,6 +352,8 @@ def summarize(receiver: Side, path: str) -> list[str]:
                         f"rev {rv.rev_id} page={rv.page_id} ts={format_timestamp(rv.timestamp)}"
                         f" sha1={rv.sha1} text={'hidden' if rv.text is None else len(rv.text.encode())}"
                     )
+                    lines += [f"slot {rv.rev_id} role={sl.role} model={sl.model} format={sl.format}"
+                              f" sha1={'hidden' if sl.text is None else text_sha1(sl.text)}" for sl in rv.slots]
                 for m in fc.moves:
                     lines.append(f"move {m.page_id} from={json.dumps(m.old_title, ensure_ascii=False)} to={json.dumps(m.new_title, ensure_ascii=False)}")
                 for d in fc.deletes:
@@ -476,6 +479,7 @@ def generate(out: str) -> None:
         parts_vectors(out, tmp, files_first)
         compact_vectors(out, os.path.join(tmp, "compact"), pages, siteinfo)
         ppmd_vectors(out, tmp, pages, siteinfo, first, os.path.join(tmp, "m1.wbm"), recv, fresh)
+        slot_vectors(out, tmp)
     with open(os.path.join(out, "INDEX"), "w") as f:
         for name, v in VECTORS:
             f.write(f"{name}\t{v['expect']}\t{' '.join(v['requires']) or '-'}\n")
@@ -991,6 +995,76 @@ def ppmd_vectors(out: str, tmp: str, pages, siteinfo, first: bytes, m1: str, rec
             description="ok-ppmd-delta with one bit of its PPMd body flipped, validly signed")
     variant("ppmd-dict-mismatch", "content error", meta={"dict_sha256": hashlib.sha256(b"not the texts").digest()},
             description="ok-ppmd-delta with a dict_sha256 that does not match the receiver's base texts: found before decoding")
+
+
+SLOT_SEEN = '{"labels":{}}'  # rev 90's mediainfo slot in ok-hidden-slots-redirect
+
+
+def slot_frame(base_id: int, base_text: str, base_slot_text: str, *, edit=None, key: str = "labels") -> tuple[list, dict]:
+    """Page 9 of ok-hidden-slots-redirect gains two revisions whose ``mediainfo`` slots travel as
+    deltas (capability slot-delta-v1): rev 96 on ``base_id`` (b = k: the receiver's slot of that
+    revision, which the sender believes is ``base_slot_text``), rev 97 on rev 96 (b = 0).
+    ``edit(fb)`` changes the frame builder's columns before the frame is built (tamper vectors)."""
+    fb = FrameBuilder(slot_deltas=True)
+    page = Page(PageId(9), 0, "Pear (fruit)", redirect="Pear")
+    fb.known_pages.add(9)
+    model, fmt = "wikibase-mediainfo", "application/json"
+    en = '{"%s":{"en":{"language":"en","value":"Pear (fruit)"}}}' % key
+    fr = '{"%s":{"en":{"language":"en","value":"Pear (fruit)"},"fr":{"language":"fr","value":"Poire (fruit)"}}}' % key
+    t96, t97 = base_text + "[[Category:Pears]]\n", base_text + "[[Category:Pears]]\n[[Category:Fruit]]\n"
+    r96 = Revision(RevId(96), PageId(9), CREATED - 3600, t96, user="Vector", user_id=1, comment="label en", parent_id=RevId(base_id),
+                   slots=(Slot("mediainfo", model, fmt, en),))
+    r97 = Revision(RevId(97), PageId(9), CREATED - 60, t97, user="Vector", user_id=1, comment="label fr", parent_id=RevId(96),
+                   slots=(Slot("mediainfo", model, fmt, fr),))
+    fb.add_revision(page, r96, base_id, base_text, None, (Slot("mediainfo", model, fmt, base_slot_text),))
+    fb.add_revision(page, r97, 96, t96, None, r96.slots)
+    assert fb.used_slot_deltas and all(isinstance(e[3], list) for _row, ss in fb.cols["sl"] for e in ss), fb.cols["sl"]
+    if edit is not None:
+        edit(fb)
+    meta, body, raw_len = fb.build()
+    return [FRAME_RECORDS, meta, body, raw_len], {"pages": 1, "revisions": 2, "frames": 1,
+                                                  "text_bytes": len(t96.encode()) + len(t97.encode())}
+
+
+def slot_vectors(out: str, tmp: str) -> None:
+    """Slots as deltas (capability ``slot-delta-v1``, BUNDLE.md §Payload, column ``sl``), on the
+    receiver of ok-hidden-slots-redirect (rev 90 holds a mediainfo slot, rev 95 none)."""
+    recv = fixed_side(os.path.join(tmp, "slots-receiver"), RECEIVER_WIKI, SEEDS["receiver"], "slots", [SENDER_PUB, ALLY_PUB])
+    fr, counts = hidden_history_frame()
+    apply_bundle(recv, _write(tmp, "hidden-slots", assemble(header(counts=counts), [fr], SENDER_KEY)))
+    t1 = "#REDIRECT [[Pear]]\n"
+    caps = [*container.WRITTEN_CAPABILITIES, container.SLOT_DELTA_CAPABILITY]
+
+    def bundle(frame: tuple[list, dict], capabilities=caps) -> bytes:
+        return assemble(header(seq=2, basis_seq=1, basis=checkpoint(101), counts=frame[1], capabilities=capabilities),
+                        [frame[0]], SENDER_KEY)
+
+    ok = bundle(slot_frame(90, t1, SLOT_SEEN))
+    put(out, "ok-slot-delta", ok, expect="ok", requires=("ok-hidden-slots-redirect",), summary=_summary(recv, tmp, ok),
+        description="two revisions of page 9 whose mediainfo slots travel as deltas (slot-delta-v1): rev 96 on rev 90's"
+        " slot (b = 1, dict [90]: the receiver's), rev 97 on rev 96's (b = 0); model and format nil: the base slot's")
+    put(out, "slot-delta-without-capability", bundle(slot_frame(90, t1, SLOT_SEEN), list(container.WRITTEN_CAPABILITIES)),
+        expect="format error", requires=("ok-hidden-slots-redirect",),
+        description="ok-slot-delta whose header does not list slot-delta-v1, validly signed: a slot delta needs it")
+
+    def no_base(fb: FrameBuilder) -> None:
+        # rev 96's text rebuilt from nothing (b = -1, one insert), its slot still a delta: no base revision
+        fb.cols["b"][0], fb.cols["par"][0] = -1, 96 - 90
+        fb.cols["sc"][:2 * fb.cols["n"][0]] = [0, 0]
+        fb.cols["ins"][:fb.cols["n"][0]] = [t1 + "[[Category:Pears]]\n"]
+        fb.cols["n"][0] = 1
+
+    put(out, "slot-delta-no-base", bundle(slot_frame(90, t1, SLOT_SEEN, edit=no_base)), expect="format error",
+        requires=("ok-hidden-slots-redirect",),
+        description="ok-slot-delta whose first row has b = -1 (a full text) but a delta slot: no base revision, validly signed")
+    t3 = "#REDIRECT [[Pear]]\n[[Category:Redirects]]\n"
+    put(out, "slot-delta-base-lacks-slot", bundle(slot_frame(95, t3, SLOT_SEEN)), expect="content error",
+        requires=("ok-hidden-slots-redirect",),
+        description="a slot delta on revision 95, which the receiver holds without a mediainfo slot: named, nothing changes")
+    put(out, "slot-delta-wrong-base", bundle(slot_frame(90, t1, '{"lebals":{}}', key="lebals")), expect="content error",
+        requires=("ok-hidden-slots-redirect",),
+        description="slot deltas made against a rev 90 slot '{\"lebals\":{}}' while the receiver holds '{\"labels\":{}}'"
+        " (same length, the copied part differs): the rebuilt slots differ, so text_sha256 does not match; nothing changes")
 
 
 def parts_vectors(out: str, tmp: str, bundle: bytes) -> None:
