@@ -7,12 +7,13 @@ what to carry (``plan.PageChanges``, deletions) and decides what fits.
 
 from __future__ import annotations
 
+from .coder import frame_capabilities
 from .container import BundleWriter, Counts
 from .files import FilesSent
 from .identity import mkey
 from .model import FILE_NS, PageDelete, PageMove
 from .plan import Carried, PageChanges
-from .records import FrameBuilder, frame_capabilities
+from .records import FrameBuilder
 
 # Under --max-size, the delta operations of the revisions found to fit are kept for
 # adding them, up to this much of ``FrameBuilder.revision_cost``; beyond, they are
