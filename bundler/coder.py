@@ -274,9 +274,11 @@ def code_frame(raw: bytes, dictionary: bytes, *, choice: str, level: int, checks
     ppmd_raw = raw if ppmd_raw is None else ppmd_raw
     variants: list[tuple[tuple[int, ...], bytes, int]] = [((), dictionary, 0)]
     if primer and len(dictionary) + len(raw) <= PRIMER_TRY_MAX:
-        entries = primer_entries(raw)
-        extra = len(wire.packb(list(entries))) - 1 + len(wire.packb(PRIMER_CAPABILITY))
-        variants.append((entries, dictionary + b"".join(primer_part(e, "primer") for e in entries), extra))
+        # The common part alone, and with the language part the payload ranks first (a guess
+        # at zstd level 3 that the coders check: on English payloads it can be noise).
+        for entries in dict.fromkeys([(PRIMER_COMMON,), primer_entries(raw)]):
+            extra = len(wire.packb(list(entries))) - 1 + len(wire.packb(PRIMER_CAPABILITY))
+            variants.append((entries, dictionary + b"".join(primer_part(e, "primer") for e in entries), extra))
     zstd: list[tuple[int, Coded]] = []
     if choice != "ppmd":
         for entries, d, extra in variants:

@@ -134,13 +134,32 @@ def test_a_frame_that_claims_the_primer_wrongly_is_refused():
         read({**meta, "dict": meta["dict"][:-1] + [-50]}, body, raw_len, base)
 
 
+ES_SUMMARY = "Se ha deshecho la revisión 4 de [[Special:Contributions/Ana|Ana]] ([[User talk:Ana|disc.]])"
+
+
 def test_the_writer_names_the_language_the_payload_shares():
     """The language part goes with the common part when the payload holds that language's
     MediaWiki strings (a Spanish undo summary and signature); English needs none."""
-    es = "Se ha deshecho la revisión 4 de [[Special:Contributions/Ana|Ana]] ([[User talk:Ana|disc.]]) [[Usuario:Ana|Ana]]"
+    es = ES_SUMMARY + " [[Usuario:Ana|Ana]]"
     assert coder.primer_entries(wire.packb([es, "[[Categoría:Ríos de Chile]]"])) == (-3, coder.PRIMER_COMMON)
     en = "Undo revision 4 by [[Special:Contributions/Ann|Ann]] ([[User talk:Ann|talk]])"
     assert coder.primer_entries(wire.packb([en, "[[Category:Rivers of Chile]]"])) == (coder.PRIMER_COMMON,)
+
+
+@pytest.mark.parametrize("choice", ["zstd", "ppmd"])
+def test_a_frame_naming_a_language_part_reads_back(choice):
+    """A new section on a real eslagunanegra page, signed, with MediaWiki's Spanish summary:
+    the frame names Spanish (-3) and the common part, and reads back."""
+    with open_dump(os.path.join(ROOT, "tests", "data", "eslagunanegra-pages-full.xml.xz")) as d:
+        ph = next(p for p in d if p.revision_count >= 2)
+        held = list(ph.revisions)[-1]
+    text = held.text + ("\n\n== Sección ==\nGracias. [[Usuario:Ana|Ana]] ([[Usuario discusión:Ana|discusión]])"
+                        " 15:20 30 mar 2023 (UTC)\n")
+    rev = Revision(RevId(held.rev_id + 1), held.page_id, held.timestamp + 60, text, user="Ana", user_id=4,
+                   comment="Sección nueva: /* Sección */")
+    meta, body, raw_len = one_edit_frame(ph.page, held, rev).build(compact=True, coder=choice, primer=True)
+    assert meta["dict"] == [held.rev_id, -3, coder.PRIMER_COMMON]
+    assert read(meta, body, raw_len, held) == [text]
 
 
 def test_large_frames_and_the_long_form_are_not_primed(monkeypatch):
