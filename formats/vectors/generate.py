@@ -1277,11 +1277,11 @@ def primer_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     for name, what in (("compact-ok-primer", "zstd, its body without zstd's magic number"),
                        ("compact-ok-primer-ppmd", "ppmd7-primed, the model primed with the base texts and the primer")):
         p = split_compact(made[name])
-        assert p.frames[0][1][0][-1] == coder.PRIMER_COMMON and coder.PRIMER_CAPABILITY in p.header[8]
+        assert p.frames[0][1][0][-1:] == [coder.PRIMER_COMMON] and coder.PRIMER_CAPABILITY in p.header[8]
         entries = [r for r in p.frames[0][1][0] if r <= 0]
         put(out, name, made[name], expect="ok", requires=("compact-ok-first",), summary=_summary(recv, tmp, made[name]),
             description=f"compact-ok-delta's content, its frame naming primer parts {entries} after the base texts"
-                        f" (0: the common part, -1: German, as the writer ranked them); coded {what}")
+                        f" (0: the common part; the writer found no language part smaller); coded {what}")
 
     p = split_compact(made["compact-ok-primer"])
     fr = p.frames[0]
