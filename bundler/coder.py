@@ -264,48 +264,62 @@ class Coded:
     primer: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Dictionary:
+    """One way to code a frame: the base texts, and the primer parts named after them (if any)."""
+
+    entries: tuple[int, ...]
+    data: bytes
+    extra: int  # what naming them costs: the ``dict`` entries and the capability in the header
+
+
 def code_frame(raw: bytes, dictionary: bytes, *, choice: str, level: int, checksum: bool, primer: bool,
                ppmd_raw: bytes | None = None) -> Coded:
     """The smallest coding of payload ``raw`` for a receiver that holds ``dictionary``: zstd
     or ``ppmd7-primed`` (``choice``: ``frame_coder_choice``), each with and without the
     primer (``primer``: allowed), counting what each adds besides its body (meta entries, the
-    capability in the header); zstd on a tie. ``ppmd_raw``: the payload as a PPMd frame
-    carries it (the same map in another key order), if it differs."""
+    capability in the header); zstd on a tie, no primer on a tie. ``ppmd_raw``: the payload
+    as a PPMd frame carries it (the same map in another key order), if it differs."""
     ppmd_raw = raw if ppmd_raw is None else ppmd_raw
-    variants: list[tuple[tuple[int, ...], bytes, int]] = [((), dictionary, 0)]
+    ways = [_Dictionary((), dictionary, 0)]
     if primer and len(dictionary) + len(raw) <= PRIMER_TRY_MAX:
         # The common part alone, and with the language part the payload ranks first (a guess
         # at zstd level 3 that the coders check: on English payloads it can be noise).
         for entries in dict.fromkeys([(PRIMER_COMMON,), primer_entries(raw)]):
             extra = len(wire.packb(list(entries))) - 1 + len(wire.packb(PRIMER_CAPABILITY))
-            variants.append((entries, dictionary + b"".join(primer_part(e, "primer") for e in entries), extra))
-    zstd: list[tuple[int, Coded]] = []
-    if choice != "ppmd":
-        for entries, d, extra in variants:
-            body = wire.compress(raw, level=level, dictionary=d, checksum=checksum, magic=not entries)
-            zstd.append((len(body) + extra, Coded(body, {}, entries)))
-    best = min(zstd, key=lambda c: c[0]) if zstd else None
-    if choice == "zstd":
-        assert best is not None
-        return best[1]
-    ppmd: list[tuple[int, Coded, bytes, bytes]] = []
-    for entries, d, extra in variants:
-        if not fits(len(d), len(ppmd_raw)):
-            continue
-        mem = memory_for(len(d) + len(ppmd_raw))
-        prefix, body = encode(ppmd_raw, d, ORDER, mem)
-        coded = {"coder": CODER, "order": ORDER, "mem": mem}
-        # What PPMd adds besides its body: three meta entries and the capability in the header.
-        cost = len(body) + extra + len(wire.packb(coded)) - 1 + len(wire.packb(PPMD_CAPABILITY))
-        ppmd.append((cost, Coded(body, coded, entries), d, prefix))
-    for cost, c, d, prefix in sorted(ppmd, key=lambda p: p[0]):
-        if best is not None and cost >= best[0]:
-            break
-        # A frame pyppmd cannot read back goes with the next best coding (``reads_back``).
-        if reads_back(c.body, ppmd_raw, d, ORDER, c.meta["mem"], prefix):
-            return c
-    if best is None:  # PPMd asked for, and no PPMd coding fits or reads back
-        best = min(((len(b) + x, Coded(b, {}, e)) for e, d, x in variants
-                    for b in [wire.compress(raw, level=level, dictionary=d, checksum=checksum, magic=not e)]),
-                   key=lambda c: c[0])
-    return best[1]
+            ways.append(_Dictionary(entries, dictionary + b"".join(primer_part(e, "primer") for e in entries), extra))
+    zstd = [] if choice == "ppmd" else [_zstd(raw, w, level, checksum) for w in ways]
+    if choice != "zstd":
+        ppmd = [_ppmd(ppmd_raw, w) for w in ways if fits(len(w.data), len(ppmd_raw))]
+        best = min(cost for cost, _ in zstd) if zstd else None
+        for cost, p in sorted(ppmd, key=lambda p: p[0]):
+            if best is not None and cost >= best:
+                break
+            # A frame pyppmd cannot read back goes with the next best coding (``reads_back``).
+            if reads_back(p.coded.body, ppmd_raw, p.dictionary, ORDER, p.coded.meta["mem"], p.prefix):
+                return p.coded
+        zstd = zstd or [_zstd(raw, w, level, checksum) for w in ways]  # PPMd asked for; none fits or reads back
+    return min(zstd, key=lambda z: z[0])[1]
+
+
+@dataclass(frozen=True, slots=True)
+class _PpmdCoded:
+    """A PPMd coding, and what checking it reads back needs: its dictionary and prefix P."""
+
+    coded: Coded
+    dictionary: bytes
+    prefix: bytes
+
+
+def _zstd(raw: bytes, way: _Dictionary, level: int, checksum: bool) -> tuple[int, Coded]:
+    body = wire.compress(raw, level=level, dictionary=way.data, checksum=checksum, magic=not way.entries)
+    return len(body) + way.extra, Coded(body, {}, way.entries)
+
+
+def _ppmd(raw: bytes, way: _Dictionary) -> tuple[int, _PpmdCoded]:
+    mem = memory_for(len(way.data) + len(raw))
+    prefix, body = encode(raw, way.data, ORDER, mem)
+    meta = {"coder": CODER, "order": ORDER, "mem": mem}
+    # What PPMd adds besides its body: three meta entries and the capability in the header.
+    cost = len(body) + way.extra + len(wire.packb(meta)) - 1 + len(wire.packb(PPMD_CAPABILITY))
+    return cost, _PpmdCoded(Coded(body, meta, way.entries), way.data, prefix)
