@@ -335,18 +335,14 @@ class FrameReader:
         texts: list[str | None] = []
         dict_size = 0
         for r in dict_revs:
-            if integer(r, what) <= 0:
-                dict_size += len(ppmd.primer_part(r, what))
-                texts.append(None)
-                continue
-            t = self.get_text(r)
-            if t is None:
+            t = None if integer(r, what) <= 0 else self.get_text(r)
+            if t is None and r > 0:
                 raise ContentError(
                     f"{what}: the bundle builds on revision {r}, which this side does not hold",
                     hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
                 )
             texts.append(t)
-            dict_size += len(t)
+            dict_size += len(ppmd.primer_part(r, what)) if t is None else len(t)  # a part counts its bytes
             if dict_size > MAX_DICT_CHARS:
                 raise LimitError(f"{what}: the frame's base texts exceed {MAX_DICT_CHARS} characters")
         return texts

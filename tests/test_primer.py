@@ -21,7 +21,7 @@ import pytest
 
 from bundler import coder, container, records, wire
 from bundler.container import BundleReader
-from bundler.errors import BundleError, ContentError, FormatError, VersionError
+from bundler.errors import BundleError, ContentError, FormatError, LimitError, VersionError
 from bundler.model import Page, PageId, RevId, Revision
 from bundler.sources.dump import open_dump
 from helpers import LDNONT, ROOT, dump_history, frame_raw, new_pair, store_history
@@ -209,3 +209,14 @@ def test_make_apply_with_the_primer_on_real_successive_dumps(tmp_path, monkeypat
     with pytest.raises(VersionError, match="primer-v1"):
         pair.apply(made.path)
     assert store_history(pair.school) == before
+
+
+def test_a_dict_that_repeats_the_primer_is_held_to_the_dictionary_limit(monkeypatch):
+    """A primer part may be named more than once (its bytes are then there that many times),
+    so its bytes count towards the 256 Mi limit like a text's characters, before any
+    dictionary is built."""
+    monkeypatch.setattr(records, "MAX_DICT_CHARS", 10 * len(coder.primer_part(0, "t")))
+    reader = records.FrameReader({"dict": [0] * 11}, lambda r: None, what="t")
+    with pytest.raises(LimitError, match="base texts exceed"):
+        reader.base_texts([0] * 11)
+    assert reader.base_texts([0] * 10) == [None] * 10
