@@ -642,7 +642,7 @@ def bench_dump(dump: str, qs: list[float], work: Path, jobs: int, keep_sha1: boo
         base = r["patch_from"].wall_s
         time_ratio = {
             k: round(r[k].wall_s / base, 3) if r[k].wall_s and base else None
-            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd")
+            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd", "bundle_full_noprimer")
         }
         out_cuts.append(
             {
@@ -697,7 +697,8 @@ def render(res: dict) -> Table:
         t.add_row(label, *cells, end_section=key in ("patch_from", "git_bundle", "cond_zstd"))
     t.add_row("time: patch-from wall (cpu)", *[_secs(c["methods"]["patch_from"]) for c in res["cuts"]])
     for key, label in (("bundle_full", "time: bundle make / patch-from"), ("bundle_latest", "time: --latest-only / patch-from"),
-                       ("bundle_full_zstd", "time: make, zstd forced / patch-from")):
+                       ("bundle_full_zstd", "time: make, zstd forced / patch-from"),
+                       ("bundle_full_noprimer", "time: make, no primer / patch-from")):
         cells = []
         for c in res["cuts"]:
             m, ratio = c["methods"][key], c["time_ratio_to_patch_from"][key]
