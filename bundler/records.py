@@ -211,7 +211,7 @@ class FrameBuilder:
         # The compact array's order is fixed by §Compact form; the map form puts the texts first for PPMd.
         coded = ppmd.code_frame(raw, dictionary, choice=ppmd.frame_coder_choice(coder), level=level,
                                 checksum=not compact, primer=ppmd.primer_wanted(compact if primer is None else primer),
-                                ppmd_raw=None if compact else wire.packb(_ppmd_layout(payload)))
+                                ppmd_raw=None if compact else wire.packb(ppmd.ppmd_layout(payload)))
         if coded.primer:
             dictionary += b"".join(ppmd.primer_part(e, "primer") for e in coded.primer)
         meta = {
@@ -224,18 +224,7 @@ class FrameBuilder:
         return meta, coded.body, len(raw)
 
 
-def _ppmd_layout(payload: dict) -> dict:
-    """The payload as a ``ppmd7-primed`` frame carries it: the same map with the
-    revision columns first and the inserted texts first among them, so the texts
-    the model predicts best follow the dictionary it was primed with (1% smaller
-    than the zstd layout on eslagunanegra; readers do not depend on key order)."""
-    cols = payload["revs"]
-    revs = {k: cols[k] for k in _PPMD_COL_ORDER}
-    return {"revs": revs, **{k: v for k, v in payload.items() if k != "revs"}}
-
-
 _REV_COLS = ("pg", "id", "par", "ts", "u", "cm", "fl", "mf", "b", "n", "sc", "ins", "hs", "sl")
-_PPMD_COL_ORDER = ("ins", "sc", "n", "b", "pg", "id", "par", "ts", "u", "cm", "fl", "mf", "hs", "sl")
 # §Compact form: the payload map's values in this order, the columns of "revs" in _REV_COLS order
 _PAYLOAD_KEYS = ("site", "pages", "users", "models", "revs", "moves", "deletes", "updates")
 
@@ -314,19 +303,10 @@ class FrameReader:
             if not binary(self.meta.get(key), self.check_len):
                 raise FormatError(f"{what}: frame meta {key!r} must be {self.check_len} bytes")
         integer(self.meta.get("revisions"), what)
-        self.coder = self.frame_coder()
+        self.coder = ppmd.frame_coder(self.meta, what)
         if len(dict_revs) > MAX_DICT_TEXTS:
             raise LimitError(f"{what}: the frame builds on {len(dict_revs)} texts; the limit is {MAX_DICT_TEXTS}")
         return dict_revs
-
-    # §Frame meta, Coder
-    def frame_coder(self) -> tuple[int, int] | None:
-        """None: zstd (``coder`` absent); else the ``ppmd7-primed`` order and memory, checked."""
-        if "coder" not in self.meta:
-            return None
-        if self.meta["coder"] != ppmd.CODER:
-            raise FormatError(f"{self.what}: unknown frame coder {str(self.meta['coder'])[:40]!r}")
-        return ppmd.check_params(self.meta.get("order"), self.meta.get("mem"), what=self.what)
 
     # §Frame meta, Dictionary
     def base_texts(self, dict_revs: list) -> list[str | None]:
@@ -360,12 +340,7 @@ class FrameReader:
                 f"{what}: this side's copies of the base revisions {_short(dict_revs)} differ from the sender's",
                 hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",
             )
-        if self.coder is None:  # §Primer: a primed zstd body has no magic number
-            primed = any(r <= 0 for r in dict_revs)
-            raw = wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what=what, magic=not primed)
-        else:
-            order, mem = self.coder
-            raw = ppmd.decompress(body, expected_size=raw_len, dictionary=dictionary, order=order, mem=mem, what=what)
+        raw = ppmd.decode_body(body, raw_len, dictionary, self.coder, primed=any(r <= 0 for r in dict_revs), what=what)
         payload = wire.unpackb(raw, what=what)
         if self.compact:
             payload = expand_payload(payload, what)
