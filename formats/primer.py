@@ -13,19 +13,21 @@ namespace constants defined as MediaWiki defines them. The output is normative: 
 is in BUNDLE.md §Primer and ``bundler/coder.py``; this script rebuilds it byte for byte from
 the same MediaWiki.
 
-primer-v1 is English only. Measured (small frames of seven real wikis, the writer keeping
-the smaller of with and without): English, wikitext and skeletons (2.6 KB) make small frames
-17% smaller; adding the blocks of the 10 or 25 most used other languages (21 KB, 50 KB) gains
-less on every English and on most other wikis (PPMd's statistics and zstd's offsets pay for
-the text that is not used), although a wiki's *own* language block, alone, gains another 3–7%
-(Spanish, Korean). So other languages wait for a primer that a frame names per language
-(``--languages N`` builds the measured variants).
+The file is a msgpack array of parts: part 0, the common part (English summaries and
+signatures, wikitext, payload skeletons: 2.6 KB), then one part per language of
+``LANGUAGES`` (1–4 KB each); a frame names the parts it uses (at most one language).
+Measured on small frames of seven real wikis, the writer keeping the smaller of with and
+without: the common part makes them 17% smaller; the blocks of the 10 or 25 most used other
+languages *in one text* with it (21 KB, 50 KB) gained less than the common part alone on
+every English wiki and most others (PPMd's statistics and zstd's offsets pay for the text a
+frame does not use), while a wiki's *own* language block, alone beside the common part,
+gained another 3–7% (Spanish, Korean). Hence parts, named per frame.
 
 Order matters: zstd's offsets are cheapest near the end of its dictionary and PPMd's
-statistics lean towards what it saw last, so the parts a small frame uses most come last:
-English summaries, then wikitext, then the payload skeletons. A writer puts the primer
-*after* the frame's base texts (measured: 0.8% smaller than before them), right before the
-payload.
+statistics lean towards what it saw last, so within the common part what a small frame uses
+most comes last: English summaries, then wikitext, then the payload skeletons. A writer puts
+the parts *after* the frame's base texts (measured: 0.8% smaller than before them), right
+before the payload.
 """
 
 from __future__ import annotations
