@@ -1,6 +1,6 @@
 """Build formats/primer-v1.bin, the priming text of capability ``primer-v1`` (BUNDLE.md §Primer).
 
-    python3 formats/primer.py [--mediawiki /usr/share/mediawiki] [--out formats/primer-v1.bin]
+    .venv/bin/python formats/primer.py [--mediawiki /usr/share/mediawiki] [--out formats/primer-v1.bin]
 
 The primer is what both sides put beside a records frame's dictionary, so the coder (zstd's
 raw dictionary, or the PPMd model of ``ppmd7-primed``) already knows what a small frame is
@@ -40,6 +40,8 @@ import re
 import subprocess
 import sys
 import tempfile
+
+import msgpack
 
 # The language blocks, in the order of their numbers (a frame names block i as dict entry -i;
 # the first 32 take one byte): by the size of their Wikipedia and the number of MediaWiki sites
@@ -257,8 +259,6 @@ def skeletons() -> bytes:
     the receiver holds, by a registered user and by an IP editor, and a new page; what is
     the same in every such payload is what the coder learns (the array and column headers,
     the models, the empty trailing columns, a 4-byte timestamp)."""
-    import msgpack
-
     models = [["wikitext", "text/x-wiki"]]
     def payload(pages, users, rows, ins, ts):
         revs = [[0] * rows, [1234567] + [1] * (rows - 1), [0] * rows, [ts] + [600] * (rows - 1), [0] * rows,
@@ -278,8 +278,6 @@ def skeletons() -> bytes:
 def build(mediawiki: str) -> bytes:
     """The primer file: a msgpack array of bins, the common part (English, wikitext, payload
     skeletons) and then one block per language of ``LANGUAGES``."""
-    import msgpack
-
     common = (language_block(mediawiki, "en") + WIKITEXT).encode("utf-8") + skeletons()
     blocks = [language_block(mediawiki, code).encode("utf-8") for code in LANGUAGES]
     return msgpack.packb([common, *blocks], use_bin_type=True)
