@@ -58,7 +58,8 @@ The rows (bytes of the new part)
    measured; the time row is ``make / patch-from``. When ``python -m bundler --help`` does
    not run, the rows read "n/a (bundle CLI missing)". Beside it, the same make with the
    frame coder forced to zstd (``WIKIBUNDLE_CODER=zstd``, from another copy of A's state):
-   the coder before PPMd (BUNDLE.md §Coder ppmd7-primed), so the gain is side by side.
+   the coder before PPMd (BUNDLE.md §Coder ppmd7-primed), so the gain is side by side; and
+   the same make without the primer (``WIKIBUNDLE_PRIMER=0``, BUNDLE.md §Primer).
 7  Decoding b2 on B: every records frame of the full-history b2 decoded against B's store,
    timed per coder. For PPMd frames: *priming* (encoding the dictionary D to get the
    prefix P) in MB/s of D, *decoding* (P ‖ body to D ‖ R, the check of D, re-encoding R)
@@ -123,6 +124,7 @@ METHODS: dict[str, str] = {
     "bundle_full": "6  bundle make (full history)",
     "bundle_latest": "6  bundle make --latest-only",
     "bundle_full_zstd": "6  bundle make, zstd coder forced",
+    "bundle_full_noprimer": "6  bundle make, no primer",
     "bundle_full_nocross": "6  bundle make, no cross-page bases",
     "bundle_latest_nocross": "6  --latest-only, no cross-page bases",
 }
@@ -490,6 +492,7 @@ def first_sync(work: Path, cut: Cut) -> str | None:
         # Both timed makes start from the same state: a make may record what it sent.
         shutil.copytree(A, root / "A-latest")
         shutil.copytree(A, root / "A-zstd")
+        shutil.copytree(A, root / "A-noprimer")
     except RuntimeError as e:
         return f"failed ({step}): {e}"
     return None
@@ -504,6 +507,7 @@ def timed_makes(work: Path, cut: Cut) -> dict[str, Measure]:
     plain = (("bundle_full", "A", []), ("bundle_latest", "A-latest", ["--latest-only"]))
     runs = [(key, root / name, extra, {}) for key, name, extra in plain]
     runs.append(("bundle_full_zstd", root / "A-zstd", [], {"WIKIBUNDLE_CODER": "zstd"}))
+    runs.append(("bundle_full_noprimer", root / "A-noprimer", [], {"WIKIBUNDLE_PRIMER": "0"}))
     for nc, (_key, name, extra) in zip(NO_CROSS, plain):
         shutil.copytree(root / name, root / f"{name}-nocross")
         runs.append((nc, root / f"{name}-nocross", extra, {"WIKIBUNDLE_CROSS_PAGE": "0"}))
@@ -546,11 +550,12 @@ def decode_speed(work: Path, cut: Cut) -> dict:
                 if fr.type != FRAME_RECORDS:
                     continue
                 reader = FrameReader(fr.meta, store.get_text, what="bench", compact=fr.compact)
-                texts = reader.base_texts(reader.frame_meta())
-                dictionary = b"".join(t.encode("utf-8") for t in texts)
+                dict_revs = reader.frame_meta()
+                dictionary = reader.dictionary(dict_revs, reader.base_texts(dict_revs))
                 if reader.coder is None:
                     t0 = time.perf_counter()
-                    wire.decompress(fr.body, expected_size=fr.raw_len, dictionary=dictionary, what="bench")
+                    wire.decompress(fr.body, expected_size=fr.raw_len, dictionary=dictionary, what="bench",
+                                    magic=not any(r <= 0 for r in dict_revs))
                     acc["zstd_s"] += time.perf_counter() - t0
                     acc["zstd_frames"] += 1
                     acc["zstd_raw_bytes"] += fr.raw_len
@@ -619,10 +624,10 @@ def bench_dump(dump: str, qs: list[float], work: Path, jobs: int, keep_sha1: boo
             else:
                 r[f"cond_{c}"] = Measure(whole.bytes - base.bytes)
         if missing is not None:
-            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd", *NO_CROSS):
+            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd", "bundle_full_noprimer", *NO_CROSS):
                 r[k] = Measure(note="n/a (bundle CLI missing)")
         elif sync_errors[cut.q] is not None:
-            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd", *NO_CROSS):
+            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd", "bundle_full_noprimer", *NO_CROSS):
                 r[k] = Measure(note=sync_errors[cut.q])
         else:
             log.log(f"  q={cut.q:g}: bundle make (alone)")
@@ -637,7 +642,7 @@ def bench_dump(dump: str, qs: list[float], work: Path, jobs: int, keep_sha1: boo
         base = r["patch_from"].wall_s
         time_ratio = {
             k: round(r[k].wall_s / base, 3) if r[k].wall_s and base else None
-            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd")
+            for k in ("bundle_full", "bundle_latest", "bundle_full_zstd", "bundle_full_noprimer")
         }
         out_cuts.append(
             {
@@ -692,7 +697,8 @@ def render(res: dict) -> Table:
         t.add_row(label, *cells, end_section=key in ("patch_from", "git_bundle", "cond_zstd"))
     t.add_row("time: patch-from wall (cpu)", *[_secs(c["methods"]["patch_from"]) for c in res["cuts"]])
     for key, label in (("bundle_full", "time: bundle make / patch-from"), ("bundle_latest", "time: --latest-only / patch-from"),
-                       ("bundle_full_zstd", "time: make, zstd forced / patch-from")):
+                       ("bundle_full_zstd", "time: make, zstd forced / patch-from"),
+                       ("bundle_full_noprimer", "time: make, no primer / patch-from")):
         cells = []
         for c in res["cuts"]:
             m, ratio = c["methods"][key], c["time_ratio_to_patch_from"][key]
@@ -705,6 +711,7 @@ def render(res: dict) -> Table:
             cells.append(f"×{with_ / without:.2f}" if with_ and without else "n/a")
         t.add_row(f"time: {key.replace('bundle_', '')} / no cross-page bases", *cells)
     t.add_row("size: make / make with zstd forced", *[_ratio(c["methods"]["bundle_full"], c["methods"]["bundle_full_zstd"]) for c in res["cuts"]])
+    t.add_row("size: make / make without primer", *[_ratio(c["methods"]["bundle_full"], c["methods"]["bundle_full_noprimer"]) for c in res["cuts"]])
     t.add_row("7  decode b2, PPMd frames: payload\n   (priming D; decoding D+R)", *[_decode_cell(c["decode"]) for c in res["cuts"]])
     return t
 

@@ -70,11 +70,12 @@ COMPACT_CHECK_LEN = 16  # the same, truncated: they tell copies apart, the signa
 
 # §Versioning: capabilities this reader implements. A bundle that requires
 # anything else is refused, as git refuses unknown bundle capabilities.
-KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1", "files-v1", "ppmd7-primed-v1", "slot-delta-v1"})
+KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1", "files-v1", "ppmd7-primed-v1", "slot-delta-v1", "primer-v1"})
 WRITTEN_CAPABILITIES = ("records-v1", "char-delta-v1")
 FILES_CAPABILITY = "files-v1"  # added to the written ones only when a bundle carries files
 PPMD_CAPABILITY = "ppmd7-primed-v1"  # added when a records frame is PPMd-coded (coder.py)
 SLOT_DELTA_CAPABILITY = "slot-delta-v1"  # added when a non-main slot travels as a delta (records.py, column sl)
+PRIMER_CAPABILITY = "primer-v1"  # added when a records frame's dict names a primer part (coder.py)
 
 EMPTY_CHECKPOINT = bytes(16)
 
@@ -588,9 +589,17 @@ class BundleReader:
             meta = self.read_meta(ftype, self.f.read(meta_len), f"frame meta at {at}")
             if ftype == FRAME_RECORDS and "coder" in meta and PPMD_CAPABILITY not in self.header.capabilities:
                 raise FormatError(f"frame at offset {at} names a coder, but the bundle does not list {PPMD_CAPABILITY}")
+            if ftype == FRAME_RECORDS and PRIMER_CAPABILITY not in self.header.capabilities and _names_primer(meta):
+                raise FormatError(f"frame at offset {at} names the primer, but the bundle does not list {PRIMER_CAPABILITY}")
             body = self.f.read(comp_len)
             pos += meta_len + comp_len
             yield RawFrame(meta, body, raw_len, at, ftype, self.compact)
+
+
+def _names_primer(meta: dict) -> bool:
+    """§Frames step 9: a records frame's ``dict`` holds an int ≤ 0 (a primer part, coder.primer_part)."""
+    d = meta.get("dict")
+    return isinstance(d, list) and any(type(r) is int and r <= 0 for r in d)
 
 
 _HINT_COPY = "The copy is incomplete or damaged: copy the bundle again from its source (and check the USB stick)."

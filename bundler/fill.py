@@ -7,13 +7,14 @@ what to carry (``plan.PageChanges``, deletions) and decides what fits.
 
 from __future__ import annotations
 
+from . import wire
+from .coder import frame_coder_choice
 from .container import BundleWriter, Counts
 from .files import FilesSent
 from .identity import mkey
 from .model import FILE_NS, PageDelete, PageMove
 from .plan import Carried, PageChanges
-from . import wire
-from .records import FrameBuilder, frame_capabilities, frame_coder_choice
+from .records import FrameBuilder, frame_capabilities
 from .similar import HeldTexts
 
 # Under --max-size, the delta operations of the revisions found to fit are kept for

@@ -13,16 +13,15 @@ own store, and carries SHA-256 checks of the dictionary and of the result.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from . import coder as ppmd
 from . import wire
-from .container import CHECK_LEN, COMPACT_CHECK_LEN, PPMD_CAPABILITY, SLOT_DELTA_CAPABILITY
+from .container import CHECK_LEN, COMPACT_CHECK_LEN, SLOT_DELTA_CAPABILITY
 from .slots import SlotDelta, read_slot, rebuild, slot_entry
 from .delta import Op, apply_delta, text_delta
-from .errors import ContentError, FormatError, LimitError, UsageError
+from .errors import ContentError, FormatError, LimitError
 from .fields import array, binary, integer, is_int, row, string
 from .model import Deleted, Page, PageDelete, PageId, PageMove, RevId, Revision, SiteInfo, Slot, text_sha1
 
@@ -213,11 +212,13 @@ class FrameBuilder:
             k = self.dict_index[rev_id] = len(self.dict_revs)
         return k
 
-    def build(self, level: int = ZSTD_LEVEL, compact: bool = False, coder: str | None = None) -> tuple[dict, bytes, int]:
+    def build(self, level: int = ZSTD_LEVEL, compact: bool = False, coder: str | None = None,
+              primer: bool | None = None) -> tuple[dict, bytes, int]:
         """The frame meta, body and raw length. ``compact``: the payload as BUNDLE.md
         §Compact form's array. ``coder`` (default: ``$WIKIBUNDLE_CODER``, else ``best``):
         ``zstd``, ``ppmd`` (``ppmd7-primed`` where the frame fits its limits, else zstd)
-        or ``best``, the smaller of the two."""
+        or ``best``, the smaller of the two. ``primer`` (default: ``compact``, unless
+        ``$WIKIBUNDLE_PRIMER`` is 0): each also with the primer (§Primer), if smaller."""
         payload = {
             "site": self.siteinfo,
             "pages": self.pages,
@@ -230,64 +231,29 @@ class FrameBuilder:
         }
         raw = wire.packb(compact_payload(payload) if compact else payload)
         dictionary = _dictionary(self.dict_texts)
+        # The compact array's order is fixed by §Compact form; the map form puts the texts first for PPMd.
+        coded = ppmd.code_frame(raw, dictionary, choice=ppmd.frame_coder_choice(coder), level=level,
+                                checksum=not compact, primer=ppmd.primer_wanted(compact if primer is None else primer),
+                                ppmd_raw=None if compact else wire.packb(ppmd.ppmd_layout(payload)))
+        if coded.primer:
+            dictionary += b"".join(ppmd.primer_part(e, "primer") for e in coded.primer)
         meta = {
-            "dict": self.dict_revs,
+            "dict": self.dict_revs + list(coded.primer),
             "dict_sha256": hashlib.sha256(dictionary).digest(),
             "text_sha256": self.text_hash.digest(),
             "revisions": self.n_revs,
+            **coded.meta,
         }
-        choice = frame_coder_choice(coder)
-
-        def zstd() -> bytes:
-            return wire.compress(raw, level=level, dictionary=dictionary, checksum=not compact)
-
-        body = zstd() if choice != "ppmd" else None
-        if choice != "zstd" and ppmd.fits(len(dictionary), len(raw)):
-            mem = ppmd.memory_for(len(dictionary) + len(raw))
-            # The compact array's order is fixed by §Compact form; the map form puts the texts first.
-            praw = raw if compact else wire.packb(_ppmd_layout(payload))
-            prefix, pbody = ppmd.encode(praw, dictionary, ppmd.ORDER, mem)
-            coded = {"coder": ppmd.CODER, "order": ppmd.ORDER, "mem": mem}
-            # What PPMd adds besides its body: three meta entries and the capability in the header.
-            extra = len(wire.packb(coded)) - 1 + len(wire.packb(PPMD_CAPABILITY))
-            if (body is None or len(pbody) + extra < len(body)) and ppmd.reads_back(pbody, praw, dictionary, ppmd.ORDER, mem, prefix):
-                return {**meta, **coded}, pbody, len(raw)
-        if body is None:
-            body = zstd()
-        return meta, body, len(raw)
-
-
-CODER_CHOICES = ("best", "zstd", "ppmd")
-
-
-def frame_coder_choice(coder: str | None = None) -> str:
-    """The writer's coder choice: ``coder``, else ``$WIKIBUNDLE_CODER`` (for benchmarks
-    and vectors: the old coder forced, side by side), else ``best``."""
-    choice = coder or os.environ.get("WIKIBUNDLE_CODER") or "best"
-    if choice not in CODER_CHOICES:
-        raise UsageError(f"WIKIBUNDLE_CODER={choice!r} is not a frame coder",
-                         hint=f"Use one of {', '.join(CODER_CHOICES)}, or leave it unset (best).")
-    return choice
+        return meta, coded.body, len(raw)
 
 
 def frame_capabilities(meta: dict, fb: FrameBuilder | None = None) -> tuple[str, ...]:
-    """The header capabilities a records frame with this meta (built by ``fb``) needs beyond v1's."""
-    return ((PPMD_CAPABILITY,) if meta.get("coder") == ppmd.CODER else ()) + (
-        (SLOT_DELTA_CAPABILITY,) if fb is not None and fb.used_slot_deltas else ())
-
-
-def _ppmd_layout(payload: dict) -> dict:
-    """The payload as a ``ppmd7-primed`` frame carries it: the same map with the
-    revision columns first and the inserted texts first among them, so the texts
-    the model predicts best follow the dictionary it was primed with (1% smaller
-    than the zstd layout on eslagunanegra; readers do not depend on key order)."""
-    cols = payload["revs"]
-    revs = {k: cols[k] for k in _PPMD_COL_ORDER}
-    return {"revs": revs, **{k: v for k, v in payload.items() if k != "revs"}}
+    """The header capabilities a records frame with this meta (built by ``fb``) needs beyond v1's:
+    its coder's and primer's (coder.py), and slot deltas' where it has any."""
+    return ppmd.frame_capabilities(meta) + ((SLOT_DELTA_CAPABILITY,) if fb is not None and fb.used_slot_deltas else ())
 
 
 _REV_COLS = ("pg", "id", "par", "ts", "u", "cm", "fl", "mf", "b", "n", "sc", "ins", "hs", "sl")
-_PPMD_COL_ORDER = ("ins", "sc", "n", "b", "pg", "id", "par", "ts", "u", "cm", "fl", "mf", "hs", "sl")
 # §Compact form: the payload map's values in this order, the columns of "revs" in _REV_COLS order
 _PAYLOAD_KEYS = ("site", "pages", "users", "models", "revs", "moves", "deletes", "updates")
 
@@ -383,7 +349,7 @@ class FrameReader:
     def read(self, body: bytes, raw_len: int) -> FrameContent:
         dict_revs = self.frame_meta()
         texts = self.base_texts(dict_revs)
-        payload = self.payload(body, raw_len, dict_revs, _dictionary([t.encode("utf-8") for t in texts]))
+        payload = self.payload(body, raw_len, dict_revs, self.dictionary(dict_revs, texts))
         siteinfo = self.site(payload)
         pages = self.pages(payload)
         rows = self.rows(payload, pages, dict_revs, texts)
@@ -398,37 +364,34 @@ class FrameReader:
             if not binary(self.meta.get(key), self.check_len):
                 raise FormatError(f"{what}: frame meta {key!r} must be {self.check_len} bytes")
         integer(self.meta.get("revisions"), what)
-        self.coder = self.frame_coder()
+        self.coder = ppmd.frame_coder(self.meta, what)
         if len(dict_revs) > MAX_DICT_TEXTS:
             raise LimitError(f"{what}: the frame builds on {len(dict_revs)} texts; the limit is {MAX_DICT_TEXTS}")
         return dict_revs
 
-    # §Frame meta, Coder
-    def frame_coder(self) -> tuple[int, int] | None:
-        """None: zstd (``coder`` absent); else the ``ppmd7-primed`` order and memory, checked."""
-        if "coder" not in self.meta:
-            return None
-        if self.meta["coder"] != ppmd.CODER:
-            raise FormatError(f"{self.what}: unknown frame coder {str(self.meta['coder'])[:40]!r}")
-        return ppmd.check_params(self.meta.get("order"), self.meta.get("mem"), what=self.what)
-
     # §Frame meta, Dictionary
-    def base_texts(self, dict_revs: list) -> list[str]:
+    def base_texts(self, dict_revs: list) -> list[str | None]:
+        """The texts ``dict`` names, in order; None for a primer part (§Primer: an entry ≤ 0)."""
         what = self.what
-        texts: list[str] = []
+        texts: list[str | None] = []
         dict_size = 0
         for r in dict_revs:
-            t = self.get_text(integer(r, what))
-            if t is None:
+            t = None if integer(r, what) <= 0 else self.get_text(r)
+            if t is None and r > 0:
                 raise ContentError(
                     f"{what}: the bundle builds on revision {r}, which this side does not hold",
                     hint="This side's wiki lost history since the last sync; ask the sender for a full bundle (bundle make --full).",
                 )
             texts.append(t)
-            dict_size += len(t)
+            dict_size += len(ppmd.primer_part(r, what)) if t is None else len(t)  # a part counts its bytes
             if dict_size > MAX_DICT_CHARS:
                 raise LimitError(f"{what}: the frame's base texts exceed {MAX_DICT_CHARS} characters")
         return texts
+
+    def dictionary(self, dict_revs: list, texts: list[str | None]) -> bytes:
+        """§Dictionary: the texts' UTF-8 and the primer parts, in ``dict`` order."""
+        return _dictionary([ppmd.primer_part(r, self.what) if t is None else t.encode("utf-8")
+                            for r, t in zip(dict_revs, texts)])
 
     # §Frame meta, Compression
     def payload(self, body: bytes, raw_len: int, dict_revs: list, dictionary: bytes) -> dict:
@@ -438,11 +401,7 @@ class FrameReader:
                 f"{what}: this side's copies of the base revisions {_short(dict_revs)} differ from the sender's",
                 hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",
             )
-        if self.coder is None:
-            raw = wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what=what)
-        else:
-            order, mem = self.coder
-            raw = ppmd.decompress(body, expected_size=raw_len, dictionary=dictionary, order=order, mem=mem, what=what)
+        raw = ppmd.decode_body(body, raw_len, dictionary, self.coder, primed=any(r <= 0 for r in dict_revs), what=what)
         payload = wire.unpackb(raw, what=what)
         if self.compact:
             payload = expand_payload(payload, what)
@@ -477,7 +436,7 @@ class FrameReader:
         return pages
 
     # §Payload: users, models, revs (the columns and their cross-checks)
-    def rows(self, payload: dict, pages: list[Page], dict_revs: list, texts: list[str]) -> _Rows:
+    def rows(self, payload: dict, pages: list[Page], dict_revs: list, texts: list[str | None]) -> _Rows:
         what = self.what
         users = array(payload, "users", what)
         models = array(payload, "models", what)
@@ -568,7 +527,7 @@ class _Rows:
     users: list
     models: list
     dict_revs: list
-    texts: list[str]
+    texts: list[str | None]  # None: a primer part, which no row may take as its base
     hidden: dict[int, str]
     slots: dict[int, tuple[Slot | SlotDelta, ...]]
     text_sha256: bytes | None
@@ -659,8 +618,10 @@ class _Rows:
             base = self.last_text[page.page_id]
             base_rev = self.last_id[page.page_id]
         elif 1 <= b <= len(self.texts):
-            base = self.texts[b - 1]
-            base_rev = self.dict_revs[b - 1]
+            text = self.texts[b - 1]
+            if text is None:
+                raise FormatError(f"{what}: revision {rev_id} names a primer part as its base")
+            base, base_rev = text, self.dict_revs[b - 1]
         else:
             raise FormatError(f"{what}: revision {rev_id} names base {b}")
         text = apply_delta(base, ops, what=f"{what}, revision {rev_id}")

@@ -91,9 +91,13 @@ def raw_dict(data: bytes) -> zstandard.ZstdCompressionDict | None:
     return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
 
 
-def compress(data: bytes, *, level: int, dictionary: bytes = b"", checksum: bool = True) -> bytes:
+ZSTD_MAGIC = zstandard.MAGIC_NUMBER.to_bytes(4, "little")  # 28 B5 2F FD, RFC 8878 §3.1.1
+
+
+def compress(data: bytes, *, level: int, dictionary: bytes = b"", checksum: bool = True, magic: bool = True) -> bytes:
     """One zstd frame declaring its content size; ``checksum``: with zstd's content checksum
-    (the compact form omits it: the body's SHA-256 and the frame's text check cover the data)."""
+    (the compact form omits it: the body's SHA-256 and the frame's text check cover the data);
+    ``magic``: with its 4-byte magic number (a primed frame omits it: BUNDLE.md §Primer)."""
     d = raw_dict(dictionary)
     window_log = min(MAX_WINDOW_LOG, max(20, (len(data) + len(dictionary)).bit_length()))
     params = zstandard.ZstdCompressionParameters.from_level(
@@ -106,10 +110,14 @@ def compress(data: bytes, *, level: int, dictionary: bytes = b"", checksum: bool
         enable_ldm=len(dictionary) + len(data) > (8 << 20),
     )
     c = zstandard.ZstdCompressor(compression_params=params, dict_data=d)
-    return c.compress(data)
+    frame = c.compress(data)
+    return frame if magic else frame[len(ZSTD_MAGIC):]
 
 
-def decompress(data: bytes, *, expected_size: int, dictionary: bytes = b"", what: str) -> bytes:
+def decompress(data: bytes, *, expected_size: int, dictionary: bytes = b"", what: str, magic: bool = True) -> bytes:
+    """``magic`` False: ``data`` is a zstd frame without its magic number, read as the frame with it."""
+    if not magic:
+        data = ZSTD_MAGIC + data
     try:
         params = zstandard.get_frame_parameters(data)
     except zstandard.ZstdError as e:

@@ -29,18 +29,27 @@ def data(name: str) -> str:
 
 
 def frame_raw(meta: dict, body: bytes, raw_len: int, dictionary: bytes = b"") -> bytes:
-    """A records frame's payload bytes, decoded by the coder its meta names (zstd or PPMd)."""
+    """A records frame's payload bytes, decoded by the coder its meta names (zstd or PPMd);
+    ``dictionary``: the base texts' (the primer parts a writer names after them are added here)."""
+    dictionary, primed = _with_primer(meta, dictionary)
     if meta.get("coder") == coder.CODER:
         return coder.decompress(body, expected_size=raw_len, dictionary=dictionary, order=meta["order"], mem=meta["mem"],
                                 what="test")
-    return wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what="test")
+    return wire.decompress(body, expected_size=raw_len, dictionary=dictionary, what="test", magic=not primed)
 
 
 def frame_body(meta: dict, raw: bytes, dictionary: bytes = b"", level: int = 1) -> bytes:
     """``raw`` coded as a frame with this meta is (the coder and parameters its writer chose)."""
+    dictionary, primed = _with_primer(meta, dictionary)
     if meta.get("coder") == coder.CODER:
         return coder.compress(raw, dictionary, meta["order"], meta["mem"])
-    return wire.compress(raw, level=level, dictionary=dictionary)
+    return wire.compress(raw, level=level, dictionary=dictionary, checksum=not primed, magic=not primed)
+
+
+def _with_primer(meta: dict, dictionary: bytes) -> tuple[bytes, bool]:
+    """The base texts' dictionary and the primer parts the frame names after them (BUNDLE.md §Primer)."""
+    primer = [r for r in meta["dict"] if r <= 0]
+    return dictionary + b"".join(coder.primer_part(r, "test") for r in primer), bool(primer)
 
 
 class Hang(Exception):

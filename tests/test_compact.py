@@ -61,6 +61,7 @@ def test_the_compact_vectors_decode_to_what_the_long_ones_do(name):
 
 def test_inspect_shows_the_same_for_both_forms(tmp_path, monkeypatch):
     monkeypatch.setenv("WIKIBUNDLE_CODER", "zstd")  # version 1 is written with zstd frames only
+    monkeypatch.setenv("WIKIBUNDLE_PRIMER", "0")  # and without the primer (a capability and dict entries of its own)
     shown = {}
     for v in (VERSION, VERSION_COMPACT):
         _pair, path = carried(str(tmp_path / f"v{v}"), v)
@@ -105,12 +106,14 @@ def target(tmp_path_factory) -> Target:
     with BundleReader(path) as r:
         r.verify(pair.school.state.peer_by_key_id)
         for fr in r.frames():
-            dictionary = b"".join(store.get_text(i).encode("utf-8") for i in fr.meta["dict"])
+            # the base texts; frame_raw and frame_body add the primer parts (entries <= 0) after them
+            dictionary = b"".join(store.get_text(i).encode("utf-8") for i in fr.meta["dict"] if i > 0)
             raw = frame_raw(fr.meta, fr.body, fr.raw_len, dictionary)
             frames.append(Frame(fr.offset, fr.meta, raw, dictionary))
         header_end = r.header_end
     store.close()
     assert any(f.meta["dict"] for f in frames), "want a frame that builds on texts the school holds"
+    assert any(i <= 0 for f in frames for i in f.meta["dict"]), "want a frame that names the primer"
     return Target(tmp, pair.school, pair.hq.secret_key(), data, header_end, frames, store_digest(pair.school),
                   received_rows(pair.school), snapshot_databases(pair.school), Counter())
 
@@ -165,7 +168,7 @@ def test_the_compact_payload_is_the_map_by_position():
 
     fb = records.FrameBuilder()
     fb.add_revision(Page(PageId(1), 0, "A"), Revision(RevId(1), PageId(1), 0, "x\n", user="U", comment="c"), None, None)
-    meta, body, raw_len = fb.build(level=1, compact=True, coder="zstd")
+    meta, body, raw_len = fb.build(level=1, compact=True, coder="zstd", primer=False)
     arr = wire.unpackb(wire.decompress(body, expected_size=raw_len, what="t"), what="t")
     assert isinstance(arr, list) and records.compact_payload(records.expand_payload(arr, "t")) == arr
     with pytest.raises(errors.FormatError, match="at least 8"):
@@ -184,7 +187,7 @@ def test_compact_page_ids_travel_as_differences_and_come_back_in_any_order():
     for pid, rid in ((1_000_000, 5), (7, 6), (9, 7)):
         fb.add_revision(Page(PageId(pid), 0, f"P{pid}"), Revision(RevId(rid), PageId(pid), 0, f"t{pid}\n", user="U"),
                         None, None)
-    meta, body, raw_len = fb.build(level=1, compact=True, coder="zstd")
+    meta, body, raw_len = fb.build(level=1, compact=True, coder="zstd", primer=False)
     arr = wire.unpackb(wire.decompress(body, expected_size=raw_len, what="t"), what="t")
     assert [p[0] for p in arr[1]] == [1_000_000, 7 - 1_000_000, 2]
     meta = container.expand_meta(container.compact_meta(meta), "t")  # as the container carries it

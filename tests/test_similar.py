@@ -122,7 +122,7 @@ def _frame_rows(bundle: str, side, texts=None) -> list[tuple[str | None, int, li
                 reader = FrameReader(fr.meta, store.get_text, what=f"frame {i}", compact=fr.compact)
                 dict_revs = reader.frame_meta()
                 base_texts = reader.base_texts(dict_revs)
-                payload = reader.payload(fr.body, fr.raw_len, dict_revs, b"".join(t.encode() for t in base_texts))
+                payload = reader.payload(fr.body, fr.raw_len, dict_revs, reader.dictionary(dict_revs, base_texts))
                 cols = payload["revs"]
                 for pg, b in zip(cols["pg"], cols["b"]):
                     rows.append((payload["pages"][pg][2], b, dict_revs))
@@ -150,9 +150,9 @@ def test_new_pages_coded_against_pages_the_receiver_holds_arrive_exact(pair):
 
 
 def _context(rows) -> set[int]:
-    """Revisions named in a frame's dictionary that no row uses as its base."""
+    """Revisions named in a frame's dictionary that no row uses as its base (not the primer's parts)."""
     used = {d[b - 1] for _t, b, d in rows if b >= 1}
-    return {rid for _t, _b, d in rows for rid in d} - used
+    return {rid for _t, _b, d in rows for rid in d if rid > 0} - used
 
 
 def test_switched_off_no_page_is_coded_against_another(pair, monkeypatch):
@@ -297,8 +297,9 @@ def test_a_frame_of_new_text_takes_related_held_texts_where_they_pay(held, cast,
         held_text = {r: cast[t] for r, t in by_rev.items()}
         content = decode_frame(meta, body, raw_len, held_text.get, what="t", compact=True)
         assert [r.text for r in content.revisions] == [cast[NEW_CHARACTER]]
+        held_named = [r for r in meta["dict"] if r > 0]  # (entries ≤ 0 name primer parts)
         if h is not None:
-            assert {by_rev[r] for r in meta["dict"]} >= set(CHARACTERS)
+            assert {by_rev[r] for r in held_named} >= set(CHARACTERS)
         else:
-            assert meta["dict"] == []
+            assert held_named == []
     assert sizes["with"] < 0.9 * sizes["without"]

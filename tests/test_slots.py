@@ -22,7 +22,7 @@ from bundler import wire
 from bundler.container import SLOT_DELTA_CAPABILITY, BundleReader
 from bundler.errors import BundleError, ContentError, FormatError
 from bundler.model import Page, PageId, RevId, Revision, Slot, parse_timestamp, text_sha1
-from bundler.records import FrameBuilder, decode_frame
+from bundler.records import FrameBuilder, FrameReader, decode_frame
 from bundler.sources.dump import open_dump
 from helpers import data, embedded_to_wiki_sides, pair, run_cli  # noqa: F401
 
@@ -41,13 +41,11 @@ def slot_columns(path: str, store) -> list:
     with BundleReader(path) as r:
         r.verified = True  # (our own bundle: only its frames are read here)
         for fr in r.frames():
-            reader_texts = [store.get_text(i) for i in fr.meta["dict"]]
-            dictionary = b"".join(t.encode() for t in reader_texts)
-            raw = wire.decompress(fr.body, expected_size=fr.raw_len, dictionary=dictionary, what="test") \
-                if "coder" not in fr.meta else None
-            assert raw is not None, "the writer chose PPMd for a one-revision frame"
-            payload = wire.unpackb(raw, what="test")
-            out.append(payload[4][13] if fr.compact else payload["revs"]["sl"])
+            reader = FrameReader(fr.meta, store.get_text, what="test", compact=fr.compact)
+            dict_revs = reader.frame_meta()
+            assert reader.coder is None, "the writer chose PPMd for a one-revision frame"
+            payload = reader.payload(fr.body, fr.raw_len, dict_revs, reader.dictionary(dict_revs, reader.base_texts(dict_revs)))
+            out.append(payload["revs"]["sl"])
     return out
 
 

@@ -113,6 +113,8 @@ def test_constants_match_code(spec, row):
         assert hex_value(value) == actual, f"{spec}: {code} is {actual.hex(' ').upper()}"
     elif isinstance(actual, int):
         assert int(value) == actual, f"{spec}: {code} is {actual}"
+    elif isinstance(actual, str):
+        assert value.strip().strip("`") == actual, f"{spec}: {code} is {actual!r}"
     elif isinstance(actual, (frozenset, tuple)):
         listed = re.findall(r"`([^`]+)`", value)
         assert (listed if isinstance(actual, tuple) else set(listed)) == (list(actual) if isinstance(actual, tuple) else set(actual))

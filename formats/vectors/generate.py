@@ -454,7 +454,8 @@ def generate(out: str) -> None:
         stack.enter_context(mock.patch.object(container, "WRITE_VERSION", VERSION))
         # The vectors made before the PPMd coder stay byte for byte what they were: the
         # writer's coder is pinned to zstd, except where ppmd_vectors asks for PPMd.
-        stack.enter_context(mock.patch.dict(os.environ, {"WIKIBUNDLE_CODER": "zstd"}))
+        # Likewise the primer (BUNDLE.md §Primer) is off, except where primer_vectors asks for it.
+        stack.enter_context(mock.patch.dict(os.environ, {"WIKIBUNDLE_CODER": "zstd", "WIKIBUNDLE_PRIMER": "0"}))
         sender = fixed_side(os.path.join(tmp, "sender"), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
         recv = fixed_side(os.path.join(tmp, "receiver"), RECEIVER_WIKI, SEEDS["receiver"], "receiver", [SENDER_PUB, ALLY_PUB])
         pages, siteinfo = dump_pages()
@@ -480,6 +481,7 @@ def generate(out: str) -> None:
         compact_vectors(out, os.path.join(tmp, "compact"), pages, siteinfo)
         ppmd_vectors(out, tmp, pages, siteinfo, first, os.path.join(tmp, "m1.wbm"), recv, fresh)
         slot_vectors(out, tmp)
+        primer_vectors(out, os.path.join(tmp, "primer"), pages, siteinfo)
     with open(os.path.join(out, "INDEX"), "w") as f:
         for name, v in VECTORS:
             f.write(f"{name}\t{v['expect']}\t{' '.join(v['requires']) or '-'}\n")
@@ -1321,6 +1323,72 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
         description="the body ends inside a frame's meta_len (its byte says more follows), validly signed")
     put(out, "compact-end-frame-not-last", assemble_compact(p.header, p.frames, end_frame=bytes([FRAME_END, FRAME_END])),
         expect="format error", description="a second end frame byte after the end frame, validly signed")
+
+
+def primer_vectors(out: str, tmp: str, pages, siteinfo) -> None:
+    """Frames that name the primer (capability primer-v1, BUNDLE.md §Primer), in the compact form:
+    compact-ok-delta's content made again with the primer, by zstd and by PPMd, and the checks."""
+    from bundler import coder
+
+    os.makedirs(tmp)
+    recv = fixed_side(os.path.join(tmp, "receiver"), RECEIVER_WIKI, SEEDS["receiver"], "receiver", [SENDER_PUB, ALLY_PUB])
+    with open(os.path.join(out, "compact-ok-first.bundle"), "rb") as f:
+        first = f.read()
+    b1, m1 = os.path.join(tmp, "b1.bundle"), os.path.join(tmp, "m1.wbm")
+    made = {}
+    with mock.patch.object(container, "WRITE_VERSION", container.VERSION_COMPACT):
+        for name, env in (("compact-ok-primer", {"WIKIBUNDLE_PRIMER": "1"}),
+                          ("compact-ok-primer-ppmd", {"WIKIBUNDLE_PRIMER": "1", "WIKIBUNDLE_CODER": "ppmd"})):
+            # A second sender with the same wiki id and key makes compact-ok-first again (the same
+            # bytes, without the primer), then bundle 2 since the receiver's manifest 1, with it.
+            sender = fixed_side(os.path.join(tmp, name), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
+            again = make(sender, b1, earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}), siteinfo, 1)
+            assert again == first, "compact-ok-first made again differs"
+            if not os.path.exists(m1):
+                apply_bundle(recv, b1, manifest_out=m1)
+            with mock.patch.dict(os.environ, env):
+                made[name] = make(sender, os.path.join(tmp, f"{name}.bundle"), pages, siteinfo, 2, since=m1)
+    for name, what in (("compact-ok-primer", "zstd, its body without zstd's magic number"),
+                       ("compact-ok-primer-ppmd", "ppmd7-primed, the model primed with the base texts and the primer")):
+        p = split_compact(made[name])
+        assert p.frames[0][1][0][-1:] == [coder.PRIMER_COMMON] and coder.PRIMER_CAPABILITY in p.header[8]
+        entries = [r for r in p.frames[0][1][0] if r <= 0]
+        put(out, name, made[name], expect="ok", requires=("compact-ok-first",), summary=_summary(recv, tmp, made[name]),
+            description=f"compact-ok-delta's content, its frame naming primer parts {entries} after the base texts"
+                        f" (0: the common part; the writer found no language part smaller); coded {what}")
+
+    p = split_compact(made["compact-ok-primer"])
+    fr = p.frames[0]
+
+    def variant(name: str, expect: str, description: str, *, meta=None, body=None, caps=None) -> None:
+        h = dict(p.header) if caps is None else {**p.header, 8: caps}
+        put(out, name, assemble_compact(h, [[fr[0], meta or fr[1], fr[2] if body is None else body, fr[3]]]),
+            expect=expect, requires=("compact-ok-first",), description=f"compact-ok-primer {description}, validly signed")
+
+    dict_revs = fr[1][0]
+    variant("primer-without-capability", "format error", caps=[c for c in p.header[8] if c != coder.PRIMER_CAPABILITY],
+            description="whose header does not list primer-v1: a frame whose dict names a primer part needs it")
+    variant("primer-unknown-part", "format error", meta=[dict_revs[:-1] + [-50], *fr[1][1:]],
+            description="whose dict names primer part -50 (primer-v1 has parts 0 to -49)")
+    variant("primer-dict-mismatch", "content error", meta=[dict_revs[:-1] + [-1], *fr[1][1:]],
+            description="whose last dict entry names part -1 (German) where the frame was coded with 0 (the common part):"
+                        " dict_sha256 (over the base texts and the primer parts) differs, found before decoding")
+    variant("primer-with-magic", "format error", body=wire.ZSTD_MAGIC + fr[2],
+            description="with zstd's magic number before its body: a primed zstd body has none, so the frame reads as damaged")
+    # A row whose b names the primer's entry: the payload re-coded with the same dictionary.
+    store = recv.store()
+    try:
+        dictionary = b"".join(store.get_text(r).encode() if r > 0 else coder.primer_part(r, "vector") for r in dict_revs)
+    finally:
+        store.close()
+    arr = wire.unpackb(wire.decompress(fr[2], expected_size=fr[3], dictionary=dictionary, what="v", magic=False), what="v")
+    b_col = arr[4][_REV_COLS.index("b")]
+    b_col[b_col.index(1)] = len(dict_revs)  # the first row built on dict[0] now names the primer entry
+    raw = wire.packb(arr)
+    body = wire.compress(raw, level=19, dictionary=dictionary, checksum=False, magic=False)
+    put(out, "primer-as-base", assemble_compact(p.header, [[fr[0], fr[1], body, len(raw)]]), expect="format error",
+        requires=("compact-ok-first",),
+        description="compact-ok-primer re-coded with one row's b naming the primer's entry: a primer part is no text, validly signed")
 
 
 def fresh_receiver(tmp: str, name: str) -> Side:
