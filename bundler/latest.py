@@ -52,7 +52,6 @@ from .model import Page, PageDelete, PageId
 from .multistream import DumpPage, RawPage, Stream, iter_blocks, read_index, siteinfo_of
 from .parallel import run_ordered
 from .plan import PageChanges
-from .records import frame_capabilities
 from .state import PageView, PeerView, Sent, Side, State
 
 # NEW's compressed bytes per partition. Each partition's frames are compressed on their
