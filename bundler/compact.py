@@ -1,0 +1,168 @@
+"""The bytes of a bundle's regions, in the order of formats/BUNDLE.md, and the compact form's codec.
+
+    Bundle = Fixed || HeaderMap || Frame* || EndFrame || Trailer || Signature
+
+Both versions' fixed parts, frame fixed parts, end frames, trailers and signature
+blocks are written here, side by side (``fixed_part``, ``frame_bytes``, ``end_frame``,
+``tail``), with the compact form's (version 2, §Compact form) uvarints and records
+frame meta array. ``container.py`` reads and writes whole bundles with them; tools and
+tests that take a bundle apart and put it back together use ``Layout`` and ``seal``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from .errors import FormatError, TruncatedError
+from .signing import SecretKey
+
+# §Header
+MAGIC = b"\x89WBUNDL\n"  # high bit and a newline: 7-bit and text-mode transfers break it visibly
+VERSION = 1  # §Versioning: the long form, still read
+VERSION_COMPACT = 2  # §Compact form: written
+HEADER_FIXED = struct.Struct(">8sHI")  # magic, version, header_len
+COMPACT_FIXED = struct.Struct(">8sH")  # magic, version; then header_len and frames_len as uvarints
+MAX_VARINT_LEN = 9  # 63 bits: every length a reader accepts fits
+
+# §Frames
+FRAME_FIXED = struct.Struct(">BIII")  # type, meta_len, comp_len, raw_len
+FRAME_END = 0
+
+# §Trailer and §Signature
+TRAILER = struct.Struct(">4sQ32s")  # magic, body_len, sha256(body)
+TRAILER_MAGIC = b"WBT1"
+SIGNATURE = struct.Struct(">8s64s")  # key id, Ed25519 signature
+SIGNATURE_CONTEXT = b"wikibundle-v1 signature\x00"
+TAIL_LEN = TRAILER.size + SIGNATURE.size
+# §Compact form: the trailer is the body's SHA-256 alone (the fixed part declares the lengths)
+COMPACT_TRAILER = struct.Struct(">32s")
+COMPACT_SIGNATURE_CONTEXT = b"wikibundle-v2 signature\x00"
+COMPACT_TAIL_LEN = COMPACT_TRAILER.size + SIGNATURE.size
+CHECK_LEN = 32  # frame meta dict_sha256, text_sha256
+COMPACT_CHECK_LEN = 16  # the same, truncated: they tell copies apart, the signature guards the bundle
+
+_HINT_COPY = "The copy is incomplete or damaged: copy the bundle again from its source (and check the USB stick)."
+
+
+# §Compact form: uvarints (LEB128: 7 bits a byte, low first, the high bit says "more")
+def uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def read_uvarint(buf: bytes, at: int, what: str) -> tuple[int, int]:
+    """The uvarint at ``at`` and the offset after it. A buffer that ends inside it is
+    *truncated*; more than 9 bytes or a longer form than needed is a *format error*."""
+    n = shift = 0
+    for i in range(at, min(len(buf), at + MAX_VARINT_LEN)):
+        b = buf[i]
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            if b == 0 and i > at:
+                raise FormatError(f"{what}: a length written in more bytes than it needs")
+            return n, i + 1
+    if len(buf) < at + MAX_VARINT_LEN:
+        raise TruncatedError(f"{what}: cut inside a length", hint=_HINT_COPY)
+    raise FormatError(f"{what}: a length of more than {MAX_VARINT_LEN} bytes")
+
+
+# §Compact form, frame meta of a records frame: [dict, dict_sha256, text_sha256, revisions(, map of other keys)]
+_META_CORE = ("dict", "dict_sha256", "text_sha256", "revisions")
+
+
+def compact_meta(meta: dict) -> list:
+    core = [meta["dict"], meta["dict_sha256"][:COMPACT_CHECK_LEN], meta["text_sha256"][:COMPACT_CHECK_LEN],
+            meta["revisions"]]
+    more = {k: v for k, v in meta.items() if k not in _META_CORE}
+    return core + [more] if more else core
+
+
+def expand_meta(m: object, what: str) -> dict:
+    if not (isinstance(m, list) and len(m) in (4, 5)):
+        raise FormatError(f"{what}: expected an array of 4 or 5 elements")
+    more = m[4] if len(m) == 5 else {}
+    if not isinstance(more, dict):
+        raise FormatError(f"{what}: its fifth element must be a map")
+    return {**more, **dict(zip(_META_CORE, m))}
+
+
+# The regions as bytes, shared by the writer and by tools that take a bundle apart and
+# put it back together (formats/vectors/generate.py, tests): one encoding of each.
+def fixed_part(header_len: int, frames_len: int, compact: bool) -> bytes:
+    if compact:
+        return COMPACT_FIXED.pack(MAGIC, VERSION_COMPACT) + uvarint(header_len) + uvarint(frames_len)
+    return HEADER_FIXED.pack(MAGIC, VERSION, header_len)
+
+
+def frame_bytes(ftype: int, meta: bytes, body: bytes, raw_len: int, compact: bool) -> bytes:
+    if compact:
+        return bytes([ftype]) + uvarint(len(meta)) + uvarint(len(body)) + uvarint(raw_len) + meta + body
+    return FRAME_FIXED.pack(ftype, len(meta), len(body), raw_len) + meta + body
+
+
+def end_frame(compact: bool) -> bytes:
+    """§Compact form: the end frame is its type byte alone."""
+    return bytes([FRAME_END]) if compact else FRAME_FIXED.pack(FRAME_END, 0, 0, 0)
+
+
+def tail(body_sha256: bytes, body_len: int, key: SecretKey, compact: bool) -> bytes:
+    """Trailer || Signature for a body with this SHA-256 and length."""
+    if compact:
+        trailer = COMPACT_TRAILER.pack(body_sha256)
+        sig = key.sign(COMPACT_SIGNATURE_CONTEXT + trailer)
+    else:
+        trailer = TRAILER.pack(TRAILER_MAGIC, body_len, body_sha256)
+        sig = key.sign(SIGNATURE_CONTEXT + trailer)
+    return trailer + SIGNATURE.pack(bytes.fromhex(key.key_id), sig)
+
+
+@dataclass(slots=True)
+class Layout:
+    """A well-formed bundle taken apart (trusted input: for tools and tests that rewrite one)."""
+
+    compact: bool
+    header: bytes
+    frames: list[list]  # [type, meta bytes, body, raw_len]
+
+    @classmethod
+    def of(cls, data: bytes) -> "Layout":
+        compact = COMPACT_FIXED.unpack_from(data)[1] == VERSION_COMPACT
+        if compact:
+            hlen, at = read_uvarint(data, COMPACT_FIXED.size, "fixed part")
+            _frames_len, at = read_uvarint(data, at, "fixed part")
+        else:
+            hlen, at = HEADER_FIXED.unpack_from(data)[2], HEADER_FIXED.size
+        header, at = data[at : at + hlen], at + hlen
+        frames = []
+        while data[at] != FRAME_END:
+            if compact:
+                mlen, p = read_uvarint(data, at + 1, "frame")
+                clen, p = read_uvarint(data, p, "frame")
+                rlen, p = read_uvarint(data, p, "frame")
+            else:
+                _t, mlen, clen, rlen = FRAME_FIXED.unpack_from(data, at)
+                p = at + FRAME_FIXED.size
+            frames.append([data[at], data[p : p + mlen], data[p + mlen : p + mlen + clen], rlen])
+            at = p + mlen + clen
+        return cls(compact, header, frames)
+
+    def body(self) -> bytes:
+        framed = b"".join(frame_bytes(t, m, b, r, self.compact) for t, m, b, r in self.frames) + end_frame(self.compact)
+        return fixed_part(len(self.header), len(framed), self.compact) + self.header + framed
+
+    def signed(self, key: SecretKey) -> bytes:
+        body = self.body()
+        return body + tail(hashlib.sha256(body).digest(), len(body), key, self.compact)
+
+
+def seal(body: bytes, key: SecretKey) -> bytes:
+    """``body`` (of either version, as its fixed part says) with its trailer and signature."""
+    compact = COMPACT_FIXED.unpack_from(body)[1] == VERSION_COMPACT
+    return body + tail(hashlib.sha256(body).digest(), len(body), key, compact)
