@@ -22,7 +22,8 @@ from rich.table import Table
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bundler import container, wire  # noqa: E402
-from bundler.container import COMPACT_HEADER_KEYS, FRAME_END, BundleReader  # noqa: E402
+from bundler.compact import COMPACT_HEADER_KEYS, COMPACT_SIGNATURE  # noqa: E402
+from bundler.container import FRAME_END, BundleReader  # noqa: E402
 
 KINDS = {container.FRAME_RECORDS: "records", container.FRAME_FILES: "files", container.FRAME_BLOB: "blob"}
 
@@ -50,8 +51,9 @@ def anatomy(path: str) -> dict[str, int]:
         counts = {k: v for k, v in frames.items() if not k.endswith(("parts", "meta", "bodies"))}
         parts.update({k: v for k, v in frames.items() if k not in counts})
         tail = r.size - r.body_len
-        parts["trailer"] = tail - container.SIGNATURE.size
-        parts["signature"] = container.SIGNATURE.size
+        signature = COMPACT_SIGNATURE.size if r.compact else container.SIGNATURE.size  # with the key id (hint)
+        parts["trailer"] = tail - signature
+        parts["signature"] = signature
         assert sum(parts.values()) == r.size, (sum(parts.values()), r.size)
         parts["= file"] = r.size
         parts.update({f"({k})": v for k, v in counts.items()})

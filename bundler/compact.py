@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass
 
 from .errors import FormatError, TruncatedError
+from .fields import is_int
 from .signing import SecretKey
 
 # §Header
@@ -36,12 +37,16 @@ TRAILER_MAGIC = b"WBT1"
 SIGNATURE = struct.Struct(">8s64s")  # key id, Ed25519 signature
 SIGNATURE_CONTEXT = b"wikibundle-v1 signature\x00"
 TAIL_LEN = TRAILER.size + SIGNATURE.size
-# §Compact form: the trailer is the body's SHA-256 alone (the fixed part declares the lengths)
-COMPACT_TRAILER = struct.Struct(">32s")
-COMPACT_SIGNATURE_CONTEXT = b"wikibundle-v2 signature\x00"
-COMPACT_TAIL_LEN = COMPACT_TRAILER.size + SIGNATURE.size
+# §Compact form. Every cut is argued in BUNDLE.md §Why these sizes are safe.
+COMPACT_TRAILER = struct.Struct(">4s")  # check: the body's SHA-256, its first 4 bytes (damage, not forgery)
+COMPACT_SIGNATURE = struct.Struct(">4s64s")  # key hint (the key id's first 4 bytes), Ed25519 signature
+COMPACT_SIGNATURE_CONTEXT = b"wikibundle-v2 signature\x00"  # then the body's whole SHA-256 (32 bytes)
+COMPACT_TAIL_LEN = COMPACT_TRAILER.size + COMPACT_SIGNATURE.size
+KEY_HINT_LEN = 4
 CHECK_LEN = 32  # frame meta dict_sha256, text_sha256
-COMPACT_CHECK_LEN = 16  # the same, truncated: they tell copies apart, the signature guards the bundle
+COMPACT_CHECK_LEN = 8  # the same, cut: they tell differing base texts apart, the signature guards the bundle
+ID_LEN = 8  # receiver, basis, ack: the first 8 bytes of the wiki id or checkpoint id they name
+CHECKPOINT_LEN = 16  # a compact bundle's checkpoint id: the first 16 bytes of its body's SHA-256, never sent
 
 _HINT_COPY = "The copy is incomplete or damaged: copy the bundle again from its source (and check the USB stick)."
 
@@ -93,6 +98,75 @@ def expand_meta(m: object, what: str) -> dict:
     return {**more, **dict(zip(_META_CORE, m))}
 
 
+# §Compact header map: the long form's fields under small integer keys. No sender (the
+# signer's wiki), no checkpoint (derived from the body's hash), no signer (the signature block's).
+COMPACT_HEADER_KEYS = {
+    0: "receiver", 1: "seq", 2: "basis_seq", 3: "basis", 4: "created", 5: "counts", 6: "kind", 7: "capabilities",
+    8: "latest_only", 9: "source", 10: "tool", 11: "ack", 12: "notices", 13: "breakdown",
+}
+KINDS = ("update", "return")  # the kind's number is its index; absent: 0
+COUNTS = ("pages", "revisions", "moves", "deletions", "updates", "frames", "text_bytes")  # the counts array's order
+BREAKDOWN = ("namespaces", "inserted", "metadata", "files")  # the breakdown array's order
+INFO_MIN_FRAMES = 4096  # frames of fewer bytes: no source, tool or (without files) breakdown
+
+
+def header_map(w: dict, implied: tuple[str, ...], frame_bytes: int) -> dict:
+    """The compact header map of the long form's map ``w`` (``Header.to_wire()``). The
+    informational fields go only into a bundle whose frames take ``INFO_MIN_FRAMES``
+    bytes or more (the breakdown also when files travel: it is what inspect says of them)."""
+    d: dict = {0: bytes.fromhex(w["receiver"])[:ID_LEN], 1: w["seq"], 2: w["basis_seq"], 3: w["basis"][:ID_LEN],
+               4: w["created"], 5: [w["counts"][k] for k in COUNTS]}
+    if w["kind"] != KINDS[0]:
+        d[6] = KINDS.index(w["kind"])
+    caps = [c for c in w["capabilities"] if c not in implied]
+    if caps:
+        d[7] = caps
+    if w["latest_only"]:
+        d[8] = True
+    info = frame_bytes >= INFO_MIN_FRAMES
+    for k, name in ((9, "source"), (10, "tool")):
+        if info and w[name]:
+            d[k] = w[name]
+    if "ack" in w:
+        d[11] = [w["ack"][0], w["ack"][1][:ID_LEN]]
+    if "notices" in w:
+        d[12] = w["notices"]
+    b = w["breakdown"]
+    if b and (info or b.get("files")):
+        d[13] = [{int(k): v for k, v in b.get("namespaces", {}).items()}, b.get("inserted", 0), b.get("metadata", 0)]
+        if b.get("files"):
+            d[13].append(b["files"])
+    return d
+
+
+def named(d: dict) -> dict:
+    """The compact header map's fields under the long form's names, as they are."""
+    return {name: d[k] for k, name in COMPACT_HEADER_KEYS.items() if k in d}
+
+
+def long_values(w: dict) -> dict:
+    """``named``'s values as the long form's: the receiver's bytes as hex, the kind's name,
+    counts and breakdown as maps, the optional kind and capabilities' defaults."""
+    w = {"kind": 0, "capabilities": [], **w}
+    if "receiver" in w:
+        if not (isinstance(w["receiver"], bytes) and len(w["receiver"]) == ID_LEN):
+            raise FormatError(f"header: receiver must be the first {ID_LEN} bytes of a wiki id")
+        w["receiver"] = w["receiver"].hex()
+    if not (is_int(w["kind"]) and 0 <= w["kind"] < len(KINDS)):
+        raise FormatError(f"header: unknown kind {w['kind']!r}")
+    w["kind"] = KINDS[w["kind"]]
+    if "counts" in w:
+        c = w["counts"]
+        if not (isinstance(c, list) and len(c) == len(COUNTS)):
+            raise FormatError(f"header: counts must be an array of {len(COUNTS)} ints")
+        w["counts"] = dict(zip(COUNTS, c))
+    if "breakdown" in w:
+        if not isinstance(w["breakdown"], list):
+            raise FormatError("header: breakdown must be an array")
+        w["breakdown"] = dict(zip(BREAKDOWN, w["breakdown"]))
+    return w
+
+
 # The regions as bytes, shared by the writer and by tools that take a bundle apart and
 # put it back together (formats/vectors/generate.py, tests): one encoding of each.
 def fixed_part(header_len: int, frames_len: int, compact: bool) -> bytes:
@@ -115,11 +189,11 @@ def end_frame(compact: bool) -> bytes:
 def tail(body_sha256: bytes, body_len: int, key: SecretKey, compact: bool) -> bytes:
     """Trailer || Signature for a body with this SHA-256 and length."""
     if compact:
-        trailer = COMPACT_TRAILER.pack(body_sha256)
-        sig = key.sign(COMPACT_SIGNATURE_CONTEXT + trailer)
-    else:
-        trailer = TRAILER.pack(TRAILER_MAGIC, body_len, body_sha256)
-        sig = key.sign(SIGNATURE_CONTEXT + trailer)
+        sig = key.sign(COMPACT_SIGNATURE_CONTEXT + body_sha256)
+        hint = bytes.fromhex(key.key_id)[:KEY_HINT_LEN]
+        return COMPACT_TRAILER.pack(body_sha256[: COMPACT_TRAILER.size]) + COMPACT_SIGNATURE.pack(hint, sig)
+    trailer = TRAILER.pack(TRAILER_MAGIC, body_len, body_sha256)
+    sig = key.sign(SIGNATURE_CONTEXT + trailer)
     return trailer + SIGNATURE.pack(bytes.fromhex(key.key_id), sig)
 
 

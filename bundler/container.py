@@ -19,11 +19,11 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator
 
-from . import wire
+from . import compact, wire
 from .compact import (  # noqa: F401  (the regions' constants and codec, read here and by tools as container.X)
     CHECK_LEN, COMPACT_CHECK_LEN, COMPACT_FIXED, COMPACT_SIGNATURE_CONTEXT, COMPACT_TAIL_LEN, COMPACT_TRAILER, FRAME_END,
     FRAME_FIXED, HEADER_FIXED, MAGIC, MAX_VARINT_LEN, SIGNATURE, SIGNATURE_CONTEXT, TAIL_LEN, TRAILER, TRAILER_MAGIC,
-    VERSION, VERSION_COMPACT, _HINT_COPY, _META_CORE, Layout, compact_meta, end_frame, expand_meta, fixed_part,
+    VERSION, VERSION_COMPACT, ID_LEN, CHECKPOINT_LEN, COMPACT_SIGNATURE, KEY_HINT_LEN, _HINT_COPY, _META_CORE, Layout, compact_meta, end_frame, expand_meta, fixed_part,
     frame_bytes, read_uvarint, seal, tail, uvarint,
 )
 from .errors import FormatError, LimitError, TruncatedError, UntrustedKeyError, VersionError
@@ -139,88 +139,48 @@ class Header:
             "breakdown": self.breakdown,
         }
 
-    # §Compact form: the same fields under small integer keys, ids as bytes, counts
-    # and breakdown as arrays. ``signer`` is not written: it is the signature block's.
-    def to_compact(self) -> dict:
-        d: dict = {
-            0: bytes.fromhex(self.sender),
-            1: bytes.fromhex(self.receiver),
-            2: self.seq,
-            3: self.basis_seq,
-            4: self.basis,
-            5: self.checkpoint,
-            6: self.created,
-            7: KINDS.index(self.kind),
-            8: [c for c in self.capabilities if c not in WRITTEN_CAPABILITIES],  # those two are implied
-            9: list(self.counts.to_wire().values()),
-        }
-        if self.latest_only:
-            d[10] = True
-        if self.source:
-            d[11] = self.source
-        if self.tool:
-            d[12] = self.tool
-        if self.ack_seq:
-            d[13] = [self.ack_seq, self.ack]
-        if self.notices:
-            d[14] = list(self.notices)
-        if self.breakdown:
-            b = self.breakdown
-            d[15] = [{int(k): v for k, v in b.get("namespaces", {}).items()}, b.get("inserted", 0), b.get("metadata", 0)]
-            if b.get("files"):
-                d[15].append(b["files"])
-        return d
+    def to_compact(self, frame_bytes: int) -> dict:
+        """§Compact header map (``compact.header_map``), for a bundle whose frames take ``frame_bytes``."""
+        return compact.header_map(self.to_wire(), WRITTEN_CAPABILITIES, frame_bytes)
+
+    def for_wiki(self, wiki_id: str) -> bool:
+        """Whether the bundle is addressed to ``wiki_id`` (a compact header holds its first 8 bytes)."""
+        return wiki_id.startswith(self.receiver)
 
     @classmethod
     def from_compact(cls, d: object, signer: str) -> "Header":
-        """The compact header map, read into the long form's names, then checked as the long form is."""
+        """The compact header map, read into the long form's names, then checked as the long form is.
+        ``sender`` and ``checkpoint`` stay empty until ``BundleReader.verify`` knows them."""
         if not isinstance(d, dict):
             raise FormatError("header: expected a map")
-        w = {name: d[k] for k, name in COMPACT_HEADER_KEYS.items() if k in d}
-        _capabilities(w)  # first, as in the long form
-        for key in ("sender", "receiver"):
-            if key in w:
-                if not binary(w[key], 16):
-                    raise FormatError(f"header: {key} must be a 16-byte wiki id")
-                w[key] = w[key].hex()
-        if "kind" in w:
-            if not (is_int(w["kind"]) and 0 <= w["kind"] < len(KINDS)):
-                raise FormatError(f"header: unknown kind {w['kind']!r}")
-            w["kind"] = KINDS[w["kind"]]
-        if "counts" in w:
-            c = w["counts"]
-            if not (isinstance(c, list) and len(c) == len(Counts.__slots__)):
-                raise FormatError(f"header: counts must be an array of {len(Counts.__slots__)} ints")
-            w["counts"] = dict(zip(Counts.__slots__, c))
-        if "breakdown" in w:
-            b = w["breakdown"]
-            if not isinstance(b, list):
-                raise FormatError("header: breakdown must be an array")
-            w["breakdown"] = dict(zip(("namespaces", "inserted", "metadata", "files"), b))
-        w["signer"] = signer
-        h = cls.from_wire(w)
+        w = compact.named(d)
+        _capabilities({"capabilities": [], **w})  # first, as in the long form
+        h = cls.from_wire(compact.long_values(w), compact_signer=signer)
         implied = tuple(c for c in WRITTEN_CAPABILITIES if c not in h.capabilities)
         return dataclasses.replace(h, capabilities=implied + h.capabilities)
 
     @classmethod
-    def from_wire(cls, d: object) -> "Header":
-        """The header map, checked field by field (BUNDLE.md §Header)."""
+    def from_wire(cls, d: object, compact_signer: str | None = None) -> "Header":
+        """The header map, checked field by field (BUNDLE.md §Header). With ``compact_signer``
+        (the signature block's key hint), a compact header's fields in the long form's names:
+        no sender, checkpoint or signer of its own, receiver and basis ``ID_LEN`` bytes."""
         if not isinstance(d, dict):
             raise FormatError("header: expected a map")
+        long = compact_signer is None
         caps = _capabilities(d)
         c = required(d, "counts", dict, "header")
         counts = Counts(**{k: required(c, k, int, "header counts") for k in Counts.__slots__})
         if any(v < 0 for v in counts.to_wire().values()):
             raise FormatError("header: negative count")
         h = cls(
-            sender=required(d, "sender", str, "header"),
+            sender=required(d, "sender", str, "header") if long else "",
             receiver=required(d, "receiver", str, "header"),
             seq=required(d, "seq", int, "header"),
             basis_seq=required(d, "basis_seq", int, "header"),
             basis=required(d, "basis", bytes, "header"),
-            checkpoint=required(d, "checkpoint", bytes, "header"),
+            checkpoint=required(d, "checkpoint", bytes, "header") if long else b"",
             created=required(d, "created", int, "header"),
-            signer=required(d, "signer", str, "header"),
+            signer=required(d, "signer", str, "header") if long else compact_signer,
             kind=required(d, "kind", str, "header"),
             latest_only=bool(d.get("latest_only", False)),
             counts=counts,
@@ -229,13 +189,14 @@ class Header:
             tool=str(d.get("tool", "")),
             breakdown=_breakdown(d.get("breakdown", {})),
         )
-        h = _with_ack_and_notices(h, d)
-        if not (hex_id(h.sender, 32) and hex_id(h.receiver, 32) and hex_id(h.signer, 16)):
+        id_len = len(EMPTY_CHECKPOINT) if long else ID_LEN
+        h = _with_ack_and_notices(h, d, id_len)
+        if long and not (hex_id(h.sender, 32) and hex_id(h.receiver, 32) and hex_id(h.signer, 16)):
             raise FormatError("header: sender and receiver must be 32 hex digits, signer 16")
         for key, typ in (("latest_only", bool), ("source", str), ("tool", str)):
             optional(d, key, typ, "header", None)
-        if len(h.basis) != 16 or len(h.checkpoint) != 16:
-            raise FormatError("header: checkpoint ids must be 16 bytes")
+        if len(h.basis) != id_len or (long and len(h.checkpoint) != id_len):
+            raise FormatError(f"header: checkpoint ids must be {id_len} bytes")
         if not (0 <= h.basis_seq < h.seq):
             raise FormatError(f"header: basis {h.basis_seq} must come before the bundle's own number {h.seq}")
         if h.kind not in ("update", "return"):
@@ -243,13 +204,10 @@ class Header:
         return h
 
 
-KINDS = ("update", "return")  # §Compact form: the kind's number is its index
-# §Compact form: header map keys
-COMPACT_HEADER_KEYS = {
-    0: "sender", 1: "receiver", 2: "seq", 3: "basis_seq", 4: "basis", 5: "checkpoint", 6: "created", 7: "kind",
-    8: "capabilities", 9: "counts", 10: "latest_only", 11: "source", 12: "tool", 13: "ack", 14: "notices",
-    15: "breakdown",
-}
+def same_checkpoint(held: bytes, named: bytes) -> bool:
+    """A checkpoint id this side recorded against one a header names: whole in the long form,
+    its first ``ID_LEN`` bytes in the compact form."""
+    return len(named) in (ID_LEN, len(held)) and held.startswith(named)
 
 
 def _capabilities(d: dict) -> list[str]:
@@ -266,11 +224,11 @@ def _capabilities(d: dict) -> list[str]:
     return caps
 
 
-def _with_ack_and_notices(h: Header, d: dict) -> Header:
+def _with_ack_and_notices(h: Header, d: dict, id_len: int) -> Header:
     ack = d.get("ack")
     if ack is not None:
-        if not (isinstance(ack, list) and len(ack) == 2 and is_int(ack[0]) and ack[0] > 0 and binary(ack[1], 16)):
-            raise FormatError("header: ack must be [seq > 0, 16-byte checkpoint id]")
+        if not (isinstance(ack, list) and len(ack) == 2 and is_int(ack[0]) and ack[0] > 0 and binary(ack[1], id_len)):
+            raise FormatError(f"header: ack must be [seq > 0, {id_len}-byte checkpoint id]")
         h = dataclasses.replace(h, ack_seq=ack[0], ack=ack[1])
     notices = d.get("notices", [])
     if not strings(notices):
@@ -326,7 +284,8 @@ class BundleReader:
         self.verified = False
         self.version = VERSION
         self._header_bytes, self.header_end = self._read_header()
-        self.body_len, self.body_sha256, self.key_id, self.signature, self._tail = self._read_tail()
+        self.body_len, self._trailer, self.key_id, self.signature, self._tail = self._read_tail()
+        self._digest: bytes | None = None  # the body's SHA-256, once known
         self._header: Header | None = None
 
     @property
@@ -400,12 +359,13 @@ class BundleReader:
         return self.f.read(header_len), at + header_len
 
     def _read_tail(self):
+        """(body_len, the trailer's hash or check, key id or hint, signature, the tail's bytes)."""
         if self.compact:
             self.f.seek(self.size - COMPACT_TAIL_LEN)
             tail = self.f.read(COMPACT_TAIL_LEN)
-            (digest,) = COMPACT_TRAILER.unpack_from(tail)
-            kid, sig = SIGNATURE.unpack_from(tail, COMPACT_TRAILER.size)
-            return self.size - COMPACT_TAIL_LEN, digest, kid.hex(), sig, tail
+            (check,) = COMPACT_TRAILER.unpack_from(tail)
+            hint, sig = COMPACT_SIGNATURE.unpack_from(tail, COMPACT_TRAILER.size)
+            return self.size - COMPACT_TAIL_LEN, check, hint.hex(), sig, tail
         self.f.seek(self.size - TAIL_LEN)
         tail = self.f.read(TAIL_LEN)
         magic, body_len, digest = TRAILER.unpack_from(tail)
@@ -418,48 +378,63 @@ class BundleReader:
         return body_len, digest, kid.hex(), sig, tail
 
     @property
-    def _signed(self) -> bytes:
-        """What the signature signs (§Signature; §Compact form)."""
-        if self.compact:
-            return COMPACT_SIGNATURE_CONTEXT + self.body_sha256
-        return SIGNATURE_CONTEXT + self._tail[: TRAILER.size]
+    def body_sha256(self) -> bytes:
+        """The body's SHA-256: the trailer's (long form) or hashed here (compact form, whose
+        trailer keeps 4 bytes of it); after ``verify``, the one it computed."""
+        if self._digest is None:
+            self._digest = self._hash_body() if self.compact else self._trailer
+        return self._digest
 
-    def verify(self, lookup: Callable[[str], PublicKey | None], *, progress: Callable[[int], None] | None = None) -> PublicKey:
-        """Hash the body, then check the signature with a trusted key. Returns the signer."""
-        from .errors import IntegrityError
+    @property
+    def checkpoint(self) -> bytes:
+        """The checkpoint this bundle leads to: the header's (long form), or the first 16 bytes
+        of the body's SHA-256 (compact form: derived by both sides, never sent)."""
+        return self.body_sha256[:CHECKPOINT_LEN] if self.compact else self.header.checkpoint
 
+    def signed_by(self, key_id: str) -> bool:
+        """Whether the signature block names the key ``key_id`` (not verified)."""
+        return key_id.startswith(self.key_id)
+
+    def _hash_body(self, progress: Callable[[int], None] | None = None) -> bytes:
         h = hashlib.sha256()
         self.f.seek(0)
         left = self.body_len
-        done = 0
         while left:
             chunk = self.f.read(min(left, 1 << 20))
             if not chunk:
                 raise TruncatedError(f"{os.path.basename(self.path)} is truncated", hint=_HINT_COPY)
             h.update(chunk)
             left -= len(chunk)
-            done += len(chunk)
             if progress:
-                progress(done)
-        if h.digest() != self.body_sha256:
+                progress(self.body_len - left)
+        return h.digest()
+
+    def verify(self, lookup: Callable[[str], PublicKey | None], *, progress: Callable[[int], None] | None = None) -> PublicKey:
+        """Hash the body, then check the signature with a trusted key. Returns the signer.
+        ``lookup`` finds a trusted key by its id (compact form: by the id's first 4 bytes)."""
+        from .errors import IntegrityError, SignatureError, WrongPeerError
+
+        digest = self._hash_body(progress)
+        if digest[: len(self._trailer)] != self._trailer:
             raise IntegrityError(
                 f"{os.path.basename(self.path)} is damaged: its SHA-256 does not match the trailer",
                 hint=_HINT_COPY,
             )
+        self._digest = digest
         key = lookup(self.key_id)
         if key is None:
             raise UntrustedKeyError(
-                f"the bundle is signed by key {self.key_id}, which this side does not trust",
+                f"the bundle is signed by key {self.key_id}{'…' if self.compact else ''}, which this side does not trust",
                 hint="If you trust the sender, get its key file (printed by 'bundle key' on that side) and run: bundle trust -C DIR KEYFILE",
             )
-        if self.header.signer != self.key_id:
-            from .errors import SignatureError
-
+        if not self.compact and self.header.signer != self.key_id:
             raise SignatureError(f"the header names signer {self.header.signer}, the signature block {self.key_id}")
-        key.verify(self.signature, self._signed, what=os.path.basename(self.path))
-        if key.wiki_id != self.header.sender:
-            from .errors import WrongPeerError
-
+        signed = COMPACT_SIGNATURE_CONTEXT + digest if self.compact else SIGNATURE_CONTEXT + self._tail[: TRAILER.size]
+        key.verify(self.signature, signed, what=os.path.basename(self.path))
+        if self.compact:  # §Compact form: the sender is the signer's wiki; the checkpoint, the body's hash
+            self._header = dataclasses.replace(self.header, sender=key.wiki_id, signer=key.key_id,
+                                               checkpoint=digest[:CHECKPOINT_LEN])
+        elif key.wiki_id != self.header.sender:
             raise WrongPeerError(
                 f"key {self.key_id} belongs to wiki {key.wiki_id}, but the bundle claims to come from {self.header.sender}",
                 hint="A trusted side signed a bundle in another side's name: refuse it and ask its sender.",
@@ -550,6 +525,7 @@ class BundleWriter:
         self.frames = 0
         self.frame_bytes = 0
         self._finished: str | None = None
+        self.checkpoint = b""  # the checkpoint id the bundle leads to, once ``finish`` wrote it
 
     def add_frame(self, meta: dict, body: bytes, raw_len: int, ftype: int = FRAME_RECORDS) -> None:
         m = wire.packb(compact_meta(meta) if self.compact and ftype == FRAME_RECORDS else meta)
@@ -562,7 +538,7 @@ class BundleWriter:
         """Write the bundle under a temporary name; returns the SHA-256 of its body,
         hex. ``publish`` then gives it its name: a caller records the bundle in its
         state in between, so a bundle never exists that the state does not know."""
-        hb = wire.packb(header.to_compact() if self.compact else header.to_wire())
+        hb = wire.packb(header.to_compact(self.frame_bytes) if self.compact else header.to_wire())
         if len(hb) > MAX_HEADER_LEN:
             raise LimitError("header too large")
         d = os.path.dirname(os.path.abspath(self.out_path))
@@ -583,6 +559,8 @@ class BundleWriter:
                     w(chunk)
                 w(end)
                 out.write(tail(h.digest(), out.tell(), key, self.compact))
+                # §Compact form: the checkpoint is the body's hash; the long form's is the header's
+                self.checkpoint = h.digest()[:CHECKPOINT_LEN] if self.compact else header.checkpoint
                 out.flush()
                 os.fsync(out.fileno())
             umask = os.umask(0)

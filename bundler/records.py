@@ -317,7 +317,7 @@ class FrameReader:
     def __init__(self, frame_meta: dict, get_text: Callable[[int], str | None], *, what: str,
                  get_title: Callable[[int], str | None] = lambda page_id: None, compact: bool = False) -> None:
         self.meta = frame_meta
-        self.compact = compact  # BUNDLE.md §Compact form: the payload is an array, the checks 16 bytes
+        self.compact = compact  # BUNDLE.md §Compact form: the payload is an array, the checks 8 bytes
         self.check_len = COMPACT_CHECK_LEN if compact else CHECK_LEN
         self.get_text = get_text
         self.get_title = get_title
