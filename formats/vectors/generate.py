@@ -1136,7 +1136,7 @@ def split_compact(data: bytes) -> Parts:
 
 def assemble_compact(header: dict | bytes, frames: list, key: SecretKey = SENDER_KEY, *, header_len: int | None = None,
                      frames_len_delta: int = 0, end_frame: bytes = bytes([FRAME_END]), fixed_tail: bytes = b"") -> bytes:
-    """Header || Frame* || EndFrame || SHA-256 || Signature in the compact form, signed with ``key``."""
+    """Header || Frame* || EndFrame || Check || KeyHint || Signature in the compact form, signed with ``key``."""
     uv = container.uvarint
     hb = header if isinstance(header, bytes) else wire.packb(header)
     framed = bytearray()
@@ -1146,9 +1146,7 @@ def assemble_compact(header: dict | bytes, frames: list, key: SecretKey = SENDER
     framed += end_frame
     body = (container.COMPACT_FIXED.pack(MAGIC, container.VERSION_COMPACT) + uv(len(hb) if header_len is None else header_len)
             + uv(len(framed) + frames_len_delta) + hb + framed)
-    trailer = container.COMPACT_TRAILER.pack(hashlib.sha256(body).digest())
-    sig = key.sign(container.COMPACT_SIGNATURE_CONTEXT + trailer)
-    return body + trailer + SIGNATURE.pack(bytes.fromhex(key.key_id), sig)
+    return body + container.tail(hashlib.sha256(body).digest(), len(body), key, True)
 
 
 def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
@@ -1159,7 +1157,7 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     with mock.patch.object(container, "WRITE_VERSION", container.VERSION_COMPACT):
         first, _delta, _m1 = ok_series(out, tmp, sender, recv, pages, siteinfo, "compact-", (
             "ok-first's content in the compact form (version 2): the same header fields, frames and records",
-            "ok-delta's content in the compact form: texts as deltas against bundle 1's, 16-byte frame checks",
+            "ok-delta's content in the compact form: texts as deltas against bundle 1's, 8-byte frame checks",
             "ok-moves's content in the compact form: a move, a deletion, an update"))
     p = split_compact(first)
     assert assemble_compact(p.header, p.frames) == first, "hand assembly differs from BundleWriter (compact)"
@@ -1186,30 +1184,37 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     for name, at, expect, why in (
         ("compact-flipped-body-byte", len(first) - container.COMPACT_TAIL_LEN - 40, "integrity error",
          "in the last frame's data: the body's SHA-256 differs from the trailer's"),
-        ("compact-flipped-trailer-hash", len(first) - container.COMPACT_TAIL_LEN + 5, "integrity error",
-         "in the trailer's SHA-256: hash checked before signature"),
+        ("compact-flipped-trailer-check", len(first) - container.COMPACT_TAIL_LEN + 2, "integrity error",
+         "in the trailer's check (the body's SHA-256, its first 4 bytes): checked before the signature"),
+        ("compact-flipped-key-hint", len(first) - container.COMPACT_SIGNATURE.size + 1, "untrusted key",
+         "in the signature block's key hint: no trusted key's id begins so"),
         ("compact-flipped-signature", len(first) - 10, "signature error",
-         "in the Ed25519 signature (over the v2 context and the body's SHA-256)"),
+         "in the Ed25519 signature (over the v2 context and the body's whole SHA-256)"),
     ):
         bad = bytearray(first)
         bad[at] ^= 0x01
         put(out, name, bytes(bad), expect=expect, description=f"one bit flipped {why}")
     v1_signed = bytearray(first)
-    v1_signed[-64:] = SENDER_KEY.sign(SIGNATURE_CONTEXT + first[-container.COMPACT_TAIL_LEN : -SIGNATURE.size])
+    v1_signed[-64:] = SENDER_KEY.sign(SIGNATURE_CONTEXT + hashlib.sha256(first[: -container.COMPACT_TAIL_LEN]).digest())
     put(out, "compact-signed-with-v1-context", bytes(v1_signed), expect="signature error",
         description="the signature is over the version-1 context string: a signature never carries over between versions")
     put(out, "compact-untrusted-signer", assemble_compact(p.header, p.frames, MALLORY_KEY), expect="untrusted key",
         description="well formed and validly signed by mallory: the signer is the signature block's key, the header names none")
-    put(out, "compact-impersonated-sender", assemble_compact(p.header, p.frames, ALLY_KEY), expect="wrong peer",
-        description="validly signed by the ally, whose key line binds another wiki id than the header's sender")
-    h = {**p.header, 1: bytes.fromhex(OTHER_WIKI)}
+    by_ally = assemble_compact(p.header, p.frames, ALLY_KEY)
+    put(out, "compact-signed-by-ally", by_ally, expect="ok", extra={"sender": ALLY_WIKI},
+        description="compact-ok-first's bytes signed by the ally, also trusted: a compact header names no sender,"
+        " so this is the ally's first bundle (no trusted key can sign in another wiki's name)",
+        summary=summarize(fresh_receiver(tmp, "ally"), _write(tmp, "ally", by_ally)))
+    h = {**p.header, 0: bytes.fromhex(OTHER_WIKI)[: container.ID_LEN]}
     put(out, "compact-wrong-receiver", assemble_compact(h, p.frames), expect="wrong peer",
-        description=f"validly signed, made for wiki {OTHER_WIKI}")
+        description=f"validly signed, made for wiki {OTHER_WIKI[:16]}…")
     for name, change, expect, why in (
-        ("compact-header-hex-sender", {0: SENDER_WIKI}, "format error", "sender as 32 hex characters, not 16 bytes"),
-        ("compact-header-unknown-kind", {7: 2}, "format error", "kind 2 (0 update, 1 return)"),
-        ("compact-header-short-counts", {9: [1, 4, 0, 0, 0, 1]}, "format error", "counts with 6 entries, not 7"),
-        ("compact-header-unknown-capability", {8: ["frobnicate-v9"]}, "version error", "an unknown capability"),
+        ("compact-header-hex-receiver", {0: RECEIVER_WIKI[:16]}, "format error", "receiver as 16 hex characters, not 8 bytes"),
+        ("compact-header-whole-receiver", {0: bytes.fromhex(RECEIVER_WIKI)}, "format error",
+         "receiver as the wiki id's 16 bytes, not its first 8"),
+        ("compact-header-unknown-kind", {6: 2}, "format error", "kind 2 (0 update, 1 return)"),
+        ("compact-header-short-counts", {5: [1, 4, 0, 0, 0, 1]}, "format error", "counts with 6 entries, not 7"),
+        ("compact-header-unknown-capability", {7: ["frobnicate-v9"]}, "version error", "an unknown capability"),
         ("compact-header-unknown-keys", {99: "later", "note": [1.5]}, "ok", "keys no reader knows (an int and a str): ignored"),
     ):
         h = {**p.header, **change}
@@ -1218,13 +1223,13 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     bool_key = msgpack.Packer(use_bin_type=True).pack_map_pairs([*p.header.items(), (True, 1)])
     put(out, "compact-header-bool-key", assemble_compact(bool_key, p.frames), expect="format error",
         description="a header map key true (a bool, not the int 1), validly signed")
-    h = {k: v for k, v in p.header.items() if k != 5}
-    put(out, "compact-header-missing-checkpoint", assemble_compact(h, p.frames), expect="format error",
-        description="header without key 5 (checkpoint), validly signed")
+    h = {k: v for k, v in p.header.items() if k != 3}
+    put(out, "compact-header-missing-basis", assemble_compact(h, p.frames), expect="format error",
+        description="header without key 3 (basis), validly signed")
     h = dict(p.header)
-    del h[9]
+    del h[5]
     put(out, "compact-header-missing-counts", assemble_compact(h, p.frames), expect="format error",
-        description="header without key 9 (counts), validly signed")
+        description="header without key 5 (counts), validly signed")
 
     fr = p.frames[0]
     def with_meta(meta) -> bytes:
@@ -1232,14 +1237,14 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     put(out, "compact-meta-as-map", with_meta(container.expand_meta(fr[1], "m")), expect="format error",
         description="a records frame meta written as the long form's map: compact records frames take the array")
     full = list(fr[1])
-    full[1] = full[1] + bytes(16)
-    put(out, "compact-meta-32-byte-check", with_meta(full), expect="format error",
-        description="dict_sha256 of 32 bytes in a compact frame meta: it must be the first 16 bytes of the SHA-256")
+    full[1] = full[1] + bytes(8)
+    put(out, "compact-meta-16-byte-check", with_meta(full), expect="format error",
+        description="dict_sha256 of 16 bytes in a compact frame meta: it must be the first 8 bytes of the SHA-256")
     put(out, "compact-meta-extra-keys", with_meta(list(fr[1]) + [{"later": 1}]), expect="ok",
         description="a fifth element, a map of keys no reader knows: ignored",
         summary=summarize(fresh_receiver(tmp, "mx"), _write(tmp, "mx", with_meta(list(fr[1]) + [{"later": 1}]))))
     wrong = list(fr[1])
-    wrong[2] = bytes(16)
+    wrong[2] = bytes(container.COMPACT_CHECK_LEN)
     put(out, "compact-text-check-mismatch", with_meta(wrong), expect="content error",
         description="text_sha256 all zero: the rebuilt texts' check fails after decoding; nothing is kept")
     put(out, "compact-frame-cut-in-lengths", assemble_compact(p.header, [[fr[0], b"", b"", 0]], end_frame=b"",
