@@ -222,3 +222,21 @@ def test_format_version_1_is_written_for_older_readers(tmp_path):
         assert r.version == VERSION_COMPACT
     assert "version 2 (compact form)" in " ".join(run_cli("inspect", b3).output.split())
     run_cli("make", "-C", pair.hq.path, "--from", LDNONT[4], "--out", b3, "--format-version", "3", code=2)
+
+
+def test_a_key_whose_hint_a_trusted_key_has_is_refused(tmp_path, monkeypatch):
+    """A compact bundle names its signer by the key id's first 4 bytes, so a side never trusts two
+    wikis' keys that share them (`bundle trust` says so, exit 40); the same wiki's new key replaces."""
+    from bundler import signing
+
+    pair = new_pair(str(tmp_path))
+    third = new_pair(str(tmp_path / "t")).hq.public_key()
+    real = signing.key_id
+    hint = pair.hq.public_key().key_id[:8]
+    monkeypatch.setattr(signing, "key_id", lambda public: hint + real(public)[8:] if public == third.public else real(public))
+    with pytest.raises(errors.KeyFileError, match="first 8 hex digits") as ei, pair.school.state.transaction():
+        pair.school.state.add_peer(third)
+    assert ei.value.exit_code == 40
+    assert [p.wiki_id for p in pair.school.state.peers()] == [pair.hq.wiki_id]
+    with pair.school.state.transaction():  # hq's own new key (same wiki id) is no clash
+        assert pair.school.state.add_peer(signing.PublicKey(pair.hq.wiki_id, third.public, "hq"))
