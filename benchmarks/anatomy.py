@@ -22,7 +22,7 @@ from rich.table import Table
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bundler import container, wire  # noqa: E402
-from bundler.compact import COMPACT_HEADER_KEYS, COMPACT_SIGNATURE  # noqa: E402
+from bundler.compact import COMPACT_HEADER_KEYS, COMPACT_SIGNATURE, HEADER_CORE  # noqa: E402
 from bundler.container import FRAME_END, BundleReader  # noqa: E402
 
 KINDS = {container.FRAME_RECORDS: "records", container.FRAME_FILES: "files", container.FRAME_BLOB: "blob"}
@@ -63,10 +63,13 @@ def anatomy(path: str) -> dict[str, int]:
 def _header_fields(hb: bytes, compact: bool) -> dict[str, int]:
     d = wire.unpackb(hb, what="header", int_keys=compact)
     out = {}
-    for k, v in d.items():
+    items = d.items() if not compact else (d[HEADER_CORE].items() if len(d) > HEADER_CORE else ())
+    if compact:  # §Compact header: an array of the six required fields, then a map of the optional ones
+        out.update({f"header: {COMPACT_HEADER_KEYS[i]}": len(wire.packb(v)) for i, v in enumerate(d[:HEADER_CORE])})
+    for k, v in items:
         name = COMPACT_HEADER_KEYS.get(k, str(k)) if compact else k
         out[f"header: {name}"] = len(wire.packb(k)) + len(wire.packb(v))
-    out["header: map overhead"] = len(hb) - sum(out.values())
+    out["header: map/array overhead"] = len(hb) - sum(out.values())
     return out
 
 

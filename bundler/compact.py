@@ -44,7 +44,8 @@ COMPACT_SIGNATURE_CONTEXT = b"wikibundle-v2 signature\x00"  # then the body's wh
 COMPACT_TAIL_LEN = COMPACT_TRAILER.size + COMPACT_SIGNATURE.size
 KEY_HINT_LEN = 4
 CHECK_LEN = 32  # frame meta dict_sha256, text_sha256
-COMPACT_CHECK_LEN = 8  # the same, cut: they tell differing base texts apart, the signature guards the bundle
+COMPACT_CHECK_LEN = 8  # text_sha256, cut: it tells differing base texts apart, the signature guards the bundle
+COMPACT_DICT_CHECK_LEN = 4  # dict_sha256, cut further: an early out before decoding; text_sha256 decides
 ID_LEN = 8  # receiver, basis, ack: the first 8 bytes of the wiki id or checkpoint id they name
 CHECKPOINT_LEN = 16  # a compact bundle's checkpoint id: the first 16 bytes of its body's SHA-256, never sent
 
@@ -83,7 +84,7 @@ _META_CORE = ("dict", "dict_sha256", "text_sha256", "revisions")
 
 
 def compact_meta(meta: dict) -> list:
-    core = [meta["dict"], meta["dict_sha256"][:COMPACT_CHECK_LEN], meta["text_sha256"][:COMPACT_CHECK_LEN],
+    core = [meta["dict"], meta["dict_sha256"][:COMPACT_DICT_CHECK_LEN], meta["text_sha256"][:COMPACT_CHECK_LEN],
             meta["revisions"]]
     more = {k: v for k, v in meta.items() if k not in _META_CORE}
     return core + [more] if more else core
@@ -98,24 +99,27 @@ def expand_meta(m: object, what: str) -> dict:
     return {**more, **dict(zip(_META_CORE, m))}
 
 
-# §Compact header map: the long form's fields under small integer keys. No sender (the
-# signer's wiki), no checkpoint (derived from the body's hash), no signer (the signature block's).
+# §Compact header: the long form's fields by number: the six required ones as an array,
+# then a map of the optional ones under their numbers. No sender (the signer's wiki), no
+# checkpoint (derived from the body's hash), no signer (the signature block's key hint).
 COMPACT_HEADER_KEYS = {
     0: "receiver", 1: "seq", 2: "basis_seq", 3: "basis", 4: "created", 5: "counts", 6: "kind", 7: "capabilities",
     8: "latest_only", 9: "source", 10: "tool", 11: "ack", 12: "notices", 13: "breakdown",
 }
+HEADER_CORE = 6  # the array's required elements: fields 0-5
 KINDS = ("update", "return")  # the kind's number is its index; absent: 0
 COUNTS = ("pages", "revisions", "moves", "deletions", "updates", "frames", "text_bytes")  # the counts array's order
 BREAKDOWN = ("namespaces", "inserted", "metadata", "files")  # the breakdown array's order
 INFO_MIN_FRAMES = 4096  # frames of fewer bytes: no source, tool or (without files) breakdown
 
 
-def header_map(w: dict, implied: tuple[str, ...], frame_bytes: int) -> dict:
-    """The compact header map of the long form's map ``w`` (``Header.to_wire()``). The
+def header_array(w: dict, implied: tuple[str, ...], frame_bytes: int) -> list:
+    """The compact header of the long form's map ``w`` (``Header.to_wire()``). The
     informational fields go only into a bundle whose frames take ``INFO_MIN_FRAMES``
     bytes or more (the breakdown also when files travel: it is what inspect says of them)."""
-    d: dict = {0: bytes.fromhex(w["receiver"])[:ID_LEN], 1: w["seq"], 2: w["basis_seq"], 3: w["basis"][:ID_LEN],
-               4: w["created"], 5: [w["counts"][k] for k in COUNTS]}
+    core = [bytes.fromhex(w["receiver"])[:ID_LEN], w["seq"], w["basis_seq"], w["basis"][:ID_LEN], w["created"],
+            [w["counts"][k] for k in COUNTS]]
+    d: dict = {}
     if w["kind"] != KINDS[0]:
         d[6] = KINDS.index(w["kind"])
     caps = [c for c in w["capabilities"] if c not in implied]
@@ -136,12 +140,20 @@ def header_map(w: dict, implied: tuple[str, ...], frame_bytes: int) -> dict:
         d[13] = [{int(k): v for k, v in b.get("namespaces", {}).items()}, b.get("inserted", 0), b.get("metadata", 0)]
         if b.get("files"):
             d[13].append(b["files"])
-    return d
+    return core + [d] if d else core
 
 
-def named(d: dict) -> dict:
-    """The compact header map's fields under the long form's names, as they are."""
-    return {name: d[k] for k, name in COMPACT_HEADER_KEYS.items() if k in d}
+def named(a: object) -> dict:
+    """The compact header's fields under the long form's names, as they are: the array's six
+    elements, then the optional map's keys 6-13 (any other key is ignored)."""
+    if not (isinstance(a, list) and len(a) in (HEADER_CORE, HEADER_CORE + 1)):
+        raise FormatError(f"header: expected an array of {HEADER_CORE} or {HEADER_CORE + 1} elements")
+    more = a[HEADER_CORE] if len(a) > HEADER_CORE else {}
+    if not isinstance(more, dict):
+        raise FormatError(f"header: its element {HEADER_CORE} must be a map")
+    w = {COMPACT_HEADER_KEYS[i]: v for i, v in enumerate(a[:HEADER_CORE])}
+    w.update({COMPACT_HEADER_KEYS[k]: v for k, v in more.items() if is_int(k) and HEADER_CORE <= k < len(COMPACT_HEADER_KEYS)})
+    return w
 
 
 def long_values(w: dict) -> dict:

@@ -21,10 +21,11 @@ from typing import BinaryIO, Callable, Iterator
 
 from . import compact, wire
 from .compact import (  # noqa: F401  (the regions' constants and codec, read here and by tools as container.X)
-    CHECK_LEN, COMPACT_CHECK_LEN, COMPACT_FIXED, COMPACT_SIGNATURE_CONTEXT, COMPACT_TAIL_LEN, COMPACT_TRAILER, FRAME_END,
-    FRAME_FIXED, HEADER_FIXED, MAGIC, MAX_VARINT_LEN, SIGNATURE, SIGNATURE_CONTEXT, TAIL_LEN, TRAILER, TRAILER_MAGIC,
-    VERSION, VERSION_COMPACT, ID_LEN, CHECKPOINT_LEN, COMPACT_SIGNATURE, KEY_HINT_LEN, _HINT_COPY, _META_CORE, Layout, compact_meta, end_frame, expand_meta, fixed_part,
-    frame_bytes, read_uvarint, seal, tail, uvarint,
+    CHECK_LEN, CHECKPOINT_LEN, COMPACT_CHECK_LEN, COMPACT_DICT_CHECK_LEN, COMPACT_FIXED, COMPACT_SIGNATURE,
+    COMPACT_SIGNATURE_CONTEXT, COMPACT_TAIL_LEN, COMPACT_TRAILER, FRAME_END, FRAME_FIXED, HEADER_FIXED, ID_LEN,
+    KEY_HINT_LEN, MAGIC, MAX_VARINT_LEN, SIGNATURE, SIGNATURE_CONTEXT, TAIL_LEN, TRAILER, TRAILER_MAGIC, VERSION,
+    VERSION_COMPACT, _HINT_COPY, _META_CORE, Layout, compact_meta, end_frame, expand_meta, fixed_part, frame_bytes,
+    read_uvarint, seal, tail, uvarint,
 )
 from .errors import FormatError, LimitError, TruncatedError, UntrustedKeyError, VersionError
 from .fields import binary, hex_id, is_int, optional, required, strings
@@ -139,9 +140,9 @@ class Header:
             "breakdown": self.breakdown,
         }
 
-    def to_compact(self, frame_bytes: int) -> dict:
-        """§Compact header map (``compact.header_map``), for a bundle whose frames take ``frame_bytes``."""
-        return compact.header_map(self.to_wire(), WRITTEN_CAPABILITIES, frame_bytes)
+    def to_compact(self, frame_bytes: int) -> list:
+        """§Compact header (``compact.header_array``), for a bundle whose frames take ``frame_bytes``."""
+        return compact.header_array(self.to_wire(), WRITTEN_CAPABILITIES, frame_bytes)
 
     def for_wiki(self, wiki_id: str) -> bool:
         """Whether the bundle is addressed to ``wiki_id`` (a compact header holds its first 8 bytes)."""
@@ -149,10 +150,8 @@ class Header:
 
     @classmethod
     def from_compact(cls, d: object, signer: str) -> "Header":
-        """The compact header map, read into the long form's names, then checked as the long form is.
+        """The compact header, read into the long form's names, then checked as the long form is.
         ``sender`` and ``checkpoint`` stay empty until ``BundleReader.verify`` knows them."""
-        if not isinstance(d, dict):
-            raise FormatError("header: expected a map")
         w = compact.named(d)
         _capabilities({"capabilities": [], **w})  # first, as in the long form
         h = cls.from_wire(compact.long_values(w), compact_signer=signer)
