@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
-from bundler import container, errors, manifest, wire  # noqa: E402
+from bundler import compact, container, errors, manifest, wire  # noqa: E402
 from bundler.apply import apply_bundle  # noqa: E402
 from bundler.container import (  # noqa: E402
     EMPTY_CHECKPOINT,
@@ -1149,6 +1149,18 @@ def assemble_compact(header: dict | bytes, frames: list, key: SecretKey = SENDER
     return body + container.tail(hashlib.sha256(body).digest(), len(body), key, True)
 
 
+def with_fields(header: list, change: dict) -> list:
+    """A compact header with fields replaced: numbers 0-5 in the array, the others in its optional map."""
+    n = compact.HEADER_CORE
+    core, more = list(header[:n]), dict(header[n]) if len(header) > n else {}
+    for k, v in change.items():
+        if isinstance(k, int) and k < n:
+            core[k] = v
+        else:
+            more[k] = v
+    return core + [more] if more else core
+
+
 def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     """ok-first, ok-delta and ok-moves again, written compact, and a failure of each compact check."""
     os.makedirs(tmp)
@@ -1157,7 +1169,7 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     with mock.patch.object(container, "WRITE_VERSION", container.VERSION_COMPACT):
         first, _delta, _m1 = ok_series(out, tmp, sender, recv, pages, siteinfo, "compact-", (
             "ok-first's content in the compact form (version 2): the same header fields, frames and records",
-            "ok-delta's content in the compact form: texts as deltas against bundle 1's, 8-byte frame checks",
+            "ok-delta's content in the compact form: texts as deltas against bundle 1's, 4- and 8-byte frame checks",
             "ok-moves's content in the compact form: a move, a deletion, an update"))
     p = split_compact(first)
     assert assemble_compact(p.header, p.frames) == first, "hand assembly differs from BundleWriter (compact)"
@@ -1205,7 +1217,7 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
         description="compact-ok-first's bytes signed by the ally, also trusted: a compact header names no sender,"
         " so this is the ally's first bundle (no trusted key can sign in another wiki's name)",
         summary=summarize(fresh_receiver(tmp, "ally"), _write(tmp, "ally", by_ally)))
-    h = {**p.header, 0: bytes.fromhex(OTHER_WIKI)[: container.ID_LEN]}
+    h = with_fields(p.header, {0: bytes.fromhex(OTHER_WIKI)[: container.ID_LEN]})
     put(out, "compact-wrong-receiver", assemble_compact(h, p.frames), expect="wrong peer",
         description=f"validly signed, made for wiki {OTHER_WIKI[:16]}…")
     for name, change, expect, why in (
@@ -1215,21 +1227,25 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
         ("compact-header-unknown-kind", {6: 2}, "format error", "kind 2 (0 update, 1 return)"),
         ("compact-header-short-counts", {5: [1, 4, 0, 0, 0, 1]}, "format error", "counts with 6 entries, not 7"),
         ("compact-header-unknown-capability", {7: ["frobnicate-v9"]}, "version error", "an unknown capability"),
-        ("compact-header-unknown-keys", {99: "later", "note": [1.5]}, "ok", "keys no reader knows (an int and a str): ignored"),
+        ("compact-header-unknown-keys", {99: "later", "note": [1.5]}, "ok",
+         "keys no reader knows in the optional map (an int and a str): ignored"),
     ):
-        h = {**p.header, **change}
+        h = with_fields(p.header, change)
         put(out, name, assemble_compact(h, p.frames), expect=expect, description=f"{why}, validly signed",
             summary=summarize(fresh_receiver(tmp, name), _write(tmp, name, assemble_compact(h, p.frames))) if expect == "ok" else None)
-    bool_key = msgpack.Packer(use_bin_type=True).pack_map_pairs([*p.header.items(), (True, 1)])
+    packer = msgpack.Packer(use_bin_type=True)
+    core, more = p.header[: compact.HEADER_CORE], p.header[compact.HEADER_CORE :]
+    bool_key = (packer.pack_array_header(len(core) + 1) + b"".join(wire.packb(v) for v in core)
+                + packer.pack_map_pairs([*(more[0].items() if more else ()), (True, 1)]))
     put(out, "compact-header-bool-key", assemble_compact(bool_key, p.frames), expect="format error",
-        description="a header map key true (a bool, not the int 1), validly signed")
-    h = {k: v for k, v in p.header.items() if k != 3}
-    put(out, "compact-header-missing-basis", assemble_compact(h, p.frames), expect="format error",
-        description="header without key 3 (basis), validly signed")
-    h = dict(p.header)
-    del h[5]
-    put(out, "compact-header-missing-counts", assemble_compact(h, p.frames), expect="format error",
-        description="header without key 5 (counts), validly signed")
+        description="an optional-map key true (a bool, not the int 1), validly signed")
+    put(out, "compact-header-missing-counts", assemble_compact(core[:5], p.frames), expect="format error",
+        description="a header array of 5 elements (no counts), validly signed")
+    as_map = {i: v for i, v in enumerate(core)} | (more[0] if more else {})
+    put(out, "compact-header-as-map", assemble_compact(as_map, p.frames), expect="format error",
+        description="the header as one map of fields 0-13: the compact header is an array of six, then the optional map")
+    put(out, "compact-header-optional-not-a-map", assemble_compact(core + [[6, 1]], p.frames), expect="format error",
+        description="a seventh element that is an array, not the optional fields' map, validly signed")
 
     fr = p.frames[0]
     def with_meta(meta) -> bytes:
@@ -1237,9 +1253,9 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     put(out, "compact-meta-as-map", with_meta(container.expand_meta(fr[1], "m")), expect="format error",
         description="a records frame meta written as the long form's map: compact records frames take the array")
     full = list(fr[1])
-    full[1] = full[1] + bytes(8)
-    put(out, "compact-meta-16-byte-check", with_meta(full), expect="format error",
-        description="dict_sha256 of 16 bytes in a compact frame meta: it must be the first 8 bytes of the SHA-256")
+    full[1] = full[1] + bytes(4)
+    put(out, "compact-meta-8-byte-dict-check", with_meta(full), expect="format error",
+        description="dict_sha256 of 8 bytes in a compact frame meta: it must be the first 4 bytes of the SHA-256")
     put(out, "compact-meta-extra-keys", with_meta(list(fr[1]) + [{"later": 1}]), expect="ok",
         description="a fifth element, a map of keys no reader knows: ignored",
         summary=summarize(fresh_receiver(tmp, "mx"), _write(tmp, "mx", with_meta(list(fr[1]) + [{"later": 1}]))))
