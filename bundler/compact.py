@@ -15,7 +15,7 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from .errors import FormatError, TruncatedError
+from .errors import FormatError, LimitError, TruncatedError
 from .fields import is_int
 from .signing import SecretKey
 
@@ -24,6 +24,7 @@ MAGIC = b"\x89WBUNDL\n"  # high bit and a newline: 7-bit and text-mode transfers
 VERSION = 1  # §Versioning: the long form, still read
 VERSION_COMPACT = 2  # §Compact form: written
 HEADER_FIXED = struct.Struct(">8sHI")  # magic, version, header_len
+MAX_HEADER_LEN = 64 * 1024
 COMPACT_FIXED = struct.Struct(">8sH")  # magic, version; then header_len and frames_len as uvarints
 MAX_VARINT_LEN = 9  # 63 bits: every length a reader accepts fits
 
@@ -77,6 +78,46 @@ def read_uvarint(buf: bytes, at: int, what: str) -> tuple[int, int]:
     if len(buf) < at + MAX_VARINT_LEN:
         raise TruncatedError(f"{what}: cut inside a length", hint=_HINT_COPY)
     raise FormatError(f"{what}: a length of more than {MAX_VARINT_LEN} bytes")
+
+
+def read_fixed(fixed: bytes, size: int, name: str) -> tuple[int, int]:
+    """§Compact fixed part, from its first bytes: (header_len, where the header map starts). The
+    declared lengths must add up to the file's ``size``."""
+    header_len, at = read_uvarint(fixed, COMPACT_FIXED.size, f"{name}: fixed header")
+    if header_len > MAX_HEADER_LEN:
+        raise LimitError(f"header length {header_len} exceeds the limit of {MAX_HEADER_LEN}")
+    frames_len, at = read_uvarint(fixed, at, f"{name}: fixed header")
+    declared = at + header_len + frames_len + COMPACT_TAIL_LEN
+    if declared != size or frames_len < 1:
+        raise TruncatedError(
+            f"{name} is truncated or damaged: its fixed header says {declared:,} bytes, the file has {size:,}",
+            hint=_HINT_COPY,
+        )
+    return header_len, at
+
+
+def read_frame_fixed(buf: bytes, at: int, what: str) -> tuple[int, int, int, int, int]:
+    """§Compact frames: the type, meta_len, comp_len and raw_len of the frame at ``buf[at]``,
+    and its fixed part's size (1 for the end frame, else 1 + three uvarints)."""
+    if buf[at] == FRAME_END:
+        return FRAME_END, 0, 0, 0, 1
+    meta_len, p = read_uvarint(buf, at + 1, what)
+    comp_len, p = read_uvarint(buf, p, what)
+    raw_len, p = read_uvarint(buf, p, what)
+    return buf[at], meta_len, comp_len, raw_len, p - at
+
+
+def read_tail(tail: bytes) -> tuple[bytes, str, bytes]:
+    """§Compact trailer and signature, the last 72 bytes: (check, key hint as hex, signature)."""
+    (check,) = COMPACT_TRAILER.unpack_from(tail)
+    hint, sig = COMPACT_SIGNATURE.unpack_from(tail, COMPACT_TRAILER.size)
+    return check, hint.hex(), sig
+
+
+def same_checkpoint(held: bytes, named: bytes) -> bool:
+    """A checkpoint id this side recorded against one a header names: whole in the long form,
+    its first ``ID_LEN`` bytes in the compact form."""
+    return len(named) in (ID_LEN, len(held)) and held.startswith(named)
 
 
 # §Compact form, frame meta of a records frame: [dict, dict_sha256, text_sha256, revisions(, map of other keys)]
@@ -229,12 +270,11 @@ class Layout:
         frames = []
         while data[at] != FRAME_END:
             if compact:
-                mlen, p = read_uvarint(data, at + 1, "frame")
-                clen, p = read_uvarint(data, p, "frame")
-                rlen, p = read_uvarint(data, p, "frame")
+                _t, mlen, clen, rlen, n = read_frame_fixed(data, at, "frame")
             else:
                 _t, mlen, clen, rlen = FRAME_FIXED.unpack_from(data, at)
-                p = at + FRAME_FIXED.size
+                n = FRAME_FIXED.size
+            p = at + n
             frames.append([data[at], data[p : p + mlen], data[p + mlen : p + mlen + clen], rlen])
             at = p + mlen + clen
         return cls(compact, header, frames)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import re
-import socket
 import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator
@@ -23,13 +21,14 @@ from . import compact, wire
 from .compact import (  # noqa: F401  (the regions' constants and codec, read here and by tools as container.X)
     CHECK_LEN, CHECKPOINT_LEN, COMPACT_CHECK_LEN, COMPACT_DICT_CHECK_LEN, COMPACT_FIXED, COMPACT_SIGNATURE,
     COMPACT_SIGNATURE_CONTEXT, COMPACT_TAIL_LEN, COMPACT_TRAILER, FRAME_END, FRAME_FIXED, HEADER_FIXED, ID_LEN,
-    KEY_HINT_LEN, MAGIC, MAX_VARINT_LEN, SIGNATURE, SIGNATURE_CONTEXT, TAIL_LEN, TRAILER, TRAILER_MAGIC, VERSION,
+    KEY_HINT_LEN, MAGIC, MAX_HEADER_LEN, MAX_VARINT_LEN, SIGNATURE, SIGNATURE_CONTEXT, TAIL_LEN, TRAILER, TRAILER_MAGIC, VERSION,
     VERSION_COMPACT, _HINT_COPY, _META_CORE, Layout, compact_meta, end_frame, expand_meta, fixed_part, frame_bytes,
-    read_uvarint, seal, tail, uvarint,
+    read_uvarint, same_checkpoint, seal, tail, uvarint,
 )
 from .errors import FormatError, LimitError, TruncatedError, UntrustedKeyError, VersionError
 from .fields import binary, hex_id, is_int, optional, required, strings
 from .signing import PublicKey, SecretKey
+from .tempout import sweep_temp_files, temp_prefix
 
 # §Header
 WRITE_VERSION = VERSION_COMPACT
@@ -44,7 +43,6 @@ def for_readers_of(version: int | None) -> tuple[int, str | None]:
     return version, ("zstd" if version == VERSION else None)
 
 
-MAX_HEADER_LEN = 64 * 1024
 
 # §Frames
 FRAME_RECORDS = 1
@@ -203,12 +201,6 @@ class Header:
         return h
 
 
-def same_checkpoint(held: bytes, named: bytes) -> bool:
-    """A checkpoint id this side recorded against one a header names: whole in the long form,
-    its first ``ID_LEN`` bytes in the compact form."""
-    return len(named) in (ID_LEN, len(held)) and held.startswith(named)
-
-
 def _capabilities(d: dict) -> list[str]:
     """Checked first: an unknown capability is a version error even when other fields are malformed."""
     caps = required(d, "capabilities", list, "header")
@@ -341,19 +333,8 @@ class BundleReader:
         return self.f.read(header_len), HEADER_FIXED.size + header_len
 
     def _read_compact_header(self, fixed: bytes) -> tuple[bytes, int]:
-        """§Compact form, fixed part: the declared lengths must add up to the file's size."""
-        name = os.path.basename(self.path)
         self.version = VERSION_COMPACT
-        header_len, at = read_uvarint(fixed, COMPACT_FIXED.size, f"{name}: fixed header")
-        if header_len > MAX_HEADER_LEN:
-            raise LimitError(f"header length {header_len} exceeds the limit of {MAX_HEADER_LEN}")
-        frames_len, at = read_uvarint(fixed, at, f"{name}: fixed header")
-        declared = at + header_len + frames_len + COMPACT_TAIL_LEN
-        if declared != self.size or frames_len < 1:
-            raise TruncatedError(
-                f"{name} is truncated or damaged: its fixed header says {declared:,} bytes, the file has {self.size:,}",
-                hint=_HINT_COPY,
-            )
+        header_len, at = compact.read_fixed(fixed, self.size, os.path.basename(self.path))
         self.f.seek(at)
         return self.f.read(header_len), at + header_len
 
@@ -362,9 +343,7 @@ class BundleReader:
         if self.compact:
             self.f.seek(self.size - COMPACT_TAIL_LEN)
             tail = self.f.read(COMPACT_TAIL_LEN)
-            (check,) = COMPACT_TRAILER.unpack_from(tail)
-            hint, sig = COMPACT_SIGNATURE.unpack_from(tail, COMPACT_TRAILER.size)
-            return self.size - COMPACT_TAIL_LEN, check, hint.hex(), sig, tail
+            return (self.size - COMPACT_TAIL_LEN, *compact.read_tail(tail), tail)
         self.f.seek(self.size - TAIL_LEN)
         tail = self.f.read(TAIL_LEN)
         magic, body_len, digest = TRAILER.unpack_from(tail)
@@ -453,14 +432,7 @@ class BundleReader:
         if left < 1:
             raise TruncatedError("the bundle ends before its end frame", hint=_HINT_COPY)
         self.f.seek(pos)
-        buf = self.f.read(min(left, 1 + 3 * MAX_VARINT_LEN))
-        if buf[0] == FRAME_END:
-            return FRAME_END, 0, 0, 0, 1
-        what = f"frame at offset {pos}"
-        meta_len, at = read_uvarint(buf, 1, what)
-        comp_len, at = read_uvarint(buf, at, what)
-        raw_len, at = read_uvarint(buf, at, what)
-        return buf[0], meta_len, comp_len, raw_len, at
+        return compact.read_frame_fixed(self.f.read(min(left, 1 + 3 * MAX_VARINT_LEN)), 0, f"frame at offset {pos}")
 
     def read_meta(self, ftype: int, data: bytes, what: str) -> dict:
         """A frame's meta: a map (§Frames), or for a compact records frame an array read into one."""
@@ -541,7 +513,7 @@ class BundleWriter:
         if len(hb) > MAX_HEADER_LEN:
             raise LimitError("header too large")
         d = os.path.dirname(os.path.abspath(self.out_path))
-        fd, tmp_out = tempfile.mkstemp(prefix=_temp_prefix(), dir=d)
+        fd, tmp_out = tempfile.mkstemp(prefix=temp_prefix(), dir=d)
         h = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out:
@@ -589,45 +561,3 @@ class BundleWriter:
         if getattr(self, "_finished", None) and os.path.exists(self._finished):
             os.unlink(self._finished)
             self._finished = None
-
-
-# The bundle is written under a temporary name and renamed when complete. A writer
-# killed in between (SIGKILL, power cut) cannot remove its file; the next writer in
-# that directory does, once the process named in the file name is gone. The host
-# is in the name too, so a directory shared between machines is swept only of
-# this machine's leftovers.
-_TEMP_OUT = re.compile(r"^\.wikibundle-out-(?P<host>[A-Za-z0-9.-]*)-(?P<pid>[0-9]+)-")
-
-
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname())[:64]
-
-
-def _temp_prefix() -> str:
-    return f".wikibundle-out-{_host()}-{os.getpid()}-"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def sweep_temp_files(d: str) -> None:
-    """Remove the temporary bundles of writers on this host that died before renaming them."""
-    host = _host()
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return  # the writer's own mkstemp reports an unusable directory
-    for name in names:
-        m = _TEMP_OUT.match(name)
-        if m and m["host"] == host and not _alive(int(m["pid"])):
-            try:
-                os.unlink(os.path.join(d, name))
-            except OSError:
-                pass

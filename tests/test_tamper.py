@@ -37,6 +37,7 @@ def test_every_byte_flip_is_refused_before_the_store_changes(setup):
     assert 1000 < len(data) < 4000  # small enough to flip every byte in CI
     before = file_digest(pair.school.wiki_path)
     kinds: dict[str, int] = {}
+    tail: dict[str, set[str]] = {"check": set(), "key hint": set(), "signature": set()}
     for i in range(len(data)):
         bad = bytearray(data)
         bad[i] ^= 0x01 if i % 2 else 0x80
@@ -44,10 +45,15 @@ def test_every_byte_flip_is_refused_before_the_store_changes(setup):
         assert e is not None, f"flip at offset {i} was accepted"
         assert not isinstance(e, errors.ContentError), f"flip at {i} got past the signature: {e}"
         kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
+        back = len(data) - i  # the compact tail: check (4), key hint (4), signature (64)
+        if back <= 72:
+            tail["check" if back > 68 else "key hint" if back > 64 else "signature"].add(type(e).__name__)
     assert file_digest(pair.school.wiki_path) == before
     assert not os.path.exists(os.path.join(pair.tmp, "m-tamper.wbm"))
     # the body is hashed, the trailer signed: those two catch nearly everything
     assert kinds.get("IntegrityError", 0) > len(data) * 0.9, kinds
+    # each part of the tail names its own failure: damage, an unknown signer, a bad signature
+    assert tail == {"check": {"IntegrityError"}, "key hint": {"UntrustedKeyError"}, "signature": {"SignatureError"}}
 
 
 def test_every_truncation_is_refused(setup):
