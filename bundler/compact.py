@@ -122,22 +122,30 @@ def same_checkpoint(held: bytes, named: bytes) -> bool:
 
 # §Compact form, frame meta of a records frame: [dict, dict_sha256, text_sha256, revisions(, map of other keys)]
 _META_CORE = ("dict", "dict_sha256", "text_sha256", "revisions")
+_META_MORE = ("coder", "order", "mem")  # the fifth element's int keys 0, 1, 2 (a ppmd7-primed frame's)
+CODERS = {1: "ppmd7-primed"}  # the coder's number (coder.CODER); absent: zstd
 
 
 def compact_meta(meta: dict) -> list:
     core = [meta["dict"], meta["dict_sha256"][:COMPACT_DICT_CHECK_LEN], meta["text_sha256"][:COMPACT_CHECK_LEN],
             meta["revisions"]]
-    more = {k: v for k, v in meta.items() if k not in _META_CORE}
+    numbers = {name: n for n, name in CODERS.items()}
+    more = {_META_MORE.index(k): numbers[v] if k == "coder" else v for k, v in meta.items() if k not in _META_CORE}
     return core + [more] if more else core
 
 
 def expand_meta(m: object, what: str) -> dict:
+    """The compact meta array in the long form's names; the fifth element's keys 0-2 are read
+    (the coder's number as its name), any other key is ignored."""
     if not (isinstance(m, list) and len(m) in (4, 5)):
         raise FormatError(f"{what}: expected an array of 4 or 5 elements")
     more = m[4] if len(m) == 5 else {}
     if not isinstance(more, dict):
         raise FormatError(f"{what}: its fifth element must be a map")
-    return {**more, **dict(zip(_META_CORE, m))}
+    named = {_META_MORE[k]: v for k, v in more.items() if is_int(k) and 0 <= k < len(_META_MORE)}
+    if is_int(named.get("coder")) and named["coder"] in CODERS:  # another number stays: "unknown coder"
+        named["coder"] = CODERS[named["coder"]]
+    return {**named, **dict(zip(_META_CORE, m))}
 
 
 # §Compact header: the long form's fields by number: the six required ones as an array,

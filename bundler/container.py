@@ -58,6 +58,8 @@ KNOWN_CAPABILITIES = frozenset({"records-v1", "char-delta-v1", "files-v1", "ppmd
 WRITTEN_CAPABILITIES = ("records-v1", "char-delta-v1")
 FILES_CAPABILITY = "files-v1"  # added to the written ones only when a bundle carries files
 PPMD_CAPABILITY = "ppmd7-primed-v1"  # added when a records frame is PPMd-coded (coder.py)
+# §Compact form: every reader of version 2 implements these; a compact header lists only later ones
+COMPACT_IMPLIED = ("records-v1", "char-delta-v1", FILES_CAPABILITY, PPMD_CAPABILITY)
 
 EMPTY_CHECKPOINT = bytes(16)
 
@@ -140,7 +142,7 @@ class Header:
 
     def to_compact(self, frame_bytes: int) -> list:
         """§Compact header (``compact.header_array``), for a bundle whose frames take ``frame_bytes``."""
-        return compact.header_array(self.to_wire(), WRITTEN_CAPABILITIES, frame_bytes)
+        return compact.header_array(self.to_wire(), COMPACT_IMPLIED, frame_bytes)
 
     def for_wiki(self, wiki_id: str) -> bool:
         """Whether the bundle is addressed to ``wiki_id`` (a compact header holds its first 8 bytes)."""
@@ -153,7 +155,7 @@ class Header:
         w = compact.named(d)
         _capabilities({"capabilities": [], **w})  # first, as in the long form
         h = cls.from_wire(compact.long_values(w), compact_signer=signer)
-        implied = tuple(c for c in WRITTEN_CAPABILITIES if c not in h.capabilities)
+        implied = tuple(c for c in COMPACT_IMPLIED if c not in h.capabilities)
         return dataclasses.replace(h, capabilities=implied + h.capabilities)
 
     @classmethod
@@ -436,8 +438,9 @@ class BundleReader:
 
     def read_meta(self, ftype: int, data: bytes, what: str) -> dict:
         """A frame's meta: a map (§Frames), or for a compact records frame an array read into one."""
-        meta = wire.unpackb(data, what=what)
-        if self.compact and ftype == FRAME_RECORDS:
+        compact_records = self.compact and ftype == FRAME_RECORDS
+        meta = wire.unpackb(data, what=what, int_keys=compact_records)
+        if compact_records:
             return expand_meta(meta, what)
         if not isinstance(meta, dict):
             raise FormatError(f"{what}: expected a map")
