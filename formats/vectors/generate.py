@@ -1129,7 +1129,8 @@ def split_compact(data: bytes) -> Parts:
         mlen, at = container.read_uvarint(data, at + 1, "frame")
         clen, at = container.read_uvarint(data, at, "frame")
         rlen, at = container.read_uvarint(data, at, "frame")
-        frames.append([ftype, wire.unpackb(data[at : at + mlen], what="meta"), data[at + mlen : at + mlen + clen], rlen])
+        meta = wire.unpackb(data[at : at + mlen], what="meta", int_keys=ftype == container.FRAME_RECORDS)
+        frames.append([ftype, meta, data[at + mlen : at + mlen + clen], rlen])
         at += mlen + clen
     return Parts(container.VERSION_COMPACT, header, frames)
 
@@ -1171,6 +1172,7 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
             "ok-first's content in the compact form (version 2): the same header fields, frames and records",
             "ok-delta's content in the compact form: texts as deltas against bundle 1's, 4- and 8-byte frame checks",
             "ok-moves's content in the compact form: a move, a deletion, an update"))
+        compact_ppmd_vectors(out, tmp, pages, siteinfo, first)
     p = split_compact(first)
     assert assemble_compact(p.header, p.frames) == first, "hand assembly differs from BundleWriter (compact)"
     put(out, "compact-reapply-first", first, expect="ok", requires=("compact-ok-first",), extra={"already": "yes"},
@@ -1268,6 +1270,30 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
         description="the body ends inside a frame's meta_len (its byte says more follows), validly signed")
     put(out, "compact-end-frame-not-last", assemble_compact(p.header, p.frames, end_frame=bytes([FRAME_END, FRAME_END])),
         expect="format error", description="a second end frame byte after the end frame, validly signed")
+
+
+def compact_ppmd_vectors(out: str, tmp: str, pages, siteinfo, first: bytes) -> None:
+    """compact-ok-delta's content with its frame coded ppmd7-primed: the coder by number in the
+    meta's fifth element, its capability implied; and a coder number no reader knows."""
+    from bundler import coder
+
+    again = fixed_side(os.path.join(tmp, "sender-ppmd"), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
+    assert make(again, os.path.join(tmp, "b1-again.bundle"), earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}),
+                siteinfo, 1) == first
+    with mock.patch.dict(os.environ, {"WIKIBUNDLE_CODER": "ppmd"}):
+        ppmd = make(again, os.path.join(tmp, "b2-ppmd.bundle"), pages, siteinfo, 2, since=os.path.join(tmp, "m1.wbm"))
+    q = split_compact(ppmd)
+    fr = q.frames[0]
+    assert fr[1][4][0] == 1 and compact.CODERS[1] == coder.CODER and len(q.header) == compact.HEADER_CORE
+    r = fresh_receiver(tmp, "ppmd")
+    apply_bundle(r, _write(tmp, "ppmd-first", first))
+    put(out, "compact-ok-ppmd-delta", ppmd, expect="ok", requires=("compact-ok-first",),
+        summary=summarize(r, _write(tmp, "ppmd", ppmd)),
+        description="compact-ok-delta's content with its frame coded ppmd7-primed: the meta's fifth element"
+        " {0: 1 (the coder's number), 1: order, 2: mem}; the capability is implied, not listed")
+    meta = [*fr[1][:4], {**fr[1][4], 0: 7}]
+    put(out, "compact-ppmd-unknown-coder", assemble_compact(q.header, [[fr[0], meta, fr[2], fr[3]]]), expect="format error",
+        requires=("compact-ok-first",), description="compact-ok-ppmd-delta whose meta names coder number 7, which no reader knows")
 
 
 def fresh_receiver(tmp: str, name: str) -> Side:
