@@ -201,7 +201,8 @@ def named(a: object) -> dict:
     if not isinstance(more, dict):
         raise FormatError(f"header: its element {HEADER_CORE} must be a map")
     w = {COMPACT_HEADER_KEYS[i]: v for i, v in enumerate(a[:HEADER_CORE])}
-    w.update({COMPACT_HEADER_KEYS[k]: v for k, v in more.items() if is_int(k) and HEADER_CORE <= k < len(COMPACT_HEADER_KEYS)})
+    optional = range(HEADER_CORE, len(COMPACT_HEADER_KEYS))
+    w.update({COMPACT_HEADER_KEYS[k]: v for k, v in more.items() if is_int(k) and k in optional})
     return w
 
 

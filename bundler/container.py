@@ -21,9 +21,9 @@ from . import compact, wire
 from .compact import (  # noqa: F401  (the regions' constants and codec, read here and by tools as container.X)
     CHECK_LEN, CHECKPOINT_LEN, COMPACT_CHECK_LEN, COMPACT_DICT_CHECK_LEN, COMPACT_FIXED, COMPACT_SIGNATURE,
     COMPACT_SIGNATURE_CONTEXT, COMPACT_TAIL_LEN, COMPACT_TRAILER, FRAME_END, FRAME_FIXED, HEADER_FIXED, ID_LEN,
-    KEY_HINT_LEN, MAGIC, MAX_HEADER_LEN, MAX_VARINT_LEN, SIGNATURE, SIGNATURE_CONTEXT, TAIL_LEN, TRAILER, TRAILER_MAGIC, VERSION,
-    VERSION_COMPACT, _HINT_COPY, _META_CORE, Layout, compact_meta, end_frame, expand_meta, fixed_part, frame_bytes,
-    read_uvarint, same_checkpoint, seal, tail, uvarint,
+    KEY_HINT_LEN, MAGIC, MAX_HEADER_LEN, MAX_VARINT_LEN, SIGNATURE, SIGNATURE_CONTEXT, TAIL_LEN, TRAILER,
+    TRAILER_MAGIC, VERSION, VERSION_COMPACT, _HINT_COPY, _META_CORE, Layout, compact_meta, end_frame, expand_meta,
+    fixed_part, frame_bytes, read_uvarint, same_checkpoint, seal, tail, uvarint,
 )
 from .errors import FormatError, LimitError, TruncatedError, UntrustedKeyError, VersionError
 from .fields import binary, hex_id, is_int, optional, required, strings
@@ -41,7 +41,6 @@ def for_readers_of(version: int | None) -> tuple[int, str | None]:
     if version is None:
         return WRITE_VERSION, None
     return version, ("zstd" if version == VERSION else None)
-
 
 
 # §Frames
@@ -260,7 +259,7 @@ class RawFrame:
     raw_len: int
     offset: int
     type: int = FRAME_RECORDS
-    compact: bool = False  # §Compact form: records meta and payload as arrays, 16-byte checks
+    compact: bool = False  # §Compact form: records meta and payload as arrays, 4- and 8-byte checks
 
 
 class BundleReader:
@@ -404,7 +403,7 @@ class BundleReader:
         key = lookup(self.key_id)
         if key is None:
             raise UntrustedKeyError(
-                f"the bundle is signed by key {self.key_id}{'…' if self.compact else ''}, which this side does not trust",
+                f"the bundle is signed by key {self.key_id}{'…' * self.compact}, which this side does not trust",
                 hint="If you trust the sender, get its key file (printed by 'bundle key' on that side) and run: bundle trust -C DIR KEYFILE",
             )
         if not self.compact and self.header.signer != self.key_id:

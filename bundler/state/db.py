@@ -96,7 +96,8 @@ class State:
             raise KeyFileError(
                 f"key {key.key_id} begins as the key of {clash.label or clash.wiki_id[:8]} ({clash.key_id}) does:"
                 " bundles name their signer by the first 8 hex digits of its key id, so this side cannot trust both",
-                hint="Two keys agree in their first 4 bytes once in about four billion pairs; one of the sides needs a new key (bundle init).",
+                hint="Two keys agree in their first 4 bytes once in about four billion pairs;"
+                " one of the sides needs a new key (bundle init).",
             )
         self.db.execute(
             "INSERT OR REPLACE INTO peers VALUES (?,?,?,?)", (key.wiki_id, key.public, key.label, int(time.time()))
