@@ -22,7 +22,8 @@ from rich.table import Table
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bundler import container, wire  # noqa: E402
-from bundler.container import COMPACT_HEADER_KEYS, FRAME_END, BundleReader  # noqa: E402
+from bundler.compact import COMPACT_HEADER_KEYS, COMPACT_SIGNATURE, HEADER_CORE  # noqa: E402
+from bundler.container import FRAME_END, BundleReader  # noqa: E402
 
 KINDS = {container.FRAME_RECORDS: "records", container.FRAME_FILES: "files", container.FRAME_BLOB: "blob"}
 
@@ -50,8 +51,9 @@ def anatomy(path: str) -> dict[str, int]:
         counts = {k: v for k, v in frames.items() if not k.endswith(("parts", "meta", "bodies"))}
         parts.update({k: v for k, v in frames.items() if k not in counts})
         tail = r.size - r.body_len
-        parts["trailer"] = tail - container.SIGNATURE.size
-        parts["signature"] = container.SIGNATURE.size
+        signature = COMPACT_SIGNATURE.size if r.compact else container.SIGNATURE.size  # with the key id (hint)
+        parts["trailer"] = tail - signature
+        parts["signature"] = signature
         assert sum(parts.values()) == r.size, (sum(parts.values()), r.size)
         parts["= file"] = r.size
         parts.update({f"({k})": v for k, v in counts.items()})
@@ -61,10 +63,13 @@ def anatomy(path: str) -> dict[str, int]:
 def _header_fields(hb: bytes, compact: bool) -> dict[str, int]:
     d = wire.unpackb(hb, what="header", int_keys=compact)
     out = {}
-    for k, v in d.items():
+    items = d.items() if not compact else (d[HEADER_CORE].items() if len(d) > HEADER_CORE else ())
+    if compact:  # §Compact header: an array of the six required fields, then a map of the optional ones
+        out.update({f"header: {COMPACT_HEADER_KEYS[i]}": len(wire.packb(v)) for i, v in enumerate(d[:HEADER_CORE])})
+    for k, v in items:
         name = COMPACT_HEADER_KEYS.get(k, str(k)) if compact else k
         out[f"header: {name}"] = len(wire.packb(k)) + len(wire.packb(v))
-    out["header: map overhead"] = len(hb) - sum(out.values())
+    out["header: map/array overhead"] = len(hb) - sum(out.values())
     return out
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import __version__
-from .container import EMPTY_CHECKPOINT, SLOT_DELTA_CAPABILITY, BundleReader, Header
+from .container import EMPTY_CHECKPOINT, SLOT_DELTA_CAPABILITY, BundleReader, Header, same_checkpoint
 from .errors import BasisError, FormatError, StaleBundleError, WrongPeerError
 from .manifest import new_manifest, pack_sha1s, write_manifest
 from .make import mkey
@@ -54,7 +54,7 @@ def check_bundle(side: Side, reader: BundleReader, progress: Callable[[int], Non
     record of this same bundle if it was applied before."""
     reader.verify(side.state.peer_by_key_id, progress=progress)
     h = reader.header
-    if h.receiver != side.wiki_id:
+    if not h.for_wiki(side.wiki_id):
         raise WrongPeerError(
             f"this bundle was made for wiki {h.receiver[:8]}…, not for this side ({side.wiki_id[:8]}…, {side.label})",
             hint="Apply it on the side it was made for; 'bundle inspect FILE' shows its receiver.",
@@ -82,12 +82,12 @@ def check_bundle(side: Side, reader: BundleReader, progress: Callable[[int], Non
                 f"bundle {h.seq} builds on bundle {h.basis_seq}, which this side has not applied: apply bundle {h.basis_seq} first",
                 hint=f"Applied so far from this sender: {last.seq if last else 'none'}.",
             )
-        if b.checkpoint != h.basis:
+        if not same_checkpoint(b.checkpoint, h.basis):
             raise BasisError(
                 f"bundle {h.seq} builds on a checkpoint {h.basis_seq} other than the one applied here",
                 hint="The sender's state was replaced; ask it for a full bundle (bundle make --full).",
             )
-    elif h.basis != EMPTY_CHECKPOINT:
+    elif any(h.basis):
         raise FormatError("header: basis 0 must have an all-zero checkpoint id")
     return None
 
@@ -167,7 +167,7 @@ def _confirm_ack(side: Side, h) -> None:
     if not h.ack_seq:
         return
     sent = side.state.sent(h.sender, h.ack_seq)
-    if sent is not None and sent.checkpoint == h.ack:
+    if sent is not None and same_checkpoint(sent.checkpoint, h.ack):
         with side.state.transaction():
             side.state.confirm(h.sender, h.ack_seq)
 

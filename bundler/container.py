@@ -11,25 +11,26 @@ compressed: decoding them needs the receiver's texts (see ``records.py``).
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import os
-import re
-import socket
-import struct
 import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator
 
-from . import wire
+from . import compact, wire
+from .compact import (  # noqa: F401  (the regions' constants and codec, read here and by tools as container.X)
+    CHECK_LEN, CHECKPOINT_LEN, COMPACT_CHECK_LEN, COMPACT_DICT_CHECK_LEN, COMPACT_FIXED, COMPACT_SIGNATURE,
+    COMPACT_SIGNATURE_CONTEXT, COMPACT_TAIL_LEN, COMPACT_TRAILER, FRAME_END, FRAME_FIXED, HEADER_FIXED, ID_LEN,
+    KEY_HINT_LEN, MAGIC, MAX_HEADER_LEN, MAX_VARINT_LEN, SIGNATURE, SIGNATURE_CONTEXT, TAIL_LEN, TRAILER,
+    TRAILER_MAGIC, VERSION, VERSION_COMPACT, _HINT_COPY, _META_CORE, Layout, compact_meta, end_frame, expand_meta,
+    fixed_part, frame_bytes, read_uvarint, same_checkpoint, seal, tail, uvarint,
+)
 from .errors import FormatError, LimitError, TruncatedError, UntrustedKeyError, VersionError
 from .fields import binary, hex_id, is_int, optional, required, strings
 from .signing import PublicKey, SecretKey
+from .tempout import sweep_temp_files, temp_prefix
 
 # §Header
-MAGIC = b"\x89WBUNDL\n"  # high bit and a newline: 7-bit and text-mode transfers break it visibly
-VERSION = 1  # §Versioning: the long form, still read
-VERSION_COMPACT = 2  # §Compact form: written
 WRITE_VERSION = VERSION_COMPACT
 
 
@@ -40,33 +41,15 @@ def for_readers_of(version: int | None) -> tuple[int, str | None]:
     if version is None:
         return WRITE_VERSION, None
     return version, ("zstd" if version == VERSION else None)
-HEADER_FIXED = struct.Struct(">8sHI")  # magic, version, header_len
-COMPACT_FIXED = struct.Struct(">8sH")  # magic, version; then header_len and frames_len as uvarints
-MAX_HEADER_LEN = 64 * 1024
-MAX_VARINT_LEN = 9  # 63 bits: every length a reader accepts fits
+
 
 # §Frames
-FRAME_FIXED = struct.Struct(">BIII")  # type, meta_len, comp_len, raw_len
 FRAME_RECORDS = 1
-FRAME_END = 0
 FRAME_FILES = 2  # §Files: file versions and the blobs that follow (capability files-v1)
 FRAME_BLOB = 3  # §Files: one chunk of a blob's bytes, stored as they travel
 MAX_META_LEN = 1 << 20
 MAX_RAW_LEN = 64 << 20
 MAX_COMP_LEN = MAX_RAW_LEN + (1 << 20)
-
-# §Trailer and §Signature
-TRAILER = struct.Struct(">4sQ32s")  # magic, body_len, sha256(body)
-TRAILER_MAGIC = b"WBT1"
-SIGNATURE = struct.Struct(">8s64s")  # key id, Ed25519 signature
-SIGNATURE_CONTEXT = b"wikibundle-v1 signature\x00"
-TAIL_LEN = TRAILER.size + SIGNATURE.size
-# §Compact form: the trailer is the body's SHA-256 alone (the fixed part declares the lengths)
-COMPACT_TRAILER = struct.Struct(">32s")
-COMPACT_SIGNATURE_CONTEXT = b"wikibundle-v2 signature\x00"
-COMPACT_TAIL_LEN = COMPACT_TRAILER.size + SIGNATURE.size
-CHECK_LEN = 32  # frame meta dict_sha256, text_sha256
-COMPACT_CHECK_LEN = 16  # the same, truncated: they tell copies apart, the signature guards the bundle
 
 # §Versioning: capabilities this reader implements. A bundle that requires
 # anything else is refused, as git refuses unknown bundle capabilities.
@@ -76,6 +59,8 @@ FILES_CAPABILITY = "files-v1"  # added to the written ones only when a bundle ca
 PPMD_CAPABILITY = "ppmd7-primed-v1"  # added when a records frame is PPMd-coded (coder.py)
 SLOT_DELTA_CAPABILITY = "slot-delta-v1"  # added when a non-main slot travels as a delta (records.py, column sl)
 PRIMER_CAPABILITY = "primer-v1"  # added when a records frame's dict names a primer part (coder.py)
+# §Compact form: every reader of version 2 implements these; a compact header lists only later ones
+COMPACT_IMPLIED = ("records-v1", "char-delta-v1", FILES_CAPABILITY, PPMD_CAPABILITY, SLOT_DELTA_CAPABILITY, PRIMER_CAPABILITY)
 
 EMPTY_CHECKPOINT = bytes(16)
 
@@ -156,88 +141,46 @@ class Header:
             "breakdown": self.breakdown,
         }
 
-    # §Compact form: the same fields under small integer keys, ids as bytes, counts
-    # and breakdown as arrays. ``signer`` is not written: it is the signature block's.
-    def to_compact(self) -> dict:
-        d: dict = {
-            0: bytes.fromhex(self.sender),
-            1: bytes.fromhex(self.receiver),
-            2: self.seq,
-            3: self.basis_seq,
-            4: self.basis,
-            5: self.checkpoint,
-            6: self.created,
-            7: KINDS.index(self.kind),
-            8: [c for c in self.capabilities if c not in WRITTEN_CAPABILITIES],  # those two are implied
-            9: list(self.counts.to_wire().values()),
-        }
-        if self.latest_only:
-            d[10] = True
-        if self.source:
-            d[11] = self.source
-        if self.tool:
-            d[12] = self.tool
-        if self.ack_seq:
-            d[13] = [self.ack_seq, self.ack]
-        if self.notices:
-            d[14] = list(self.notices)
-        if self.breakdown:
-            b = self.breakdown
-            d[15] = [{int(k): v for k, v in b.get("namespaces", {}).items()}, b.get("inserted", 0), b.get("metadata", 0)]
-            if b.get("files"):
-                d[15].append(b["files"])
-        return d
+    def to_compact(self, frame_bytes: int) -> list:
+        """§Compact header (``compact.header_array``), for a bundle whose frames take ``frame_bytes``."""
+        return compact.header_array(self.to_wire(), COMPACT_IMPLIED, frame_bytes)
+
+    def for_wiki(self, wiki_id: str) -> bool:
+        """Whether the bundle is addressed to ``wiki_id`` (a compact header holds its first 8 bytes)."""
+        return wiki_id.startswith(self.receiver)
 
     @classmethod
     def from_compact(cls, d: object, signer: str) -> "Header":
-        """The compact header map, read into the long form's names, then checked as the long form is."""
-        if not isinstance(d, dict):
-            raise FormatError("header: expected a map")
-        w = {name: d[k] for k, name in COMPACT_HEADER_KEYS.items() if k in d}
-        _capabilities(w)  # first, as in the long form
-        for key in ("sender", "receiver"):
-            if key in w:
-                if not binary(w[key], 16):
-                    raise FormatError(f"header: {key} must be a 16-byte wiki id")
-                w[key] = w[key].hex()
-        if "kind" in w:
-            if not (is_int(w["kind"]) and 0 <= w["kind"] < len(KINDS)):
-                raise FormatError(f"header: unknown kind {w['kind']!r}")
-            w["kind"] = KINDS[w["kind"]]
-        if "counts" in w:
-            c = w["counts"]
-            if not (isinstance(c, list) and len(c) == len(Counts.__slots__)):
-                raise FormatError(f"header: counts must be an array of {len(Counts.__slots__)} ints")
-            w["counts"] = dict(zip(Counts.__slots__, c))
-        if "breakdown" in w:
-            b = w["breakdown"]
-            if not isinstance(b, list):
-                raise FormatError("header: breakdown must be an array")
-            w["breakdown"] = dict(zip(("namespaces", "inserted", "metadata", "files"), b))
-        w["signer"] = signer
-        h = cls.from_wire(w)
-        implied = tuple(c for c in WRITTEN_CAPABILITIES if c not in h.capabilities)
+        """The compact header, read into the long form's names, then checked as the long form is.
+        ``sender`` and ``checkpoint`` stay empty until ``BundleReader.verify`` knows them."""
+        w = compact.named(d)
+        _capabilities({"capabilities": [], **w})  # first, as in the long form
+        h = cls.from_wire(compact.long_values(w), compact_signer=signer)
+        implied = tuple(c for c in COMPACT_IMPLIED if c not in h.capabilities)
         return dataclasses.replace(h, capabilities=implied + h.capabilities)
 
     @classmethod
-    def from_wire(cls, d: object) -> "Header":
-        """The header map, checked field by field (BUNDLE.md §Header)."""
+    def from_wire(cls, d: object, compact_signer: str | None = None) -> "Header":
+        """The header map, checked field by field (BUNDLE.md §Header). With ``compact_signer``
+        (the signature block's key hint), a compact header's fields in the long form's names:
+        no sender, checkpoint or signer of its own, receiver and basis ``ID_LEN`` bytes."""
         if not isinstance(d, dict):
             raise FormatError("header: expected a map")
+        long = compact_signer is None
         caps = _capabilities(d)
         c = required(d, "counts", dict, "header")
         counts = Counts(**{k: required(c, k, int, "header counts") for k in Counts.__slots__})
         if any(v < 0 for v in counts.to_wire().values()):
             raise FormatError("header: negative count")
         h = cls(
-            sender=required(d, "sender", str, "header"),
+            sender=required(d, "sender", str, "header") if long else "",
             receiver=required(d, "receiver", str, "header"),
             seq=required(d, "seq", int, "header"),
             basis_seq=required(d, "basis_seq", int, "header"),
             basis=required(d, "basis", bytes, "header"),
-            checkpoint=required(d, "checkpoint", bytes, "header"),
+            checkpoint=required(d, "checkpoint", bytes, "header") if long else b"",
             created=required(d, "created", int, "header"),
-            signer=required(d, "signer", str, "header"),
+            signer=required(d, "signer", str, "header") if long else compact_signer,
             kind=required(d, "kind", str, "header"),
             latest_only=bool(d.get("latest_only", False)),
             counts=counts,
@@ -246,27 +189,19 @@ class Header:
             tool=str(d.get("tool", "")),
             breakdown=_breakdown(d.get("breakdown", {})),
         )
-        h = _with_ack_and_notices(h, d)
-        if not (hex_id(h.sender, 32) and hex_id(h.receiver, 32) and hex_id(h.signer, 16)):
+        id_len = len(EMPTY_CHECKPOINT) if long else ID_LEN
+        h = _with_ack_and_notices(h, d, id_len)
+        if long and not (hex_id(h.sender, 32) and hex_id(h.receiver, 32) and hex_id(h.signer, 16)):
             raise FormatError("header: sender and receiver must be 32 hex digits, signer 16")
         for key, typ in (("latest_only", bool), ("source", str), ("tool", str)):
             optional(d, key, typ, "header", None)
-        if len(h.basis) != 16 or len(h.checkpoint) != 16:
-            raise FormatError("header: checkpoint ids must be 16 bytes")
+        if len(h.basis) != id_len or (long and len(h.checkpoint) != id_len):
+            raise FormatError(f"header: checkpoint ids must be {id_len} bytes")
         if not (0 <= h.basis_seq < h.seq):
             raise FormatError(f"header: basis {h.basis_seq} must come before the bundle's own number {h.seq}")
         if h.kind not in ("update", "return"):
             raise FormatError(f"header: unknown kind {h.kind!r}")
         return h
-
-
-KINDS = ("update", "return")  # §Compact form: the kind's number is its index
-# §Compact form: header map keys
-COMPACT_HEADER_KEYS = {
-    0: "sender", 1: "receiver", 2: "seq", 3: "basis_seq", 4: "basis", 5: "checkpoint", 6: "created", 7: "kind",
-    8: "capabilities", 9: "counts", 10: "latest_only", 11: "source", 12: "tool", 13: "ack", 14: "notices",
-    15: "breakdown",
-}
 
 
 def _capabilities(d: dict) -> list[str]:
@@ -283,11 +218,11 @@ def _capabilities(d: dict) -> list[str]:
     return caps
 
 
-def _with_ack_and_notices(h: Header, d: dict) -> Header:
+def _with_ack_and_notices(h: Header, d: dict, id_len: int) -> Header:
     ack = d.get("ack")
     if ack is not None:
-        if not (isinstance(ack, list) and len(ack) == 2 and is_int(ack[0]) and ack[0] > 0 and binary(ack[1], 16)):
-            raise FormatError("header: ack must be [seq > 0, 16-byte checkpoint id]")
+        if not (isinstance(ack, list) and len(ack) == 2 and is_int(ack[0]) and ack[0] > 0 and binary(ack[1], id_len)):
+            raise FormatError(f"header: ack must be [seq > 0, {id_len}-byte checkpoint id]")
         h = dataclasses.replace(h, ack_seq=ack[0], ack=ack[1])
     notices = d.get("notices", [])
     if not strings(notices):
@@ -326,54 +261,7 @@ class RawFrame:
     raw_len: int
     offset: int
     type: int = FRAME_RECORDS
-    compact: bool = False  # §Compact form: records meta and payload as arrays, 16-byte checks
-
-
-# §Compact form: uvarints (LEB128: 7 bits a byte, low first, the high bit says "more")
-def uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def read_uvarint(buf: bytes, at: int, what: str) -> tuple[int, int]:
-    """The uvarint at ``at`` and the offset after it. A buffer that ends inside it is
-    *truncated*; more than 9 bytes or a longer form than needed is a *format error*."""
-    n = shift = 0
-    for i in range(at, min(len(buf), at + MAX_VARINT_LEN)):
-        b = buf[i]
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            if b == 0 and i > at:
-                raise FormatError(f"{what}: a length written in more bytes than it needs")
-            return n, i + 1
-    if len(buf) < at + MAX_VARINT_LEN:
-        raise TruncatedError(f"{what}: cut inside a length", hint=_HINT_COPY)
-    raise FormatError(f"{what}: a length of more than {MAX_VARINT_LEN} bytes")
-
-
-# §Compact form, frame meta of a records frame: [dict, dict_sha256, text_sha256, revisions(, map of other keys)]
-_META_CORE = ("dict", "dict_sha256", "text_sha256", "revisions")
-
-
-def compact_meta(meta: dict) -> list:
-    core = [meta["dict"], meta["dict_sha256"][:COMPACT_CHECK_LEN], meta["text_sha256"][:COMPACT_CHECK_LEN],
-            meta["revisions"]]
-    more = {k: v for k, v in meta.items() if k not in _META_CORE}
-    return core + [more] if more else core
-
-
-def expand_meta(m: object, what: str) -> dict:
-    if not (isinstance(m, list) and len(m) in (4, 5)):
-        raise FormatError(f"{what}: expected an array of 4 or 5 elements")
-    more = m[4] if len(m) == 5 else {}
-    if not isinstance(more, dict):
-        raise FormatError(f"{what}: its fifth element must be a map")
-    return {**more, **dict(zip(_META_CORE, m))}
+    compact: bool = False  # §Compact form: records meta and payload as arrays, 4- and 8-byte checks
 
 
 class BundleReader:
@@ -390,7 +278,8 @@ class BundleReader:
         self.verified = False
         self.version = VERSION
         self._header_bytes, self.header_end = self._read_header()
-        self.body_len, self.body_sha256, self.key_id, self.signature, self._tail = self._read_tail()
+        self.body_len, self._trailer, self.key_id, self.signature, self._tail = self._read_tail()
+        self._digest: bytes | None = None  # the body's SHA-256, once known
         self._header: Header | None = None
 
     @property
@@ -447,29 +336,17 @@ class BundleReader:
         return self.f.read(header_len), HEADER_FIXED.size + header_len
 
     def _read_compact_header(self, fixed: bytes) -> tuple[bytes, int]:
-        """§Compact form, fixed part: the declared lengths must add up to the file's size."""
-        name = os.path.basename(self.path)
         self.version = VERSION_COMPACT
-        header_len, at = read_uvarint(fixed, COMPACT_FIXED.size, f"{name}: fixed header")
-        if header_len > MAX_HEADER_LEN:
-            raise LimitError(f"header length {header_len} exceeds the limit of {MAX_HEADER_LEN}")
-        frames_len, at = read_uvarint(fixed, at, f"{name}: fixed header")
-        declared = at + header_len + frames_len + COMPACT_TAIL_LEN
-        if declared != self.size or frames_len < 1:
-            raise TruncatedError(
-                f"{name} is truncated or damaged: its fixed header says {declared:,} bytes, the file has {self.size:,}",
-                hint=_HINT_COPY,
-            )
+        header_len, at = compact.read_fixed(fixed, self.size, os.path.basename(self.path))
         self.f.seek(at)
         return self.f.read(header_len), at + header_len
 
     def _read_tail(self):
+        """(body_len, the trailer's hash or check, key id or hint, signature, the tail's bytes)."""
         if self.compact:
             self.f.seek(self.size - COMPACT_TAIL_LEN)
             tail = self.f.read(COMPACT_TAIL_LEN)
-            (digest,) = COMPACT_TRAILER.unpack_from(tail)
-            kid, sig = SIGNATURE.unpack_from(tail, COMPACT_TRAILER.size)
-            return self.size - COMPACT_TAIL_LEN, digest, kid.hex(), sig, tail
+            return (self.size - COMPACT_TAIL_LEN, *compact.read_tail(tail), tail)
         self.f.seek(self.size - TAIL_LEN)
         tail = self.f.read(TAIL_LEN)
         magic, body_len, digest = TRAILER.unpack_from(tail)
@@ -482,48 +359,63 @@ class BundleReader:
         return body_len, digest, kid.hex(), sig, tail
 
     @property
-    def _signed(self) -> bytes:
-        """What the signature signs (§Signature; §Compact form)."""
-        if self.compact:
-            return COMPACT_SIGNATURE_CONTEXT + self.body_sha256
-        return SIGNATURE_CONTEXT + self._tail[: TRAILER.size]
+    def body_sha256(self) -> bytes:
+        """The body's SHA-256: the trailer's (long form) or hashed here (compact form, whose
+        trailer keeps 4 bytes of it); after ``verify``, the one it computed."""
+        if self._digest is None:
+            self._digest = self._hash_body() if self.compact else self._trailer
+        return self._digest
 
-    def verify(self, lookup: Callable[[str], PublicKey | None], *, progress: Callable[[int], None] | None = None) -> PublicKey:
-        """Hash the body, then check the signature with a trusted key. Returns the signer."""
-        from .errors import IntegrityError
+    @property
+    def checkpoint(self) -> bytes:
+        """The checkpoint this bundle leads to: the header's (long form), or the first 16 bytes
+        of the body's SHA-256 (compact form: derived by both sides, never sent)."""
+        return self.body_sha256[:CHECKPOINT_LEN] if self.compact else self.header.checkpoint
 
+    def signed_by(self, key_id: str) -> bool:
+        """Whether the signature block names the key ``key_id`` (not verified)."""
+        return key_id.startswith(self.key_id)
+
+    def _hash_body(self, progress: Callable[[int], None] | None = None) -> bytes:
         h = hashlib.sha256()
         self.f.seek(0)
         left = self.body_len
-        done = 0
         while left:
             chunk = self.f.read(min(left, 1 << 20))
             if not chunk:
                 raise TruncatedError(f"{os.path.basename(self.path)} is truncated", hint=_HINT_COPY)
             h.update(chunk)
             left -= len(chunk)
-            done += len(chunk)
             if progress:
-                progress(done)
-        if h.digest() != self.body_sha256:
+                progress(self.body_len - left)
+        return h.digest()
+
+    def verify(self, lookup: Callable[[str], PublicKey | None], *, progress: Callable[[int], None] | None = None) -> PublicKey:
+        """Hash the body, then check the signature with a trusted key. Returns the signer.
+        ``lookup`` finds a trusted key by its id (compact form: by the id's first 4 bytes)."""
+        from .errors import IntegrityError, SignatureError, WrongPeerError
+
+        digest = self._hash_body(progress)
+        if digest[: len(self._trailer)] != self._trailer:
             raise IntegrityError(
                 f"{os.path.basename(self.path)} is damaged: its SHA-256 does not match the trailer",
                 hint=_HINT_COPY,
             )
+        self._digest = digest
         key = lookup(self.key_id)
         if key is None:
             raise UntrustedKeyError(
-                f"the bundle is signed by key {self.key_id}, which this side does not trust",
+                f"the bundle is signed by key {self.key_id}{'…' * self.compact}, which this side does not trust",
                 hint="If you trust the sender, get its key file (printed by 'bundle key' on that side) and run: bundle trust -C DIR KEYFILE",
             )
-        if self.header.signer != self.key_id:
-            from .errors import SignatureError
-
+        if not self.compact and self.header.signer != self.key_id:
             raise SignatureError(f"the header names signer {self.header.signer}, the signature block {self.key_id}")
-        key.verify(self.signature, self._signed, what=os.path.basename(self.path))
-        if key.wiki_id != self.header.sender:
-            from .errors import WrongPeerError
-
+        signed = COMPACT_SIGNATURE_CONTEXT + digest if self.compact else SIGNATURE_CONTEXT + self._tail[: TRAILER.size]
+        key.verify(self.signature, signed, what=os.path.basename(self.path))
+        if self.compact:  # §Compact form: the sender is the signer's wiki; the checkpoint, the body's hash
+            self._header = dataclasses.replace(self.header, sender=key.wiki_id, signer=key.key_id,
+                                               checkpoint=digest[:CHECKPOINT_LEN])
+        elif key.wiki_id != self.header.sender:
             raise WrongPeerError(
                 f"key {self.key_id} belongs to wiki {key.wiki_id}, but the bundle claims to come from {self.header.sender}",
                 hint="A trusted side signed a bundle in another side's name: refuse it and ask its sender.",
@@ -543,19 +435,13 @@ class BundleReader:
         if left < 1:
             raise TruncatedError("the bundle ends before its end frame", hint=_HINT_COPY)
         self.f.seek(pos)
-        buf = self.f.read(min(left, 1 + 3 * MAX_VARINT_LEN))
-        if buf[0] == FRAME_END:
-            return FRAME_END, 0, 0, 0, 1
-        what = f"frame at offset {pos}"
-        meta_len, at = read_uvarint(buf, 1, what)
-        comp_len, at = read_uvarint(buf, at, what)
-        raw_len, at = read_uvarint(buf, at, what)
-        return buf[0], meta_len, comp_len, raw_len, at
+        return compact.read_frame_fixed(self.f.read(min(left, 1 + 3 * MAX_VARINT_LEN)), 0, f"frame at offset {pos}")
 
     def read_meta(self, ftype: int, data: bytes, what: str) -> dict:
         """A frame's meta: a map (§Frames), or for a compact records frame an array read into one."""
-        meta = wire.unpackb(data, what=what)
-        if self.compact and ftype == FRAME_RECORDS:
+        compact_records = self.compact and ftype == FRAME_RECORDS
+        meta = wire.unpackb(data, what=what, int_keys=compact_records)
+        if compact_records:
             return expand_meta(meta, what)
         if not isinstance(meta, dict):
             raise FormatError(f"{what}: expected a map")
@@ -602,84 +488,6 @@ def _names_primer(meta: dict) -> bool:
     return isinstance(d, list) and any(type(r) is int and r <= 0 for r in d)
 
 
-_HINT_COPY = "The copy is incomplete or damaged: copy the bundle again from its source (and check the USB stick)."
-
-
-# The regions as bytes, shared by the writer and by tools that take a bundle apart and
-# put it back together (formats/vectors/generate.py, tests): one encoding of each.
-def fixed_part(header_len: int, frames_len: int, compact: bool) -> bytes:
-    if compact:
-        return COMPACT_FIXED.pack(MAGIC, VERSION_COMPACT) + uvarint(header_len) + uvarint(frames_len)
-    return HEADER_FIXED.pack(MAGIC, VERSION, header_len)
-
-
-def frame_bytes(ftype: int, meta: bytes, body: bytes, raw_len: int, compact: bool) -> bytes:
-    if compact:
-        return bytes([ftype]) + uvarint(len(meta)) + uvarint(len(body)) + uvarint(raw_len) + meta + body
-    return FRAME_FIXED.pack(ftype, len(meta), len(body), raw_len) + meta + body
-
-
-def end_frame(compact: bool) -> bytes:
-    """§Compact form: the end frame is its type byte alone."""
-    return bytes([FRAME_END]) if compact else FRAME_FIXED.pack(FRAME_END, 0, 0, 0)
-
-
-def tail(body_sha256: bytes, body_len: int, key: SecretKey, compact: bool) -> bytes:
-    """Trailer || Signature for a body with this SHA-256 and length."""
-    if compact:
-        trailer = COMPACT_TRAILER.pack(body_sha256)
-        sig = key.sign(COMPACT_SIGNATURE_CONTEXT + trailer)
-    else:
-        trailer = TRAILER.pack(TRAILER_MAGIC, body_len, body_sha256)
-        sig = key.sign(SIGNATURE_CONTEXT + trailer)
-    return trailer + SIGNATURE.pack(bytes.fromhex(key.key_id), sig)
-
-
-@dataclass(slots=True)
-class Layout:
-    """A well-formed bundle taken apart (trusted input: for tools and tests that rewrite one)."""
-
-    compact: bool
-    header: bytes
-    frames: list[list]  # [type, meta bytes, body, raw_len]
-
-    @classmethod
-    def of(cls, data: bytes) -> "Layout":
-        compact = COMPACT_FIXED.unpack_from(data)[1] == VERSION_COMPACT
-        if compact:
-            hlen, at = read_uvarint(data, COMPACT_FIXED.size, "fixed part")
-            _frames_len, at = read_uvarint(data, at, "fixed part")
-        else:
-            hlen, at = HEADER_FIXED.unpack_from(data)[2], HEADER_FIXED.size
-        header, at = data[at : at + hlen], at + hlen
-        frames = []
-        while data[at] != FRAME_END:
-            if compact:
-                mlen, p = read_uvarint(data, at + 1, "frame")
-                clen, p = read_uvarint(data, p, "frame")
-                rlen, p = read_uvarint(data, p, "frame")
-            else:
-                _t, mlen, clen, rlen = FRAME_FIXED.unpack_from(data, at)
-                p = at + FRAME_FIXED.size
-            frames.append([data[at], data[p : p + mlen], data[p + mlen : p + mlen + clen], rlen])
-            at = p + mlen + clen
-        return cls(compact, header, frames)
-
-    def body(self) -> bytes:
-        framed = b"".join(frame_bytes(t, m, b, r, self.compact) for t, m, b, r in self.frames) + end_frame(self.compact)
-        return fixed_part(len(self.header), len(framed), self.compact) + self.header + framed
-
-    def signed(self, key: SecretKey) -> bytes:
-        body = self.body()
-        return body + tail(hashlib.sha256(body).digest(), len(body), key, self.compact)
-
-
-def seal(body: bytes, key: SecretKey) -> bytes:
-    """``body`` (of either version, as its fixed part says) with its trailer and signature."""
-    compact = COMPACT_FIXED.unpack_from(body)[1] == VERSION_COMPACT
-    return body + tail(hashlib.sha256(body).digest(), len(body), key, compact)
-
-
 class BundleWriter:
     """Frames go to a temporary file; ``finish`` writes header, frames, trailer, signature.
 
@@ -700,6 +508,7 @@ class BundleWriter:
         self.frames = 0
         self.frame_bytes = 0
         self._finished: str | None = None
+        self.checkpoint = b""  # the checkpoint id the bundle leads to, once ``finish`` wrote it
 
     def add_frame(self, meta: dict, body: bytes, raw_len: int, ftype: int = FRAME_RECORDS) -> None:
         m = wire.packb(compact_meta(meta) if self.compact and ftype == FRAME_RECORDS else meta)
@@ -712,11 +521,11 @@ class BundleWriter:
         """Write the bundle under a temporary name; returns the SHA-256 of its body,
         hex. ``publish`` then gives it its name: a caller records the bundle in its
         state in between, so a bundle never exists that the state does not know."""
-        hb = wire.packb(header.to_compact() if self.compact else header.to_wire())
+        hb = wire.packb(header.to_compact(self.frame_bytes) if self.compact else header.to_wire())
         if len(hb) > MAX_HEADER_LEN:
             raise LimitError("header too large")
         d = os.path.dirname(os.path.abspath(self.out_path))
-        fd, tmp_out = tempfile.mkstemp(prefix=_temp_prefix(), dir=d)
+        fd, tmp_out = tempfile.mkstemp(prefix=temp_prefix(), dir=d)
         h = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out:
@@ -733,6 +542,8 @@ class BundleWriter:
                     w(chunk)
                 w(end)
                 out.write(tail(h.digest(), out.tell(), key, self.compact))
+                # §Compact form: the checkpoint is the body's hash; the long form's is the header's
+                self.checkpoint = h.digest()[:CHECKPOINT_LEN] if self.compact else header.checkpoint
                 out.flush()
                 os.fsync(out.fileno())
             umask = os.umask(0)
@@ -762,45 +573,3 @@ class BundleWriter:
         if getattr(self, "_finished", None) and os.path.exists(self._finished):
             os.unlink(self._finished)
             self._finished = None
-
-
-# The bundle is written under a temporary name and renamed when complete. A writer
-# killed in between (SIGKILL, power cut) cannot remove its file; the next writer in
-# that directory does, once the process named in the file name is gone. The host
-# is in the name too, so a directory shared between machines is swept only of
-# this machine's leftovers.
-_TEMP_OUT = re.compile(r"^\.wikibundle-out-(?P<host>[A-Za-z0-9.-]*)-(?P<pid>[0-9]+)-")
-
-
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname())[:64]
-
-
-def _temp_prefix() -> str:
-    return f".wikibundle-out-{_host()}-{os.getpid()}-"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def sweep_temp_files(d: str) -> None:
-    """Remove the temporary bundles of writers on this host that died before renaming them."""
-    host = _host()
-    try:
-        names = os.listdir(d)
-    except OSError:
-        return  # the writer's own mkstemp reports an unusable directory
-    for name in names:
-        m = _TEMP_OUT.match(name)
-        if m and m["host"] == host and not _alive(int(m["pid"])):
-            try:
-                os.unlink(os.path.join(d, name))
-            except OSError:
-                pass

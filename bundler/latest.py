@@ -451,7 +451,7 @@ def make_latest_update(side: Side, out: str, new_path: str, base_path: str, *, w
             fsent = FilesSent()
             header = bundle_header(side, basis, opts, filler, fsent, os.path.basename(new_path), key)
             sha = writer.finish(header, key)
-            st.record_sent(Sent(basis.peer.wiki_id, basis.seq, basis.checkpoint, basis.basis_seq, header.created, sha,
+            st.record_sent(Sent(basis.peer.wiki_id, basis.seq, writer.checkpoint, basis.basis_seq, header.created, sha,
                                 True, si_sent))
         writer.publish()
         stats.after_s = time.monotonic() - t_after

@@ -200,7 +200,7 @@ def make_bundle(
             sha = writer.finish(header, key)
             if opts.max_size is not None and writer.finished_size > opts.max_size:
                 raise OverBudget(writer.finished_size)
-            st.record_sent(Sent(basis.peer.wiki_id, basis.seq, basis.checkpoint, basis.basis_seq, header.created, sha,
+            st.record_sent(Sent(basis.peer.wiki_id, basis.seq, writer.checkpoint, basis.basis_seq, header.created, sha,
                                 opts.latest_only, si_sent))
             _record_source_mark(st, basis, source, opts, filler.deferred)
         # Named only once the state knows it (a kill in between leaves a recorded

@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 from . import coder as ppmd
 from . import wire
-from .container import CHECK_LEN, COMPACT_CHECK_LEN, SLOT_DELTA_CAPABILITY
+from .container import CHECK_LEN, COMPACT_CHECK_LEN, COMPACT_DICT_CHECK_LEN, SLOT_DELTA_CAPABILITY
 from .slots import SlotDelta, read_slot, rebuild, slot_entry
 from .delta import Op, apply_delta, text_delta
 from .errors import ContentError, FormatError, LimitError
@@ -337,8 +337,9 @@ class FrameReader:
                  get_slots: Callable[[int], tuple[Slot, ...] | None] = lambda rev_id: None,
                  slot_deltas: bool = False) -> None:
         self.meta = frame_meta
-        self.compact = compact  # BUNDLE.md §Compact form: the payload is an array, the checks 16 bytes
+        self.compact = compact  # BUNDLE.md §Compact form: the payload is an array, the checks 4 and 8 bytes
         self.check_len = COMPACT_CHECK_LEN if compact else CHECK_LEN
+        self.dict_check_len = COMPACT_DICT_CHECK_LEN if compact else CHECK_LEN
         self.get_text = get_text
         self.get_title = get_title
         self.get_slots = get_slots
@@ -360,9 +361,9 @@ class FrameReader:
     def frame_meta(self) -> list:
         what = self.what
         dict_revs = array(self.meta, "dict", what)
-        for key in ("dict_sha256", "text_sha256"):
-            if not binary(self.meta.get(key), self.check_len):
-                raise FormatError(f"{what}: frame meta {key!r} must be {self.check_len} bytes")
+        for key, n in (("dict_sha256", self.dict_check_len), ("text_sha256", self.check_len)):
+            if not binary(self.meta.get(key), n):
+                raise FormatError(f"{what}: frame meta {key!r} must be {n} bytes")
         integer(self.meta.get("revisions"), what)
         self.coder = ppmd.frame_coder(self.meta, what)
         if len(dict_revs) > MAX_DICT_TEXTS:
@@ -396,7 +397,7 @@ class FrameReader:
     # §Frame meta, Compression
     def payload(self, body: bytes, raw_len: int, dict_revs: list, dictionary: bytes) -> dict:
         what = self.what
-        if hashlib.sha256(dictionary).digest()[: self.check_len] != self.meta.get("dict_sha256"):
+        if hashlib.sha256(dictionary).digest()[: self.dict_check_len] != self.meta.get("dict_sha256"):
             raise ContentError(
                 f"{what}: this side's copies of the base revisions {_short(dict_revs)} differ from the sender's",
                 hint="The wiki here was changed outside wikibundle; ask the sender for a full bundle (bundle make --full).",

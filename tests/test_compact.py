@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundler import container, errors, records, wire
+from bundler import compact, container, errors, records, wire
 from bundler.container import FRAME_RECORDS, VERSION, VERSION_COMPACT, BundleReader, Layout
 from helpers import LDNONT, dump_history, frame_body, frame_raw, new_pair, run_cli, store_digest, store_history
 from test_fuzz import Frame, Target, check_apply, mutate, mutate_tree, received_rows, snapshot_databases
@@ -49,35 +49,62 @@ def test_compact_and_long_forms_carry_the_same_content(tmp_path):
 @pytest.mark.parametrize("name", ["ok-first", "ok-delta", "ok-moves"])
 def test_the_compact_vectors_decode_to_what_the_long_ones_do(name):
     """formats/vectors: compact-NAME and NAME, as test_vectors decodes and checks them, list the
-    same pages, revisions, moves, deletions and updates (only the payload's raw_len differs)."""
+    same pages, revisions, moves, deletions and updates (only the payload's raw_len differs, and
+    the checkpoint ids: the compact form's are the body's hash, its basis their first 8 bytes)."""
     def content(vector: str) -> list[str]:
         with open(os.path.join(VECTORS, f"{vector}.expect"), encoding="utf-8") as f:
             lines = f.read().split("\n\n", 1)[1].splitlines()
-        return [re.sub(r" raw_len=\d+", "", line) for line in lines]
+        return [re.sub(r" raw_len=\d+| basis=\w+ checkpoint=\w+", "", line) for line in lines]
 
     assert content(f"compact-{name}") == content(name)
     assert len(content(name)) > 3
 
 
 def test_inspect_shows_the_same_for_both_forms(tmp_path, monkeypatch):
+    """With -C (verified), the same fields; a compact bundle this small (under 4 KiB of frames)
+    carries no source, tool or breakdown, and inspect shows "—" for them."""
     monkeypatch.setenv("WIKIBUNDLE_CODER", "zstd")  # version 1 is written with zstd frames only
     monkeypatch.setenv("WIKIBUNDLE_PRIMER", "0")  # and without the primer (a capability and dict entries of its own)
-    shown = {}
+    shown, pairs = {}, {}
     for v in (VERSION, VERSION_COMPACT):
-        _pair, path = carried(str(tmp_path / f"v{v}"), v)
-        shown[v] = json.loads(run_cli("inspect", path, "--json").output)
+        pairs[v], path = carried(str(tmp_path / f"v{v}"), v)
+        shown[v] = json.loads(run_cli("inspect", path, "-C", pairs[v].school.path, "--json").output)
         assert shown[v]["format_version"] == v
         assert "bundle 2" in run_cli("inspect", path).output
     long, compact = shown[VERSION], shown[VERSION_COMPACT]
     assert list(compact) == list(long)  # --json keeps its shape
+    for v, s in shown.items():  # each pair has its own keys and wiki ids: each against its own
+        hq, school = pairs[v].hq, pairs[v].school
+        assert s["sender"] == hq.wiki_id and s["signer_key_id"] == hq.public_key().key_id
+        assert school.wiki_id.startswith(s["receiver"]) and len(s["receiver"]) == (32 if v == VERSION else 16)
+    assert (compact["source"], compact["tool"], compact["breakdown"].get("namespaces")) == ("", "", {})
+    assert long["source"] and long["tool"] and long["breakdown"]["namespaces"]
+    # every reader of version 2 reads files, PPMd frames, slot deltas and the primer: the compact form implies them
+    assert compact["capabilities"] == ["records-v1", "char-delta-v1", "files-v1", "ppmd7-primed-v1", "slot-delta-v1",
+                                       "primer-v1"]
+    assert long["capabilities"] == ["records-v1", "char-delta-v1"]
     per_side = {"file", "bytes", "format_version", "sender", "receiver", "basis", "checkpoint", "created",
-                "signer_key_id", "frames"}
-    # the payload's bytes that are not inserted text: fewer, since the compact payload has no key names
-    assert compact["breakdown"].pop("metadata") < long["breakdown"].pop("metadata")
+                "signer_key_id", "verified", "frames", "source", "tool", "breakdown", "capabilities"}
     assert {k: v for k, v in compact.items() if k not in per_side} == {k: v for k, v in long.items() if k not in per_side}
     assert [(f["type"], f["revisions"], f["base_texts"]) for f in compact["frames"]] == \
         [(f["type"], f["revisions"], f["base_texts"]) for f in long["frames"]]
-    assert compact["counts"]["revisions"] > 0 and compact["breakdown"]["namespaces"]
+    assert compact["counts"]["revisions"] > 0
+    with BundleReader(str(tmp_path / f"v{VERSION_COMPACT}" / "b2.bundle")) as r:
+        assert compact["checkpoint"] == r.body_sha256[:16].hex() and compact["basis"] == r.header.basis.hex()
+    shown = " ".join(run_cli("inspect", str(tmp_path / f"v{VERSION_COMPACT}" / "b2.bundle")).output.split())
+    assert "by — from —" in shown and "the wiki of key" in shown
+
+
+def test_informational_fields_travel_from_4_kib_of_frames(tmp_path):
+    """source, tool and breakdown: in a compact bundle whose frames take 4 KiB or more (the
+    first London Ontario bundle), not in a smaller one (test above); inspect shows them."""
+    pair = new_pair(str(tmp_path))
+    made, _ = pair.carry(LDNONT[0], 1)
+    with BundleReader(made.path) as r:
+        assert r.compact and r.header_end < r.body_len - compact.INFO_MIN_FRAMES
+    shown = json.loads(run_cli("inspect", made.path, "--json").output)
+    assert shown["tool"].startswith("wikibundle ") and shown["source"] and shown["breakdown"]["namespaces"]
+    assert "where the bytes go" in run_cli("inspect", made.path).output
 
 
 def test_a_long_form_bundle_then_a_compact_one_apply_in_series(tmp_path):
@@ -154,7 +181,7 @@ def test_mutated_compact_payloads_and_metas_resigned_raise_only_our_errors(targe
     fr = t.frames[k]
     meta, raw = container.compact_meta(fr.meta), fr.raw
     if d.draw(st.booleans(), label="meta"):
-        meta = mutate_tree(d, wire.unpackb(wire.packb(meta), what="t"))
+        meta = mutate_tree(d, wire.unpackb(wire.packb(meta), what="t", int_keys=True))
     else:
         raw = wire.packb(mutate_tree(d, wire.unpackb(raw, what="t")))
     layout.frames[k] = [FRAME_RECORDS, wire.packb(meta), frame_body(fr.meta, raw, fr.dictionary), len(raw)]
@@ -220,3 +247,21 @@ def test_format_version_1_is_written_for_older_readers(tmp_path):
         assert r.version == VERSION_COMPACT
     assert "version 2 (compact form)" in " ".join(run_cli("inspect", b3).output.split())
     run_cli("make", "-C", pair.hq.path, "--from", LDNONT[4], "--out", b3, "--format-version", "3", code=2)
+
+
+def test_a_key_whose_hint_a_trusted_key_has_is_refused(tmp_path, monkeypatch):
+    """A compact bundle names its signer by the key id's first 4 bytes, so a side never trusts two
+    wikis' keys that share them (`bundle trust` says so, exit 40); the same wiki's new key replaces."""
+    from bundler import signing
+
+    pair = new_pair(str(tmp_path))
+    third = new_pair(str(tmp_path / "t")).hq.public_key()
+    real = signing.key_id
+    hint = pair.hq.public_key().key_id[:8]
+    monkeypatch.setattr(signing, "key_id", lambda public: hint + real(public)[8:] if public == third.public else real(public))
+    with pytest.raises(errors.KeyFileError, match="first 8 hex digits") as ei, pair.school.state.transaction():
+        pair.school.state.add_peer(third)
+    assert ei.value.exit_code == 40
+    assert [p.wiki_id for p in pair.school.state.peers()] == [pair.hq.wiki_id]
+    with pair.school.state.transaction():  # hq's own new key (same wiki id) is no clash
+        assert pair.school.state.add_peer(signing.PublicKey(pair.hq.wiki_id, third.public, "hq"))

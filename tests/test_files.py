@@ -19,7 +19,7 @@ import zlib
 import pytest
 
 from bundler import errors, wire
-from bundler.container import FILES_CAPABILITY, FRAME_BLOB, FRAME_FILES, BundleReader
+from bundler.container import COMPACT_IMPLIED, FILES_CAPABILITY, FRAME_BLOB, FRAME_FILES, BundleReader
 from bundler.files import ENC_DELTA, ENC_RAW, ENC_ZSTD, sniff
 from bundler.files_import import decode_files_frame
 from bundler.model import format_timestamp, sha1_to_base36
@@ -245,7 +245,7 @@ def test_files_carried_make_apply_same_bytes_then_only_what_is_new(tmp_path):
     made3, applied3 = pair.carry(d2, 3)  # nothing new
     assert bundle_files(made3.path, pair.school) == ([], [], 0)
     with BundleReader(made3.path) as r:
-        assert FILES_CAPABILITY not in r.header.capabilities  # file-less bundles stay as they were
+        assert r.header.capabilities == COMPACT_IMPLIED  # implied by the compact form: none listed
 
 
 def test_a_corrupted_blob_is_refused_before_anything_changes(tmp_path):

@@ -21,8 +21,8 @@ import pytest
 
 from bundler import coder, container, records, wire
 from bundler.container import BundleReader
-from bundler.errors import BundleError, ContentError, FormatError, LimitError, VersionError
-from bundler.model import Page, PageId, RevId, Revision
+from bundler.errors import BundleError, ContentError, FormatError, LimitError
+from bundler.model import Page, RevId, Revision
 from bundler.sources.dump import open_dump
 from helpers import LDNONT, ROOT, dump_history, frame_raw, new_pair, store_history
 
@@ -176,9 +176,9 @@ def test_large_frames_and_the_long_form_are_not_primed(monkeypatch):
 def test_make_apply_with_the_primer_on_real_successive_dumps(tmp_path, monkeypatch):
     """Five successive real dumps of ldnont carried one after another, as the writer
     chooses, and again with the primer switched off: the school ends with each dump's
-    history either way; every update that names the primer lists primer-v1, and the
-    updates together are smaller with it. A reader that does not know primer-v1 (an
-    older wikibundle) refuses such a bundle at the header, changing nothing."""
+    history either way; every update is compact, whose form implies primer-v1, and the
+    updates together are smaller with it. (A reader of version 1 only refuses them at the
+    header: test_compact.py.)"""
     monkeypatch.delenv("WIKIBUNDLE_CODER", raising=False)
     sizes: dict[str, list[int]] = {}
     primed = 0
@@ -191,24 +191,12 @@ def test_make_apply_with_the_primer_on_real_successive_dumps(tmp_path, monkeypat
             with BundleReader(made.path) as r:
                 r.verify(pair.school.state.peer_by_key_id)
                 names = [any(i <= 0 for i in fr.meta["dict"]) for fr in r.frames()]
-                assert (coder.PRIMER_CAPABILITY in r.header.capabilities) == any(names)
+                assert r.compact and coder.PRIMER_CAPABILITY in r.header.capabilities  # implied
                 primed += any(names) and setting == "1"
             assert store_history(pair.school) == dump_history(dump), f"bundle {n}, primer {setting}"
             sizes[setting].append(os.path.getsize(made.path))
     assert primed >= 2, "want updates that name the primer"
     assert sum(sizes["1"][1:]) < sum(sizes["0"][1:]), sizes
-
-    monkeypatch.setenv("WIKIBUNDLE_PRIMER", "1")
-    pair = new_pair(str(tmp_path / "older"))
-    pair.carry(LDNONT[0], 1)
-    made = pair.make(LDNONT[4], "b2.bundle", since=os.path.join(pair.tmp, "m1.wbm"))
-    with BundleReader(made.path) as r:
-        assert coder.PRIMER_CAPABILITY in r.header.capabilities
-    monkeypatch.setattr(container, "KNOWN_CAPABILITIES", container.KNOWN_CAPABILITIES - {coder.PRIMER_CAPABILITY})
-    before = store_history(pair.school)
-    with pytest.raises(VersionError, match="primer-v1"):
-        pair.apply(made.path)
-    assert store_history(pair.school) == before
 
 
 def test_a_dict_that_repeats_the_primer_is_held_to_the_dictionary_limit(monkeypatch):

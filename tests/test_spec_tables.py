@@ -16,12 +16,12 @@ import struct
 
 import pytest
 
-from bundler import coder, container, files, identity, manifest, parts, records, wire
+from bundler import coder, compact, container, files, identity, manifest, parts, records, wire
 from bundler.model import Page, PageId, RevId, Revision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = [os.path.join(ROOT, "formats", n) for n in ("BUNDLE.md", "MANIFEST.md")]
-MODULES = {"coder": coder, "files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "identity": identity,
+MODULES = {"coder": coder, "compact": compact, "files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "identity": identity,
            "parts": parts}
 TYPES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
 
@@ -69,7 +69,8 @@ def test_every_struct_is_described():
     described = {name for _, name, _ in STRUCT_TABLES}
     assert described == {
         "container.HEADER_FIXED", "container.FRAME_FIXED", "container.TRAILER", "container.SIGNATURE",
-        "container.COMPACT_FIXED", "container.COMPACT_TRAILER", "manifest.FIXED", "manifest.SIG", "parts.PART_HEADER",
+        "compact.COMPACT_FIXED", "compact.COMPACT_TRAILER", "compact.COMPACT_SIGNATURE", "manifest.FIXED", "manifest.SIG",
+        "parts.PART_HEADER",
     }
 
 
@@ -92,11 +93,11 @@ def test_struct_tables_match_code(spec, name, rows):
         if code_name(field) == "magic":
             assert value is not None, f"{spec} {name}: magic row without its bytes"
             magic = {"container.HEADER_FIXED": container.MAGIC, "container.TRAILER": container.TRAILER_MAGIC,
-                     "container.COMPACT_FIXED": container.MAGIC,
+                     "compact.COMPACT_FIXED": container.MAGIC,
                      "manifest.FIXED": manifest.MAGIC, "parts.PART_HEADER": parts.PART_MAGIC}[name]
             assert value == magic
         if code_name(field) == "version":
-            version = "container.VERSION_COMPACT" if name == "container.COMPACT_FIXED" else name.split(".")[0] + ".VERSION"
+            version = "compact.VERSION_COMPACT" if name == "compact.COMPACT_FIXED" else name.split(".")[0] + ".VERSION"
             assert re.search(r"= (\d+)", field).group(1) == str(resolve(version))
     assert fmt == st.format, f"{spec} {name}: the table gives {fmt}, the code {st.format}"
     assert offset == st.size
@@ -129,7 +130,7 @@ def test_limits_in_prose_match_the_constants():
     assert container.MAX_META_LEN == 1 << 20 and container.MAX_RAW_LEN == 64 << 20
     assert container.MAX_COMP_LEN == (64 << 20) + (1 << 20)
     assert container.TAIL_LEN == 116 and "file size − 116" in text
-    assert container.COMPACT_TAIL_LEN == 104 and "+ 104" in text
+    assert container.COMPACT_TAIL_LEN == 72 and "+ 72" in text and "last 72 bytes" in text
     assert len(container.COMPACT_SIGNATURE_CONTEXT) == 24
     assert records.wire_max_text() == 64 << 20 and "64 Mi characters" in text
     assert len(container.SIGNATURE_CONTEXT) == 24 and len(manifest.SIGNATURE_CONTEXT) == 23
@@ -213,12 +214,13 @@ def test_every_map_is_described():
 def test_compact_header_keys_match_code():
     (spec, name, rows), = tables("keys")
     assert {int(r[0]): code_name(r[1]) for r in rows} == resolve(name)
-    assert set(resolve(name).values()) == set(container.Header.__slots__) - {"signer", "ack_seq"}
+    # no signer (the signature block's), sender (the signer's wiki), checkpoint (the body's hash)
+    assert set(resolve(name).values()) == set(container.Header.__slots__) - {"signer", "ack_seq", "sender", "checkpoint"}
 
 
 def test_compact_positions_match_code():
     described = tables("positions")
-    assert {name for _, name, _ in described} == {"container._META_CORE", "records._PAYLOAD_KEYS"}
+    assert {name for _, name, _ in described} == {"compact._META_CORE", "records._PAYLOAD_KEYS"}
     for spec, name, rows in described:
         assert [int(r[0]) for r in rows] == list(range(len(rows)))
         assert tuple(code_name(r[1]) for r in rows) == resolve(name)

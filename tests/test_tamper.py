@@ -9,7 +9,7 @@ import pytest
 
 from bundler import errors
 from bundler.apply import apply_bundle
-from bundler.container import BundleReader
+from bundler.container import VERSION, VERSION_COMPACT, BundleReader
 from helpers import LDNONT, delta_bundle, file_digest, new_pair, store_digest
 
 
@@ -34,9 +34,10 @@ def _try(pair, data: bytes, name: str) -> errors.BundleError | None:
 
 def test_every_byte_flip_is_refused_before_the_store_changes(setup):
     pair, data = setup
-    assert 1000 < len(data) < 4000  # small enough to flip every byte in CI
+    assert 500 < len(data) < 4000  # a real delta bundle, small enough to flip every byte in CI
     before = file_digest(pair.school.wiki_path)
     kinds: dict[str, int] = {}
+    tail: dict[str, set[str]] = {"check": set(), "key hint": set(), "signature": set()}
     for i in range(len(data)):
         bad = bytearray(data)
         bad[i] ^= 0x01 if i % 2 else 0x80
@@ -44,10 +45,15 @@ def test_every_byte_flip_is_refused_before_the_store_changes(setup):
         assert e is not None, f"flip at offset {i} was accepted"
         assert not isinstance(e, errors.ContentError), f"flip at {i} got past the signature: {e}"
         kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
+        back = len(data) - i  # the compact tail: check (4), key hint (4), signature (64)
+        if back <= 72:
+            tail["check" if back > 68 else "key hint" if back > 64 else "signature"].add(type(e).__name__)
     assert file_digest(pair.school.wiki_path) == before
     assert not os.path.exists(os.path.join(pair.tmp, "m-tamper.wbm"))
     # the body is hashed, the trailer signed: those two catch nearly everything
     assert kinds.get("IntegrityError", 0) > len(data) * 0.9, kinds
+    # each part of the tail names its own failure: damage, an unknown signer, a bad signature
+    assert tail == {"check": {"IntegrityError"}, "key hint": {"UntrustedKeyError"}, "signature": {"SignatureError"}}
 
 
 def test_every_truncation_is_refused(setup):
@@ -76,13 +82,13 @@ def test_untrusted_signer_is_named_with_the_command_to_trust(tmp_path):
         pair.school.state.db.execute("DELETE FROM peers")
     with pytest.raises(errors.UntrustedKeyError) as ei:
         pair.apply(made.path)
-    assert pair.hq.public_key().key_id in ei.value.message
+    assert pair.hq.public_key().key_id[:8] in ei.value.message  # compact form: the key id's first 4 bytes
     assert "bundle trust" in ei.value.hint
 
 
 def test_resigned_by_another_key_is_refused(tmp_path):
     """Someone with the stick re-signs a valid bundle with their own key."""
-    from bundler.container import SIGNATURE, BundleReader, seal
+    from bundler.container import COMPACT_SIGNATURE, BundleReader, seal
     from bundler.signing import SecretKey
 
     pair = new_pair(str(tmp_path))
@@ -96,8 +102,8 @@ def test_resigned_by_another_key_is_refused(tmp_path):
     before = store_digest(pair.school)
     with pytest.raises(errors.UntrustedKeyError):
         pair.apply(made.path)
-    # and if the forger's key id is swapped for the real one, the signature fails
-    forged2 = forged[: -SIGNATURE.size] + bytes.fromhex(pair.hq.public_key().key_id) + forged[-64:]
+    # and if the forger's key hint is swapped for the real one, the signature fails
+    forged2 = forged[: -COMPACT_SIGNATURE.size] + bytes.fromhex(pair.hq.public_key().key_id)[:4] + forged[-64:]
     with open(made.path, "wb") as f:
         f.write(forged2)
     with pytest.raises(errors.SignatureError):
@@ -118,8 +124,11 @@ def test_bundle_for_another_receiver_is_refused(tmp_path):
     assert store_digest(other.school) == before
 
 
-def test_trusted_key_signing_in_another_wikis_name(tmp_path):
-    """A trusted peer B cannot pass off a bundle as coming from peer A."""
+@pytest.mark.parametrize("version", [VERSION, VERSION_COMPACT])
+def test_trusted_key_signing_in_another_wikis_name(tmp_path, version):
+    """A trusted peer B cannot pass off a bundle as coming from peer A: the long form's
+    header names A and is refused; the compact header names no sender, so what B signs
+    is B's own bundle, applied as B's."""
     from bundler.container import BundleWriter, Header
 
     pair = new_pair(str(tmp_path))
@@ -127,13 +136,17 @@ def test_trusted_key_signing_in_another_wikis_name(tmp_path):
     with pair.school.state.transaction():
         pair.school.state.add_peer(third.public_key())
     key = third.secret_key()
-    w = BundleWriter(str(tmp_path / "x.bundle"))
+    w = BundleWriter(str(tmp_path / "x.bundle"), version)
     h = Header(sender=pair.hq.wiki_id, receiver=pair.school.wiki_id, seq=1, basis_seq=0, basis=bytes(16),
                checkpoint=os.urandom(16), created=0, signer=key.key_id)
     w.finish(h, key)
     w.publish()
-    with pytest.raises(errors.WrongPeerError, match="claims to come from"):
-        pair.apply(str(tmp_path / "x.bundle"))
+    if version == VERSION:
+        with pytest.raises(errors.WrongPeerError, match="claims to come from"):
+            pair.apply(str(tmp_path / "x.bundle"))
+        return
+    res = pair.apply(str(tmp_path / "x.bundle"))
+    assert res.header.sender == third.wiki_id and pair.school.state.last_received(pair.hq.wiki_id) is None
 
 
 def test_header_is_readable_without_the_rest(setup):

@@ -206,6 +206,7 @@ def test_bundle_vector(name, tmp_path, request):
         assert res.revisions_added == int(counts["revisions"])
         assert (res.pages, len(res.moves), len(res.deletions)) == (int(counts["pages"]), int(counts["moves"]), int(counts["deletions"]))
         assert side.state.last_received(res.header.sender).checkpoint.hex() == summary[0].split("checkpoint=")[1]
+        assert res.header.sender == exp.get("sender", res.header.sender)  # compact form: the signer's wiki
         return
     with pytest.raises(errors.BundleError) as e:
         apply_bundle(side, path, manifest_out=str(tmp_path / "out.wbm"))

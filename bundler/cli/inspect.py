@@ -32,7 +32,9 @@ def inspect(
             side = open_side(dir)
             signer = r.verify(side.state.peer_by_key_id)
             verified = f"signature good, by {signer.label or '?'} ({signer.key_id})"
+            h = r.header  # a compact header's sender and signer are known once verified
         frames = _frame_index(r)
+        checkpoint = r.checkpoint  # compact form: the body's hash (nothing is decompressed)
     info = {
         "file": bundle,
         "bytes": os.path.getsize(bundle),
@@ -43,7 +45,7 @@ def inspect(
         "seq": h.seq,
         "basis_seq": h.basis_seq,
         "basis": h.basis.hex(),
-        "checkpoint": h.checkpoint.hex(),
+        "checkpoint": checkpoint.hex(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(h.created)),
         "signer_key_id": h.signer,
         "verified": verified,
@@ -64,10 +66,11 @@ def inspect(
     t = Table(title=f"{escape(os.path.basename(bundle))}: bundle {h.seq} ({h.kind})", show_header=False)
     t.add_column("field", style="bold")
     t.add_column("value")
-    t.add_row("from → to", f"{h.sender} → {h.receiver}")
+    sender = h.sender or f"the wiki of key {h.signer}… (-C verifies)"  # §Compact form: the signer's wiki
+    t.add_row("from → to", f"{sender} → {h.receiver}")
     t.add_row("builds on", f"checkpoint {h.basis_seq}" + (f" ({h.basis.hex()})" if h.basis_seq else " (nothing: a first bundle)"))
-    t.add_row("leads to", f"checkpoint {h.seq} ({h.checkpoint.hex()})")
-    t.add_row("made", f"{info['created']} by {escape(h.tool)} from {escape(h.source)}")
+    t.add_row("leads to", f"checkpoint {h.seq} ({info['checkpoint']})")
+    t.add_row("made", f"{info['created']} by {escape(h.tool or '—')} from {escape(h.source or '—')}")
     t.add_row("signer", h.signer + ("" if verified is None else f"  [green]{escape(verified)}[/]"))
     t.add_row("latest only", "yes" if h.latest_only else "no (full history)")
     t.add_row("format", _format(info["format_version"], frames))

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from ..errors import StateError, UsageError
+from ..compact import KEY_HINT_LEN
+from ..errors import KeyFileError, StateError, UsageError
 from ..migrations import migrate
 from ..signing import PublicKey
 from ..tempset import TempIdSet
@@ -89,6 +90,15 @@ class State:
         row = self.db.execute("SELECT public FROM peers WHERE wiki_id=?", (key.wiki_id,)).fetchone()
         if row and bytes(row[0]) == key.public:
             return False
+        hint = key.key_id[: 2 * KEY_HINT_LEN]
+        clash = next((p for p in self.peers() if p.wiki_id != key.wiki_id and p.key_id.startswith(hint)), None)
+        if clash is not None:
+            raise KeyFileError(
+                f"key {key.key_id} begins as the key of {clash.label or clash.wiki_id[:8]} ({clash.key_id}) does:"
+                " bundles name their signer by the first 8 hex digits of its key id, so this side cannot trust both",
+                hint="Two keys agree in their first 4 bytes once in about four billion pairs;"
+                " one of the sides needs a new key (bundle init).",
+            )
         self.db.execute(
             "INSERT OR REPLACE INTO peers VALUES (?,?,?,?)", (key.wiki_id, key.public, key.label, int(time.time()))
         )
@@ -98,7 +108,11 @@ class State:
         return [PublicKey(w, bytes(p), l) for w, p, l in self.db.execute("SELECT wiki_id, public, label FROM peers ORDER BY added")]
 
     def peer_by_key_id(self, key_id: str) -> PublicKey | None:
-        return next((p for p in self.peers() if p.key_id == key_id), None)
+        """The trusted key with this id, or whose id begins with this hint (a compact bundle's
+        signature block names a key by its first 4 bytes: ``add_peer`` keeps them distinct)."""
+        if len(key_id) < 2 * KEY_HINT_LEN:
+            return None
+        return next((p for p in self.peers() if p.key_id.startswith(key_id)), None)
 
     def peer_by_wiki(self, wiki_id: str) -> PublicKey | None:
         return next((p for p in self.peers() if p.wiki_id == wiki_id), None)

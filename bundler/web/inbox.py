@@ -9,6 +9,7 @@ A set of parts is put together in the side's ``incoming/`` folder, where
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -108,12 +109,16 @@ def whole(side: Side, inbox: str, e: Entry) -> str | None:
 def _check(side: Side, path: str, e: Entry) -> None:
     with BundleReader(path) as r:
         h = e.header = r.header
-        peer = side.state.peer_by_wiki(h.receiver if h.sender == side.wiki_id else h.sender)
-        e.sender = peer.label if peer else h.sender[:8]
-        if h.sender == side.wiki_id:
+        if r.signed_by(side.public_key().key_id):  # written here (a compact header names no sender: the key says)
+            e.header = dataclasses.replace(h, sender=side.wiki_id)
+            peer = next((p for p in side.state.peers() if h.for_wiki(p.wiki_id)), None)
+            e.sender = peer.label if peer else h.receiver[:8]
             e.status, e.message = "ours", f"written here for {e.sender}: carry it there"
             return
+        peer = side.state.peer_by_key_id(r.key_id)
+        e.sender = peer.label if peer else (h.sender or r.key_id)[:8]
         previous = check_bundle(side, r)
+        e.header = r.header  # verified: a compact header's sender is known now
     if previous is not None:
         e.status, e.message = "applied", "applied here already; applying it again changes nothing"
     else:

@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
-from bundler import container, errors, manifest, wire  # noqa: E402
+from bundler import compact, container, errors, manifest, wire  # noqa: E402
 from bundler.apply import apply_bundle  # noqa: E402
 from bundler.container import (  # noqa: E402
     EMPTY_CHECKPOINT,
@@ -1205,14 +1205,15 @@ def split_compact(data: bytes) -> Parts:
         mlen, at = container.read_uvarint(data, at + 1, "frame")
         clen, at = container.read_uvarint(data, at, "frame")
         rlen, at = container.read_uvarint(data, at, "frame")
-        frames.append([ftype, wire.unpackb(data[at : at + mlen], what="meta"), data[at + mlen : at + mlen + clen], rlen])
+        meta = wire.unpackb(data[at : at + mlen], what="meta", int_keys=ftype == container.FRAME_RECORDS)
+        frames.append([ftype, meta, data[at + mlen : at + mlen + clen], rlen])
         at += mlen + clen
     return Parts(container.VERSION_COMPACT, header, frames)
 
 
 def assemble_compact(header: dict | bytes, frames: list, key: SecretKey = SENDER_KEY, *, header_len: int | None = None,
                      frames_len_delta: int = 0, end_frame: bytes = bytes([FRAME_END]), fixed_tail: bytes = b"") -> bytes:
-    """Header || Frame* || EndFrame || SHA-256 || Signature in the compact form, signed with ``key``."""
+    """Header || Frame* || EndFrame || Check || KeyHint || Signature in the compact form, signed with ``key``."""
     uv = container.uvarint
     hb = header if isinstance(header, bytes) else wire.packb(header)
     framed = bytearray()
@@ -1222,9 +1223,19 @@ def assemble_compact(header: dict | bytes, frames: list, key: SecretKey = SENDER
     framed += end_frame
     body = (container.COMPACT_FIXED.pack(MAGIC, container.VERSION_COMPACT) + uv(len(hb) if header_len is None else header_len)
             + uv(len(framed) + frames_len_delta) + hb + framed)
-    trailer = container.COMPACT_TRAILER.pack(hashlib.sha256(body).digest())
-    sig = key.sign(container.COMPACT_SIGNATURE_CONTEXT + trailer)
-    return body + trailer + SIGNATURE.pack(bytes.fromhex(key.key_id), sig)
+    return body + container.tail(hashlib.sha256(body).digest(), len(body), key, True)
+
+
+def with_fields(header: list, change: dict) -> list:
+    """A compact header with fields replaced: numbers 0-5 in the array, the others in its optional map."""
+    n = compact.HEADER_CORE
+    core, more = list(header[:n]), dict(header[n]) if len(header) > n else {}
+    for k, v in change.items():
+        if isinstance(k, int) and k < n:
+            core[k] = v
+        else:
+            more[k] = v
+    return core + [more] if more else core
 
 
 def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
@@ -1235,8 +1246,9 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     with mock.patch.object(container, "WRITE_VERSION", container.VERSION_COMPACT):
         first, _delta, _m1 = ok_series(out, tmp, sender, recv, pages, siteinfo, "compact-", (
             "ok-first's content in the compact form (version 2): the same header fields, frames and records",
-            "ok-delta's content in the compact form: texts as deltas against bundle 1's, 16-byte frame checks",
+            "ok-delta's content in the compact form: texts as deltas against bundle 1's, 4- and 8-byte frame checks",
             "ok-moves's content in the compact form: a move, a deletion, an update"))
+        compact_ppmd_vectors(out, tmp, pages, siteinfo, first)
     p = split_compact(first)
     assert assemble_compact(p.header, p.frames) == first, "hand assembly differs from BundleWriter (compact)"
     put(out, "compact-reapply-first", first, expect="ok", requires=("compact-ok-first",), extra={"already": "yes"},
@@ -1262,45 +1274,56 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     for name, at, expect, why in (
         ("compact-flipped-body-byte", len(first) - container.COMPACT_TAIL_LEN - 40, "integrity error",
          "in the last frame's data: the body's SHA-256 differs from the trailer's"),
-        ("compact-flipped-trailer-hash", len(first) - container.COMPACT_TAIL_LEN + 5, "integrity error",
-         "in the trailer's SHA-256: hash checked before signature"),
+        ("compact-flipped-trailer-check", len(first) - container.COMPACT_TAIL_LEN + 2, "integrity error",
+         "in the trailer's check (the body's SHA-256, its first 4 bytes): checked before the signature"),
+        ("compact-flipped-key-hint", len(first) - container.COMPACT_SIGNATURE.size + 1, "untrusted key",
+         "in the signature block's key hint: no trusted key's id begins so"),
         ("compact-flipped-signature", len(first) - 10, "signature error",
-         "in the Ed25519 signature (over the v2 context and the body's SHA-256)"),
+         "in the Ed25519 signature (over the v2 context and the body's whole SHA-256)"),
     ):
         bad = bytearray(first)
         bad[at] ^= 0x01
         put(out, name, bytes(bad), expect=expect, description=f"one bit flipped {why}")
     v1_signed = bytearray(first)
-    v1_signed[-64:] = SENDER_KEY.sign(SIGNATURE_CONTEXT + first[-container.COMPACT_TAIL_LEN : -SIGNATURE.size])
+    v1_signed[-64:] = SENDER_KEY.sign(SIGNATURE_CONTEXT + hashlib.sha256(first[: -container.COMPACT_TAIL_LEN]).digest())
     put(out, "compact-signed-with-v1-context", bytes(v1_signed), expect="signature error",
         description="the signature is over the version-1 context string: a signature never carries over between versions")
     put(out, "compact-untrusted-signer", assemble_compact(p.header, p.frames, MALLORY_KEY), expect="untrusted key",
         description="well formed and validly signed by mallory: the signer is the signature block's key, the header names none")
-    put(out, "compact-impersonated-sender", assemble_compact(p.header, p.frames, ALLY_KEY), expect="wrong peer",
-        description="validly signed by the ally, whose key line binds another wiki id than the header's sender")
-    h = {**p.header, 1: bytes.fromhex(OTHER_WIKI)}
+    by_ally = assemble_compact(p.header, p.frames, ALLY_KEY)
+    put(out, "compact-signed-by-ally", by_ally, expect="ok", extra={"sender": ALLY_WIKI},
+        description="compact-ok-first's bytes signed by the ally, also trusted: a compact header names no sender,"
+        " so this is the ally's first bundle (no trusted key can sign in another wiki's name)",
+        summary=summarize(fresh_receiver(tmp, "ally"), _write(tmp, "ally", by_ally)))
+    h = with_fields(p.header, {0: bytes.fromhex(OTHER_WIKI)[: container.ID_LEN]})
     put(out, "compact-wrong-receiver", assemble_compact(h, p.frames), expect="wrong peer",
-        description=f"validly signed, made for wiki {OTHER_WIKI}")
+        description=f"validly signed, made for wiki {OTHER_WIKI[:16]}…")
     for name, change, expect, why in (
-        ("compact-header-hex-sender", {0: SENDER_WIKI}, "format error", "sender as 32 hex characters, not 16 bytes"),
-        ("compact-header-unknown-kind", {7: 2}, "format error", "kind 2 (0 update, 1 return)"),
-        ("compact-header-short-counts", {9: [1, 4, 0, 0, 0, 1]}, "format error", "counts with 6 entries, not 7"),
-        ("compact-header-unknown-capability", {8: ["frobnicate-v9"]}, "version error", "an unknown capability"),
-        ("compact-header-unknown-keys", {99: "later", "note": [1.5]}, "ok", "keys no reader knows (an int and a str): ignored"),
+        ("compact-header-hex-receiver", {0: RECEIVER_WIKI[:16]}, "format error", "receiver as 16 hex characters, not 8 bytes"),
+        ("compact-header-whole-receiver", {0: bytes.fromhex(RECEIVER_WIKI)}, "format error",
+         "receiver as the wiki id's 16 bytes, not its first 8"),
+        ("compact-header-unknown-kind", {6: 2}, "format error", "kind 2 (0 update, 1 return)"),
+        ("compact-header-short-counts", {5: [1, 4, 0, 0, 0, 1]}, "format error", "counts with 6 entries, not 7"),
+        ("compact-header-unknown-capability", {7: ["frobnicate-v9"]}, "version error", "an unknown capability"),
+        ("compact-header-unknown-keys", {99: "later", "note": [1.5]}, "ok",
+         "keys no reader knows in the optional map (an int and a str): ignored"),
     ):
-        h = {**p.header, **change}
+        h = with_fields(p.header, change)
         put(out, name, assemble_compact(h, p.frames), expect=expect, description=f"{why}, validly signed",
             summary=summarize(fresh_receiver(tmp, name), _write(tmp, name, assemble_compact(h, p.frames))) if expect == "ok" else None)
-    bool_key = msgpack.Packer(use_bin_type=True).pack_map_pairs([*p.header.items(), (True, 1)])
+    packer = msgpack.Packer(use_bin_type=True)
+    core, more = p.header[: compact.HEADER_CORE], p.header[compact.HEADER_CORE :]
+    bool_key = (packer.pack_array_header(len(core) + 1) + b"".join(wire.packb(v) for v in core)
+                + packer.pack_map_pairs([*(more[0].items() if more else ()), (True, 1)]))
     put(out, "compact-header-bool-key", assemble_compact(bool_key, p.frames), expect="format error",
-        description="a header map key true (a bool, not the int 1), validly signed")
-    h = {k: v for k, v in p.header.items() if k != 5}
-    put(out, "compact-header-missing-checkpoint", assemble_compact(h, p.frames), expect="format error",
-        description="header without key 5 (checkpoint), validly signed")
-    h = dict(p.header)
-    del h[9]
-    put(out, "compact-header-missing-counts", assemble_compact(h, p.frames), expect="format error",
-        description="header without key 9 (counts), validly signed")
+        description="an optional-map key true (a bool, not the int 1), validly signed")
+    put(out, "compact-header-missing-counts", assemble_compact(core[:5], p.frames), expect="format error",
+        description="a header array of 5 elements (no counts), validly signed")
+    as_map = {i: v for i, v in enumerate(core)} | (more[0] if more else {})
+    put(out, "compact-header-as-map", assemble_compact(as_map, p.frames), expect="format error",
+        description="the header as one map of fields 0-13: the compact header is an array of six, then the optional map")
+    put(out, "compact-header-optional-not-a-map", assemble_compact(core + [[6, 1]], p.frames), expect="format error",
+        description="a seventh element that is an array, not the optional fields' map, validly signed")
 
     fr = p.frames[0]
     def with_meta(meta) -> bytes:
@@ -1308,14 +1331,14 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     put(out, "compact-meta-as-map", with_meta(container.expand_meta(fr[1], "m")), expect="format error",
         description="a records frame meta written as the long form's map: compact records frames take the array")
     full = list(fr[1])
-    full[1] = full[1] + bytes(16)
-    put(out, "compact-meta-32-byte-check", with_meta(full), expect="format error",
-        description="dict_sha256 of 32 bytes in a compact frame meta: it must be the first 16 bytes of the SHA-256")
+    full[1] = full[1] + bytes(4)
+    put(out, "compact-meta-8-byte-dict-check", with_meta(full), expect="format error",
+        description="dict_sha256 of 8 bytes in a compact frame meta: it must be the first 4 bytes of the SHA-256")
     put(out, "compact-meta-extra-keys", with_meta(list(fr[1]) + [{"later": 1}]), expect="ok",
         description="a fifth element, a map of keys no reader knows: ignored",
         summary=summarize(fresh_receiver(tmp, "mx"), _write(tmp, "mx", with_meta(list(fr[1]) + [{"later": 1}]))))
     wrong = list(fr[1])
-    wrong[2] = bytes(16)
+    wrong[2] = bytes(container.COMPACT_CHECK_LEN)
     put(out, "compact-text-check-mismatch", with_meta(wrong), expect="content error",
         description="text_sha256 all zero: the rebuilt texts' check fails after decoding; nothing is kept")
     put(out, "compact-frame-cut-in-lengths", assemble_compact(p.header, [[fr[0], b"", b"", 0]], end_frame=b"",
@@ -1351,7 +1374,8 @@ def primer_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     for name, what in (("compact-ok-primer", "zstd, its body without zstd's magic number"),
                        ("compact-ok-primer-ppmd", "ppmd7-primed, the model primed with the base texts and the primer")):
         p = split_compact(made[name])
-        assert p.frames[0][1][0][-1:] == [coder.PRIMER_COMMON] and coder.PRIMER_CAPABILITY in p.header[8]
+        # the capability is implied by version 2 (§Compact form): the header lists none
+        assert p.frames[0][1][0][-1:] == [coder.PRIMER_COMMON] and len(p.header) == compact.HEADER_CORE
         entries = [r for r in p.frames[0][1][0] if r <= 0]
         put(out, name, made[name], expect="ok", requires=("compact-ok-first",), summary=_summary(recv, tmp, made[name]),
             description=f"compact-ok-delta's content, its frame naming primer parts {entries} after the base texts"
@@ -1360,14 +1384,11 @@ def primer_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     p = split_compact(made["compact-ok-primer"])
     fr = p.frames[0]
 
-    def variant(name: str, expect: str, description: str, *, meta=None, body=None, caps=None) -> None:
-        h = dict(p.header) if caps is None else {**p.header, 8: caps}
-        put(out, name, assemble_compact(h, [[fr[0], meta or fr[1], fr[2] if body is None else body, fr[3]]]),
+    def variant(name: str, expect: str, description: str, *, meta=None, body=None) -> None:
+        put(out, name, assemble_compact(p.header, [[fr[0], meta or fr[1], fr[2] if body is None else body, fr[3]]]),
             expect=expect, requires=("compact-ok-first",), description=f"compact-ok-primer {description}, validly signed")
 
     dict_revs = fr[1][0]
-    variant("primer-without-capability", "format error", caps=[c for c in p.header[8] if c != coder.PRIMER_CAPABILITY],
-            description="whose header does not list primer-v1: a frame whose dict names a primer part needs it")
     variant("primer-unknown-part", "format error", meta=[dict_revs[:-1] + [-50], *fr[1][1:]],
             description="whose dict names primer part -50 (primer-v1 has parts 0 to -49)")
     variant("primer-dict-mismatch", "content error", meta=[dict_revs[:-1] + [-1], *fr[1][1:]],
@@ -1389,6 +1410,30 @@ def primer_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     put(out, "primer-as-base", assemble_compact(p.header, [[fr[0], fr[1], body, len(raw)]]), expect="format error",
         requires=("compact-ok-first",),
         description="compact-ok-primer re-coded with one row's b naming the primer's entry: a primer part is no text, validly signed")
+
+
+def compact_ppmd_vectors(out: str, tmp: str, pages, siteinfo, first: bytes) -> None:
+    """compact-ok-delta's content with its frame coded ppmd7-primed: the coder by number in the
+    meta's fifth element, its capability implied; and a coder number no reader knows."""
+    from bundler import coder
+
+    again = fixed_side(os.path.join(tmp, "sender-ppmd"), SENDER_WIKI, SEEDS["sender"], "sender", [RECEIVER_PUB])
+    assert make(again, os.path.join(tmp, "b1-again.bundle"), earlier(pages, {"Pear": 2, "Çullu, Agdam": 1, "Talk:Çullu, Agdam": 1}),
+                siteinfo, 1) == first
+    with mock.patch.dict(os.environ, {"WIKIBUNDLE_CODER": "ppmd"}):
+        ppmd = make(again, os.path.join(tmp, "b2-ppmd.bundle"), pages, siteinfo, 2, since=os.path.join(tmp, "m1.wbm"))
+    q = split_compact(ppmd)
+    fr = q.frames[0]
+    assert fr[1][4][0] == 1 and compact.CODERS[1] == coder.CODER and len(q.header) == compact.HEADER_CORE
+    r = fresh_receiver(tmp, "ppmd")
+    apply_bundle(r, _write(tmp, "ppmd-first", first))
+    put(out, "compact-ok-ppmd-delta", ppmd, expect="ok", requires=("compact-ok-first",),
+        summary=summarize(r, _write(tmp, "ppmd", ppmd)),
+        description="compact-ok-delta's content with its frame coded ppmd7-primed: the meta's fifth element"
+        " {0: 1 (the coder's number), 1: order, 2: mem}; the capability is implied, not listed")
+    meta = [*fr[1][:4], {**fr[1][4], 0: 7}]
+    put(out, "compact-ppmd-unknown-coder", assemble_compact(q.header, [[fr[0], meta, fr[2], fr[3]]]), expect="format error",
+        requires=("compact-ok-first",), description="compact-ok-ppmd-delta whose meta names coder number 7, which no reader knows")
 
 
 def fresh_receiver(tmp: str, name: str) -> Side:
