@@ -1,0 +1,116 @@
+"""An edit of a page's text keeps its other slots (MCR), as MediaWiki's edit does.
+
+On the real Commons sample (a file page whose ``mediainfo`` slot holds the file's
+structured data: tests/data/README.md), an offline edit of the description — by
+``bundle edit`` on the embedded store, and as it lands on the online side from a return,
+fast-forward or merged three ways with an online edit — makes a revision with the
+page's ``mediainfo`` slot unchanged; the return bundle carries it, and the next update
+brings the online side's revisions back with it, so neither side loses the structured data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from bundler.container import FRAME_RECORDS, SLOT_DELTA_CAPABILITY, BundleReader
+from bundler.edit import edit_page
+from bundler.importer import import_dump
+from bundler.model import Deleted, Revision, Slot, edit_slots
+from bundler.records import decode_frame
+from bundler.state import Side
+from helpers import cli_sides, run_cli  # noqa: F401 (fixture)
+from test_return import Loop
+from test_slots import COMMONS, dump_revisions
+
+TITLE = "File:Goddess Bhadrakali Worshipped by the Gods- from a tantric Devi series - Google Art Project.jpg"
+
+
+def newest_slots() -> tuple[Slot, ...]:
+    """The dump's newest revision's slots: what every edit on top of it must keep."""
+    slots = dump_revisions()[-1].slots
+    assert [s.role for s in slots] == ["mediainfo"] and "zh-hant" in slots[0].text
+    return slots
+
+
+def history(side: Side, title: str) -> list[Revision]:
+    store = side.store()
+    try:
+        return list(store.revision(r.rev_id) for r in store.revision_keys(store.page_by_title(title).page_id))
+    finally:
+        store.close()
+
+
+def edited(text: str, old: str, new: str) -> str:
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+def test_an_edit_keeps_the_slots_of_the_revision_it_follows():
+    head = dump_revisions()[-1]
+    assert edit_slots(head) == head.slots and edit_slots(None) == ()
+    # A hidden text hides every slot (Deleted.TEXT): an edit does not show them again.
+    assert edit_slots(dataclasses.replace(head, text=None, deleted=Deleted.TEXT)) == ()
+
+
+def test_bundle_edit_on_the_store_keeps_the_mediainfo_slot(cli_sides):
+    tmp, hq, _school = cli_sides
+    run_cli("import", "-C", hq, COMMONS)
+    before = history(Side.open(str(hq)), TITLE)
+    text = edited(before[-1].text, "|location       = {{not on view}}", "|location       = {{on view}}")
+    (tmp / "new.txt").write_text(text)
+    run_cli("edit", "-C", hq, TITLE, "--file", tmp / "new.txt", "--summary", "on view", "--user", "Curator")
+    after = history(Side.open(str(hq)), TITLE)
+    assert after[:-1] == before and after[-1].text == text and after[-1].user == "Curator"
+    assert after[-1].slots == before[-1].slots == newest_slots()
+
+
+def return_revisions(path: str, side: Side) -> list[Revision]:
+    """The revisions a return carries, decoded as the online side decodes them (slot deltas
+    rebuilt on the slots it holds)."""
+    store = side.store()
+    try:
+        with BundleReader(path) as r:
+            r.verified = True  # (made just now by the test: only its frames are read)
+            deltas = SLOT_DELTA_CAPABILITY in r.header.capabilities
+            return [rev for i, fr in enumerate(r.frames()) if fr.type == FRAME_RECORDS
+                    for rev in decode_frame(fr.meta, fr.body, fr.raw_len, store.get_text, what=f"frame {i}",
+                                            compact=fr.compact, get_title=store.live_title, get_slots=store.get_slots,
+                                            slot_deltas=deltas).revisions]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("online_edit", [False, True], ids=["fast-forward", "merged"])
+def test_a_return_landed_on_the_store_keeps_the_mediainfo_slot(tmp_path, online_edit):
+    loop = Loop(str(tmp_path))
+    store = loop.hq.store()
+    try:
+        import_dump(store, COMMONS)
+    finally:
+        store.close()
+    loop.update()
+    loop.back()  # an empty return: it tells hq what arrived
+    base = history(loop.hq, TITLE)[-1].text
+    if online_edit:  # a line the offline edit does not touch: a clean three-way merge
+        edit_page(loop.hq, TITLE, edited(base, "|location       = {{not on view}}", "|location       = {{on view}}"),
+                  user="Curator", summary="on view")
+    offline = edited(base, "|medium         = {{technique|", "|medium         = {{technique|tempera|")
+    edit_page(loop.school, TITLE, offline, user="Nurse.Ada", summary="medium")
+
+    made, res = loop.back()
+    # The return carries the offline revision with the page's structured data.
+    (carried,) = return_revisions(made.path, loop.hq)
+    assert carried.text == offline.rstrip() and carried.slots == newest_slots()
+    assert res.merged == ([TITLE] if online_edit else []) and not res.conflicts
+    landed = history(loop.hq, TITLE)
+    assert "{{technique|tempera|" in landed[-1].text and ("{{on view}}" in landed[-1].text) == online_edit
+    # Every revision hq made since the dump (the online edit, the offline one, the merge) keeps it.
+    made_here = landed[len(dump_revisions()):]
+    assert len(made_here) == (3 if online_edit else 1) and {r.slots for r in made_here} == {newest_slots()}
+
+    loop.update()  # hq's revisions reach the school: both sides hold the same texts and slots
+    here = history(loop.school, TITLE)
+    assert here[-1].text == landed[-1].text and here[-1].slots == newest_slots()
+    assert {(r.sha1, r.slots) for r in here} == {(r.sha1, r.slots) for r in landed}
