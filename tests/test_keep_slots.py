@@ -20,9 +20,9 @@ from bundler.importer import import_dump
 from bundler.model import Deleted, Revision, Slot, edit_slots
 from bundler.records import decode_frame
 from bundler.state import Side
-from helpers import cli_sides, run_cli  # noqa: F401 (fixture)
+from helpers import cli_sides, embedded_to_wiki_sides, run_cli  # noqa: F401 (fixture)
 from test_return import Loop
-from test_slots import COMMONS, dump_revisions
+from test_slots import COMMONS, MEDIAINFO_ROLE, dump_revisions
 
 TITLE = "File:Goddess Bhadrakali Worshipped by the Gods- from a tantric Devi series - Google Art Project.jpg"
 
@@ -114,3 +114,38 @@ def test_a_return_landed_on_the_store_keeps_the_mediainfo_slot(tmp_path, online_
     here = history(loop.school, TITLE)
     assert here[-1].text == landed[-1].text and here[-1].slots == newest_slots()
     assert {(r.sha1, r.slots) for r in here} == {(r.sha1, r.slots) for r in landed}
+
+
+# --- a MediaWiki online side --------------------------------------------------------------
+
+
+def role_texts(slots: tuple[Slot, ...]) -> list[tuple[str, str | None]]:
+    """Slots by role and text (a MediaWiki names the stand-in role's model ``json``)."""
+    return [(s.role, s.text) for s in slots]
+
+
+@pytest.mark.mediawiki
+def test_a_return_landed_on_a_mediawiki_keeps_the_mediainfo_slot(mediawiki_factory, tmp_path, monkeypatch):
+    wiki = mediawiki_factory("mcr", start=False)
+    with open(wiki.conf, "a", encoding="utf-8") as f:
+        f.write(MEDIAINFO_ROLE)  # as test_slots: the role Commons' WikibaseMediaInfo defines
+    wiki.start()
+    wiki.run_maintenance("importDump.php", COMMONS)
+    # The embedded side is the offline one here: it takes updates from the wiki's side and returns to it.
+    school, online, client = embedded_to_wiki_sides(wiki, tmp_path, monkeypatch)
+    run_cli("make", "-C", online, "--out", tmp_path / "u1.bundle")
+    run_cli("apply", "-C", school, tmp_path / "u1.bundle", "--return-out", tmp_path / "r1.bundle")
+    run_cli("apply", "-C", online, tmp_path / "r1.bundle")
+    base = history(Side.open(str(school)), TITLE)[-1].text
+    offline = edited(base, "|medium         = {{technique|", "|medium         = {{technique|tempera|")
+    (tmp_path / "new.txt").write_text(offline)
+    run_cli("edit", "-C", school, TITLE, "--file", tmp_path / "new.txt", "--summary", "medium", "--user", "Nurse.Ada")
+    run_cli("make", "-C", school, "--out", tmp_path / "r2.bundle")
+    run_cli("apply", "-C", online, tmp_path / "r2.bundle")
+
+    # The offline edit is the wiki's current revision (made by the sync account), and the wiki
+    # kept the page's mediainfo slot on that edit by itself.
+    ids = [r.rev_id for r in client.page_revisions(TITLE, content=False)]
+    *_, before, landed = (r for _p, r in client.revisions_by_id(ids[-2:], all_slots=True))
+    assert landed.text == offline.rstrip() and "Nurse.Ada" in landed.comment
+    assert role_texts(landed.slots) == role_texts(before.slots) == role_texts(newest_slots())
