@@ -17,7 +17,7 @@ import pytest
 from bundler.container import FRAME_RECORDS, SLOT_DELTA_CAPABILITY, BundleReader
 from bundler.edit import edit_page
 from bundler.importer import import_dump
-from bundler.model import Deleted, Revision, Slot, edit_slots
+from bundler.model import Deleted, Revision, Slot, edit_slots, text_sha1
 from bundler.records import decode_frame
 from bundler.state import Side
 from helpers import cli_sides, embedded_to_wiki_sides, run_cli  # noqa: F401 (fixture)
@@ -136,7 +136,12 @@ def test_a_return_landed_on_a_mediawiki_keeps_the_mediainfo_slot(mediawiki_facto
     run_cli("make", "-C", online, "--out", tmp_path / "u1.bundle")
     run_cli("apply", "-C", school, tmp_path / "u1.bundle", "--return-out", tmp_path / "r1.bundle")
     run_cli("apply", "-C", online, tmp_path / "r1.bundle")
-    base = history(Side.open(str(school)), TITLE)[-1].text
+    held = history(Side.open(str(school)), TITLE)
+    # The update from the wiki (its Action API) brought every revision's mediainfo slot.
+    assert role_texts(held[-1].slots) == role_texts(newest_slots())
+    assert [role_texts(r.slots) for r in held if r.text is not None] == \
+        [role_texts(r.slots) for r in dump_revisions() if r.text is not None]
+    base = held[-1].text
     offline = edited(base, "|medium         = {{technique|", "|medium         = {{technique|tempera|")
     (tmp_path / "new.txt").write_text(offline)
     run_cli("edit", "-C", school, TITLE, "--file", tmp_path / "new.txt", "--summary", "medium", "--user", "Nurse.Ada")
@@ -149,3 +154,16 @@ def test_a_return_landed_on_a_mediawiki_keeps_the_mediainfo_slot(mediawiki_facto
     *_, before, landed = (r for _p, r in client.revisions_by_id(ids[-2:], all_slots=True))
     assert landed.text == offline.rstrip() and "Nurse.Ada" in landed.comment
     assert role_texts(landed.slots) == role_texts(before.slots) == role_texts(newest_slots())
+
+    # The next update brings the landed edit back: the school's view of the page, slots and
+    # all, is the wiki's.
+    run_cli("make", "-C", online, "--out", tmp_path / "u2.bundle")
+    run_cli("apply", "-C", school, tmp_path / "u2.bundle")
+    held = history(Side.open(str(school)), TITLE)
+    mine = next(r for r in held if r.user == "Nurse.Ada")  # the offline edit, as the school made it
+    assert role_texts(mine.slots) == role_texts(landed.slots)
+    wiki_revs = [r for _p, r in client.revisions_by_id(ids, all_slots=True)]
+    assert {(r.sha1, r.timestamp): role_texts(r.slots) for r in held if r.user == landed.user} == \
+        {(text_sha1(landed.text), landed.timestamp): role_texts(landed.slots)}
+    assert {text_sha1(r.text or ""): role_texts(r.slots) for r in held if r.text is not None} == \
+        {text_sha1(r.text or ""): role_texts(r.slots) for r in wiki_revs if r.text is not None}
