@@ -21,6 +21,7 @@ from bundler.model import Deleted, Revision, Slot, edit_slots, text_sha1
 from bundler.records import decode_frame
 from bundler.state import Side
 from helpers import cli_sides, embedded_to_wiki_sides, run_cli  # noqa: F401 (fixture)
+from test_mediawiki_local import _embedded_to_local_sides
 from test_return import Loop
 from test_slots import COMMONS, MEDIAINFO_ROLE, dump_revisions
 
@@ -125,14 +126,16 @@ def role_texts(slots: tuple[Slot, ...]) -> list[tuple[str, str | None]]:
 
 
 @pytest.mark.mediawiki
-def test_a_return_landed_on_a_mediawiki_keeps_the_mediainfo_slot(mediawiki_factory, tmp_path, monkeypatch):
+@pytest.mark.parametrize("sides", [embedded_to_wiki_sides, _embedded_to_local_sides], ids=["api", "scripts"])
+def test_a_return_landed_on_a_mediawiki_keeps_the_mediainfo_slot(mediawiki_factory, tmp_path, monkeypatch, sides):
+    """Written over its API (action=edit) or through its scripts (edit.php)."""
     wiki = mediawiki_factory("mcr", start=False)
     with open(wiki.conf, "a", encoding="utf-8") as f:
         f.write(MEDIAINFO_ROLE)  # as test_slots: the role Commons' WikibaseMediaInfo defines
     wiki.start()
     wiki.run_maintenance("importDump.php", COMMONS)
     # The embedded side is the offline one here: it takes updates from the wiki's side and returns to it.
-    school, online, client = embedded_to_wiki_sides(wiki, tmp_path, monkeypatch)
+    school, online, client = sides(wiki, tmp_path, monkeypatch)
     run_cli("make", "-C", online, "--out", tmp_path / "u1.bundle")
     run_cli("apply", "-C", school, tmp_path / "u1.bundle", "--return-out", tmp_path / "r1.bundle")
     run_cli("apply", "-C", online, tmp_path / "r1.bundle")
