@@ -79,7 +79,7 @@ def edit_slots(head: Revision | None) -> tuple[Slot, ...]:
     the page's current revision: ``head``'s, unchanged, as MediaWiki's edit keeps every
     slot it is not given (its PageUpdater inherits them from the parent), so an edit of a
     Commons file page's description keeps the page's ``mediainfo`` (structured data).
-    None for a new page; none either where ``head``'s content is hidden (``Deleted.TEXT``
+    No slots for a new page, nor where ``head``'s content is hidden (``Deleted.TEXT``
     hides every slot), so an edit does not show again what an admin hid.
     """
     return head.slots if head is not None and head.text is not None else ()
