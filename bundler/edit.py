@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from .errors import UsageError
 from .identity import edit_ids
-from .model import Page, PageId, RevId, Revision
+from .model import Page, PageId, RevId, Revision, edit_slots
 from .records import check_title
 from .state import Side
 
@@ -63,6 +63,7 @@ def edit_page(side: Side, title: str, text: str, *, user: str, summary: str = ""
                 minor=minor,
                 model=head.model if head else "wikitext",
                 format=head.format if head else "text/x-wiki",
+                slots=edit_slots(head),  # a Commons page's structured data stays, as on MediaWiki
             )
             store.put_revision(rev)
         return EditResult(title, page.page_id, rev.rev_id, created)

@@ -74,6 +74,17 @@ class Revision:
             object.__setattr__(self, "sha1", text_sha1(self.text))
 
 
+def edit_slots(head: Revision | None) -> tuple[Slot, ...]:
+    """The non-main slots of a revision that an edit of the main text makes on ``head``,
+    the page's current revision: ``head``'s, unchanged, as MediaWiki's edit keeps every
+    slot it is not given (its PageUpdater inherits them from the parent), so an edit of a
+    Commons file page's description keeps the page's ``mediainfo`` (structured data).
+    No slots for a new page, nor where ``head``'s content is hidden (``Deleted.TEXT``
+    hides every slot), so an edit does not show again what an admin hid.
+    """
+    return head.slots if head is not None and head.text is not None else ()
+
+
 @dataclass(frozen=True, slots=True)
 class FileVersion:
     """One uploaded version of a file (MediaWiki's ``image`` / ``oldimage`` rows).

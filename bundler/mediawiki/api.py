@@ -93,17 +93,18 @@ class MediaWikiClient(Writes):
 
     def page_revisions(
         self, title: str, *, limit: int | str = "max", content: bool = True,
-        start: int | None = None, end: int | None = None,
+        start: int | None = None, end: int | None = None, all_slots: bool = False,
     ) -> Iterator[Revision]:
         """The visible history of one page, oldest first (between ``start`` and ``end``,
         inclusive, when given); nothing if the page is missing.
 
         Without ``content`` the revisions have no text (``text`` None, ``deleted`` as the
         wiki says) and ``sha1`` is the main slot's, which is the sha1 of its text: 500
-        revisions a request (5,000 with apihighlimits) instead of 50, and no text bytes."""
+        revisions a request (5,000 with apihighlimits) instead of 50, and no text bytes.
+        ``all_slots``: every slot (``rvslots=*``), as ``revisions_by_id``."""
         fields = Fields.TEXT if content else Fields.META
         params: dict[str, Any] = {"prop": "revisions", "titles": title, "rvprop": fields.value,
-                                  "rvslots": "main", "rvlimit": limit, "rvdir": "newer"}
+                                  "rvslots": "*" if all_slots else "main", "rvlimit": limit, "rvdir": "newer"}
         if start is not None:
             params["rvstart"] = format_timestamp(start)
         if end is not None:

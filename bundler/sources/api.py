@@ -345,7 +345,7 @@ class ApiSource:
         whole = os.environ.get("WIKIBUNDLE_API_READ") == "whole-pages"  # the former way, for benchmarks/api_requests.py
         for n in pages:
             if whole:
-                yield PageHistory(n.page, self._clean(self.client.page_revisions(n.page.title), n.page.page_id), 0, None)
+                yield PageHistory(n.page, self._clean(self._history(n.page.title), n.page.page_id), 0, None)
                 continue
             plan = self._plan(n)
             if plan is None:
@@ -382,7 +382,7 @@ class ApiSource:
         if not batch:
             return
         texts: dict[int, Revision] = {}
-        for _page, rev in self.client.revisions_by_id([rid for _n, ids in batch for rid in ids]):
+        for _page, rev in self._texts([rid for _n, ids in batch for rid in ids]):
             texts[rev.rev_id] = rev
         for n, ids in batch:
             revs = sorted((texts[i] for i in ids if i in texts), key=lambda r: (r.timestamp, r.rev_id))
@@ -402,7 +402,7 @@ class ApiSource:
             rev_ids = None if ids or (self.drift and latest.page.page_id in self.drift.lacking_pages) \
                 else frozenset({latest.rev_id})
             self.top_page_id = max(self.top_page_id or 0, latest.page.page_id)
-            yield PageHistory(page, self._clean(self.client.page_revisions(latest.page.title), latest.page.page_id),
+            yield PageHistory(page, self._clean(self._history(latest.page.title), latest.page.page_id),
                               0, rev_ids)
 
     def _read(self, p: Page) -> PageHistory:
@@ -412,12 +412,12 @@ class ApiSource:
         took them), and every revision is compared (visibility may have changed)."""
         if self.ids is not None:
             page = Page(PageId(self.ids.page(p.page_id)), p.namespace, p.title, None)
-            return PageHistory(page, self._clean(self.client.page_revisions(p.title), p.page_id), 0, None)
+            return PageHistory(page, self._clean(self._history(p.title), p.page_id), 0, None)
         page = Page(p.page_id, p.namespace, p.title, None)
         view = self._view.page(p.page_id) if self._view is not None else None
         raw = list(self.client.page_revisions(p.title, content=False))  # ids: no texts held in memory
         if view is None or view.deleted:  # new to the peer: every text travels, streamed
-            return PageHistory(page, self._clean(self.client.page_revisions(p.title), p.page_id), 0,
+            return PageHistory(page, self._clean(self._history(p.title), p.page_id), 0,
                                frozenset(r.rev_id for r in raw), changed=True)
         return PageHistory(page, self._lacking(p, raw), 0, frozenset(r.rev_id for r in raw), changed=True)
 
@@ -432,7 +432,7 @@ class ApiSource:
             view = self._view.page(p.page_id)
             held = self._view.revs(p.page_id) if view is not None and not view.deleted else {}
         if not held:
-            yield from self._clean(self.client.page_revisions(p.title), p.page_id)
+            yield from self._clean(self._history(p.title), p.page_id)
             return
         if raw is None:
             raw = list(self.client.page_revisions(p.title, content=False))
@@ -446,8 +446,17 @@ class ApiSource:
             if before is not None:
                 need.add(before.rev_id)
                 before = None
-        texts = {r.rev_id: r for _p, r in self.client.revisions_by_id(sorted(need))} if need else {}
+        texts = {r.rev_id: r for _p, r in self._texts(sorted(need))} if need else {}
         yield from self._clean([texts.get(r.rev_id, r) for r in raw], p.page_id)
+
+    # Texts are read with every slot (rvslots=*): a revision travels with its non-main
+    # slots (MCR: Commons' mediainfo), as from a dump. With the main one only, the receiver
+    # held the page without its structured data, and its edits (edit_slots) had none to keep.
+    def _history(self, title: str) -> Iterator[Revision]:
+        return self.client.page_revisions(title, all_slots=True)
+
+    def _texts(self, rev_ids: list[int]) -> Iterator[tuple[Page, Revision]]:
+        return self.client.revisions_by_id(rev_ids, all_slots=True)
 
     def _clean(self, revisions: Iterable[Revision], page_id: int) -> Iterator[Revision]:
         ids = self.ids

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from ..files_import import FileImporter
 from ..identity import edit_ids
-from ..model import FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot
+from ..model import FileVersion, Page, PageId, RevId, Revision, SiteInfo, Slot, edit_slots
 from ..identity import local_id_range
 from ..store import StoreCounts, WikiStore
 
@@ -236,6 +236,9 @@ class StoreReturnTarget:
             minor=minor,
             model=like.model if like else (head.model if head else "wikitext"),
             format=like.format if like else (head.format if head else "text/x-wiki"),
+            # The other slots are the page's here, not the offline revision's: as a MediaWiki
+            # edit does (mediawiki_return), so both kinds of online side keep the same ones.
+            slots=edit_slots(head),
             sha1=like.sha1 if like is not None and text is None else "",
         )
         self.store.put_revision(rev)
