@@ -127,8 +127,8 @@ CODERS = {1: "ppmd7-primed"}  # the coder's number (coder.CODER); absent: zstd
 
 
 def compact_meta(meta: dict) -> list:
-    core = [meta["dict"], meta["dict_sha256"][:COMPACT_DICT_CHECK_LEN], meta["text_sha256"][:COMPACT_CHECK_LEN],
-            meta["revisions"]]
+    core = [dict_differences(meta["dict"]), meta["dict_sha256"][:COMPACT_DICT_CHECK_LEN],
+            meta["text_sha256"][:COMPACT_CHECK_LEN], meta["revisions"]]
     numbers = {name: n for n, name in CODERS.items()}
     more = {_META_MORE.index(k): numbers[v] if k == "coder" else v for k, v in meta.items() if k not in _META_CORE}
     return core + [more] if more else core
@@ -145,7 +145,39 @@ def expand_meta(m: object, what: str) -> dict:
     named = {_META_MORE[k]: v for k, v in more.items() if is_int(k) and 0 <= k < len(_META_MORE)}
     if is_int(named.get("coder")) and named["coder"] in CODERS:  # another number stays: "unknown coder"
         named["coder"] = CODERS[named["coder"]]
-    return {**named, **dict(zip(_META_CORE, m))}
+    return {**named, **dict(zip(_META_CORE, m)), "dict": dict_summed(m[0], what)}
+
+
+def dict_differences(revs: list[int]) -> list[int]:
+    """§Compact frames, ``dict``: each revision id (≥ 1) as its difference d from the
+    revision id before it (the first: from 0), coded 2d + 1 if d ≥ 0, else -2d — always
+    ≥ 1; a primer part (≤ 0) as itself. Context texts come in ascending id order, so most
+    take one byte where an id takes three to five."""
+    out, prev = [], 0
+    for r in revs:
+        if r <= 0:
+            out.append(r)
+            continue
+        d = r - prev
+        out.append(2 * d + 1 if d >= 0 else -2 * d)
+        prev = r
+    return out
+
+
+def dict_summed(coded: object, what: str) -> object:
+    """``dict_differences`` undone; an entry that is no int is left for the frame meta's
+    checks to refuse. A difference that leads to an id below 1 is a *format error*."""
+    if not isinstance(coded, list):
+        return coded
+    out, prev = [], 0
+    for v in coded:
+        if is_int(v) and v > 0:
+            prev += (v - 1) // 2 if v % 2 else -(v // 2)
+            if prev < 1:
+                raise FormatError(f"{what}: a dict difference leads to revision id {prev}")
+            v = prev
+        out.append(v)
+    return out
 
 
 # §Compact header: the long form's fields by number: the six required ones as an array,

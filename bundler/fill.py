@@ -121,7 +121,7 @@ class Filler:
         if not ctx:
             return meta, body, raw_len
         n, cost = len(fb.dict_revs), len(body) + len(wire.packb(meta))  # (meta["dict"] is fb's list: count it now)
-        for h in ctx:
+        for h in sorted(ctx, key=lambda h: h.rev_id):  # ascending: small dict differences (§Compact frames)
             fb.add_context(h.rev_id, h.text)
         tried = fb.build(compact=self.writer.compact, coder="ppmd")  # (zstd: slow with such a dictionary, and larger)
         if len(tried[1]) + len(wire.packb(tried[0])) < cost:

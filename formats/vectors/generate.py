@@ -1334,6 +1334,11 @@ def compact_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     full[1] = full[1] + bytes(4)
     put(out, "compact-meta-8-byte-dict-check", with_meta(full), expect="format error",
         description="dict_sha256 of 8 bytes in a compact frame meta: it must be the first 4 bytes of the SHA-256")
+    below = list(fr[1])
+    below[0] = [4]  # 4 is even: the difference -2, from 0
+    put(out, "compact-dict-difference-below-one", with_meta(below), expect="format error",
+        description="a dict whose one entry codes the difference -2 from 0: revision id -2, below 1 (a primer part is"
+                    " written as itself, never as a difference)")
     put(out, "compact-meta-extra-keys", with_meta(list(fr[1]) + [{"later": 1}]), expect="ok",
         description="a fifth element, a map of keys no reader knows: ignored",
         summary=summarize(fresh_receiver(tmp, "mx"), _write(tmp, "mx", with_meta(list(fr[1]) + [{"later": 1}]))))
@@ -1399,7 +1404,8 @@ def primer_vectors(out: str, tmp: str, pages, siteinfo) -> None:
     # A row whose b names the primer's entry: the payload re-coded with the same dictionary.
     store = recv.store()
     try:
-        dictionary = b"".join(store.get_text(r).encode() if r > 0 else coder.primer_part(r, "vector") for r in dict_revs)
+        dictionary = b"".join(store.get_text(r).encode() if r > 0 else coder.primer_part(r, "vector")
+                              for r in compact.dict_summed(dict_revs, "vector"))  # (the meta holds differences)
     finally:
         store.close()
     arr = wire.unpackb(wire.decompress(fr[2], expected_size=fr[3], dictionary=dictionary, what="v", magic=False), what="v")
