@@ -532,7 +532,7 @@ def decode_speed(work: Path, cut: Cut) -> dict:
     """Row 7: the records frames of the full-history b2 decoded against B's store, timed by coder."""
     from bundler import coder, wire
     from bundler.container import FRAME_RECORDS, BundleReader
-    from bundler.records import FrameReader
+    from bundler.frame_reader import FrameReader
     from bundler.state import Side
 
     root = _qdir(work, cut.q) / "sides"

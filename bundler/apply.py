@@ -29,7 +29,7 @@ from .make import mkey
 from .files_conflicts import resolve_file_conflicts
 from .landing import MERGE_USER, Changes, ReturnApplier
 from .identity import page_rkeys
-from .records import decode_frame
+from .frame_reader import decode_frame
 from .state import Received, Side
 from .state.files import HeldFiles
 from .store import INT64

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from .errors import UsageError
 from .identity import edit_ids
 from .model import Page, PageId, RevId, Revision, edit_slots
-from .records import check_title
+from .frame_reader import check_title
 from .state import Side
 
 

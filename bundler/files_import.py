@@ -21,7 +21,7 @@ from .container import FRAME_BLOB, FRAME_FILES, FRAME_RECORDS, RawFrame
 from .errors import ContentError, FormatError, LimitError
 from .files import _FILE_COLS, ENC_DELTA, ENC_RAW, MAX_BLOB_SIZE, MAX_DELTA_BASE
 from .model import FileVersion
-from .records import check_title
+from .frame_reader import check_title
 
 
 def decode_files_frame(frame: RawFrame, what: str) -> tuple[list[FileVersion], list[tuple[str, int, int, str | None, int]]]:

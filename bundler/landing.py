@@ -23,7 +23,7 @@ from .container import SLOT_DELTA_CAPABILITY, BundleReader
 from .merge import three_way
 from .model import FILE_NS, Page, PageDelete, PageId, PageMove, Revision, Slot, format_timestamp
 from .identity import page_rkeys
-from .records import decode_frame
+from .frame_reader import decode_frame
 
 MERGE_USER = "wikibundle"
 _CANONICAL_TALK = {1: "Talk", 7: "File talk"}  # when the siteinfo does not name them (a dump listing only some)

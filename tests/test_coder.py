@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundler import coder, records, wire
+from bundler import coder, frame_reader, records, wire
 from bundler.container import PPMD_CAPABILITY, BundleReader
 from bundler.errors import FormatError, LimitError, UsageError
 from bundler.model import Page, PageId, RevId, Revision
@@ -147,7 +147,7 @@ def test_the_writer_keeps_the_smaller_coder_and_the_reader_follows(monkeypatch):
         meta, body, raw_len = fb.build(coder=choice)
         sizes[choice] = len(body)
         assert meta.get("coder") == (None if choice == "zstd" else coder.CODER)
-        content = records.decode_frame(meta, body, raw_len, lambda r: texts[0] if r == 1 else None, what="t")
+        content = frame_reader.decode_frame(meta, body, raw_len, lambda r: texts[0] if r == 1 else None, what="t")
         assert [r.text for r in content.revisions] == texts[1:]
     assert sizes["best"] == min(sizes["zstd"], sizes["ppmd"]) == sizes["ppmd"]
     # The environment picks the coder; a frame too large for the reader's PPMd limit stays zstd.

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bundler import compact, container, errors, records, wire
+from bundler import compact, container, errors, frame_reader, records, wire
 from bundler.container import FRAME_RECORDS, VERSION, VERSION_COMPACT, BundleReader, Layout
 from helpers import LDNONT, dump_history, frame_body, frame_raw, new_pair, run_cli, store_digest, store_history
 from test_fuzz import Frame, Target, check_apply, mutate, mutate_tree, received_rows, snapshot_databases
@@ -218,7 +218,7 @@ def test_compact_page_ids_travel_as_differences_and_come_back_in_any_order():
     arr = wire.unpackb(wire.decompress(body, expected_size=raw_len, what="t"), what="t")
     assert [p[0] for p in arr[1]] == [1_000_000, 7 - 1_000_000, 2]
     meta = container.expand_meta(container.compact_meta(meta), "t")  # as the container carries it
-    content = records.decode_frame(meta, body, raw_len, lambda r: None, what="t", compact=True)
+    content = frame_reader.decode_frame(meta, body, raw_len, lambda r: None, what="t", compact=True)
     assert [p.page_id for p in content.pages] == [1_000_000, 7, 9]
     assert [(r.page_id, r.text) for r in content.revisions] == [(1_000_000, "t1000000\n"), (7, "t7\n"), (9, "t9\n")]
 

@@ -12,7 +12,7 @@ Two layers, both on a real delta bundle (ldnont bundle 2, built on bundle 1):
   node of the decoded msgpack tree replaced by a hostile value — then
   re-compressed with the frame's dictionary by the frame's coder (zstd, or
   PPMd primed with the dictionary), re-framed and re-signed, so the mutation
-  gets past the coder into ``records.decode_frame``.
+  gets past the coder into ``frame_reader.decode_frame``.
 
 Every example either applies (a validly signed bundle may say anything the
 format can express; the store is then checked for consistency and restored) or

@@ -18,7 +18,7 @@ from bundler.container import FRAME_RECORDS, SLOT_DELTA_CAPABILITY, BundleReader
 from bundler.edit import edit_page
 from bundler.importer import import_dump
 from bundler.model import Deleted, Revision, Slot, edit_slots, text_sha1
-from bundler.records import decode_frame
+from bundler.frame_reader import decode_frame
 from bundler.state import Side
 from helpers import cli_sides, embedded_to_wiki_sides, run_cli  # noqa: F401 (fixture)
 from test_mediawiki_local import _embedded_to_local_sides

@@ -19,7 +19,7 @@ from functools import cache
 
 import pytest
 
-from bundler import coder, container, records, wire
+from bundler import coder, container, frame_reader, records, wire
 from bundler.container import BundleReader
 from bundler.errors import BundleError, ContentError, FormatError, LimitError
 from bundler.model import Page, RevId, Revision
@@ -86,7 +86,7 @@ def one_edit_frame(page: Page, base: Revision, rev: Revision) -> records.FrameBu
 def read(meta: dict, body: bytes, raw_len: int, base: Revision) -> list[str | None]:
     """The frame read as a compact bundle's reader reads it (16-byte checks), holding ``base``."""
     m = container.expand_meta(container.compact_meta(meta), "t")
-    content = records.decode_frame(m, body, raw_len, lambda r: base.text if r == base.rev_id else None, what="t",
+    content = frame_reader.decode_frame(m, body, raw_len, lambda r: base.text if r == base.rev_id else None, what="t",
                                    get_title=lambda page_id: "Held", compact=True)
     return [r.text for r in content.revisions]
 
@@ -203,8 +203,8 @@ def test_a_dict_that_repeats_the_primer_is_held_to_the_dictionary_limit(monkeypa
     """A primer part may be named more than once (its bytes are then there that many times),
     so its bytes count towards the 256 Mi limit like a text's characters, before any
     dictionary is built."""
-    monkeypatch.setattr(records, "MAX_DICT_CHARS", 10 * len(coder.primer_part(0, "t")))
-    reader = records.FrameReader({"dict": [0] * 11}, lambda r: None, what="t")
+    monkeypatch.setattr(frame_reader, "MAX_DICT_CHARS", 10 * len(coder.primer_part(0, "t")))
+    reader = frame_reader.FrameReader({"dict": [0] * 11}, lambda r: None, what="t")
     with pytest.raises(LimitError, match="base texts exceed"):
         reader.base_texts([0] * 11)
     assert reader.base_texts([0] * 10) == [None] * 10

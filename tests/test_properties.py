@@ -12,7 +12,8 @@ from bundler import wire
 from bundler.delta import apply_delta, text_delta
 from bundler.errors import BundleError
 from bundler.model import Page, Revision
-from bundler.records import FrameBuilder, decode_frame
+from bundler.frame_reader import decode_frame
+from bundler.records import FrameBuilder
 
 lines = st.lists(
     st.sampled_from(["a\n", "b\n", "", "c", "\r\n", "é\n", "x\ry", "== H ==\n", "\u2028", "word ", "other, ", "[[Link|x]]", "😀"]), max_size=30

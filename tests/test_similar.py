@@ -9,7 +9,7 @@ import pytest
 
 from bundler.container import BundleReader
 from bundler.model import parse_timestamp
-from bundler.records import FrameReader
+from bundler.frame_reader import FrameReader
 from bundler.similar import MIN_SIMILARITY, HeldTexts, similarity, sketch, split_language
 from bundler.sources.dump import open_dump
 from bundler.state import Side
@@ -283,7 +283,7 @@ def test_a_frame_of_new_text_takes_related_held_texts_where_they_pay(held, cast,
     from bundler.container import BundleWriter, compact_meta, expand_meta
     from bundler.fill import Filler
     from bundler.model import Page, PageId, RevId, Revision
-    from bundler.records import decode_frame
+    from bundler.frame_reader import decode_frame
 
     by_rev = _hold_cast(held, cast)
     sizes = {}

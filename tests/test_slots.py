@@ -22,7 +22,8 @@ from bundler import wire
 from bundler.container import SLOT_DELTA_CAPABILITY, BundleReader
 from bundler.errors import BundleError, ContentError, FormatError
 from bundler.model import Page, PageId, RevId, Revision, Slot, parse_timestamp, text_sha1
-from bundler.records import FrameBuilder, FrameReader, decode_frame
+from bundler.frame_reader import FrameReader, decode_frame
+from bundler.records import FrameBuilder
 from bundler.sources.dump import open_dump
 from helpers import data, embedded_to_wiki_sides, pair, run_cli  # noqa: F401
 

@@ -16,12 +16,12 @@ import struct
 
 import pytest
 
-from bundler import coder, compact, container, files, identity, manifest, parts, records, wire
+from bundler import coder, compact, container, files, frame_reader, identity, manifest, parts, records, wire
 from bundler.model import Page, PageId, RevId, Revision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = [os.path.join(ROOT, "formats", n) for n in ("BUNDLE.md", "MANIFEST.md")]
-MODULES = {"coder": coder, "compact": compact, "files": files, "container": container, "manifest": manifest, "records": records, "wire": wire, "identity": identity,
+MODULES = {"coder": coder, "compact": compact, "files": files, "container": container, "manifest": manifest, "records": records, "frame_reader": frame_reader, "wire": wire, "identity": identity,
            "parts": parts}
 TYPES = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q"}
 
@@ -132,7 +132,7 @@ def test_limits_in_prose_match_the_constants():
     assert container.TAIL_LEN == 116 and "file size − 116" in text
     assert container.COMPACT_TAIL_LEN == 72 and "+ 72" in text and "last 72 bytes" in text
     assert len(container.COMPACT_SIGNATURE_CONTEXT) == 24
-    assert records.wire_max_text() == 64 << 20 and "64 Mi characters" in text
+    assert frame_reader.wire_max_text() == 64 << 20 and "64 Mi characters" in text
     assert len(container.SIGNATURE_CONTEXT) == 24 and len(manifest.SIGNATURE_CONTEXT) == 23
 
 

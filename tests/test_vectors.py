@@ -26,7 +26,7 @@ from bundler.files_import import decode_files_frame
 from bundler.make import apply_manifest
 from bundler.manifest import read_manifest
 from bundler.model import format_timestamp, text_sha1
-from bundler.records import decode_frame
+from bundler.frame_reader import decode_frame
 from bundler.signing import parse_key_line
 from bundler.state import Sent, Side
 

@@ -53,7 +53,8 @@ from bundler.make import make_bundle  # noqa: E402
 from bundler.files_import import decode_files_frame  # noqa: E402
 from bundler.model import Deleted, FileVersion, Page, PageHistory, PageId, RevId, Revision, SiteInfo, Slot, format_timestamp, text_sha1  # noqa: E402
 from bundler.sources import EveryPage  # noqa: E402
-from bundler.records import FrameBuilder, decode_frame  # noqa: E402
+from bundler.frame_reader import decode_frame  # noqa: E402
+from bundler.records import FrameBuilder  # noqa: E402
 from bundler.signing import PublicKey, SecretKey  # noqa: E402
 from bundler.sources.dump import open_dump  # noqa: E402
 from bundler.state import Side  # noqa: E402
