@@ -11,6 +11,7 @@ The vectors ``compact-ok-primer*`` and ``primer-*`` pin the same verdicts byte f
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ from bundler.container import BundleReader
 from bundler.errors import BundleError, ContentError, FormatError, LimitError
 from bundler.model import Page, RevId, Revision
 from bundler.sources.dump import open_dump
-from helpers import LDNONT, ROOT, dump_history, frame_raw, new_pair, store_history
+from helpers import LDNONT, ROOT, dump_history, frame_raw, new_pair, run_cli, store_history
 
 PRIMER = os.path.join(ROOT, "formats", "primer-v1.bin")
 MEDIAWIKI = "/usr/share/mediawiki"
@@ -190,9 +191,13 @@ def test_make_apply_with_the_primer_on_real_successive_dumps(tmp_path, monkeypat
             made, _ = pair.carry(dump, n)
             with BundleReader(made.path) as r:
                 r.verify(pair.school.state.peer_by_key_id)
-                names = [any(i <= 0 for i in fr.meta["dict"]) for fr in r.frames()]
+                frames = list(r.frames())
+                names = [any(i <= 0 for i in fr.meta["dict"]) for fr in frames]
                 assert r.compact and coder.PRIMER_CAPABILITY in r.header.capabilities  # implied
                 primed += any(names) and setting == "1"
+            shown = json.loads(run_cli("inspect", made.path, "--json").output)["frames"]
+            # inspect counts the held texts a frame builds on, not the primer parts it names
+            assert [f["base_texts"] for f in shown] == [sum(1 for i in fr.meta["dict"] if i > 0) for fr in frames]
             assert store_history(pair.school) == dump_history(dump), f"bundle {n}, primer {setting}"
             sizes[setting].append(os.path.getsize(made.path))
     assert primed >= 2, "want updates that name the primer"

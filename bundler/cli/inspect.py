@@ -159,7 +159,8 @@ def _frame_index(r: BundleReader) -> list[dict]:
                     "compressed": comp_len,
                     "uncompressed": raw_len,
                     "revisions": meta.get("revisions"),
-                    "base_texts": len(meta.get("dict", [])) if isinstance(meta.get("dict"), list) else None,
+                    # held revisions the frame builds on (entries ≤ 0 name primer parts, not texts)
+                    "base_texts": _held_entries(meta.get("dict")),
                     "coder": (str(meta.get("coder", "zstd"))[:40] if ftype == FRAME_RECORDS else None),
                 }
             )
@@ -167,3 +168,8 @@ def _frame_index(r: BundleReader) -> list[dict]:
     except TruncatedError:
         pass  # the index ends before its end frame: what is there is shown (apply names the damage)
     return res
+
+
+def _held_entries(d: object) -> int | None:
+    return sum(1 for r in d if not (isinstance(r, int) and r <= 0)) if isinstance(d, list) else None
+
