@@ -43,7 +43,7 @@ def _held_id(i: int) -> bool:
     return i in INT64
 
 
-def _check_int64(what: str, **values: int | None) -> None:
+def check_int64(what: str, **values: int | None) -> None:
     for name, v in values.items():
         if v is not None and v not in INT64:
             raise ContentError(
@@ -400,7 +400,7 @@ class WikiStore:
     def put_page(self, page: Page) -> None:
         """Create the page or bring it to this title (a move) and undelete it. A file
         page moved takes its file along (every version), as MediaWiki's move does."""
-        _check_int64(f"page {page.title!r}", page_id=page.page_id, namespace=page.namespace)
+        check_int64(f"page {page.title!r}", page_id=page.page_id, namespace=page.namespace)
         old = self.db.execute("SELECT namespace, title FROM page WHERE page_id=?", (page.page_id,)).fetchone()
         if old is not None and old[0] == FILE_NS == page.namespace and old[1] != page.title:
             self.db.execute("UPDATE OR IGNORE file_version SET name=? WHERE name=?",
@@ -429,7 +429,7 @@ class WikiStore:
 
         Already here under another page: a history merge (Special:MergeHistory) moved
         it there on the sender's wiki, under its id; it moves here too."""
-        _check_int64(f"revision {rev.rev_id}", rev_id=rev.rev_id, page_id=rev.page_id, parent_id=rev.parent_id,
+        check_int64(f"revision {rev.rev_id}", rev_id=rev.rev_id, page_id=rev.page_id, parent_id=rev.parent_id,
                      timestamp=rev.timestamp, user_id=rev.user_id)
         have = self.revision_sha1(rev.rev_id)
         if have is not None:
@@ -467,7 +467,7 @@ class WikiStore:
 
     def update_revision_meta(self, rev: Revision) -> bool:
         """New attribution or visibility of a revision held here (text unchanged)."""
-        _check_int64(f"update of revision {rev.rev_id}", rev_id=rev.rev_id, user_id=rev.user_id)
+        check_int64(f"update of revision {rev.rev_id}", rev_id=rev.rev_id, user_id=rev.user_id)
         cur = self.db.execute(
             "UPDATE revision SET user=?, user_id=?, comment=?, minor=?, deleted=? WHERE rev_id=?"
             " AND (user IS NOT ? OR user_id IS NOT ? OR comment IS NOT ? OR minor IS NOT ? OR deleted IS NOT ?)",
@@ -532,7 +532,7 @@ class WikiStore:
 
     def put_file_version(self, fv: FileVersion) -> bool:
         """Record a version whose bytes are held; False if it was already here."""
-        _check_int64(f"file {fv.name!r}", timestamp=fv.timestamp, size=fv.size, user_id=fv.user_id)
+        check_int64(f"file {fv.name!r}", timestamp=fv.timestamp, size=fv.size, user_id=fv.user_id)
         if not self.has_blob(fv.sha1):
             raise ContentError(
                 f"file {fv.name!r} ({fv.sha1[:12]}…) arrives without its bytes, and this side does not hold them",

@@ -309,3 +309,31 @@ def test_undeleting_onto_a_title_taken_here_says_which_page_then_a_rerun_finishe
     offline = wiki_history(sync.offline, own_revisions(sync.school))
     assert offline["G"] == wiki_history(sync.online)["G"]
     assert "G (offline)" in offline
+
+
+@pytest.mark.mediawiki
+def test_a_page_id_past_64_bits_is_refused_by_a_mediawiki_receiver_too(mediawiki, tmp_path, monkeypatch):
+    """A compact payload's page ids are differences, so a signed bundle can name an id of any
+    size; the store refuses one past int64 (``store.check_int64``), and so must the
+    MediaWiki target, before it stages anything — not with an SQLite overflow."""
+    from bundler import container, wire
+    from bundler.compact import Layout
+    from bundler.records import compact_payload, expand_payload
+    from bundler.state import Side
+    from helpers import frame_body, frame_raw
+
+    hq, school, wiki = embedded_to_wiki_sides(mediawiki, tmp_path, monkeypatch)
+    run_cli("import", "-C", hq, data("article-pear.xml"))
+    run_cli("make", "-C", hq, "--out", tmp_path / "b1.bundle")
+    layout = Layout.of((tmp_path / "b1.bundle").read_bytes())
+    assert layout.compact and len(layout.frames) == 1
+    ftype, meta_bytes, body, raw_len = layout.frames[0]
+    meta = container.expand_meta(wire.unpackb(meta_bytes, what="t", int_keys=True), "t")
+    payload = expand_payload(wire.unpackb(frame_raw(meta, body, raw_len), what="t"), "t")
+    payload["pages"][0][0] = 1 << 63
+    raw = wire.packb(compact_payload(payload))
+    layout.frames[0] = [ftype, meta_bytes, frame_body(meta, raw), len(raw)]
+    (tmp_path / "bad.bundle").write_bytes(layout.signed(Side.open(str(hq)).secret_key()))
+    r = run_cli("apply", "-C", school, tmp_path / "bad.bundle", code=36)
+    assert "does not fit" in r.output
+    assert list(wiki.page_revisions("Pear")) == []  # nothing staged reached the wiki

@@ -87,7 +87,7 @@ from ..mediawiki import Fields
 from ..model import Page, PageId, RevId, Revision, SiteInfo, Slot, parse_timestamp
 from ..identity import local_id_range
 from ..state.mediawiki import MediaWikiIds
-from ..store import INT64, StoreCounts
+from ..store import INT64, StoreCounts, check_int64
 from .mediawiki_import import ImportBatches
 from .mediawiki_stage import Stage
 from .mediawiki_write import WritePhase
@@ -314,7 +314,9 @@ class MediaWikiTarget(WritePhase, ImportBatches):
 
     def put_page(self, page: Page, moved: bool = False) -> str | None:
         """Stage the page under the sender's title (a page moved or deleted here is
-        moved back or restored when the bundle is written: ``WritePhase``)."""
+        moved back or restored when the bundle is written: ``WritePhase``). Ids past 64
+        bits are refused as the store refuses them (the stage is SQLite too)."""
+        check_int64(f"page {page.title!r}", page_id=page.page_id, namespace=page.namespace)
         self._staged().put_page(page)
         return None
 
@@ -322,6 +324,8 @@ class MediaWikiTarget(WritePhase, ImportBatches):
         """Stage ``rev``; False if the wiki already holds it (or it is staged). What the
         wiki holds is staged too: after a re-run it may be the page's newest revision,
         the text step f keeps current (``_import`` leaves it out)."""
+        check_int64(f"revision {rev.rev_id}", rev_id=rev.rev_id, page_id=rev.page_id, parent_id=rev.parent_id,
+                    timestamp=rev.timestamp, user_id=rev.user_id)
         staged = self._staged().put_revision(rev)
         return staged and self._mw_rev(rev.rev_id) is None
 
