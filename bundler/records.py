@@ -288,8 +288,8 @@ def expand_payload(p: object, what: str) -> dict:
 def _page_ids_summed(pages: object) -> object:
     """The page rows with their ids summed back; rows that are not arrays starting with an
     integer are left for ``FrameReader.pages`` to refuse. A sum past the int64 range is
-    refused where a target takes the page (``store.check_int64``; the MediaWiki targets
-    look ids up in ``INT64``), as an id that large in the long form is."""
+    refused where a target takes the page (``store.check_int64``, which the MediaWiki
+    target calls too), as an id that large in the long form is."""
     if not isinstance(pages, list):
         return pages
     out, prev = [], 0
